@@ -1,0 +1,74 @@
+# BuonoComune: `make run` starts the app with demo data, `make test` runs the suite.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The first Python >= 3.12 found: python3.13, python3.12, then pyenv's installs.
+PYTHON_CANDIDATES := python3.13 python3.12 python3 \
+	$(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.1[23]*/bin/python3)) \
+	$(sort $(wildcard $(HOME)/.pyenv/versions/3.1[23]*/bin/python3))
+BASE_PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+		command -v $$p; break; fi; done)
+
+.PHONY: run test test-fast lint format seed bench messages check-migrations clean venv
+
+$(BIN)/.installed: pyproject.toml
+	@if [ ! -x "$(PY)" ]; then \
+		if [ -z "$(BASE_PYTHON)" ]; then \
+			echo "BuonoComune needs Python 3.12 or newer, and none was found."; \
+			echo "Tried: python3.13, python3.12, python3 and pyenv's versions/3.12*, 3.13*."; \
+			echo "Install one (for example 'apt-get install python3.12' or 'pyenv install 3.12') and run make again."; \
+			exit 1; fi; \
+		echo "Creating $(VENV) with $(BASE_PYTHON)"; \
+		"$(BASE_PYTHON)" -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py compilemessages --ignore '.venv' -v0 || echo "gettext is not installed: shipped translations are used"
+	$(PY) manage.py seed_demo
+	@echo
+	@echo "  App (beneficiari e cassieri):  http://$(HOST):$(PORT)/"
+	@echo "  Amministrazione (personale):   http://$(HOST):$(PORT)/admin/"
+	@echo "  API e documentazione:          http://$(HOST):$(PORT)/api/docs/"
+	@echo "  Accessi demo: python manage.py seed_demo --json (riassunto qui sotto)"
+	@$(PY) manage.py seed_demo --logins
+	@echo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+seed: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check-migrations: venv
+	$(PY) manage.py makemigrations --check --dry-run
+
+messages: venv
+	$(PY) manage.py makemessages -l it -l en --ignore '.venv/*' --ignore 'tests/*' --ignore 'bench/*'
+	$(PY) manage.py makemessages -d djangojs -l it -l en --ignore '.venv/*' --ignore 'staticfiles/*'
+	$(PY) manage.py compilemessages --ignore '.venv'
+
+bench: venv
+	$(PY) bench/redeem.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3* staticfiles .pytest_cache

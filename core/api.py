@@ -1,0 +1,104 @@
+"""The API's single error format: ``{"code": "<stable code>", "detail": "<translated>"}``."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import DomainError
+
+# HTTP status of each domain error code; any code not listed is a refused state (409).
+STATUS_BY_CODE: dict[str, int] = {
+    "invalid_code_format": status.HTTP_400_BAD_REQUEST,
+    "invalid_amount": status.HTTP_400_BAD_REQUEST,
+    "invalid_request": status.HTTP_400_BAD_REQUEST,
+    "invalid_image": status.HTTP_400_BAD_REQUEST,
+    "idempotency_key_missing": status.HTTP_400_BAD_REQUEST,
+    "voucher_not_found": status.HTTP_404_NOT_FOUND,
+    "redemption_not_found": status.HTTP_404_NOT_FOUND,
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "merchant_suspended": status.HTTP_403_FORBIDDEN,
+    "merchant_not_accredited": status.HTTP_403_FORBIDDEN,
+    "not_a_merchant": status.HTTP_403_FORBIDDEN,
+    "not_your_redemption": status.HTTP_403_FORBIDDEN,
+    "permission_denied": status.HTTP_403_FORBIDDEN,
+    "not_authenticated": status.HTTP_401_UNAUTHORIZED,
+    "authentication_failed": status.HTTP_401_UNAUTHORIZED,
+    "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+    "no_code_found": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "service_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable error code.")
+    detail = serializers.CharField(help_text="Human-readable message in the request's language.")
+
+
+def error_response(code: str, detail: str, http_status: int | None = None, headers=None):
+    return Response(
+        {"code": code, "detail": detail},
+        status=http_status or STATUS_BY_CODE.get(code, status.HTTP_409_CONFLICT),
+        headers=headers,
+    )
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            message = _first_message(value)
+            return message if field == "non_field_errors" else f"{field}: {message}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    """Turn every error into ``{"code", "detail"}`` with the right status."""
+    if isinstance(exc, DomainError):
+        return error_response(exc.code, exc.detail)
+    if isinstance(exc, Http404):
+        return error_response("not_found", _("Non trovato."))
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return error_response(
+            "not_authenticated",
+            _("Accedi o usa la chiave del dispositivo per continuare."),
+            status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": "Token"},
+        )
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return error_response(
+            "not_authenticated",
+            str(exc.detail),
+            status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": "Token"},
+        )
+    if isinstance(exc, exceptions.Throttled):
+        return error_response(
+            "rate_limited",
+            _("Troppe richieste in poco tempo. Riprova tra qualche minuto."),
+            status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+    if isinstance(exc, exceptions.ValidationError):
+        return error_response("invalid_request", _first_message(exc.detail))
+    if isinstance(exc, exceptions.ParseError):
+        return error_response("invalid_request", _("La richiesta non è JSON valido."))
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return error_response(
+            "invalid_request", _("Formato della richiesta non supportato."), exc.status_code
+        )
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return error_response("method_not_allowed", _("Metodo non consentito."), exc.status_code)
+    if isinstance(exc, exceptions.PermissionDenied):
+        return error_response("permission_denied", _("Non hai il permesso per questa operazione."))
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = {
+            "code": getattr(exc, "default_code", "error"),
+            "detail": _first_message(response.data),
+        }
+    return response

@@ -1,0 +1,33 @@
+"""Domain errors: a stable machine code and a translated sentence for people."""
+
+from typing import ClassVar
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+class DomainError(Exception):
+    """A refused operation. Services raise it; the edges turn it into a response.
+
+    Subclasses list their codes and sentences in ``messages``; the code is part of the API
+    contract, the sentence is translated when it is read.
+    """
+
+    messages: ClassVar[dict[str, Promise]] = {}
+    default_message: ClassVar[Promise] = _("Operazione non consentita.")
+
+    def __init__(self, code: str, message: str | Promise | None = None, **params):
+        self.code = code
+        self.message = message if message is not None else self.messages.get(code)
+        if self.message is None:
+            self.message = self.default_message
+        self.params = params
+        super().__init__(code)
+
+    @property
+    def detail(self) -> str:
+        text = str(self.message)
+        return text % self.params if self.params else text
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"

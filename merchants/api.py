@@ -1,0 +1,362 @@
+"""The redemption API: thin views that parse, call one service and render."""
+
+import io
+from datetime import date
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from PIL import Image, UnidentifiedImageError
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import ErrorSerializer, error_response
+from merchants import selectors, services
+from merchants.authentication import DevicePrincipal
+from merchants.errors import RedemptionError
+from merchants.models import MerchantStaff, Redemption, RefusedAttempt
+from merchants.serializers import (
+    RedemptionInputSerializer,
+    RedemptionListOutputSerializer,
+    RedemptionOutputSerializer,
+    ScanInputSerializer,
+    ScanOutputSerializer,
+    VoucherCheckInputSerializer,
+    VoucherCheckOutputSerializer,
+)
+from vouchers.codes import InvalidCodeFormat, normalize_code
+from vouchers.models import Voucher
+
+MAX_SCAN_BYTES = 5 * 1024 * 1024
+
+
+def _error(description: str, *codes: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        response=ErrorSerializer,
+        description=f"{description} Codes: " + ", ".join(f"`{c}`" for c in codes),
+        examples=[OpenApiExample(code, value={"code": code, "detail": "…"}) for code in codes],
+    )
+
+
+AUTH_ERRORS = {
+    401: _error("Not authenticated.", "not_authenticated"),
+    403: _error(
+        "The shop may not take vouchers now, or the user is not shop staff.",
+        "merchant_suspended",
+        "merchant_not_accredited",
+        "not_a_merchant",
+    ),
+    429: _error("Too many unknown codes from this till.", "rate_limited"),
+}
+
+
+def till_for(request: Request) -> services.Till:
+    """Return the till making the request, or refuse a user who is no shop's staff."""
+    if isinstance(request.user, DevicePrincipal):
+        return services.Till(merchant=request.user.merchant, device=request.user.device)
+    staff = MerchantStaff.objects.select_related("merchant").filter(user_id=request.user.pk).first()
+    if staff is None:
+        raise RedemptionError(
+            "not_a_merchant", message=_("Questo utente non lavora per un negozio del circuito.")
+        )
+    return services.Till(merchant=staff.merchant, user=request.user, role=staff.role)
+
+
+def client_ip(request: Request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def refuse(request, till, action, error, code="", amount=None) -> Response:
+    services.refused_attempt_record(
+        till=till,
+        action=action,
+        error=error,
+        code=code,
+        amount=amount,
+        ip_address=client_ip(request),
+    )
+    return error_response(error.code, error.detail)
+
+
+def throttle_unknown_codes(till: services.Till) -> None:
+    count = selectors.recent_unknown_codes(
+        device_id=till.device.pk if till.device else None,
+        user_id=getattr(till.user, "pk", None),
+    )
+    if count >= settings.VOUCHER_UNKNOWN_CODE_LIMIT:
+        raise RedemptionError("rate_limited")
+
+
+class VoucherCheckApi(APIView):
+    @extend_schema(
+        operation_id="voucher_check",
+        summary="Check a voucher before charging",
+        description=(
+            "Returns the holder's name (to compare with an identity document), the balance "
+            "and whether this shop can redeem the voucher now. `reason` is null or one of the "
+            "error codes of the redemption endpoint."
+        ),
+        request=VoucherCheckInputSerializer,
+        responses={
+            200: VoucherCheckOutputSerializer,
+            400: _error("Malformed input.", "invalid_code_format", "invalid_request"),
+            404: _error("No voucher has this code.", "voucher_not_found"),
+            **AUTH_ERRORS,
+        },
+        tags=["vouchers"],
+    )
+    def post(self, request: Request) -> Response:
+        till = till_for(request)
+        throttle_unknown_codes(till)
+        serializer = VoucherCheckInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        raw_code = serializer.validated_data["code"]
+        try:
+            services.till_guard(till=till)
+            code = services.parse_code(raw_code)
+            voucher = (
+                Voucher.objects.select_related("beneficiary", "initiative")
+                .filter(code=code)
+                .first()
+            )
+            if voucher is None:
+                raise RedemptionError("voucher_not_found")
+        except RedemptionError as error:
+            return refuse(request, till, RefusedAttempt.Action.CHECK, error, raw_code)
+        reason = services.voucher_usability_error(voucher=voucher, merchant=till.merchant)
+        if reason is not None:
+            reason.voucher = voucher
+            services.refused_attempt_record(
+                till=till,
+                action=RefusedAttempt.Action.CHECK,
+                error=reason,
+                code=code,
+                ip_address=client_ip(request),
+            )
+        data = {
+            "holder_name": voucher.beneficiary.full_name,
+            "balance": voucher.balance,
+            "face_value": voucher.face_value,
+            "currency": "EUR",
+            "valid_from": voucher.valid_from,
+            "valid_until": voucher.valid_until,
+            "initiative": {"id": voucher.initiative_id, "title": voucher.initiative.title},
+            "partial_allowed": voucher.partial_allowed,
+            "redeemable": reason is None,
+            "reason": reason.code if reason else None,
+            "reason_detail": reason.detail if reason else None,
+        }
+        return Response(VoucherCheckOutputSerializer(data).data)
+
+
+class RedemptionListCreateApi(APIView):
+    @extend_schema(
+        operation_id="redemption_create",
+        summary="Redeem an amount from a voucher",
+        description=(
+            "Debits the voucher once. The `Idempotency-Key` header (1–255 characters) is "
+            "required: a retry with the same key and body returns the first response again "
+            "and debits nothing more; the same key with another body is refused with "
+            "`idempotency_key_reused`."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="A unique value per sale, reused unchanged on retries.",
+            )
+        ],
+        request=RedemptionInputSerializer,
+        responses={
+            201: RedemptionOutputSerializer,
+            400: _error(
+                "Malformed input.",
+                "invalid_code_format",
+                "invalid_amount",
+                "idempotency_key_missing",
+                "invalid_request",
+            ),
+            404: _error("No voucher has this code.", "voucher_not_found"),
+            409: _error(
+                "The voucher cannot be spent this way.",
+                "voucher_expired",
+                "voucher_not_yet_valid",
+                "voucher_revoked",
+                "voucher_exhausted",
+                "insufficient_balance",
+                "partial_not_allowed",
+                "merchant_not_in_circuit",
+                "idempotency_key_reused",
+            ),
+            **AUTH_ERRORS,
+        },
+        tags=["redemptions"],
+    )
+    def post(self, request: Request) -> Response:
+        till = till_for(request)
+        throttle_unknown_codes(till)
+        serializer = RedemptionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        code = serializer.validated_data["code"]
+        amount = serializer.validated_data.get("amount")
+        try:
+            result = services.voucher_redeem(
+                till=till,
+                code=code,
+                amount=amount,
+                idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+            )
+        except RedemptionError as error:
+            return refuse(request, till, RefusedAttempt.Action.REDEEM, error, code, amount)
+        return Response(
+            RedemptionOutputSerializer(result.redemption).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Idempotent-Replayed": "true"} if result.replayed else None,
+        )
+
+    @extend_schema(
+        operation_id="redemption_list",
+        summary="This shop's redemptions of a day, with the day's total",
+        parameters=[
+            OpenApiParameter("date", OpenApiTypes.DATE, description="YYYY-MM-DD; default today."),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="1–200, default 50."),
+        ],
+        responses={
+            200: RedemptionListOutputSerializer,
+            400: _error("Malformed date or page.", "invalid_request"),
+            401: AUTH_ERRORS[401],
+            403: AUTH_ERRORS[403],
+        },
+        tags=["redemptions"],
+    )
+    def get(self, request: Request) -> Response:
+        till = till_for(request)
+        try:
+            day = date.fromisoformat(
+                request.query_params.get("date") or timezone.localdate().isoformat()
+            )
+            page = int(request.query_params.get("page", "1"))
+            page_size = int(request.query_params.get("page_size", "50"))
+        except ValueError:
+            return error_response(
+                "invalid_request",
+                str(_("Data o pagina non valida: usa AAAA-MM-GG e numeri interi.")),
+            )
+        if page < 1 or not 1 <= page_size <= 200:
+            return error_response("invalid_request", str(_("Pagina o dimensione non valida.")))
+        redemptions = selectors.merchant_redemptions_on(merchant_id=till.merchant.pk, day=day)
+        count = redemptions.count()
+        start = (page - 1) * page_size
+        rows = list(redemptions[start : start + page_size])
+
+        def page_url(number: int) -> str:
+            query = request.query_params.copy()
+            query["page"] = str(number)
+            query["date"] = day.isoformat()
+            return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+        data = {
+            "date": day,
+            "count": count,
+            "total": selectors.merchant_day_total(merchant_id=till.merchant.pk, day=day),
+            "next": page_url(page + 1) if start + page_size < count else None,
+            "previous": page_url(page - 1) if page > 1 else None,
+            "results": rows,
+        }
+        return Response(RedemptionListOutputSerializer(data).data)
+
+
+class RedemptionVoidApi(APIView):
+    @extend_schema(
+        operation_id="redemption_void",
+        summary="Void a mistaken redemption (same day, not yet settled)",
+        request=None,
+        responses={
+            200: RedemptionOutputSerializer,
+            404: _error("No redemption of this shop has this id.", "redemption_not_found"),
+            409: _error(
+                "The redemption can no longer be voided.",
+                "void_window_closed",
+                "already_voided",
+                "already_settled",
+                "voucher_revoked",
+                "voucher_expired",
+            ),
+            401: AUTH_ERRORS[401],
+            403: _error(
+                "Not allowed.", "not_your_redemption", "merchant_suspended", "not_a_merchant"
+            ),
+        },
+        tags=["redemptions"],
+    )
+    def post(self, request: Request, redemption_id: int) -> Response:
+        till = till_for(request)
+        try:
+            redemption = services.redemption_void(till=till, redemption_id=redemption_id)
+        except RedemptionError as error:
+            return refuse(request, till, RefusedAttempt.Action.VOID, error)
+        redemption = Redemption.objects.select_related("voucher__beneficiary").get(pk=redemption.pk)
+        return Response(RedemptionOutputSerializer(redemption).data)
+
+
+def decode_voucher_code(image_bytes: bytes) -> str | None:
+    """Return the first voucher code found in a picture, or None."""
+    from pyzbar.pyzbar import ZBarSymbol, decode
+
+    with Image.open(io.BytesIO(image_bytes)) as picture:
+        picture.load()
+        if picture.width * picture.height > 25_000_000:
+            raise RedemptionError("invalid_image")
+        grey = picture.convert("L")
+    for symbol in decode(grey, symbols=[ZBarSymbol.QRCODE]):
+        try:
+            return normalize_code(symbol.data.decode("ascii", errors="replace"))
+        except InvalidCodeFormat:
+            continue
+    return None
+
+
+class ScanApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="scan",
+        summary="Decode a voucher QR from a camera frame",
+        description="For browsers without BarcodeDetector: send a JPEG or PNG frame.",
+        request={"multipart/form-data": ScanInputSerializer},
+        responses={
+            200: ScanOutputSerializer,
+            400: _error("Not an image, or too large.", "invalid_image", "invalid_request"),
+            422: _error("No voucher QR in the picture.", "no_code_found"),
+            401: AUTH_ERRORS[401],
+            403: AUTH_ERRORS[403],
+        },
+        tags=["vouchers"],
+    )
+    def post(self, request: Request) -> Response:
+        till_for(request)
+        image = request.FILES.get("image")
+        if image is None:
+            return error_response("invalid_request", str(_("Manca l'immagine (campo image).")))
+        if image.size > MAX_SCAN_BYTES:
+            return error_response("invalid_image", str(_("L'immagine supera i 5 MB.")))
+        try:
+            code = decode_voucher_code(image.read())
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            return error_response(
+                "invalid_image", str(_("Il file non è un'immagine JPEG o PNG leggibile."))
+            )
+        if code is None:
+            return error_response(
+                "no_code_found",
+                str(_("Nessun QR di un buono nell'immagine: avvicina il buono e riprova.")),
+            )
+        return Response({"code": code})

@@ -1,0 +1,35 @@
+from django.utils.translation import gettext_lazy as _
+
+from vouchers.errors import VoucherError
+
+
+class RedemptionError(VoucherError):
+    """Why a shop cannot check, spend or void a voucher."""
+
+    messages = {
+        **VoucherError.messages,
+        "merchant_not_in_circuit": _(
+            "Questo negozio non fa parte del circuito del bando di questo buono."
+        ),
+        "merchant_suspended": _(
+            "Il negozio è sospeso dal circuito: non può accettare buoni. Contatta il Comune."
+        ),
+        "merchant_not_accredited": _(
+            "Il negozio non è ancora accreditato: non può accettare buoni."
+        ),
+        "idempotency_key_missing": _(
+            "Manca l'intestazione Idempotency-Key (da 1 a 255 caratteri)."
+        ),
+        "idempotency_key_reused": _(
+            "Questa Idempotency-Key è già stata usata per un'altra operazione."
+        ),
+        "void_window_closed": _(
+            "Un utilizzo si può annullare solo nel giorno in cui è stato fatto."
+        ),
+        "already_voided": _("Questo utilizzo è già stato annullato."),
+        "already_settled": _("Questo utilizzo è già stato liquidato al negozio: non si annulla."),
+        "redemption_not_found": _("Utilizzo non trovato."),
+        "not_your_redemption": _("Puoi annullare solo gli utilizzi che hai fatto tu."),
+        "rate_limited": _("Troppi codici sconosciuti in poco tempo. Riprova tra qualche minuto."),
+        "nothing_to_settle": _("Non ci sono utilizzi da liquidare."),
+    }

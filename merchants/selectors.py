@@ -1,0 +1,78 @@
+"""Read queries about shops, their circuit and their redemptions."""
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from core.money import ZERO
+from core.selectors import account_balance
+from merchants.models import Merchant, Redemption, RefusedAttempt
+
+
+def merchant_in_circuit(*, merchant_id: int, initiative_id: int) -> bool:
+    """Whether a shop sells a category the call allows, in one of the call's municipalities."""
+    return Merchant.objects.filter(
+        pk=merchant_id,
+        status=Merchant.Status.ACCREDITED,
+        categories__initiatives=initiative_id,
+        municipalities__initiatives=initiative_id,
+    ).exists()
+
+
+def circuit_merchants(*, initiative_id: int) -> QuerySet[Merchant]:
+    """The accredited shops where the call's vouchers can be spent."""
+    return (
+        Merchant.objects.filter(
+            status=Merchant.Status.ACCREDITED,
+            categories__initiatives=initiative_id,
+            municipalities__initiatives=initiative_id,
+        )
+        .distinct()
+        .order_by("name")
+    )
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start, timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+def merchant_redemptions_on(*, merchant_id: int, day: date) -> QuerySet[Redemption]:
+    start, end = _day_bounds(day)
+    return (
+        Redemption.objects.filter(
+            merchant_id=merchant_id, created_at__gte=start, created_at__lt=end
+        )
+        .select_related("voucher__beneficiary")
+        .order_by("-created_at", "-id")
+    )
+
+
+def merchant_day_total(*, merchant_id: int, day: date) -> Decimal:
+    total = (
+        merchant_redemptions_on(merchant_id=merchant_id, day=day)
+        .filter(status=Redemption.Status.CONFIRMED)
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return total if total is not None else ZERO
+
+
+def merchant_payable(*, merchant_id: int) -> Decimal:
+    """What the agency owes the shop now, from the ledger."""
+    return account_balance(key=f"merchant:{merchant_id}:payable")
+
+
+def recent_unknown_codes(*, device_id: int | None, user_id: int | None) -> int:
+    """How many unknown codes this till sent within the throttling window."""
+    since = timezone.now() - timedelta(seconds=settings.VOUCHER_UNKNOWN_CODE_WINDOW_SECONDS)
+    attempts = RefusedAttempt.objects.filter(reason="voucher_not_found", created_at__gte=since)
+    if device_id is not None:
+        attempts = attempts.filter(device_id=device_id)
+    elif user_id is not None:
+        attempts = attempts.filter(user_id=user_id, device=None)
+    else:
+        return 0
+    return attempts.count()

@@ -1,0 +1,365 @@
+"""State changes of shops: accreditation, device keys, redemptions, voids, settlements."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.models import Account, Journal
+from core.money import ZERO, InvalidAmount, format_euro, positive_euro
+from core.services import Line, journal_post
+from merchants.errors import RedemptionError
+from merchants.models import (
+    DeviceKey,
+    IdempotencyRecord,
+    Merchant,
+    MerchantStaff,
+    Redemption,
+    RefusedAttempt,
+    Settlement,
+    hash_device_key,
+)
+from merchants.selectors import merchant_in_circuit
+from vouchers.codes import InvalidCodeFormat, normalize_code
+from vouchers.models import Voucher
+from vouchers.services import outstanding_line
+
+
+@dataclass(frozen=True, slots=True)
+class Till:
+    """Who operates at a shop: a logged-in cashier or owner, or a device key."""
+
+    merchant: Merchant
+    user: object | None = None
+    device: DeviceKey | None = None
+    role: str = MerchantStaff.Role.CASHIER
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionResult:
+    redemption: Redemption
+    replayed: bool
+
+
+def payable_line(*, merchant_id: int, amount: Decimal, voucher_id: int | None = None) -> Line:
+    return Line(
+        f"merchant:{merchant_id}:payable",
+        amount,
+        Account.Kind.MERCHANT_PAYABLE,
+        f"Da liquidare all'esercente {merchant_id}",
+        voucher_ref=voucher_id,
+        merchant_ref=merchant_id,
+    )
+
+
+def device_key_create(*, merchant: Merchant, name: str, created_by=None) -> tuple[DeviceKey, str]:
+    """Create a till's API key; return it with the raw key, which is never shown again."""
+    raw_key = "bc_" + secrets.token_urlsafe(32)
+    device = DeviceKey.objects.create(
+        merchant=merchant,
+        name=name,
+        prefix=raw_key[3:11],
+        key_hash=hash_device_key(raw_key),
+        created_by=created_by,
+    )
+    return device, raw_key
+
+
+def device_key_revoke(*, device_key: DeviceKey) -> DeviceKey:
+    """Revoke a device key; revoking it again changes nothing."""
+    if device_key.revoked_at is None:
+        device_key.revoked_at = timezone.now()
+        device_key.save(update_fields=["revoked_at"])
+    return device_key
+
+
+def merchant_set_status(*, merchant: Merchant, status: str, reason: str = "") -> Merchant:
+    """Accredit, suspend or reject a shop, keeping the reason."""
+    merchant.status = status
+    merchant.status_reason = reason[:255]
+    merchant.save(update_fields=["status", "status_reason"])
+    return merchant
+
+
+def till_guard(*, till: Till) -> None:
+    """Refuse a shop that may not take vouchers now."""
+    status = till.merchant.status
+    if status == Merchant.Status.SUSPENDED:
+        raise RedemptionError("merchant_suspended")
+    if status != Merchant.Status.ACCREDITED:
+        raise RedemptionError("merchant_not_accredited")
+
+
+def parse_code(text: object) -> str:
+    try:
+        return normalize_code(text)  # type: ignore[arg-type]
+    except InvalidCodeFormat as exc:
+        raise RedemptionError("invalid_code_format") from exc
+
+
+def parse_amount(value: object) -> Decimal:
+    try:
+        return positive_euro(value)  # type: ignore[arg-type]
+    except (InvalidAmount, TypeError) as exc:
+        raise RedemptionError("invalid_amount") from exc
+
+
+def voucher_usability_error(*, voucher: Voucher, merchant: Merchant) -> RedemptionError | None:
+    """Return why this shop cannot take this voucher today, or None."""
+    today = timezone.localdate()
+    if voucher.status == Voucher.Status.REVOKED:
+        return RedemptionError("voucher_revoked")
+    if voucher.status == Voucher.Status.EXPIRED or voucher.valid_until < today:
+        return RedemptionError("voucher_expired")
+    if voucher.valid_from > today:
+        return RedemptionError(
+            "voucher_not_yet_valid", date=voucher.valid_from.strftime("%d/%m/%Y")
+        )
+    if voucher.status == Voucher.Status.EXHAUSTED or voucher.balance <= ZERO:
+        return RedemptionError("voucher_exhausted")
+    if not merchant_in_circuit(merchant_id=merchant.pk, initiative_id=voucher.initiative_id):
+        return RedemptionError("merchant_not_in_circuit")
+    return None
+
+
+def _request_hash(code: str, amount: Decimal | None) -> str:
+    return hashlib.sha256(f"{code}|{amount if amount is not None else ''}".encode()).hexdigest()
+
+
+def _replay(*, merchant: Merchant, key: str, request_hash: str) -> RedemptionResult | None:
+    record = (
+        IdempotencyRecord.objects.select_related("redemption__voucher__beneficiary")
+        .filter(merchant=merchant, key=key)
+        .first()
+    )
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise RedemptionError("idempotency_key_reused")
+    return RedemptionResult(redemption=record.redemption, replayed=True)
+
+
+def voucher_redeem(
+    *,
+    till: Till,
+    code: str,
+    amount: Decimal | str | None,
+    idempotency_key: str,
+) -> RedemptionResult:
+    """Spend an amount of a voucher at a shop, exactly once per Idempotency-Key.
+
+    The voucher row is locked, the rules are checked again under the lock, then the
+    balance, the redemption and its ledger entry are written in one transaction. A retry
+    with the same key and body returns the first redemption and debits nothing.
+    """
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise RedemptionError("idempotency_key_missing")
+    code = parse_code(code)
+    amount = None if amount is None or amount == "" else parse_amount(amount)
+    merchant = till.merchant
+    request_hash = _request_hash(code, amount)
+
+    replay = _replay(merchant=merchant, key=idempotency_key, request_hash=request_hash)
+    if replay is not None:
+        return replay
+    till_guard(till=till)
+    try:
+        with transaction.atomic():
+            return _redeem_locked(
+                till=till,
+                code=code,
+                amount=amount,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+    except (RedemptionError, IntegrityError):
+        # Another request with the same key may have committed while this one waited for
+        # the voucher's lock: answer as it did instead of refusing or debiting twice.
+        replay = _replay(merchant=merchant, key=idempotency_key, request_hash=request_hash)
+        if replay is not None:
+            return replay
+        raise
+
+
+def _redeem_locked(
+    *,
+    till: Till,
+    code: str,
+    amount: Decimal | None,
+    idempotency_key: str,
+    request_hash: str,
+) -> RedemptionResult:
+    merchant = till.merchant
+    voucher = (
+        Voucher.objects.select_for_update(of=("self",))
+        .select_related("beneficiary")
+        .filter(code=code)
+        .first()
+    )
+    if voucher is None:
+        raise RedemptionError("voucher_not_found")
+    error = voucher_usability_error(voucher=voucher, merchant=merchant)
+    if error is not None:
+        error.voucher = voucher
+        raise error
+    balance = voucher.balance
+    if amount is None:
+        if voucher.partial_allowed:
+            raise RedemptionError("invalid_amount")
+        amount = balance
+    if not voucher.partial_allowed and amount != balance:
+        raise RedemptionError("partial_not_allowed", balance=format_euro(balance))
+    if amount > balance:
+        raise RedemptionError("insufficient_balance", balance=format_euro(balance))
+
+    voucher.balance = balance - amount
+    if voucher.balance == ZERO:
+        voucher.status = Voucher.Status.EXHAUSTED
+    voucher.save(update_fields=["balance", "status"])
+    journal = journal_post(
+        kind=Journal.Kind.REDEMPTION,
+        lines=[
+            outstanding_line(
+                initiative_id=voucher.initiative_id, voucher_id=voucher.pk, amount=-amount
+            ),
+            payable_line(merchant_id=merchant.pk, amount=amount, voucher_id=voucher.pk),
+        ],
+        memo=f"{merchant.name} · {voucher.code_hint}",
+        created_by=till.user,
+    )
+    redemption = Redemption.objects.create(
+        voucher=voucher,
+        merchant=merchant,
+        amount=amount,
+        balance_after=voucher.balance,
+        created_at=timezone.now(),
+        cashier=till.user,
+        device=till.device,
+        journal=journal,
+    )
+    IdempotencyRecord.objects.create(
+        merchant=merchant, key=idempotency_key, request_hash=request_hash, redemption=redemption
+    )
+    return RedemptionResult(redemption=redemption, replayed=False)
+
+
+def redemption_void(*, till: Till, redemption_id: int) -> Redemption:
+    """Cancel a mistaken redemption the same day, before it is settled; refund the voucher."""
+    with transaction.atomic():
+        redemption = (
+            Redemption.objects.select_for_update(of=("self",))
+            .filter(pk=redemption_id, merchant=till.merchant)
+            .first()
+        )
+        if redemption is None:
+            raise RedemptionError("redemption_not_found")
+        if (
+            till.device is None
+            and till.role == MerchantStaff.Role.CASHIER
+            and redemption.cashier_id != getattr(till.user, "pk", None)
+        ):
+            raise RedemptionError("not_your_redemption")
+        if redemption.status == Redemption.Status.VOIDED:
+            raise RedemptionError("already_voided")
+        if redemption.settlement_id is not None:
+            raise RedemptionError("already_settled")
+        if timezone.localdate(redemption.created_at) != timezone.localdate():
+            raise RedemptionError("void_window_closed")
+        voucher = Voucher.objects.select_for_update().get(pk=redemption.voucher_id)
+        if voucher.status == Voucher.Status.REVOKED:
+            raise RedemptionError("voucher_revoked")
+        if voucher.status == Voucher.Status.EXPIRED:
+            raise RedemptionError("voucher_expired")
+        voucher.balance += redemption.amount
+        voucher.status = Voucher.Status.ACTIVE
+        voucher.save(update_fields=["balance", "status"])
+        journal_post(
+            kind=Journal.Kind.REDEMPTION_VOID,
+            lines=[
+                outstanding_line(
+                    initiative_id=voucher.initiative_id,
+                    voucher_id=voucher.pk,
+                    amount=redemption.amount,
+                ),
+                payable_line(
+                    merchant_id=redemption.merchant_id,
+                    amount=-redemption.amount,
+                    voucher_id=voucher.pk,
+                ),
+            ],
+            memo=f"Annullo {redemption.receipt_number}",
+            created_by=till.user,
+        )
+        redemption.status = Redemption.Status.VOIDED
+        redemption.voided_at = timezone.now()
+        redemption.voided_by = till.user
+        redemption.save(update_fields=["status", "voided_at", "voided_by"])
+    return redemption
+
+
+def refused_attempt_record(
+    *,
+    till: Till | None,
+    action: str,
+    error: RedemptionError,
+    code: str = "",
+    amount: object = None,
+    ip_address: str | None = None,
+) -> RefusedAttempt:
+    """Keep a refused check, redemption or void, with its reason, for the audit."""
+    try:
+        amount_value = positive_euro(amount) if amount not in (None, "") else None
+    except (InvalidAmount, TypeError):
+        amount_value = None
+    cleaned = "".join(ch for ch in str(code or "") if ch.isalnum()).upper()
+    return RefusedAttempt.objects.create(
+        action=action,
+        reason=error.code,
+        merchant=till.merchant if till else None,
+        device=till.device if till else None,
+        user=till.user if till and getattr(till.user, "pk", None) else None,
+        voucher=getattr(error, "voucher", None),
+        code_hint=cleaned[-4:],
+        amount=amount_value,
+        ip_address=ip_address,
+    )
+
+
+def settlement_create(*, merchant: Merchant, created_by=None) -> Settlement:
+    """Settle every confirmed, unsettled redemption of a shop: the exact sum, no fee."""
+    with transaction.atomic():
+        redemptions = list(
+            Redemption.objects.select_for_update()
+            .filter(merchant=merchant, status=Redemption.Status.CONFIRMED, settlement=None)
+            .order_by("pk")
+        )
+        if not redemptions:
+            raise RedemptionError("nothing_to_settle")
+        total = sum((r.amount for r in redemptions), ZERO)
+        journal = journal_post(
+            kind=Journal.Kind.SETTLEMENT,
+            lines=[
+                payable_line(merchant_id=merchant.pk, amount=-total),
+                Line(
+                    merchant.settled_account_key,
+                    total,
+                    Account.Kind.MERCHANT_SETTLED,
+                    f"Liquidato all'esercente {merchant.pk}",
+                    merchant_ref=merchant.pk,
+                ),
+            ],
+            memo=f"Liquidazione {merchant.name}",
+            created_by=created_by,
+        )
+        settlement = Settlement.objects.create(
+            merchant=merchant,
+            total=total,
+            redemptions_count=len(redemptions),
+            created_by=created_by,
+            journal=journal,
+        )
+        Redemption.objects.filter(pk__in=[r.pk for r in redemptions]).update(settlement=settlement)
+    return settlement

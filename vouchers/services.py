@@ -1,0 +1,223 @@
+"""State changes of calls and vouchers, each with its ledger entry."""
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.models import Account, Fund, Journal
+from core.money import ZERO, positive_euro
+from core.selectors import account_balance, fund_balance
+from core.services import FundError, Line, fund_account_line, journal_post
+from vouchers.codes import generate_code
+from vouchers.errors import VoucherError
+from vouchers.models import Beneficiary, Initiative, Voucher
+
+
+def budget_line(*, initiative: Initiative, amount: Decimal) -> Line:
+    return Line(
+        initiative.budget_account_key,
+        amount,
+        Account.Kind.INITIATIVE_BUDGET,
+        f"Budget: {initiative.title}"[:200],
+    )
+
+
+def outstanding_line(*, initiative_id: int, voucher_id: int, amount: Decimal) -> Line:
+    return Line(
+        f"initiative:{initiative_id}:outstanding",
+        amount,
+        Account.Kind.VOUCHERS_OUTSTANDING,
+        f"Buoni in circolazione del bando {initiative_id}",
+        voucher_ref=voucher_id,
+    )
+
+
+def initiative_assign_budget(
+    *, initiative: Initiative, amount: Decimal | str, assigned_by=None
+) -> Journal:
+    """Move money from the call's fund to its budget."""
+    amount = positive_euro(amount)
+    with transaction.atomic():
+        fund = Fund.objects.select_for_update().get(pk=initiative.fund_id)
+        if fund_balance(fund_id=fund.pk) < amount:
+            raise FundError("insufficient_fund")
+        return journal_post(
+            kind=Journal.Kind.BUDGET_ASSIGNED,
+            lines=[
+                fund_account_line(fund=fund, amount=-amount),
+                budget_line(initiative=initiative, amount=amount),
+            ],
+            memo=f"Budget → {initiative.title}",
+            created_by=assigned_by,
+        )
+
+
+def initiative_budget_available(*, initiative: Initiative) -> Decimal:
+    return account_balance(key=initiative.budget_account_key)
+
+
+def voucher_issue_bulk(
+    *,
+    initiative: Initiative,
+    beneficiaries: Iterable[Beneficiary],
+    quantity: int = 1,
+    medium: str = Voucher.Medium.DIGITAL,
+    issued_by=None,
+) -> list[Voucher]:
+    """Issue ``quantity`` vouchers to each beneficiary who holds none of this call yet.
+
+    Safe to repeat: beneficiaries already served are skipped, so a retried batch never
+    gives anyone a second set of vouchers.
+    """
+    if quantity < 1:
+        raise VoucherError("invalid_amount")
+    beneficiaries = list(beneficiaries)
+    with transaction.atomic():
+        initiative = Initiative.objects.select_for_update().get(pk=initiative.pk)
+        if initiative.status == Initiative.Status.ARCHIVED:
+            raise VoucherError("initiative_archived")
+        municipality_ids = set(initiative.municipalities.values_list("id", flat=True))
+        for beneficiary in beneficiaries:
+            if beneficiary.municipality_id not in municipality_ids:
+                raise VoucherError("beneficiary_not_resident", name=beneficiary.full_name)
+        served = set(
+            Voucher.objects.filter(
+                initiative=initiative, beneficiary__in=[b.pk for b in beneficiaries]
+            ).values_list("beneficiary_id", flat=True)
+        )
+        to_serve = [b for b in beneficiaries if b.pk not in served]
+        if not to_serve:
+            return []
+        face_value = initiative.face_value
+        total = face_value * len(to_serve) * quantity
+        if initiative_budget_available(initiative=initiative) < total:
+            raise VoucherError("insufficient_budget")
+        now = timezone.now()
+        vouchers = Voucher.objects.bulk_create(
+            [
+                Voucher(
+                    code=generate_code(),
+                    initiative=initiative,
+                    beneficiary=beneficiary,
+                    face_value=face_value,
+                    balance=face_value,
+                    partial_allowed=initiative.partial_allowed,
+                    valid_from=initiative.valid_from,
+                    valid_until=initiative.valid_until,
+                    medium=medium,
+                    issued_at=now,
+                )
+                for beneficiary in to_serve
+                for _ in range(quantity)
+            ],
+            batch_size=2000,
+        )
+        journal_post(
+            kind=Journal.Kind.VOUCHERS_ISSUED,
+            lines=[
+                budget_line(initiative=initiative, amount=-total),
+                *(
+                    outstanding_line(
+                        initiative_id=initiative.pk, voucher_id=voucher.pk, amount=face_value
+                    )
+                    for voucher in vouchers
+                ),
+            ],
+            memo=f"{len(vouchers)} buoni · {initiative.title}",
+            created_by=issued_by,
+        )
+    return vouchers
+
+
+def _close_voucher(
+    *, voucher: Voucher, status: str, journal_kind: str, reason: str, closed_by
+) -> Voucher:
+    """Close a locked voucher and return its residual to the call's budget."""
+    residual = voucher.balance
+    if residual > ZERO:
+        journal_post(
+            kind=journal_kind,
+            lines=[
+                outstanding_line(
+                    initiative_id=voucher.initiative_id, voucher_id=voucher.pk, amount=-residual
+                ),
+                budget_line(initiative=voucher.initiative, amount=residual),
+            ],
+            memo=f"{voucher.code_hint}: {reason}"[:255],
+            created_by=closed_by,
+        )
+    voucher.balance = ZERO
+    voucher.status = status
+    voucher.closed_at = timezone.now()
+    voucher.closed_reason = reason[:255]
+    voucher.save(update_fields=["balance", "status", "closed_at", "closed_reason"])
+    return voucher
+
+
+def voucher_expire(*, voucher: Voucher, today: date | None = None) -> Voucher:
+    """Expire a voucher past its validity; its residual goes back to the call's budget.
+
+    Only an active voucher expires; expiring any other (expired, revoked, or already spent
+    in full) changes nothing.
+    """
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        voucher = (
+            Voucher.objects.select_for_update(of=("self",))
+            .select_related("initiative")
+            .get(pk=voucher.pk)
+        )
+        if voucher.status != Voucher.Status.ACTIVE:
+            return voucher
+        if voucher.valid_until >= today:
+            raise VoucherError("not_expired_yet")
+        return _close_voucher(
+            voucher=voucher,
+            status=Voucher.Status.EXPIRED,
+            journal_kind=Journal.Kind.VOUCHER_EXPIRED,
+            reason="scadenza",
+            closed_by=None,
+        )
+
+
+def vouchers_expire_due(*, today: date | None = None) -> int:
+    """Expire every voucher whose validity ended before ``today``; return how many."""
+    today = today or timezone.localdate()
+    due = Voucher.objects.filter(valid_until__lt=today, status=Voucher.Status.ACTIVE).values_list(
+        "pk", flat=True
+    )
+    count = 0
+    for pk in due.iterator(chunk_size=1000):
+        voucher_expire(voucher=Voucher(pk=pk), today=today)
+        count += 1
+    return count
+
+
+def voucher_revoke(*, voucher: Voucher, reason: str, revoked_by=None) -> Voucher:
+    """Revoke a voucher (for example, the holder lost the right); the residual goes back.
+
+    Revoking a revoked voucher again changes nothing.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise VoucherError("reason_required")
+    with transaction.atomic():
+        voucher = (
+            Voucher.objects.select_for_update(of=("self",))
+            .select_related("initiative")
+            .get(pk=voucher.pk)
+        )
+        if voucher.status == Voucher.Status.REVOKED:
+            return voucher
+        if voucher.status == Voucher.Status.EXPIRED:
+            raise VoucherError("voucher_expired")
+        return _close_voucher(
+            voucher=voucher,
+            status=Voucher.Status.REVOKED,
+            journal_kind=Journal.Kind.VOUCHER_REVOKED,
+            reason=reason,
+            closed_by=revoked_by,
+        )
