@@ -55,9 +55,14 @@ def payable_line(*, merchant_id: int, amount: Decimal, voucher_id: int | None = 
     )
 
 
-def device_key_create(*, merchant: Merchant, name: str, created_by=None) -> tuple[DeviceKey, str]:
-    """Create a till's API key; return it with the raw key, which is never shown again."""
-    raw_key = "bc_" + secrets.token_urlsafe(32)
+def device_key_create(
+    *, merchant: Merchant, name: str, created_by=None, raw_key: str | None = None
+) -> tuple[DeviceKey, str]:
+    """Create a till's API key; return it with the raw key, which is never shown again.
+
+    ``raw_key`` is only for the demo data, which derives its keys from the secret key.
+    """
+    raw_key = raw_key or "bc_" + secrets.token_urlsafe(32)
     device = DeviceKey.objects.create(
         merchant=merchant,
         name=name,

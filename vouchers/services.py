@@ -1,6 +1,6 @@
 """State changes of calls and vouchers, each with its ledger entry."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -66,11 +66,13 @@ def voucher_issue_bulk(
     quantity: int = 1,
     medium: str = Voucher.Medium.DIGITAL,
     issued_by=None,
+    code_factory: Callable[[], str] = generate_code,
 ) -> list[Voucher]:
     """Issue ``quantity`` vouchers to each beneficiary who holds none of this call yet.
 
     Safe to repeat: beneficiaries already served are skipped, so a retried batch never
-    gives anyone a second set of vouchers.
+    gives anyone a second set of vouchers. ``code_factory`` exists for the demo data,
+    whose codes are derived from the secret key so that they stay the same across runs.
     """
     if quantity < 1:
         raise VoucherError("invalid_amount")
@@ -99,7 +101,7 @@ def voucher_issue_bulk(
         vouchers = Voucher.objects.bulk_create(
             [
                 Voucher(
-                    code=generate_code(),
+                    code=code_factory(),
                     initiative=initiative,
                     beneficiary=beneficiary,
                     face_value=face_value,
