@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +20,13 @@ def validate_fiscal_code(value: str) -> None:
         raise ValidationError(
             _("Codice fiscale non valido: controlla lettere e cifre."), code="invalid_fiscal_code"
         ) from exc
+
+
+RANKING_CRITERIA = {
+    "isee_asc": _("ISEE crescente"),
+    "household_desc": _("Nucleo più numeroso"),
+    "children_desc": _("Più figli nella fascia d'età"),
+}
 
 
 class SpendingCategory(models.Model):
@@ -46,6 +54,17 @@ class Initiative(models.Model):
         RANKED = "ranked", _("Graduatoria approvata")
         ISSUED = "issued", _("Buoni emessi")
         ARCHIVED = "archived", _("Archiviato")
+
+    class BenefitKind(models.TextChoices):
+        VOUCHER_CARD = "voucher_card", _("Carta con saldo (spesa frazionabile)")
+        FIXED_BUONI = "fixed_buoni", _("Buoni a taglio fisso")
+        REIMBURSEMENT = "reimbursement", _("Rimborso di spese sostenute")
+
+    class AmountRule(models.TextChoices):
+        FIXED = "fixed", _("Importo fisso")
+        PER_MEMBER = "per_member", _("Per componente del nucleo")
+        BASE_PLUS_MEMBER = "base_plus_member", _("Base più quota per componente")
+        PER_CHILD = "per_child", _("Per figlio nella fascia d'età")
 
     title = models.CharField(_("titolo"), max_length=200)
     description = models.TextField(_("descrizione"), blank=True, default="")
@@ -82,6 +101,80 @@ class Initiative(models.Model):
     status = models.CharField(
         _("stato"), max_length=20, choices=Status.choices, default=Status.DRAFT
     )
+    benefit_kind = models.CharField(
+        _("tipo di beneficio"),
+        max_length=20,
+        choices=BenefitKind.choices,
+        default=BenefitKind.VOUCHER_CARD,
+    )
+    applications_open_at = models.DateTimeField(_("domande dal"), null=True, blank=True)
+    applications_close_at = models.DateTimeField(_("domande fino al"), null=True, blank=True)
+    planned_budget = models.DecimalField(
+        _("budget previsto"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Quanto il bando intende distribuire; il budget effettivo viene dal fondo."),
+    )
+    # Eligibility rules
+    residency_required = models.BooleanField(
+        _("residenza obbligatoria"),
+        default=True,
+        help_text=_("Il richiedente risiede in uno dei comuni partecipanti."),
+    )
+    max_isee = models.DecimalField(
+        _("ISEE massimo"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    min_household_size = models.PositiveSmallIntegerField(
+        _("componenti minimi del nucleo"), null=True, blank=True
+    )
+    max_household_size = models.PositiveSmallIntegerField(
+        _("componenti massimi del nucleo"), null=True, blank=True
+    )
+    min_children = models.PositiveSmallIntegerField(
+        _("figli minimi nella fascia d'età"), null=True, blank=True
+    )
+    child_min_age = models.PositiveSmallIntegerField(
+        _("età minima dei figli"), null=True, blank=True
+    )
+    child_max_age = models.PositiveSmallIntegerField(
+        _("età massima dei figli"), null=True, blank=True
+    )
+    declarations = models.TextField(
+        _("dichiarazioni obbligatorie"),
+        blank=True,
+        default="",
+        help_text=_("Una per riga: il richiedente deve spuntarle tutte."),
+    )
+    # Amount rules
+    amount_rule = models.CharField(
+        _("regola dell'importo"),
+        max_length=20,
+        choices=AmountRule.choices,
+        default=AmountRule.FIXED,
+    )
+    amount_base = models.DecimalField(
+        _("importo base"), max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
+    amount_per_member = models.DecimalField(
+        _("importo per componente"), max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
+    amount_per_child = models.DecimalField(
+        _("importo per figlio"), max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
+    amount_cap = models.DecimalField(
+        _("importo massimo"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    ranking_criteria = models.CharField(
+        _("criteri della graduatoria"),
+        max_length=200,
+        default="isee_asc,household_desc,children_desc",
+        help_text=_(
+            "In ordine di priorità, separati da virgole: isee_asc, household_desc, "
+            "children_desc. L'ora di presentazione decide sempre a parità."
+        ),
+    )
     created_at = models.DateTimeField(_("creato il"), auto_now_add=True)
     history = HistoricalRecords(m2m_fields=[municipalities, allowed_categories])
 
@@ -103,8 +196,34 @@ class Initiative(models.Model):
         return self.title
 
     def clean(self) -> None:
+        errors = {}
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
-            raise ValidationError({"valid_until": _("La fine della validità viene dopo l'inizio.")})
+            errors["valid_until"] = _("La fine della validità viene dopo l'inizio.")
+        if (
+            self.applications_open_at
+            and self.applications_close_at
+            and self.applications_close_at <= self.applications_open_at
+        ):
+            errors["applications_close_at"] = _("La chiusura delle domande viene dopo l'apertura.")
+        if self.benefit_kind == self.BenefitKind.FIXED_BUONI and self.partial_allowed:
+            errors["partial_allowed"] = _("I buoni a taglio fisso non sono frazionabili.")
+        if self.benefit_kind == self.BenefitKind.VOUCHER_CARD and not self.partial_allowed:
+            errors["partial_allowed"] = _("Una carta con saldo si spende in più volte.")
+        for criterion in self.ranking_criterion_list:
+            if criterion not in RANKING_CRITERIA:
+                errors["ranking_criteria"] = _("Criterio sconosciuto: %(name)s.") % {
+                    "name": criterion
+                }
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def ranking_criterion_list(self) -> list[str]:
+        return [c.strip() for c in self.ranking_criteria.split(",") if c.strip()]
+
+    @property
+    def declaration_list(self) -> list[str]:
+        return [line.strip() for line in self.declarations.splitlines() if line.strip()]
 
     @property
     def budget_account_key(self) -> str:
@@ -183,6 +302,14 @@ class Voucher(models.Model):
         related_name="vouchers",
         verbose_name=_("intestatario"),
     )
+    application = models.ForeignKey(
+        "Application",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="vouchers",
+        verbose_name=_("domanda"),
+    )
     face_value = models.DecimalField(_("valore nominale"), max_digits=10, decimal_places=2)
     balance = models.DecimalField(_("saldo"), max_digits=10, decimal_places=2)
     partial_allowed = models.BooleanField(_("spesa frazionabile"), default=True)
@@ -228,3 +355,223 @@ class Voucher(models.Model):
     def code_hint(self) -> str:
         """The last characters only, for lists where the whole code must not show."""
         return f"…{self.code[-4:]}"
+
+
+def initiative_document_path(instance, filename: str) -> str:
+    return f"initiatives/{instance.initiative_id}/{filename}"
+
+
+class InitiativeDocument(models.Model):
+    """A PDF published with a call (the notice, the application form, FAQs)."""
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="documents", verbose_name=_("bando")
+    )
+    title = models.CharField(_("titolo"), max_length=200)
+    file = models.FileField(
+        _("file PDF"),
+        upload_to=initiative_document_path,
+        validators=[FileExtensionValidator(["pdf"])],
+    )
+    uploaded_at = models.DateTimeField(_("caricato il"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("documento del bando")
+        verbose_name_plural = _("documenti del bando")
+        ordering = ["initiative", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ProtocolCounter(models.Model):
+    """The last protocol number given by a municipality in a year."""
+
+    municipality = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", verbose_name=_("comune")
+    )
+    year = models.PositiveSmallIntegerField(_("anno"))
+    last_number = models.PositiveIntegerField(_("ultimo numero"), default=0)
+
+    class Meta:
+        verbose_name = _("contatore di protocollo")
+        verbose_name_plural = _("contatori di protocollo")
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "year"], name="protocol_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality} {self.year}: {self.last_number}"
+
+
+class Application(models.Model):
+    """A citizen's application (domanda) to a call."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("Da istruire")
+        INFO_REQUESTED = "info_requested", _("Integrazione richiesta")
+        APPROVED = "approved", _("Ammessa")
+        REJECTED = "rejected", _("Respinta")
+        WITHDRAWN = "withdrawn", _("Ritirata")
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("In attesa della graduatoria")
+        FUNDED = "funded", _("Finanziata")
+        WAITING = "waiting", _("In lista d'attesa")
+        ISSUED = "issued", _("Beneficio erogato")
+
+    class Channel(models.TextChoices):
+        DESK = "desk", _("Sportello")
+        ONLINE = "online", _("Online")
+        TUTOR = "tutor", _("Tramite tutor")
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.PROTECT, related_name="applications", verbose_name=_("bando")
+    )
+    applicant = models.ForeignKey(
+        Beneficiary,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("richiedente"),
+    )
+    municipality = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("comune"),
+    )
+    protocol_year = models.PositiveSmallIntegerField(_("anno di protocollo"))
+    protocol_sequence = models.PositiveIntegerField(_("numero di protocollo"))
+    channel = models.CharField(_("canale"), max_length=10, choices=Channel.choices)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("inserita da"),
+    )
+    tutor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tutored_applications",
+        verbose_name=_("tutor"),
+    )
+    status = models.CharField(
+        _("stato"), max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True
+    )
+    outcome = models.CharField(
+        _("esito"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING
+    )
+    submitted_at = models.DateTimeField(_("presentata il"), db_index=True)
+    street = models.CharField(_("indirizzo"), max_length=200, blank=True, default="")
+    postal_code = models.CharField(_("CAP"), max_length=5, blank=True, default="")
+    isee = models.DecimalField(_("ISEE"), max_digits=10, decimal_places=2, null=True, blank=True)
+    dsu_protocol = models.CharField(_("protocollo DSU"), max_length=40, blank=True, default="")
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True, default="")
+    declarations_accepted = models.JSONField(_("dichiarazioni accettate"), default=list, blank=True)
+    household_flag = models.BooleanField(
+        _("nucleo già presente"),
+        default=False,
+        help_text=_("Un componente del nucleo compare in un'altra domanda dello stesso bando."),
+    )
+    score_key = models.JSONField(_("chiave di graduatoria"), null=True, blank=True)
+    rank = models.PositiveIntegerField(_("posizione"), null=True, blank=True)
+    amount = models.DecimalField(
+        _("importo riconosciuto"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("domanda")
+        verbose_name_plural = _("domande")
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["initiative", "applicant"], name="application_one_per_fiscal_code"
+            ),
+            models.UniqueConstraint(
+                fields=["municipality", "protocol_year", "protocol_sequence"],
+                name="application_protocol_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["initiative", "status"], name="application_initiative_status")
+        ]
+
+    def __str__(self) -> str:
+        return self.protocol_number
+
+    @property
+    def protocol_number(self) -> str:
+        return f"{self.protocol_year}/{self.protocol_sequence:06d}"
+
+    @property
+    def household_size(self) -> int:
+        return 1 + len(self.members.all())
+
+
+class HouseholdMember(models.Model):
+    """Another person in the applicant's household."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="members", verbose_name=_("domanda")
+    )
+    fiscal_code = models.CharField(
+        _("codice fiscale"), max_length=16, validators=[validate_fiscal_code]
+    )
+    first_name = models.CharField(_("nome"), max_length=100)
+    last_name = models.CharField(_("cognome"), max_length=100)
+    birth_date = models.DateField(_("data di nascita"))
+    is_child = models.BooleanField(_("figlio"), default=False)
+
+    class Meta:
+        verbose_name = _("componente del nucleo")
+        verbose_name_plural = _("componenti del nucleo")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "fiscal_code"], name="household_member_once"
+            )
+        ]
+        indexes = [models.Index(fields=["fiscal_code"], name="household_member_fiscal_code")]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Decision(models.Model):
+    """One step of the review of an application, with who took it, when and why."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", _("Ammessa")
+        REJECT = "reject", _("Respinta")
+        REQUEST_INFO = "request_info", _("Integrazione richiesta")
+        ANSWER = "answer", _("Integrazione ricevuta")
+        WITHDRAW = "withdraw", _("Ritirata")
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="decisions", verbose_name=_("domanda")
+    )
+    action = models.CharField(_("azione"), max_length=20, choices=Action.choices)
+    reason = models.TextField(_("motivazione"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("da"),
+    )
+    decided_at = models.DateTimeField(_("il"), auto_now_add=True)
+    from_status = models.CharField(_("stato precedente"), max_length=20)
+    to_status = models.CharField(_("nuovo stato"), max_length=20)
+
+    class Meta:
+        verbose_name = _("decisione")
+        verbose_name_plural = _("decisioni")
+        ordering = ["decided_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.application} · {self.get_action_display()}"

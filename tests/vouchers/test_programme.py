@@ -1,0 +1,258 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from stdnum.it import codicefiscale
+
+from core.selectors import unbalanced_journals
+from tests import factories
+from vouchers import programme
+from vouchers.models import Application, Initiative, Voucher
+from vouchers.selectors import voucher_ledger_balance
+
+pytestmark = pytest.mark.django_db
+
+
+def fiscal_code(n: int, *, birth="80A01", sex="M") -> tuple[str, date, str]:
+    """A valid fiscal code born 1980-01-01 (or 41+ day for women) with a distinct surname."""
+    letters = f"{chr(66 + n % 20)}{chr(66 + (n // 20) % 20)}{chr(66 + (n // 400) % 20)}"
+    day = int(birth[3:5]) + (40 if sex == "F" else 0)
+    body = f"{letters}MRA{birth[:3]}{day:02d}H501"
+    code = body + codicefiscale.calc_check_digit(body)
+    return code, codicefiscale.get_birth_date(code), sex
+
+
+def open_call(**overrides) -> Initiative:
+    now = timezone.now()
+    municipality = factories.municipality()
+    initiative = factories.initiative(
+        municipalities=[municipality], status=Initiative.Status.DRAFT, budget="300.00"
+    )
+    initiative.applications_open_at = now - timedelta(days=1)
+    initiative.applications_close_at = now + timedelta(days=10)
+    initiative.amount_rule = Initiative.AmountRule.FIXED
+    initiative.amount_base = Decimal("100.00")
+    for key, value in overrides.items():
+        setattr(initiative, key, value)
+    initiative.save()
+    return programme.initiative_publish(initiative=initiative)
+
+
+def applicant(initiative: Initiative, n: int, **extra) -> programme.ApplicantData:
+    code, birth, sex = fiscal_code(n)
+    return programme.ApplicantData(
+        fiscal_code=code,
+        first_name="Mario",
+        last_name=f"Rossi {n}",
+        birth_date=birth,
+        sex=sex,
+        municipality=initiative.municipalities.first(),
+        isee=extra.pop("isee", "5000.00"),
+        **extra,
+    )
+
+
+def test_publish_refuses_a_call_without_window_or_budget():
+    initiative = factories.initiative(status=Initiative.Status.DRAFT, budget=None)
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.initiative_publish(initiative=initiative)
+    assert error.value.code == "window_missing"
+    initiative.applications_open_at = timezone.now()
+    initiative.applications_close_at = timezone.now() + timedelta(days=1)
+    initiative.save()
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.initiative_publish(initiative=initiative)
+    assert error.value.code == "budget_missing"
+
+
+def test_desk_application_gets_sequential_protocol_numbers_per_municipality_and_year():
+    initiative = open_call()
+    desk = factories.user()
+    first = programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 1), channel="desk", entered_by=desk
+    )
+    second = programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 2), channel="desk", entered_by=desk
+    )
+    year = timezone.localdate().year
+    assert first.protocol_number == f"{year}/000001"
+    assert second.protocol_number == f"{year}/000002"
+    assert first.entered_by == desk and first.channel == "desk"
+
+
+def test_one_application_per_fiscal_code_per_call():
+    initiative = open_call()
+    programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 1), channel="desk"
+    )
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.application_submit(
+            initiative=initiative, data=applicant(initiative, 1), channel="online"
+        )
+    assert error.value.code == "already_applied"
+    assert Application.objects.count() == 1
+
+
+def test_fiscal_code_must_match_birth_date_and_sex():
+    initiative = open_call()
+    data = applicant(initiative, 1)
+    data.birth_date = data.birth_date + timedelta(days=1)
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.application_submit(initiative=initiative, data=data, channel="desk")
+    assert error.value.code == "fiscal_code_mismatch"
+    data = applicant(initiative, 1)
+    data.sex = "F"
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.application_submit(initiative=initiative, data=data, channel="desk")
+    assert error.value.code == "fiscal_code_mismatch"
+
+
+def test_eligibility_rules_refuse_with_the_reason():
+    initiative = open_call(max_isee=Decimal("9000.00"), declarations="Dichiaro il vero")
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.application_submit(
+            initiative=initiative,
+            data=applicant(initiative, 1, declarations_accepted=["Dichiaro il vero"], isee="9500"),
+            channel="desk",
+        )
+    assert error.value.code == "isee_too_high"
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.application_submit(
+            initiative=initiative, data=applicant(initiative, 2), channel="desk"
+        )
+    assert error.value.code == "declarations_missing"
+    assert Application.objects.count() == 0
+
+
+def test_shared_household_is_flagged_on_both_applications():
+    initiative = open_call()
+    member_code, member_birth, _sex = fiscal_code(50)
+    member = programme.MemberData(member_code, "Anna", "Bianchi", member_birth)
+    first = programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 1, members=[member]), channel="desk"
+    )
+    second = programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 2, members=[member]), channel="desk"
+    )
+    first.refresh_from_db()
+    assert first.household_flag and second.household_flag
+
+
+def test_validator_never_decides_an_application_he_entered():
+    initiative = open_call()
+    desk = factories.user()
+    application = programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 1), channel="desk", entered_by=desk
+    )
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.application_approve(application=application, reason="ok", by=desk)
+    assert error.value.code == "four_eyes"
+    application.refresh_from_db()
+    assert application.status == Application.Status.SUBMITTED
+    assert application.decisions.count() == 0
+
+
+def test_request_info_and_answer_reopen_the_application_keeping_every_decision():
+    initiative = open_call()
+    validator = factories.user()
+    application = programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 1), channel="online"
+    )
+    programme.application_request_info(
+        application=application, reason="Manca l'ISEE aggiornato", by=validator
+    )
+    programme.application_answer(application=application, note="ISEE allegato")
+    programme.application_approve(application=application, reason="Requisiti ok", by=validator)
+    application.refresh_from_db()
+    assert application.status == Application.Status.APPROVED
+    assert [d.action for d in application.decisions.all()] == [
+        "request_info",
+        "answer",
+        "approve",
+    ]
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.application_reject(application=application, reason="", by=validator)
+    assert error.value.code == "reason_required"
+
+
+def run_to_ranking(n_applicants: int, **overrides):
+    initiative = open_call(**overrides)
+    validator = factories.user()
+    applications = []
+    for n in range(1, n_applicants + 1):
+        application = programme.application_submit(
+            initiative=initiative,
+            data=applicant(initiative, n, isee=f"{10000 - n * 1000}.00"),
+            channel="desk",
+        )
+        programme.application_approve(application=application, reason="ok", by=validator)
+        applications.append(application)
+    programme.initiative_close(initiative=initiative)
+    programme.initiative_rank(initiative=initiative)
+    return initiative, applications
+
+
+def test_ranking_funds_the_lowest_isee_first_and_puts_the_rest_on_the_waiting_list():
+    initiative, applications = run_to_ranking(4)  # budget 300, €100 each
+    outcomes = {
+        a.applicant.last_name: (a.rank, a.outcome)
+        for a in Application.objects.select_related("applicant")
+    }
+    assert outcomes["Rossi 4"] == (1, Application.Outcome.FUNDED)
+    assert outcomes["Rossi 3"] == (2, Application.Outcome.FUNDED)
+    assert outcomes["Rossi 2"] == (3, Application.Outcome.FUNDED)
+    assert outcomes["Rossi 1"] == (4, Application.Outcome.WAITING)
+
+
+def test_ranking_refuses_while_applications_are_undecided():
+    initiative = open_call()
+    programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 1), channel="desk"
+    )
+    programme.initiative_close(initiative=initiative)
+    with pytest.raises(programme.ProgrammeError) as error:
+        programme.initiative_rank(initiative=initiative)
+    assert error.value.code == "applications_pending"
+
+
+def test_issuing_twice_never_gives_two_vouchers_for_one_application():
+    initiative, _applications = run_to_ranking(3)
+    assert programme.initiative_issue(initiative=initiative) == 3
+    assert programme.initiative_issue(initiative=initiative) == 0
+    initiative.refresh_from_db()
+    assert initiative.status == Initiative.Status.ISSUED
+    assert Voucher.objects.filter(initiative=initiative).count() == 3
+    for voucher in Voucher.objects.filter(initiative=initiative):
+        assert voucher_ledger_balance(voucher_id=voucher.pk) == voucher.balance == Decimal("100")
+    assert not unbalanced_journals().exists()
+
+
+def test_withdrawal_after_issue_funds_the_next_on_the_waiting_list():
+    initiative, _applications = run_to_ranking(4)
+    programme.initiative_issue(initiative=initiative)
+    first = Application.objects.get(rank=1)
+    programme.application_withdraw(application=first, reason="Trasferito", by=None)
+    waiting = Application.objects.get(rank=4)
+    assert waiting.outcome == Application.Outcome.ISSUED
+    assert waiting.vouchers.get().balance == Decimal("100.00")
+    assert first.vouchers.get().status == Voucher.Status.REVOKED
+    assert not unbalanced_journals().exists()
+
+
+def test_fixed_buoni_amount_is_a_whole_number_of_buoni():
+    initiative, _applications = run_to_ranking(
+        1,
+        benefit_kind=Initiative.BenefitKind.FIXED_BUONI,
+        partial_allowed=False,
+        face_value=Decimal("25.00"),
+        amount_rule=Initiative.AmountRule.PER_MEMBER,
+        amount_per_member=Decimal("60.00"),
+    )
+    application = Application.objects.get()
+    assert application.amount == Decimal("50.00")
+    programme.initiative_issue(initiative=initiative)
+    assert sorted(v.face_value for v in application.vouchers.all()) == [
+        Decimal("25.00"),
+        Decimal("25.00"),
+    ]

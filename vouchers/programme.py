@@ -1,0 +1,693 @@
+"""State changes of a call's phases: publication, intake, validation, ranking, issuing."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+from stdnum.it import codicefiscale
+
+from core.errors import DomainError
+from core.models import Journal, Organization
+from core.money import ZERO, InvalidAmount, euro
+from core.services import journal_post
+from vouchers.codes import generate_code
+from vouchers.models import (
+    Application,
+    Beneficiary,
+    Decision,
+    HouseholdMember,
+    Initiative,
+    ProtocolCounter,
+    Voucher,
+)
+from vouchers.services import budget_line, initiative_budget_available, outstanding_line
+
+
+class ProgrammeError(DomainError):
+    """Why a step of a call cannot be taken now."""
+
+    messages = {
+        "invalid_transition": _("Il bando è «%(status)s»: questa operazione non è possibile ora."),
+        "window_missing": _("Indica apertura e chiusura delle domande prima di pubblicare."),
+        "budget_missing": _("Assegna un budget dal fondo prima di pubblicare."),
+        "municipalities_missing": _("Indica almeno un comune partecipante."),
+        "categories_missing": _("Indica almeno una categoria di spesa ammessa."),
+        "applications_closed": _("Le domande per questo bando non sono aperte."),
+        "already_applied": _(
+            "Questo codice fiscale ha già una domanda per questo bando (%(protocol)s)."
+        ),
+        "invalid_fiscal_code": _("Codice fiscale non valido: controlla lettere e cifre."),
+        "fiscal_code_mismatch": _(
+            "Il codice fiscale non corrisponde a data di nascita e sesso indicati."
+        ),
+        "not_resident": _("Il richiedente non risiede in uno dei comuni del bando."),
+        "declarations_missing": _("Mancano dichiarazioni obbligatorie: %(missing)s."),
+        "isee_required": _("Indica il valore ISEE."),
+        "isee_too_high": _("L'ISEE (%(isee)s) supera il massimo del bando (%(max)s)."),
+        "household_too_small": _("Il nucleo ha meno componenti di quanti chiede il bando."),
+        "household_too_large": _("Il nucleo ha più componenti di quanti ammette il bando."),
+        "not_enough_children": _("Il nucleo non ha abbastanza figli nella fascia d'età del bando."),
+        "iban_required": _("Per un bando che paga un rimborso serve l'IBAN."),
+        "invalid_iban": _("IBAN non valido: controlla paese, cifre di controllo e CIN."),
+        "invalid_isee": _("Valore ISEE non valido."),
+        "reason_required": _("Indica la motivazione."),
+        "four_eyes": _(
+            "Non puoi decidere una domanda che hai inserito tu: serve un altro convalidatore."
+        ),
+        "application_not_open": _("La domanda è «%(status)s»: questa decisione non è possibile."),
+        "applications_pending": _(
+            "Ci sono ancora %(count)s domande da istruire: decidile prima della graduatoria."
+        ),
+        "member_duplicate": _("Lo stesso codice fiscale compare due volte nel nucleo."),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class MemberData:
+    fiscal_code: str
+    first_name: str
+    last_name: str
+    birth_date: date
+    is_child: bool = False
+
+
+@dataclass(slots=True)
+class ApplicantData:
+    """What the desk, the applicant online or a tutor fill in for an application."""
+
+    fiscal_code: str
+    first_name: str
+    last_name: str
+    birth_date: date
+    sex: str  # "M" or "F", as in the fiscal code
+    municipality: Organization
+    email: str = ""
+    phone: str = ""
+    street: str = ""
+    postal_code: str = ""
+    isee: Decimal | str | None = None
+    dsu_protocol: str = ""
+    iban: str = ""
+    declarations_accepted: list[str] = field(default_factory=list)
+    members: list[MemberData] = field(default_factory=list)
+
+
+def _guard_status(initiative: Initiative, *allowed: str) -> None:
+    if initiative.status not in allowed:
+        raise ProgrammeError("invalid_transition", status=initiative.get_status_display())
+
+
+def _set_status(initiative: Initiative, status: str) -> Initiative:
+    initiative.status = status
+    initiative.save(update_fields=["status"])
+    return initiative
+
+
+def _locked(initiative: Initiative) -> Initiative:
+    return Initiative.objects.select_for_update().get(pk=initiative.pk)
+
+
+def initiative_publish(*, initiative: Initiative) -> Initiative:
+    """Publish a draft call once it has a window, a budget, municipalities and categories."""
+    with transaction.atomic():
+        initiative = _locked(initiative)
+        _guard_status(initiative, Initiative.Status.DRAFT)
+        if not (initiative.applications_open_at and initiative.applications_close_at):
+            raise ProgrammeError("window_missing")
+        if not initiative.municipalities.exists():
+            raise ProgrammeError("municipalities_missing")
+        if (
+            initiative.benefit_kind != Initiative.BenefitKind.REIMBURSEMENT
+            and not initiative.allowed_categories.exists()
+        ):
+            raise ProgrammeError("categories_missing")
+        if initiative_budget_available(initiative=initiative) <= ZERO:
+            raise ProgrammeError("budget_missing")
+        return _set_status(initiative, Initiative.Status.PUBLISHED)
+
+
+def initiative_close(*, initiative: Initiative) -> Initiative:
+    """Close a published call to new applications."""
+    with transaction.atomic():
+        initiative = _locked(initiative)
+        _guard_status(initiative, Initiative.Status.PUBLISHED)
+        return _set_status(initiative, Initiative.Status.CLOSED)
+
+
+def initiative_archive(*, initiative: Initiative) -> Initiative:
+    """Archive a call whose benefits have been issued (or that was ranked and is over)."""
+    with transaction.atomic():
+        initiative = _locked(initiative)
+        _guard_status(initiative, Initiative.Status.ISSUED, Initiative.Status.RANKED)
+        return _set_status(initiative, Initiative.Status.ARCHIVED)
+
+
+def _next_protocol(*, municipality: Organization, year: int) -> int:
+    counter, _created = ProtocolCounter.objects.get_or_create(municipality=municipality, year=year)
+    counter = ProtocolCounter.objects.select_for_update().get(pk=counter.pk)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return counter.last_number
+
+
+def _children_in_range(initiative: Initiative, members: list[MemberData], on: date) -> int:
+    low = initiative.child_min_age if initiative.child_min_age is not None else 0
+    high = initiative.child_max_age if initiative.child_max_age is not None else 200
+    count = 0
+    for member in members:
+        if not member.is_child:
+            continue
+        age = (
+            on.year
+            - member.birth_date.year
+            - ((on.month, on.day) < (member.birth_date.month, member.birth_date.day))
+        )
+        if low <= age <= high:
+            count += 1
+    return count
+
+
+def _check_fiscal_code(data: ApplicantData) -> str:
+    code = data.fiscal_code.strip().upper()
+    try:
+        codicefiscale.validate(code)
+    except Exception as exc:  # stdnum raises several ValidationError subclasses
+        raise ProgrammeError("invalid_fiscal_code") from exc
+    if (
+        codicefiscale.get_birth_date(code) != data.birth_date
+        or codicefiscale.get_gender(code) != data.sex.upper()
+    ):
+        raise ProgrammeError("fiscal_code_mismatch")
+    return code
+
+
+def application_eligibility_errors(
+    *, initiative: Initiative, data: ApplicantData, on: date
+) -> list[ProgrammeError]:
+    """Return every rule of the call that the applicant does not meet."""
+    errors: list[ProgrammeError] = []
+    if (
+        initiative.residency_required
+        and not initiative.municipalities.filter(pk=data.municipality.pk).exists()
+    ):
+        errors.append(ProgrammeError("not_resident"))
+    missing = [d for d in initiative.declaration_list if d not in data.declarations_accepted]
+    if missing:
+        errors.append(ProgrammeError("declarations_missing", missing="; ".join(missing)))
+    if initiative.max_isee is not None:
+        if data.isee is None or data.isee == "":
+            errors.append(ProgrammeError("isee_required"))
+        elif euro(data.isee) > initiative.max_isee:
+            errors.append(
+                ProgrammeError("isee_too_high", isee=euro(data.isee), max=initiative.max_isee)
+            )
+    household = 1 + len(data.members)
+    if initiative.min_household_size and household < initiative.min_household_size:
+        errors.append(ProgrammeError("household_too_small"))
+    if initiative.max_household_size and household > initiative.max_household_size:
+        errors.append(ProgrammeError("household_too_large"))
+    if initiative.min_children and (
+        _children_in_range(initiative, data.members, on) < initiative.min_children
+    ):
+        errors.append(ProgrammeError("not_enough_children"))
+    return errors
+
+
+def application_submit(
+    *,
+    initiative: Initiative,
+    data: ApplicantData,
+    channel: str,
+    entered_by=None,
+    tutor=None,
+    now: datetime | None = None,
+) -> Application:
+    """Receive an application: check the call's rules, give it a protocol number, keep it."""
+    now = now or timezone.now()
+    fiscal_code = _check_fiscal_code(data)
+    if initiative.status != Initiative.Status.PUBLISHED or not (
+        initiative.applications_open_at
+        and initiative.applications_close_at
+        and initiative.applications_open_at <= now <= initiative.applications_close_at
+    ):
+        raise ProgrammeError("applications_closed")
+    try:
+        isee = euro(data.isee) if data.isee not in (None, "") else None
+    except InvalidAmount as exc:
+        raise ProgrammeError("invalid_isee") from exc
+    iban = ""
+    if data.iban:
+        try:
+            iban = IBAN(data.iban, validate_bban=True).compact
+        except SchwiftyException as exc:
+            raise ProgrammeError("invalid_iban") from exc
+    elif initiative.benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+        raise ProgrammeError("iban_required")
+    member_codes = [m.fiscal_code.strip().upper() for m in data.members]
+    if len(set(member_codes + [fiscal_code])) != len(member_codes) + 1:
+        raise ProgrammeError("member_duplicate")
+    for member in data.members:
+        try:
+            codicefiscale.validate(member.fiscal_code.strip().upper())
+        except Exception as exc:  # stdnum raises several ValidationError subclasses
+            raise ProgrammeError("invalid_fiscal_code") from exc
+    errors = application_eligibility_errors(
+        initiative=initiative, data=data, on=timezone.localdate(now)
+    )
+    if errors:
+        raise errors[0]
+
+    with transaction.atomic():
+        existing = (
+            Application.objects.filter(initiative=initiative, applicant__fiscal_code=fiscal_code)
+            .only("protocol_year", "protocol_sequence")
+            .first()
+        )
+        if existing is not None:
+            raise ProgrammeError("already_applied", protocol=existing.protocol_number)
+        beneficiary, _created = Beneficiary.objects.update_or_create(
+            fiscal_code=fiscal_code,
+            defaults={
+                "first_name": data.first_name.strip(),
+                "last_name": data.last_name.strip(),
+                "municipality": data.municipality,
+                **({"email": data.email.strip()} if data.email else {}),
+                **({"phone": data.phone.strip()} if data.phone else {}),
+            },
+        )
+        year = timezone.localdate(now).year
+        try:
+            with transaction.atomic():
+                application = Application.objects.create(
+                    initiative=initiative,
+                    applicant=beneficiary,
+                    municipality=data.municipality,
+                    protocol_year=year,
+                    protocol_sequence=_next_protocol(municipality=data.municipality, year=year),
+                    channel=channel,
+                    entered_by=entered_by,
+                    tutor=tutor,
+                    submitted_at=now,
+                    street=data.street,
+                    postal_code=data.postal_code,
+                    isee=isee,
+                    dsu_protocol=data.dsu_protocol,
+                    iban=iban,
+                    declarations_accepted=list(data.declarations_accepted),
+                )
+        except IntegrityError as exc:  # a concurrent submission of the same fiscal code
+            raise ProgrammeError("already_applied", protocol="—") from exc
+        HouseholdMember.objects.bulk_create(
+            [
+                HouseholdMember(
+                    application=application,
+                    fiscal_code=m.fiscal_code.strip().upper(),
+                    first_name=m.first_name,
+                    last_name=m.last_name,
+                    birth_date=m.birth_date,
+                    is_child=m.is_child,
+                )
+                for m in data.members
+            ]
+        )
+        _flag_shared_households(application=application, codes=[fiscal_code, *member_codes])
+    return application
+
+
+def _flag_shared_households(*, application: Application, codes: list[str]) -> None:
+    """Flag this and any other application of the call that shares a household member."""
+    others = (
+        Application.objects.filter(initiative_id=application.initiative_id)
+        .exclude(pk=application.pk)
+        .filter(Q(applicant__fiscal_code__in=codes) | Q(members__fiscal_code__in=codes))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    other_ids = list(others)
+    if other_ids:
+        Application.objects.filter(pk__in=[application.pk, *other_ids]).update(household_flag=True)
+        application.household_flag = True
+
+
+def _decide(
+    *,
+    application: Application,
+    action: str,
+    reason: str,
+    by,
+    allowed: tuple[str, ...],
+    to_status: str,
+    four_eyes: bool = True,
+) -> Application:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ProgrammeError("reason_required")
+    with transaction.atomic():
+        application = Application.objects.select_for_update().get(pk=application.pk)
+        if four_eyes and by is not None and application.entered_by_id == by.pk:
+            raise ProgrammeError("four_eyes")
+        if application.status not in allowed:
+            raise ProgrammeError("application_not_open", status=application.get_status_display())
+        Decision.objects.create(
+            application=application,
+            action=action,
+            reason=reason,
+            decided_by=by,
+            from_status=application.status,
+            to_status=to_status,
+        )
+        application.status = to_status
+        application.save(update_fields=["status"])
+    return application
+
+
+def application_approve(*, application: Application, reason: str, by) -> Application:
+    """Admit an application (four eyes: never by the person who entered it)."""
+    return _decide(
+        application=application,
+        action=Decision.Action.APPROVE,
+        reason=reason,
+        by=by,
+        allowed=(Application.Status.SUBMITTED,),
+        to_status=Application.Status.APPROVED,
+    )
+
+
+def application_reject(*, application: Application, reason: str, by) -> Application:
+    """Reject an application with its reason (four eyes)."""
+    return _decide(
+        application=application,
+        action=Decision.Action.REJECT,
+        reason=reason,
+        by=by,
+        allowed=(Application.Status.SUBMITTED, Application.Status.INFO_REQUESTED),
+        to_status=Application.Status.REJECTED,
+    )
+
+
+def application_request_info(*, application: Application, reason: str, by) -> Application:
+    """Ask the applicant for missing information (soccorso istruttorio)."""
+    return _decide(
+        application=application,
+        action=Decision.Action.REQUEST_INFO,
+        reason=reason,
+        by=by,
+        allowed=(Application.Status.SUBMITTED,),
+        to_status=Application.Status.INFO_REQUESTED,
+    )
+
+
+def application_answer(*, application: Application, note: str, by=None) -> Application:
+    """Record the applicant's answer; the application goes back to the validators' queue."""
+    return _decide(
+        application=application,
+        action=Decision.Action.ANSWER,
+        reason=note,
+        by=by,
+        allowed=(Application.Status.INFO_REQUESTED,),
+        to_status=Application.Status.SUBMITTED,
+        four_eyes=False,
+    )
+
+
+def application_amount(*, initiative: Initiative, application: Application, on: date) -> Decimal:
+    """Compute what an application is entitled to by the call's amount rule and cap."""
+    members = list(application.members.all())
+    household = 1 + len(members)
+    children = _children_in_range(
+        initiative,
+        [
+            MemberData(m.fiscal_code, m.first_name, m.last_name, m.birth_date, m.is_child)
+            for m in members
+        ],
+        on,
+    )
+    rule = initiative.amount_rule
+    if rule == Initiative.AmountRule.FIXED:
+        amount = initiative.amount_base
+    elif rule == Initiative.AmountRule.PER_MEMBER:
+        amount = initiative.amount_per_member * household
+    elif rule == Initiative.AmountRule.BASE_PLUS_MEMBER:
+        amount = initiative.amount_base + initiative.amount_per_member * (household - 1)
+    else:
+        amount = initiative.amount_base + initiative.amount_per_child * children
+    if initiative.amount_cap is not None:
+        amount = min(amount, initiative.amount_cap)
+    if initiative.benefit_kind == Initiative.BenefitKind.FIXED_BUONI:
+        # Whole buoni only: the amount is a multiple of the face value.
+        count = (amount / initiative.face_value).to_integral_value(rounding=ROUND_FLOOR)
+        amount = initiative.face_value * count
+    return amount.quantize(Decimal("0.01"))
+
+
+def _ranking_key(initiative: Initiative, application: Application, children: int) -> list:
+    key: list = []
+    for criterion in initiative.ranking_criterion_list:
+        if criterion == "isee_asc":
+            key.append(float(application.isee) if application.isee is not None else 1e12)
+        elif criterion == "household_desc":
+            key.append(-application.household_size)
+        elif criterion == "children_desc":
+            key.append(-children)
+    key.append(application.submitted_at.timestamp())
+    key.append(application.pk)
+    return key
+
+
+def initiative_rank(*, initiative: Initiative, on: date | None = None) -> Initiative:
+    """Rank the admitted applications; the budget funds the top, the rest waits."""
+    on = on or timezone.localdate()
+    with transaction.atomic():
+        initiative = _locked(initiative)
+        _guard_status(initiative, Initiative.Status.CLOSED)
+        pending = initiative.applications.filter(
+            status__in=[Application.Status.SUBMITTED, Application.Status.INFO_REQUESTED]
+        ).count()
+        if pending:
+            raise ProgrammeError("applications_pending", count=pending)
+        approved = list(
+            initiative.applications.filter(status=Application.Status.APPROVED).prefetch_related(
+                "members"
+            )
+        )
+        scored = []
+        for application in approved:
+            members = [
+                MemberData(m.fiscal_code, m.first_name, m.last_name, m.birth_date, m.is_child)
+                for m in application.members.all()
+            ]
+            children = _children_in_range(initiative, members, on)
+            application.amount = application_amount(
+                initiative=initiative, application=application, on=on
+            )
+            application.score_key = _ranking_key(initiative, application, children)
+            scored.append(application)
+        scored.sort(key=lambda a: a.score_key)
+        available = initiative_budget_available(initiative=initiative)
+        committed = ZERO
+        for position, application in enumerate(scored, start=1):
+            application.rank = position
+            if application.amount > ZERO and committed + application.amount <= available:
+                application.outcome = Application.Outcome.FUNDED
+                committed += application.amount
+            else:
+                application.outcome = Application.Outcome.WAITING
+        Application.objects.bulk_update(
+            scored, ["amount", "score_key", "rank", "outcome"], batch_size=2000
+        )
+        return _set_status(initiative, Initiative.Status.RANKED)
+
+
+def _committed_unissued(initiative: Initiative) -> Decimal:
+    total = ZERO
+    for amount in initiative.applications.filter(outcome=Application.Outcome.FUNDED).values_list(
+        "amount", flat=True
+    ):
+        total += amount or ZERO
+    return total
+
+
+def initiative_fund_waiting_list(*, initiative: Initiative) -> list[Application]:
+    """Fund the next applications on the waiting list while the budget allows (scorrimento)."""
+    with transaction.atomic():
+        initiative = _locked(initiative)
+        if initiative.status not in (Initiative.Status.RANKED, Initiative.Status.ISSUED):
+            return []
+        free = initiative_budget_available(initiative=initiative) - _committed_unissued(initiative)
+        funded = []
+        for application in initiative.applications.filter(
+            outcome=Application.Outcome.WAITING, status=Application.Status.APPROVED
+        ).order_by("rank"):
+            if application.amount is None or application.amount <= ZERO:
+                continue
+            if application.amount > free:
+                break  # the ranking is strict: nobody overtakes the first who does not fit
+            application.outcome = Application.Outcome.FUNDED
+            application.save(update_fields=["outcome"])
+            free -= application.amount
+            funded.append(application)
+        return funded
+
+
+ISSUE_CHUNK_SIZE = 1000
+
+
+def _voucher_values(initiative: Initiative, amount: Decimal) -> list[Decimal]:
+    if initiative.benefit_kind == Initiative.BenefitKind.FIXED_BUONI:
+        return [initiative.face_value] * int(amount / initiative.face_value)
+    return [amount]
+
+
+def applications_vouchers_issue(
+    *,
+    initiative: Initiative,
+    application_ids: list[int],
+    issued_by=None,
+    medium: str = Voucher.Medium.DIGITAL,
+) -> list[Voucher]:
+    """Issue the vouchers of funded applications in one transaction and one journal.
+
+    Applications already issued, or no longer funded, are skipped: a retried chunk never
+    gives anyone a second voucher.
+    """
+    from vouchers.errors import VoucherError
+
+    with transaction.atomic():
+        initiative = _locked(initiative)
+        if initiative.status not in (Initiative.Status.RANKED, Initiative.Status.ISSUED):
+            raise ProgrammeError("invalid_transition", status=initiative.get_status_display())
+        applications = list(
+            Application.objects.select_for_update()
+            .filter(
+                pk__in=application_ids,
+                initiative=initiative,
+                outcome=Application.Outcome.FUNDED,
+                status=Application.Status.APPROVED,
+            )
+            .order_by("pk")
+        )
+        if not applications:
+            return []
+        planned = [(a, _voucher_values(initiative, a.amount or ZERO)) for a in applications]
+        total = sum((sum(values, ZERO) for _a, values in planned), ZERO)
+        if initiative_budget_available(initiative=initiative) < total:
+            raise VoucherError("insufficient_budget")
+        now = timezone.now()
+        vouchers = Voucher.objects.bulk_create(
+            [
+                Voucher(
+                    code=generate_code(),
+                    initiative=initiative,
+                    beneficiary_id=application.applicant_id,
+                    application=application,
+                    face_value=value,
+                    balance=value,
+                    partial_allowed=initiative.partial_allowed,
+                    valid_from=initiative.valid_from,
+                    valid_until=initiative.valid_until,
+                    medium=medium,
+                    issued_at=now,
+                )
+                for application, values in planned
+                for value in values
+            ],
+            batch_size=2000,
+        )
+        if vouchers:
+            journal_post(
+                kind=Journal.Kind.VOUCHERS_ISSUED,
+                lines=[
+                    budget_line(initiative=initiative, amount=-total),
+                    *(
+                        outstanding_line(
+                            initiative_id=initiative.pk, voucher_id=v.pk, amount=v.face_value
+                        )
+                        for v in vouchers
+                    ),
+                ],
+                memo=f"{len(vouchers)} buoni · {initiative.title}"[:255],
+                created_by=issued_by,
+            )
+        Application.objects.filter(pk__in=[a.pk for a in applications]).update(
+            outcome=Application.Outcome.ISSUED
+        )
+    return vouchers
+
+
+def initiative_issue(*, initiative: Initiative, issued_by=None, progress=None) -> int:
+    """Issue the vouchers of every funded application, chunk by chunk; return how many.
+
+    Each chunk commits on its own, so an interrupted run is resumed by running it again.
+    ``progress(done, total)`` is called after each chunk.
+    """
+    initiative = Initiative.objects.get(pk=initiative.pk)
+    _guard_status(initiative, Initiative.Status.RANKED, Initiative.Status.ISSUED)
+    pending = list(
+        initiative.applications.filter(
+            outcome=Application.Outcome.FUNDED, status=Application.Status.APPROVED
+        )
+        .order_by("rank")
+        .values_list("pk", flat=True)
+    )
+    issued = 0
+    for start in range(0, len(pending), ISSUE_CHUNK_SIZE):
+        chunk = pending[start : start + ISSUE_CHUNK_SIZE]
+        issued += len(
+            applications_vouchers_issue(
+                initiative=initiative, application_ids=chunk, issued_by=issued_by
+            )
+        )
+        if progress is not None:
+            progress(min(start + ISSUE_CHUNK_SIZE, len(pending)), len(pending))
+    with transaction.atomic():
+        initiative = _locked(initiative)
+        if initiative.status == Initiative.Status.RANKED:
+            _set_status(initiative, Initiative.Status.ISSUED)
+    return issued
+
+
+def initiative_reassign_budget(*, initiative: Initiative, issued_by=None) -> list[Application]:
+    """Fund the waiting list with money that came back, and issue to them if the call issued."""
+    funded = initiative_fund_waiting_list(initiative=initiative)
+    initiative.refresh_from_db(fields=["status"])
+    if funded and initiative.status == Initiative.Status.ISSUED:
+        applications_vouchers_issue(
+            initiative=initiative, application_ids=[a.pk for a in funded], issued_by=issued_by
+        )
+    return funded
+
+
+def application_withdraw(*, application: Application, reason: str, by=None) -> Application:
+    """Withdraw an application; its money, if any, goes to the next on the waiting list."""
+    from vouchers.services import voucher_revoke
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ProgrammeError("reason_required")
+    with transaction.atomic():
+        application = _decide(
+            application=application,
+            action=Decision.Action.WITHDRAW,
+            reason=reason,
+            by=by,
+            allowed=(
+                Application.Status.SUBMITTED,
+                Application.Status.INFO_REQUESTED,
+                Application.Status.APPROVED,
+            ),
+            to_status=Application.Status.WITHDRAWN,
+            four_eyes=False,
+        )
+        for voucher in application.vouchers.filter(status=Voucher.Status.ACTIVE):
+            voucher_revoke(voucher=voucher, reason=reason, revoked_by=by)
+        if application.outcome != Application.Outcome.PENDING:
+            application.outcome = Application.Outcome.PENDING
+            application.save(update_fields=["outcome"])
+    initiative_reassign_budget(initiative=application.initiative, issued_by=by)
+    return application
