@@ -575,3 +575,46 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application} · {self.get_action_display()}"
+
+
+class IssuanceRun(models.Model):
+    """One run of the bulk issuing of a call's vouchers, with its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("In coda")
+        RUNNING = "running", _("In corso")
+        DONE = "done", _("Completata")
+        FAILED = "failed", _("Non riuscita")
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="issuance_runs", verbose_name=_("bando")
+    )
+    status = models.CharField(
+        _("stato"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    total = models.PositiveIntegerField(_("domande da servire"), default=0)
+    done = models.PositiveIntegerField(_("domande servite"), default=0)
+    vouchers_issued = models.PositiveIntegerField(_("buoni emessi"), default=0)
+    error = models.TextField(_("errore"), blank=True, default="")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("avviata da"),
+    )
+    created_at = models.DateTimeField(_("creata il"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminata il"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("emissione dei buoni")
+        verbose_name_plural = _("emissioni dei buoni")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.initiative} · {self.get_status_display()}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(self.done * 100 / self.total)

@@ -23,6 +23,7 @@ from vouchers.models import (
     Decision,
     HouseholdMember,
     Initiative,
+    IssuanceRun,
     ProtocolCounter,
     Voucher,
 )
@@ -691,3 +692,46 @@ def application_withdraw(*, application: Application, reason: str, by=None) -> A
             application.save(update_fields=["outcome"])
     initiative_reassign_budget(initiative=application.initiative, issued_by=by)
     return application
+
+
+def issuance_run_start(*, initiative: Initiative, started_by=None) -> IssuanceRun:
+    """Queue the bulk issuing of a ranked call; the work runs as a task after commit."""
+    from vouchers.tasks import issuance_run_execute
+
+    with transaction.atomic():
+        initiative = _locked(initiative)
+        _guard_status(initiative, Initiative.Status.RANKED, Initiative.Status.ISSUED)
+        active = initiative.issuance_runs.filter(
+            status__in=[IssuanceRun.Status.QUEUED, IssuanceRun.Status.RUNNING]
+        ).first()
+        if active is not None:
+            return active
+        run = IssuanceRun.objects.create(initiative=initiative, started_by=started_by)
+        transaction.on_commit(lambda: issuance_run_execute.delay(run.pk))
+    return run
+
+
+def issuance_run_execute(*, run: IssuanceRun) -> IssuanceRun:
+    """Do the issuing of a queued run, recording progress after each chunk."""
+    run = IssuanceRun.objects.select_related("initiative").get(pk=run.pk)
+    if run.status == IssuanceRun.Status.DONE:
+        return run
+    IssuanceRun.objects.filter(pk=run.pk).update(status=IssuanceRun.Status.RUNNING)
+
+    def progress(done: int, total: int) -> None:
+        IssuanceRun.objects.filter(pk=run.pk).update(done=done, total=total)
+
+    try:
+        issued = initiative_issue(
+            initiative=run.initiative, issued_by=run.started_by, progress=progress
+        )
+    except DomainError as error:
+        IssuanceRun.objects.filter(pk=run.pk).update(
+            status=IssuanceRun.Status.FAILED, error=error.detail, finished_at=timezone.now()
+        )
+    else:
+        IssuanceRun.objects.filter(pk=run.pk).update(
+            status=IssuanceRun.Status.DONE, vouchers_issued=issued, finished_at=timezone.now()
+        )
+    run.refresh_from_db()
+    return run

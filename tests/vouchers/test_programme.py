@@ -256,3 +256,18 @@ def test_fixed_buoni_amount_is_a_whole_number_of_buoni():
         Decimal("25.00"),
         Decimal("25.00"),
     ]
+
+
+def test_issuance_run_reports_progress_and_a_second_run_issues_nothing(
+    django_capture_on_commit_callbacks,
+):
+    initiative, _applications = run_to_ranking(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = programme.issuance_run_start(initiative=initiative)
+    run.refresh_from_db()
+    assert (run.status, run.total, run.done, run.vouchers_issued) == ("done", 3, 3, 3)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = programme.issuance_run_start(initiative=initiative)
+    again.refresh_from_db()
+    assert again.vouchers_issued == 0
+    assert Voucher.objects.filter(initiative=initiative).count() == 3

@@ -1,0 +1,11 @@
+"""The Celery app: Redis in production; without REDIS_URL tasks run inline."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.base")
+
+app = Celery("buonocomune")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,12 @@
+"""Background tasks of calls: thin wrappers that call one service."""
+
+from celery import shared_task
+
+from vouchers.models import IssuanceRun
+
+
+@shared_task(acks_late=True)
+def issuance_run_execute(run_id: int) -> int:
+    from vouchers.programme import issuance_run_execute as execute
+
+    return execute(run=IssuanceRun(pk=run_id)).vouchers_issued
