@@ -618,3 +618,86 @@ class IssuanceRun(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else int(self.done * 100 / self.total)
+
+
+class OutcomeTemplate(models.Model):
+    """The text sent to applicants of a call for one outcome (Italian by default)."""
+
+    class Outcome(models.TextChoices):
+        FUNDED = "funded", _("Ammessa e finanziata")
+        WAITING = "waiting", _("Ammessa, in lista d'attesa")
+        REJECTED = "rejected", _("Respinta")
+
+    initiative = models.ForeignKey(
+        Initiative,
+        on_delete=models.CASCADE,
+        related_name="outcome_templates",
+        verbose_name=_("bando"),
+    )
+    outcome = models.CharField(_("esito"), max_length=10, choices=Outcome.choices)
+    subject = models.CharField(_("oggetto"), max_length=200)
+    body = models.TextField(
+        _("testo"),
+        help_text=_(
+            "Segnaposto disponibili: $nome, $protocollo, $bando, $comune, $importo, "
+            "$posizione, $motivazione."
+        ),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("modello di comunicazione")
+        verbose_name_plural = _("modelli di comunicazione")
+        constraints = [
+            models.UniqueConstraint(fields=["initiative", "outcome"], name="outcome_template_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative} · {self.get_outcome_display()}"
+
+
+class Notification(models.Model):
+    """One outcome message to an applicant, by e-mail, SMS or printed letter."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
+        LETTER = "letter", _("Lettera stampata")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Da inviare")
+        SENT = "sent", _("Inviata")
+        TO_PRINT = "to_print", _("Da stampare")
+        PRINTED = "printed", _("Stampata")
+        FAILED = "failed", _("Non riuscita")
+
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("domanda"),
+    )
+    outcome = models.CharField(_("esito"), max_length=10, choices=OutcomeTemplate.Outcome.choices)
+    channel = models.CharField(_("canale"), max_length=10, choices=Channel.choices)
+    recipient = models.CharField(_("destinatario"), max_length=254, blank=True, default="")
+    subject = models.CharField(_("oggetto"), max_length=200)
+    body = models.TextField(_("testo"))
+    status = models.CharField(
+        _("stato"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    error = models.CharField(_("errore"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("creata il"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("inviata il"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("comunicazione")
+        verbose_name_plural = _("comunicazioni")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "outcome"], name="notification_once_per_outcome"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} · {self.get_channel_display()}"

@@ -321,3 +321,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "vouchers.sms.ConsoleSmsBackend")

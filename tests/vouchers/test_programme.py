@@ -271,3 +271,49 @@ def test_issuance_run_reports_progress_and_a_second_run_issues_nothing(
     again.refresh_from_db()
     assert again.vouchers_issued == 0
     assert Voucher.objects.filter(initiative=initiative).count() == 3
+
+
+def test_outcomes_go_by_email_sms_or_letter_once_each(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    from vouchers.models import Notification
+    from vouchers.notifications import initiative_notify_outcomes, outcome_letters_pdf
+    from vouchers.sms import LocmemSmsBackend
+
+    LocmemSmsBackend.outbox.clear()
+    initiative = open_call()
+    validator = factories.user()
+    contacts = [{"email": "anna@example.org"}, {"phone": "+39 333 1234567"}, {}, {}, {}]
+    for n, contact in enumerate(contacts, start=1):
+        application = programme.application_submit(
+            initiative=initiative,
+            data=applicant(initiative, n, isee=f"{1000 * n}.00", **contact),
+            channel="desk",
+        )
+        if n == 5:
+            programme.application_reject(
+                application=application, reason="ISEE scaduto", by=validator
+            )
+        else:
+            programme.application_approve(application=application, reason="ok", by=validator)
+    programme.initiative_close(initiative=initiative)
+    programme.initiative_rank(initiative=initiative)
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = initiative_notify_outcomes(initiative=initiative)
+    assert counts == {"email": 1, "sms": 1, "letter": 3}
+    assert len(mailoutbox) == 1 and "ammessa e finanziata" in mailoutbox[0].body
+    assert len(LocmemSmsBackend.outbox) == 1
+    assert LocmemSmsBackend.outbox[0]["to"] == "+39 333 1234567"
+    letters = list(
+        Notification.objects.filter(channel="letter").select_related(
+            "application__applicant", "application__municipality"
+        )
+    )
+    assert {n.outcome for n in letters} == {"funded", "waiting", "rejected"}
+    rejected = next(n for n in letters if n.outcome == "rejected")
+    assert "ISEE scaduto" in rejected.body
+    assert outcome_letters_pdf(letters).startswith(b"%PDF")
+    with django_capture_on_commit_callbacks(execute=True):
+        again = initiative_notify_outcomes(initiative=initiative)
+    assert again == {"email": 0, "sms": 0, "letter": 0}
+    assert len(mailoutbox) == 1

@@ -1,0 +1,219 @@
+"""Outcome communications: e-mail, SMS or a printed letter for each applicant."""
+
+import io
+from string import Template
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from core.money import format_euro
+from vouchers.models import Application, Initiative, Notification, OutcomeTemplate
+from vouchers.sms import SmsError, sms_backend
+
+DEFAULT_TEXTS = {
+    OutcomeTemplate.Outcome.FUNDED: (
+        gettext_lazy("Esito della domanda $protocollo: ammessa"),
+        gettext_lazy(
+            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
+            "ammessa e finanziata per $importo.\nI buoni sono nell'app BuonoComune; chi non "
+            "ha lo smartphone può ritirarli stampati allo sportello del Comune."
+        ),
+    ),
+    OutcomeTemplate.Outcome.WAITING: (
+        gettext_lazy("Esito della domanda $protocollo: lista d'attesa"),
+        gettext_lazy(
+            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
+            "ammessa ed è in lista d'attesa alla posizione $posizione. Se si liberano fondi "
+            "sarà finanziata e riceverà un nuovo avviso."
+        ),
+    ),
+    OutcomeTemplate.Outcome.REJECTED: (
+        gettext_lazy("Esito della domanda $protocollo: non ammessa"),
+        gettext_lazy(
+            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune non è stata "
+            "ammessa per questo motivo: $motivazione\nPuò chiedere chiarimenti allo sportello "
+            "del Comune."
+        ),
+    ),
+}
+
+SMS_LENGTH = 459  # three concatenated SMS
+
+
+def application_outcome(application: Application) -> str | None:
+    """The outcome to communicate, or None while the application is still open."""
+    if application.status == Application.Status.REJECTED:
+        return OutcomeTemplate.Outcome.REJECTED
+    if application.status != Application.Status.APPROVED:
+        return None
+    if application.outcome in (Application.Outcome.FUNDED, Application.Outcome.ISSUED):
+        return OutcomeTemplate.Outcome.FUNDED
+    if application.outcome == Application.Outcome.WAITING:
+        return OutcomeTemplate.Outcome.WAITING
+    return None
+
+
+def render_outcome(
+    *, application: Application, outcome: str, templates: dict[str, OutcomeTemplate]
+) -> tuple[str, str]:
+    """Return the subject and body of the message, from the call's template or the default."""
+    template = templates.get(outcome)
+    subject, body = (
+        (template.subject, template.body)
+        if template
+        else (str(DEFAULT_TEXTS[outcome][0]), str(DEFAULT_TEXTS[outcome][1]))
+    )
+    last_decision = application.decisions.order_by("-decided_at", "-id").first()
+    values = {
+        "nome": application.applicant.full_name,
+        "protocollo": application.protocol_number,
+        "bando": application.initiative.title,
+        "comune": application.municipality.name,
+        "importo": format_euro(application.amount) if application.amount else "",
+        "posizione": str(application.rank or ""),
+        "motivazione": last_decision.reason if last_decision else "",
+    }
+    return Template(subject).safe_substitute(values), Template(body).safe_substitute(values)
+
+
+def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
+    """Prepare one message per decided application not yet told; send them after commit.
+
+    E-mail if the applicant has one, otherwise SMS, otherwise a letter to print. Running it
+    again prepares nothing for applications already told of the same outcome.
+    """
+    templates = {t.outcome: t for t in initiative.outcome_templates.all()}
+    counts = {"email": 0, "sms": 0, "letter": 0}
+    with transaction.atomic():
+        applications = (
+            initiative.applications.select_related("applicant", "municipality", "initiative")
+            .exclude(status__in=[Application.Status.SUBMITTED, Application.Status.INFO_REQUESTED])
+            .order_by("pk")
+        )
+        told = set(
+            Notification.objects.filter(application__initiative=initiative).values_list(
+                "application_id", "outcome"
+            )
+        )
+        created = []
+        for application in applications:
+            outcome = application_outcome(application)
+            if outcome is None or (application.pk, outcome) in told:
+                continue
+            subject, body = render_outcome(
+                application=application, outcome=outcome, templates=templates
+            )
+            applicant = application.applicant
+            if applicant.email:
+                channel, recipient, status = "email", applicant.email, Notification.Status.PENDING
+            elif applicant.phone:
+                channel, recipient, status = "sms", applicant.phone, Notification.Status.PENDING
+            else:
+                channel, recipient, status = "letter", "", Notification.Status.TO_PRINT
+            created.append(
+                Notification(
+                    application=application,
+                    outcome=outcome,
+                    channel=channel,
+                    recipient=recipient,
+                    subject=subject,
+                    body=body,
+                    status=status,
+                )
+            )
+            counts[channel] += 1
+        Notification.objects.bulk_create(created)
+        transaction.on_commit(lambda: _enqueue_pending(initiative_id=initiative.pk))
+    return counts
+
+
+def _enqueue_pending(*, initiative_id: int) -> None:
+    from vouchers.tasks import notifications_send
+
+    notifications_send.delay(initiative_id)
+
+
+def notification_send(*, notification: Notification) -> Notification:
+    """Send one pending e-mail or SMS and record how it went."""
+    if notification.status != Notification.Status.PENDING:
+        return notification
+    try:
+        if notification.channel == Notification.Channel.EMAIL:
+            send_mail(
+                notification.subject,
+                notification.body,
+                None,
+                [notification.recipient],
+                fail_silently=False,
+            )
+        else:
+            sms_backend().send(to=notification.recipient, text=notification.body[:SMS_LENGTH])
+    except (OSError, SmsError) as error:
+        notification.status = Notification.Status.FAILED
+        notification.error = str(error)[:255]
+    else:
+        notification.status = Notification.Status.SENT
+        notification.sent_at = timezone.now()
+    notification.save(update_fields=["status", "error", "sent_at"])
+    return notification
+
+
+def pending_notifications_send(*, initiative_id: int) -> int:
+    """Send every pending message of a call; return how many were sent."""
+    sent = 0
+    for notification in Notification.objects.filter(
+        application__initiative_id=initiative_id, status=Notification.Status.PENDING
+    ).order_by("pk"):
+        if notification_send(notification=notification).status == Notification.Status.SENT:
+            sent += 1
+    return sent
+
+
+def outcome_letters_pdf(notifications: list[Notification]) -> bytes:
+    """Return the letters to print, one A4 page each, with the applicant's address."""
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4)
+    width, height = A4
+    for notification in notifications:
+        application = notification.application
+        top = height - 25 * mm
+        canvas.setFont("Helvetica-Bold", 14)
+        canvas.drawString(25 * mm, top, application.municipality.name)
+        canvas.setFont("Helvetica", 11)
+        lines = [
+            application.applicant.full_name,
+            application.street,
+            f"{application.postal_code} {application.municipality.name}".strip(),
+        ]
+        for index, line in enumerate(lines):
+            canvas.drawString(115 * mm, top - (15 + index * 6) * mm, line)
+        canvas.drawString(
+            25 * mm,
+            top - 45 * mm,
+            _("Data: %(date)s") % {"date": formats.date_format(timezone.localdate())},
+        )
+        canvas.setFont("Helvetica-Bold", 12)
+        canvas.drawString(25 * mm, top - 55 * mm, notification.subject[:90])
+        canvas.setFont("Helvetica", 12)
+        text = canvas.beginText(25 * mm, top - 67 * mm)
+        text.setLeading(17)
+        for paragraph in notification.body.splitlines():
+            for start in range(0, max(len(paragraph), 1), 85):
+                text.textLine(paragraph[start : start + 85])
+        canvas.drawText(text)
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def notifications_mark_printed(*, notifications: list[Notification]) -> int:
+    """Record that the letters were printed."""
+    return Notification.objects.filter(
+        pk__in=[n.pk for n in notifications], status=Notification.Status.TO_PRINT
+    ).update(status=Notification.Status.PRINTED, sent_at=timezone.now())
