@@ -2,11 +2,12 @@
 
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
-from core.models import Account, Posting
+from core.models import Account, Posting, Role
 from core.money import ZERO
-from vouchers.models import Voucher
+from core.roles import municipality_ids, sees_everything, user_roles
+from vouchers.models import Application, Beneficiary, Initiative, Voucher
 
 
 def voucher_visible_to(*, user, voucher_id: int) -> Voucher | None:
@@ -18,7 +19,11 @@ def voucher_visible_to(*, user, voucher_id: int) -> Voucher | None:
         return None
     if voucher.beneficiary.user_id == user.pk:
         return voucher
-    if user.is_staff and user.has_perm("vouchers.view_voucher"):
+    if (
+        user.is_staff
+        and user.has_perm("vouchers.view_voucher")
+        and vouchers_for(user=user).filter(pk=voucher.pk).exists()
+    ):
         return voucher
     return None
 
@@ -37,3 +42,44 @@ def vouchers_of_holder(*, beneficiary_id: int) -> QuerySet[Voucher]:
         .select_related("initiative")
         .order_by("-issued_at")
     )
+
+
+def initiatives_for(*, user) -> QuerySet[Initiative]:
+    """Calls this staff user may see: all for the agency, else his municipalities' calls."""
+    calls = Initiative.objects.all()
+    if sees_everything(user):
+        return calls
+    return calls.filter(municipalities__in=municipality_ids(user)).distinct()
+
+
+def applications_for(*, user) -> QuerySet[Application]:
+    """Applications this user may see: his municipalities' citizens, or a tutor's own cases."""
+    applications = Application.objects.all()
+    if sees_everything(user):
+        return applications
+    roles = user_roles(user)
+    scope = Q(municipality_id__in=municipality_ids(user)) if roles - {Role.TUTOR} else Q(pk__in=[])
+    if Role.TUTOR in roles:
+        scope |= Q(tutor=user)
+    if Role.FUNDER in roles and roles == {Role.FUNDER}:
+        return applications.none()
+    return applications.filter(scope)
+
+
+def beneficiaries_for(*, user) -> QuerySet[Beneficiary]:
+    beneficiaries = Beneficiary.objects.all()
+    if sees_everything(user):
+        return beneficiaries
+    roles = user_roles(user)
+    if roles <= {Role.FUNDER}:
+        return beneficiaries.none()
+    if roles == {Role.TUTOR}:
+        return beneficiaries.filter(applications__tutor=user).distinct()
+    return beneficiaries.filter(municipality_id__in=municipality_ids(user))
+
+
+def vouchers_for(*, user) -> QuerySet[Voucher]:
+    vouchers = Voucher.objects.all()
+    if sees_everything(user):
+        return vouchers
+    return vouchers.filter(beneficiary__in=beneficiaries_for(user=user))
