@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from pwa import pages
 
@@ -6,4 +6,5 @@ app_name = "webapp"
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("cassa/", include("pwa.till_routes")),
 ]

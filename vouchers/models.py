@@ -259,8 +259,17 @@ class Beneficiary(models.Model):
         related_name="beneficiary",
         verbose_name=_("utente dell'app"),
     )
+    access_code_hash = models.CharField(
+        _("codice di accesso (impronta)"), max_length=128, blank=True, default="", editable=False
+    )
+    access_code_failures = models.PositiveSmallIntegerField(
+        _("tentativi di accesso falliti"), default=0, editable=False
+    )
+    access_locked_until = models.DateTimeField(
+        _("accesso bloccato fino al"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("creato il"), auto_now_add=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["access_code_hash", "access_code_failures"])
 
     class Meta:
         verbose_name = _("beneficiario")
@@ -701,3 +710,26 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application} · {self.get_channel_display()}"
+
+
+class LoginLink(models.Model):
+    """A single-use, expiring link that logs a beneficiary in from his e-mail."""
+
+    beneficiary = models.ForeignKey(
+        Beneficiary,
+        on_delete=models.CASCADE,
+        related_name="login_links",
+        verbose_name=_("beneficiario"),
+    )
+    token_hash = models.CharField(_("impronta"), max_length=64, unique=True)
+    expires_at = models.DateTimeField(_("scade il"))
+    used_at = models.DateTimeField(_("usato il"), null=True, blank=True)
+    created_at = models.DateTimeField(_("creato il"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("link di accesso")
+        verbose_name_plural = _("link di accesso")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.beneficiary} · {self.expires_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,1 @@
+"""The cashier's till: login once per device, scan, check, redeem, void, today's list."""
