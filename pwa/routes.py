@@ -6,5 +6,23 @@ app_name = "webapp"
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("bandi/", pages.initiative_list, name="initiatives"),
+    path("bandi/<int:initiative_id>/", pages.initiative_detail, name="initiative"),
+    path("bandi/<int:initiative_id>/negozi/", pages.initiative_shops, name="initiative-shops"),
+    path(
+        "bandi/<int:initiative_id>/graduatoria/",
+        pages.initiative_ranking,
+        name="initiative-ranking",
+    ),
+    path("bandi/<int:initiative_id>/domanda/", pages.apply, name="apply"),
+    path("negozi/accreditamento/", pages.accreditation_request, name="accreditation"),
+    path("privacy/", pages.privacy, name="privacy"),
+    path("accesso/", pages.login_page, name="login"),
+    path("accesso/link/<str:token>/", pages.login_link, name="login-link"),
+    path("esci/", pages.logout_page, name="logout"),
+    path("buoni/", pages.my_vouchers, name="my-vouchers"),
+    path("buoni/<int:voucher_id>/", pages.my_voucher, name="my-voucher"),
+    path("domande/", pages.my_applications, name="my-applications"),
+    path("domande/<int:application_id>/", pages.my_application, name="my-application"),
     path("cassa/", include("pwa.till_routes")),
 ]

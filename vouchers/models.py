@@ -733,3 +733,35 @@ class LoginLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.beneficiary} · {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+def application_document_path(instance, filename: str) -> str:
+    return f"applications/{instance.application_id}/{filename}"
+
+
+class ApplicationDocument(models.Model):
+    """A file attached to an application: ISEE, identity document, an answer to a request."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="documents", verbose_name=_("domanda")
+    )
+    title = models.CharField(_("descrizione"), max_length=200)
+    file = models.FileField(_("file"), upload_to=application_document_path)
+    content_type = models.CharField(_("tipo"), max_length=50)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("caricato da"),
+    )
+    uploaded_at = models.DateTimeField(_("caricato il"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("allegato")
+        verbose_name_plural = _("allegati")
+        ordering = ["uploaded_at"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -19,6 +19,7 @@ from core.services import journal_post
 from vouchers.codes import generate_code
 from vouchers.models import (
     Application,
+    ApplicationDocument,
     Beneficiary,
     Decision,
     HouseholdMember,
@@ -735,3 +736,19 @@ def issuance_run_execute(*, run: IssuanceRun) -> IssuanceRun:
         )
     run.refresh_from_db()
     return run
+
+
+def application_document_add(
+    *, application: Application, uploaded, title: str, uploaded_by=None
+) -> ApplicationDocument:
+    """Attach a checked file (PDF, JPEG or PNG, at most 10 MB) to an application."""
+    from core.uploads import checked_upload
+
+    content_type = checked_upload(uploaded)
+    return ApplicationDocument.objects.create(
+        application=application,
+        title=(title or uploaded.name)[:200],
+        file=uploaded,
+        content_type=content_type,
+        uploaded_by=uploaded_by,
+    )

@@ -322,3 +322,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "vouchers.sms.ConsoleSmsBackend")
+PWA_SERVICE_WORKER_PATH = BASE_DIR / "static" / "js" / "serviceworker.js"

@@ -1,0 +1,35 @@
+"""Checks on uploaded files: the real type from the first bytes, and the size."""
+
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import DomainError
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+SIGNATURES = {
+    b"%PDF-": "application/pdf",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+}
+
+
+class UploadError(DomainError):
+    messages = {
+        "file_too_large": _("Il file supera i 10 MB: riducilo o fotografalo di nuovo."),
+        "file_type_not_allowed": _("Sono accettati solo file PDF, JPEG o PNG."),
+        "file_empty": _("Il file è vuoto."),
+    }
+
+
+def checked_upload(uploaded, *, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
+    """Return the content type of an accepted upload, judged from its bytes, not its name."""
+    if uploaded.size == 0:
+        raise UploadError("file_empty")
+    if uploaded.size > max_bytes:
+        raise UploadError("file_too_large")
+    uploaded.seek(0)
+    head = uploaded.read(16)
+    uploaded.seek(0)
+    for signature, content_type in SIGNATURES.items():
+        if head.startswith(signature):
+            return content_type
+    raise UploadError("file_type_not_allowed")

@@ -1,0 +1,138 @@
+"""Forms of the app: labels and errors people read, parsing only (rules live in services)."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Organization
+from vouchers.models import SpendingCategory
+
+
+class EmailLinkForm(forms.Form):
+    email = forms.EmailField(label=_("La tua e-mail"), max_length=254)
+
+
+class AccessCodeForm(forms.Form):
+    fiscal_code = forms.CharField(label=_("Codice fiscale"), max_length=16, min_length=16)
+    access_code = forms.CharField(
+        label=_("Codice di accesso"),
+        max_length=20,
+        help_text=_("È stampato sulla lettera del Comune, per esempio ABCD-EFGH-JKMN."),
+    )
+
+
+class AccreditationForm(forms.Form):
+    name = forms.CharField(label=_("Insegna del negozio"), max_length=200)
+    legal_name = forms.CharField(label=_("Ragione sociale"), max_length=200, required=False)
+    vat_number = forms.CharField(label=_("Partita IVA"), max_length=13)
+    iban = forms.CharField(label=_("IBAN per i pagamenti"), max_length=42)
+    street = forms.CharField(label=_("Indirizzo"), max_length=200)
+    postal_code = forms.CharField(label=_("CAP"), max_length=5, min_length=5)
+    town = forms.CharField(label=_("Località"), max_length=100)
+    province = forms.CharField(label=_("Provincia (sigla)"), max_length=2, required=False)
+    email = forms.EmailField(label=_("E-mail"))
+    phone = forms.CharField(label=_("Telefono"), max_length=30, required=False)
+    categories = forms.ModelMultipleChoiceField(
+        label=_("Cosa vendi"),
+        queryset=SpendingCategory.objects.order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    municipalities = forms.ModelMultipleChoiceField(
+        label=_("Comuni in cui operi"),
+        queryset=Organization.objects.filter(kind=Organization.Kind.MUNICIPALITY).order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    privacy = forms.BooleanField(label=_("Ho letto l'informativa sulla privacy"), required=True)
+
+
+class ApplicationForm(forms.Form):
+    """Online application: the applicant is the logged-in beneficiary."""
+
+    birth_date = forms.DateField(
+        label=_("Data di nascita"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    sex = forms.ChoiceField(label=_("Sesso"), choices=[("F", _("Femmina")), ("M", _("Maschio"))])
+    municipality = forms.ModelChoiceField(
+        label=_("Comune di residenza"), queryset=Organization.objects.none()
+    )
+    street = forms.CharField(label=_("Indirizzo di residenza"), max_length=200)
+    postal_code = forms.CharField(label=_("CAP"), max_length=5, min_length=5)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    phone = forms.CharField(label=_("Telefono"), max_length=30, required=False)
+    isee = forms.DecimalField(
+        label=_("Valore ISEE in euro"), max_digits=10, decimal_places=2, min_value=0, required=False
+    )
+    dsu_protocol = forms.CharField(label=_("Protocollo DSU"), max_length=40, required=False)
+    iban = forms.CharField(label=_("IBAN (per i rimborsi)"), max_length=42, required=False)
+
+    def __init__(self, *args, initiative, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initiative = initiative
+        self.fields["municipality"].queryset = initiative.municipalities.order_by("name")
+        for index, text in enumerate(initiative.declaration_list):
+            self.fields[f"declaration_{index}"] = forms.BooleanField(label=text, required=True)
+        for index in range(MEMBER_ROWS):
+            prefix = f"member_{index}_"
+            self.fields[prefix + "fiscal_code"] = forms.CharField(
+                label=_("Codice fiscale"), max_length=16, required=False
+            )
+            self.fields[prefix + "first_name"] = forms.CharField(
+                label=_("Nome"), max_length=100, required=False
+            )
+            self.fields[prefix + "last_name"] = forms.CharField(
+                label=_("Cognome"), max_length=100, required=False
+            )
+            self.fields[prefix + "birth_date"] = forms.DateField(
+                label=_("Data di nascita"),
+                required=False,
+                widget=forms.DateInput(attrs={"type": "date"}),
+            )
+            self.fields[prefix + "is_child"] = forms.BooleanField(
+                label=_("Figlio o figlia"), required=False
+            )
+
+    def personal_fields(self):
+        return [self[name] for name in PERSONAL_FIELDS]
+
+    def member_rows(self):
+        return [[self[f"member_{i}_{name}"] for name in MEMBER_FIELDS] for i in range(MEMBER_ROWS)]
+
+    def declaration_fields(self):
+        return [self[f"declaration_{i}"] for i in range(len(self.initiative.declaration_list))]
+
+    def clean(self):
+        data = super().clean()
+        for index in range(MEMBER_ROWS):
+            values = [data.get(f"member_{index}_{name}") for name in MEMBER_FIELDS[:4]]
+            if any(values) and not all(values):
+                raise forms.ValidationError(
+                    _("Componente %(n)s: servono codice fiscale, nome, cognome e data di nascita.")
+                    % {"n": index + 1}
+                )
+        return data
+
+
+PERSONAL_FIELDS = [
+    "birth_date",
+    "sex",
+    "municipality",
+    "street",
+    "postal_code",
+    "email",
+    "phone",
+    "isee",
+    "dsu_protocol",
+    "iban",
+]
+MEMBER_ROWS = 6
+MEMBER_FIELDS = ["fiscal_code", "first_name", "last_name", "birth_date", "is_child"]
+
+
+class AnswerForm(forms.Form):
+    note = forms.CharField(
+        label=_("La tua risposta"), widget=forms.Textarea(attrs={"rows": 4}), max_length=2000
+    )
+    document = forms.FileField(
+        label=_("Documento (PDF o foto)"),
+        required=False,
+        help_text=_("PDF, JPEG o PNG, al massimo 10 MB."),
+    )

@@ -1,0 +1,48 @@
+// BuonoComune service worker: the beneficiary's voucher pages stay readable offline.
+// Pages are fetched from the network first and kept; without network the last copy is
+// shown, marked as such by the page's offline banner. Money never moves offline: API
+// requests are never cached.
+var CACHE = "buonocomune-v1";
+var PRECACHE = ["/", "/static/css/app.css", "/static/js/app.js", "/offline/"];
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(
+    caches.open(CACHE).then(function (cache) { return cache.addAll(PRECACHE); })
+      .then(function () { return self.skipWaiting(); })
+  );
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(
+    caches.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (k) { return k !== CACHE; })
+        .map(function (k) { return caches.delete(k); }));
+    }).then(function () { return self.clients.claim(); })
+  );
+});
+
+function cacheable(request) {
+  var url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return false;
+  if (url.pathname.indexOf("/api/") === 0 || url.pathname.indexOf("/admin/") === 0) return false;
+  if (url.pathname.indexOf("/cassa/") === 0) return false;
+  return true;
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (!cacheable(request)) return;
+  event.respondWith(
+    fetch(request).then(function (response) {
+      if (response.ok && response.type === "basic") {
+        var copy = response.clone();
+        caches.open(CACHE).then(function (cache) { cache.put(request, copy); });
+      }
+      return response;
+    }).catch(function () {
+      return caches.match(request).then(function (cached) {
+        return cached || caches.match("/offline/");
+      });
+    })
+  );
+});
