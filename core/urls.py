@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.health import health
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("merchants.urls")),
@@ -11,6 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("vouchers/", include("vouchers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("health/", health, name="health"),
     path("", include("pwa.urls")),
     path("", include("pwa.routes")),
 ]
