@@ -4,6 +4,7 @@ from django.test import Client, override_settings
 pytestmark = pytest.mark.django_db
 
 
+@override_settings(REDIS_URL="", CELERY_TASK_ALWAYS_EAGER=True)
 def test_health_reports_the_database_and_inline_tasks():
     response = Client().get("/health/")
     assert response.status_code == 200
