@@ -97,14 +97,19 @@ def roles_sync() -> dict[str, Group]:
     return groups
 
 
+def role_group(role: str) -> Group:
+    """Return the group of a role, creating it with its permissions the first time."""
+    group = Group.objects.filter(name=Role(role).label).first()
+    return group if group is not None else roles_sync()[role]
+
+
 def membership_grant(*, user, organization: Organization, role: str) -> Membership:
     """Give a staff user a role in an organisation, with the role's permissions."""
     with transaction.atomic():
         membership, _created = Membership.objects.get_or_create(
             user=user, organization=organization, role=role
         )
-        group = roles_sync()[role]
-        user.groups.add(group)
+        user.groups.add(role_group(role))
         if not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])

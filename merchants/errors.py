@@ -32,4 +32,7 @@ class RedemptionError(VoucherError):
         "not_your_redemption": _("Puoi annullare solo gli utilizzi che hai fatto tu."),
         "rate_limited": _("Troppi codici sconosciuti in poco tempo. Riprova tra qualche minuto."),
         "nothing_to_settle": _("Non ci sono utilizzi da liquidare."),
+        "invalid_merchant_transition": _(
+            "Un esercente «%(from_status)s» non può passare a «%(to_status)s»."
+        ),
     }

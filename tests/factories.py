@@ -110,7 +110,8 @@ def voucher(*, initiative: Initiative | None = None, holder: Beneficiary | None 
 
 
 def vat_number() -> str:
-    body = f"{next_id() + 1000000:010d}"
+    # Seven digits of company number, then a valid tax office code (001).
+    body = f"{next_id() % 10_000_000:07d}001"
     return body + luhn.calc_check_digit(body)
 
 

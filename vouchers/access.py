@@ -89,9 +89,12 @@ def login_link_consume(*, token: str) -> Beneficiary | None:
         return link.beneficiary
 
 
-def access_code_issue(*, beneficiary: Beneficiary) -> str:
-    """Give a beneficiary a new access code to print; the old one stops working."""
-    raw = "".join(secrets.choice(ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
+def access_code_issue(*, beneficiary: Beneficiary, raw_code: str | None = None) -> str:
+    """Give a beneficiary a new access code to print; the old one stops working.
+
+    ``raw_code`` is only for the demo data, whose codes are derived from the secret key.
+    """
+    raw = raw_code or "".join(secrets.choice(ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
     beneficiary.access_code_hash = make_password(raw)
     beneficiary.access_code_failures = 0
     beneficiary.access_locked_until = None

@@ -1,0 +1,170 @@
+"""``manage.py seed_demo``: load the demo data once, and print its logins, keys and codes."""
+
+import json
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from core.models import Role
+from core.money import format_euro
+from merchants.demo import (
+    BENEFICIARY,
+    CASHIER,
+    MERCHANT_OWNER,
+    STATES,
+    SUPERUSER,
+    DemoConflict,
+    demo_app_access,
+    demo_report,
+    seed_demo,
+)
+from merchants.models import Merchant, MerchantStaff
+from vouchers.codes import group_code
+
+STATE_LABELS = {
+    "active": gettext_lazy("attivo"),
+    "partly_spent": gettext_lazy("speso in parte"),
+    "exhausted": gettext_lazy("esaurito"),
+    "expired": gettext_lazy("scaduto"),
+    "not_yet_valid": gettext_lazy("non ancora valido"),
+    "revoked": gettext_lazy("revocato"),
+}
+
+ROLE_LABELS = {
+    **{role.value: role.label for role in Role},
+    SUPERUSER: gettext_lazy("Superutente"),
+    BENEFICIARY: gettext_lazy("Beneficiario"),
+    MERCHANT_OWNER: MerchantStaff.Role.OWNER.label,
+    CASHIER: MerchantStaff.Role.CASHIER.label,
+}
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+class Command(BaseCommand):
+    help = gettext_lazy(
+        "Carica i dati dimostrativi (enti, bandi, beneficiari, buoni in ogni stato, negozi e "
+        "accessi di prova). Una seconda esecuzione non cambia nulla."
+    )
+
+    def add_arguments(self, parser):
+        output = parser.add_mutually_exclusive_group()
+        output.add_argument(
+            "--json",
+            action="store_true",
+            help=gettext_lazy("Stampa in JSON accessi, negozi con chiave del dispositivo e buoni."),
+        )
+        output.add_argument(
+            "--logins",
+            action="store_true",
+            help=gettext_lazy(
+                "Stampa una tabella degli accessi di prova e alcuni codici dei buoni."
+            ),
+        )
+
+    def handle(self, *args, **options):
+        if getattr(settings, "PRODUCTION", False):
+            raise CommandError(
+                _(
+                    "I dati dimostrativi hanno password note a tutti: non si caricano con "
+                    "BUONOCOMUNE_ENV=production."
+                )
+            )
+        try:
+            summary = seed_demo()
+        except DemoConflict as exc:
+            raise CommandError(
+                _(
+                    "Impossibile caricare i dati dimostrativi: esistono già utenti, beneficiari "
+                    "o negozi con gli stessi identificativi (%(taken)s)."
+                )
+                % {"taken": exc}
+            ) from exc
+
+        if options["json"]:
+            self.stdout.write(json.dumps(demo_report(), ensure_ascii=False, indent=2))
+        elif options["logins"]:
+            self._print_logins(demo_report())
+        elif summary is None:
+            self.stdout.write(_("Dati dimostrativi già presenti: nessuna modifica."))
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _(
+                        "Dati dimostrativi creati: %(calls)d bandi, %(beneficiaries)d beneficiari, "
+                        "%(vouchers)d buoni, %(merchants)d negozi, %(users)d utenti."
+                    )
+                    % vars(summary)
+                )
+            )
+
+    def _print_logins(self, report: dict) -> None:
+        write = self.stdout.write
+        write(_("Accessi di prova (password valide solo per la demo):"))
+        rows = [[_("utente"), _("password"), _("ruolo"), _("ente")]]
+        rows += [
+            [
+                u["username"],
+                u["password"],
+                str(ROLE_LABELS.get(u["role"], u["role"])),
+                u["organization"],
+            ]
+            for u in report["users"]
+        ]
+        for line in _table(rows):
+            write(line)
+
+        access = demo_app_access()
+        if access is not None:
+            write("")
+            write(
+                _(
+                    "App dei beneficiari (%(name)s): codice fiscale %(fiscal_code)s, codice di "
+                    "accesso %(access_code)s; oppure il link di accesso inviato a %(email)s, "
+                    "che in sviluppo compare nel terminale del server."
+                )
+                % access
+            )
+
+        tills = [m for m in report["merchants"] if m["device_key"]]
+        if tills:
+            write("")
+            write(_("Chiavi delle casse (intestazione Authorization: Token <chiave>):"))
+            rows = []
+            for shop in tills:
+                status = str(Merchant.Status(shop["status"]).label)
+                circuit = _("nel circuito") if shop["in_circuit"] else _("fuori circuito")
+                rows.append([shop["name"], f"{status}, {circuit}", shop["device_key"]])
+            for line in _table(rows):
+                write(line)
+
+        examples = []
+        for state in STATES:
+            voucher = next((v for v in report["vouchers"] if v["state"] == state), None)
+            if voucher is not None:
+                examples.append(
+                    [
+                        group_code(voucher["code"]),
+                        str(STATE_LABELS[state]),
+                        _("%(balance)s su %(face_value)s")
+                        % {
+                            "balance": format_euro(Decimal(voucher["balance"])),
+                            "face_value": format_euro(Decimal(voucher["face_value"])),
+                        },
+                        voucher["holder_name"],
+                    ]
+                )
+        if examples:
+            write("")
+            write(_("Buoni di prova (uno per stato; tutti con --json):"))
+            for line in _table(examples):
+                write(line)

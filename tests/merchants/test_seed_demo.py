@@ -1,0 +1,294 @@
+"""``manage.py seed_demo``: the demo data, built through the services, once."""
+
+import hashlib
+import hmac
+import json
+import re
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import Client, override_settings
+from rest_framework.test import APIClient
+from stdnum.it import codicefiscale
+
+from core.models import Contribution, Membership, Organization, Role
+from core.selectors import unbalanced_journals
+from merchants import demo
+from vouchers.access import access_code_login
+from vouchers.codes import ALPHABET, normalize_code
+from vouchers.models import Beneficiary, Initiative, Voucher
+from vouchers.selectors import voucher_ledger_balance
+
+pytestmark = pytest.mark.django_db
+
+CHECK = "/api/v1/vouchers/check/"
+AMOUNT = re.compile(r"^\d+\.\d{2}$")
+JOINT_CALL = demo.CALLS[0].title
+
+
+def seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def table_counts() -> dict[str, int]:
+    return {
+        model._meta.db_table: model._base_manager.count()
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.managed and not model._meta.proxy
+    }
+
+
+@pytest.fixture
+def report() -> dict:
+    seed()
+    return json.loads(seed("--json"))
+
+
+def test_seed_demo_creates_the_data_once_and_a_second_run_changes_nothing():
+    first = seed()
+    counts = table_counts()
+    first_json = seed("--json")
+
+    second = seed()
+
+    assert "creati" in first and "22 beneficiari" in first and "40 buoni" in first
+    assert "già presenti" in second
+    assert table_counts() == counts
+    assert seed("--json") == first_json
+    assert Organization.objects.filter(name=demo.AGENCY_NAME).count() == 1
+
+
+def test_json_has_exactly_the_documented_shape(report):
+    assert set(report) == {"users", "merchants", "vouchers"}
+    for user in report["users"]:
+        assert set(user) == {"username", "password", "role", "organization"}
+    for merchant in report["merchants"]:
+        assert set(merchant) == {"name", "status", "in_circuit", "device_key", "cashier"}
+        assert merchant["cashier"] is None or set(merchant["cashier"]) == {"username", "password"}
+    for voucher in report["vouchers"]:
+        assert set(voucher) == {
+            "code",
+            "state",
+            "balance",
+            "face_value",
+            "partial_allowed",
+            "holder_name",
+            "initiative",
+        }
+        assert normalize_code(voucher["code"]) == voucher["code"]
+        assert AMOUNT.match(voucher["balance"]) and AMOUNT.match(voucher["face_value"])
+
+
+def test_json_has_every_voucher_state_and_every_merchant_status(report):
+    states = {voucher["state"] for voucher in report["vouchers"]}
+    statuses = {merchant["status"] for merchant in report["merchants"]}
+
+    assert states == {"active", "partly_spent", "exhausted", "expired", "not_yet_valid", "revoked"}
+    assert statuses == {"accredited", "suspended", "requested", "rejected"}
+    accredited = [m for m in report["merchants"] if m["status"] == "accredited"]
+    assert [m["in_circuit"] for m in accredited] == [True, True, False]
+    assert report["merchants"][0]["in_circuit"]  # the README's example uses the first shop
+
+
+def test_json_states_match_the_vouchers(report):
+    by_code = {v.code: v for v in Voucher.objects.all()}
+    for row in report["vouchers"]:
+        voucher = by_code[row["code"]]
+        assert row["balance"] == f"{voucher.balance:.2f}"
+        expected_status = {
+            "active": Voucher.Status.ACTIVE,
+            "partly_spent": Voucher.Status.ACTIVE,
+            "not_yet_valid": Voucher.Status.ACTIVE,
+            "exhausted": Voucher.Status.EXHAUSTED,
+            "expired": Voucher.Status.EXPIRED,
+            "revoked": Voucher.Status.REVOKED,
+        }[row["state"]]
+        assert voucher.status == expected_status
+    fixed = [v for v in report["vouchers"] if not v["partial_allowed"]]
+    assert fixed and {v["face_value"] for v in fixed} == {"25.00"}
+    joint = [v for v in report["vouchers"] if v["initiative"] == JOINT_CALL]
+    assert {v["face_value"] for v in joint} == {"100.00"} and all(
+        v["partial_allowed"] for v in joint
+    )
+    assert next(v for v in report["vouchers"] if v["state"] == "active")["initiative"] == JOINT_CALL
+
+
+def test_voucher_codes_are_the_hmac_of_the_secret_key_in_crockford_base32(report):
+    def expected(number: int) -> str:
+        digest = hmac.new(
+            settings.SECRET_KEY.encode(), f"demo:voucher:{number}".encode(), hashlib.sha256
+        ).digest()
+        value = int.from_bytes(digest, "big") >> 156
+        return "".join(ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(20)))
+
+    codes = [voucher["code"] for voucher in report["vouchers"]]
+
+    assert codes == [expected(n) for n in range(len(codes))]
+    with override_settings(SECRET_KEY="another-installation-" + "x" * 40):
+        assert demo.demo_voucher_code(0) != codes[0]
+        assert demo.demo_device_key(0) != report["merchants"][0]["device_key"]
+
+
+def test_every_movement_went_through_the_ledger(report):
+    assert not unbalanced_journals().exists()
+    for voucher in Voucher.objects.all():
+        assert voucher_ledger_balance(voucher_id=voucher.pk) == voucher.balance
+    contributions = Contribution.objects.select_related("funder").order_by("funder__name")
+    assert [(c.funder.name, c.funder.funder_kind) for c in contributions] == [
+        ("Fondazione della Comunità Bergamasca", Organization.FunderKind.FOUNDATION),
+        ("Regione Lombardia", Organization.FunderKind.REGIONAL),
+    ]
+
+
+def test_municipalities_have_their_istat_codes_and_the_joint_call_has_both(report):
+    municipalities = dict(
+        Organization.objects.filter(kind=Organization.Kind.MUNICIPALITY).values_list(
+            "name", "istat_code"
+        )
+    )
+    joint = Initiative.objects.get(title=JOINT_CALL)
+
+    assert municipalities == {"Comune di Bergamo": "016024", "Comune di Seriate": "016198"}
+    assert joint.municipalities.count() == 2
+    assert Initiative.objects.filter(status=Initiative.Status.PUBLISHED).exists()
+
+
+def test_beneficiaries_have_valid_fiscal_codes_matching_their_birth(report):
+    people = {demo.person_fiscal_code(person): person for person in demo.BENEFICIARIES}
+    beneficiaries = list(Beneficiary.objects.all())
+
+    assert len(beneficiaries) >= 20
+    for beneficiary in beneficiaries:
+        person = people[beneficiary.fiscal_code]
+        assert codicefiscale.is_valid(beneficiary.fiscal_code)
+        assert codicefiscale.get_birth_date(beneficiary.fiscal_code) == person.birth_date
+        assert codicefiscale.get_gender(beneficiary.fiscal_code) == ("F" if person.female else "M")
+        assert beneficiary.fiscal_code[:3] == demo._name_code(person.last_name, first_name=False)
+    assert any(b.email for b in beneficiaries) and any(b.phone for b in beneficiaries)
+    assert any(not b.email and not b.phone for b in beneficiaries)
+    holder = Beneficiary.objects.get(user__username="beneficiario")
+    assert holder.vouchers.count() >= 2
+
+
+def test_fiscal_code_of_a_textbook_example():
+    code = demo.fiscal_code(
+        first_name="Mario",
+        last_name="Rossi",
+        female=False,
+        birth_date=date(1980, 1, 1),
+        birthplace="H501",
+    )
+
+    assert code == "RSSMRA80A01H501U"
+
+
+def test_staff_have_a_membership_for_every_role(report):
+    roles = {user["role"] for user in report["users"]}
+    memberships = Membership.objects.select_related("user", "organization")
+
+    assert {role.value for role in Role} <= roles
+    assert {"superuser", "beneficiary", "merchant_owner", "cashier"} <= roles
+    assert {m.role for m in memberships} == {role.value for role in Role}
+    assert all(m.user.is_staff and m.user.groups.exists() for m in memberships)
+    kinds = {m.role: m.organization.kind for m in memberships}
+    assert kinds[Role.AGENCY_ADMIN] == Organization.Kind.AGENCY
+    assert kinds[Role.FUNDER] == Organization.Kind.FUNDER
+    assert kinds[Role.DESK_OPERATOR] == Organization.Kind.MUNICIPALITY
+    assert get_user_model().objects.get(username="admin").is_superuser
+
+
+def test_every_printed_password_logs_in(report):
+    logins = [(u["username"], u["password"]) for u in report["users"]]
+    logins += [
+        (m["cashier"]["username"], m["cashier"]["password"])
+        for m in report["merchants"]
+        if m["cashier"]
+    ]
+
+    assert len(logins) >= 20
+    for username, password in logins:
+        assert Client().login(username=username, password=password), username
+
+
+def test_the_demo_beneficiary_logs_in_to_the_app_with_the_printed_access_code(report):
+    access = demo.demo_app_access()
+
+    beneficiary = access_code_login(
+        fiscal_code=access["fiscal_code"], access_code=access["access_code"].lower()
+    )
+
+    assert beneficiary.user.username == "beneficiario"
+    assert access["access_code"] in seed("--logins")
+
+
+def test_device_keys_authenticate_and_each_shop_gets_its_answer(report):
+    code = next(
+        v["code"]
+        for v in report["vouchers"]
+        if v["state"] == "active" and v["initiative"] == JOINT_CALL
+    )
+    answers = {}
+    for merchant in report["merchants"]:
+        if merchant["device_key"] is None:
+            continue
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {merchant['device_key']}")
+        answers[merchant["name"]] = client.post(CHECK, {"code": code}, format="json")
+
+    in_circuit = [m for m in report["merchants"] if m["in_circuit"]]
+    outside = next(
+        m for m in report["merchants"] if m["status"] == "accredited" and not m["in_circuit"]
+    )
+    suspended = next(m for m in report["merchants"] if m["status"] == "suspended")
+    assert len(in_circuit) == 2
+    for merchant in in_circuit:
+        response = answers[merchant["name"]]
+        assert response.status_code == 200, response.json()
+        assert response.json()["redeemable"] is True and response.json()["reason"] is None
+    response = answers[outside["name"]]
+    assert response.status_code == 200
+    assert response.json()["redeemable"] is False
+    assert response.json()["reason"] == "merchant_not_in_circuit"
+    response = answers[suspended["name"]]
+    assert response.status_code == 403
+    assert response.json()["code"] == "merchant_suspended"
+
+
+def test_logins_prints_users_keys_and_grouped_codes_in_italian(report):
+    output = seed("--logins")
+
+    assert "Accessi di prova" in output
+    assert "admin" in output and "demo-admin" in output and "Sportellista" in output
+    assert report["merchants"][0]["device_key"] in output
+    assert re.search(r"([0-9A-Z]{5}-){3}[0-9A-Z]{5}\s+attivo", output)
+    for label in ("speso in parte", "esaurito", "scaduto", "non ancora valido", "revocato"):
+        assert label in output
+
+
+def test_json_and_logins_seed_an_empty_database_first():
+    report = json.loads(seed("--json"))
+
+    assert len(report["vouchers"]) == demo.demo_voucher_total()
+    assert "già presenti" in seed()
+
+
+def test_seed_demo_refuses_to_overwrite_an_existing_user():
+    get_user_model().objects.create_user(username="admin", password="segreta-vera")
+
+    with pytest.raises(CommandError, match="admin"):
+        seed()
+    assert not Organization.objects.filter(name=demo.AGENCY_NAME).exists()
+
+
+@override_settings(PRODUCTION=True)
+def test_seed_demo_refuses_to_run_in_production():
+    with pytest.raises(CommandError, match="produzione|production"):
+        seed()
+    assert not Voucher.objects.exists()
