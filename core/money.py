@@ -26,9 +26,13 @@ def euro(value: str | int | Decimal) -> Decimal:
         raise InvalidAmount(str(value)) from exc
     if not amount.is_finite():
         raise InvalidAmount(str(value))
-    if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
+    try:
+        cents = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:  # more digits than the decimal context holds ("1e400")
+        raise InvalidAmount(str(value)) from exc
+    if amount != cents:
         raise InvalidAmount(str(value))
-    return amount.quantize(CENT)
+    return cents
 
 
 def positive_euro(value: str | int | Decimal) -> Decimal:

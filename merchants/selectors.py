@@ -4,11 +4,10 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from core.money import ZERO
-from core.selectors import account_balance
+from core.selectors import account_balance, money_sum
 from merchants.models import Merchant, Redemption, RefusedAttempt
 
 
@@ -52,12 +51,11 @@ def merchant_redemptions_on(*, merchant_id: int, day: date) -> QuerySet[Redempti
 
 
 def merchant_day_total(*, merchant_id: int, day: date) -> Decimal:
-    total = (
-        merchant_redemptions_on(merchant_id=merchant_id, day=day)
-        .filter(status=Redemption.Status.CONFIRMED)
-        .aggregate(total=Sum("amount"))["total"]
+    return money_sum(
+        merchant_redemptions_on(merchant_id=merchant_id, day=day).filter(
+            status=Redemption.Status.CONFIRMED
+        )
     )
-    return total if total is not None else ZERO
 
 
 def merchant_payable(*, merchant_id: int) -> Decimal:

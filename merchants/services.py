@@ -27,6 +27,8 @@ from vouchers.codes import InvalidCodeFormat, normalize_code
 from vouchers.models import Voucher
 from vouchers.services import outstanding_line
 
+LARGEST_LOGGED_AMOUNT = Decimal("99999999.99")
+
 
 @dataclass(frozen=True, slots=True)
 class Till:
@@ -81,11 +83,37 @@ def device_key_revoke(*, device_key: DeviceKey) -> DeviceKey:
     return device_key
 
 
+MERCHANT_TRANSITIONS = {
+    Merchant.Status.REQUESTED: {Merchant.Status.ACCREDITED, Merchant.Status.REJECTED},
+    Merchant.Status.ACCREDITED: {Merchant.Status.SUSPENDED},
+    Merchant.Status.SUSPENDED: {Merchant.Status.ACCREDITED, Merchant.Status.REJECTED},
+    Merchant.Status.REJECTED: {Merchant.Status.REQUESTED},
+}
+
+
 def merchant_set_status(*, merchant: Merchant, status: str, reason: str = "") -> Merchant:
-    """Accredit, suspend or reject a shop, keeping the reason."""
-    merchant.status = status
-    merchant.status_reason = reason[:255]
-    merchant.save(update_fields=["status", "status_reason"])
+    """Accredit, suspend, reinstate or reject a shop, keeping the reason.
+
+    Setting the status it already has changes nothing; other moves follow
+    ``MERCHANT_TRANSITIONS`` (a rejected shop must apply again before accreditation).
+    """
+    with transaction.atomic():
+        current = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        if current.status == status:
+            return merchant
+        if status not in MERCHANT_TRANSITIONS.get(current.status, set()):
+            raise RedemptionError(
+                "invalid_merchant_transition",
+                from_status=current.get_status_display(),
+                to_status=Merchant.Status(status).label
+                if status in Merchant.Status.values
+                else status,
+            )
+        if status in (Merchant.Status.SUSPENDED, Merchant.Status.REJECTED) and not reason.strip():
+            raise RedemptionError("reason_required")
+        merchant.status = status
+        merchant.status_reason = reason.strip()[:255]
+        merchant.save(update_fields=["status", "status_reason"])
     return merchant
 
 
@@ -319,6 +347,8 @@ def refused_attempt_record(
         amount_value = positive_euro(amount) if amount not in (None, "") else None
     except (InvalidAmount, TypeError):
         amount_value = None
+    if amount_value is not None and amount_value > LARGEST_LOGGED_AMOUNT:
+        amount_value = None  # the column holds 10 digits; PostgreSQL refuses a larger sum
     cleaned = "".join(ch for ch in str(code or "") if ch.isalnum()).upper()
     return RefusedAttempt.objects.create(
         action=action,

@@ -2,11 +2,11 @@
 
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
 from core.models import Account, Posting, Role
-from core.money import ZERO
 from core.roles import municipality_ids, sees_everything, user_roles
+from core.selectors import money_sum
 from vouchers.models import Application, Beneficiary, Initiative, Voucher
 
 
@@ -30,10 +30,11 @@ def voucher_visible_to(*, user, voucher_id: int) -> Voucher | None:
 
 def voucher_ledger_balance(*, voucher_id: int) -> Decimal:
     """Recompute a voucher's balance from the ledger alone."""
-    total = Posting.objects.filter(
-        account__kind=Account.Kind.VOUCHERS_OUTSTANDING, voucher_ref=voucher_id
-    ).aggregate(total=Sum("amount"))["total"]
-    return total if total is not None else ZERO
+    return money_sum(
+        Posting.objects.filter(
+            account__kind=Account.Kind.VOUCHERS_OUTSTANDING, voucher_ref=voucher_id
+        )
+    )
 
 
 def vouchers_of_holder(*, beneficiary_id: int) -> QuerySet[Voucher]:
