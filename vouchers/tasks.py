@@ -17,3 +17,10 @@ def notifications_send(initiative_id: int) -> int:
     from vouchers.notifications import pending_notifications_send
 
     return pending_notifications_send(initiative_id=initiative_id)
+
+
+@shared_task
+def vouchers_expire_due() -> int:
+    from vouchers.services import vouchers_expire_due as expire
+
+    return expire()
