@@ -381,4 +381,3 @@ def apply(request: HttpRequest, initiative_id: int) -> HttpResponse:
             )
             return redirect("webapp:my-application", application_id=application.pk)
     return render(request, "pwa/apply.html", {"initiative": initiative, "form": form})
-

@@ -1,1 +1,114 @@
-"""The cashier's till: login once per device, scan, check, redeem, void, today's list."""
+"""The cashier's till: login once per device, scan, check, redeem, void, today's list.
+
+The pages only render; the till's JavaScript talks to the redemption API
+(``/api/v1/…``) with the session cookie and the CSRF token.
+"""
+
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from merchants.models import Merchant, MerchantStaff
+
+# A till is a shop's phone or tablet: one login keeps it open for months. Every visit to
+# the till page pushes the expiry forward, so a till in daily use never logs out.
+TILL_SESSION_AGE = int(timedelta(days=90).total_seconds())
+
+
+def staff_of(user) -> MerchantStaff | None:
+    """Return the shop role of a user, or None for anyone who works for no shop."""
+    if not user.is_authenticated:
+        return None
+    return MerchantStaff.objects.select_related("merchant").filter(user_id=user.pk).first()
+
+
+class TillLoginForm(AuthenticationForm):
+    """Username and password of a shop's owner or cashier; anyone else is refused."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "not_shop_staff": gettext_lazy(
+            "Questo utente non lavora per un negozio del circuito, quindi non può usare la "
+            "cassa. Chiedi al titolare del negozio di aggiungerti come cassiere."
+        ),
+    }
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["username"].widget.attrs.update(
+            {"autocapitalize": "none", "autocorrect": "off", "spellcheck": "false"}
+        )
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if not MerchantStaff.objects.filter(user_id=user.pk).exists():
+            raise forms.ValidationError(
+                self.error_messages["not_shop_staff"], code="not_shop_staff"
+            )
+
+
+def till_login(request: HttpRequest) -> HttpResponse:
+    if staff_of(request.user) is not None:
+        return redirect("webapp:till")
+    form = TillLoginForm(request, data=request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        login(request, form.get_user())
+        request.session.set_expiry(TILL_SESSION_AGE)
+        return redirect("webapp:till")
+    return render(
+        request,
+        "pwa/till/login.html",
+        {
+            "form": form,
+            # Someone already logged in (a beneficiary, the municipality's staff) who came
+            # to the till: say why the till does not open for him.
+            "signed_in_elsewhere": request.user.is_authenticated,
+        },
+    )
+
+
+@require_POST
+def till_logout(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("webapp:till-login")
+
+
+MERCHANT_STATUS_NOTICES = {
+    Merchant.Status.SUSPENDED: gettext_lazy(
+        "Il negozio è sospeso dal circuito: per ora non può accettare buoni. Contatta il Comune."
+    ),
+}
+
+
+def till(request: HttpRequest) -> HttpResponse:
+    staff = staff_of(request.user)
+    if staff is None:
+        return redirect(reverse("webapp:till-login"))
+    request.session.set_expiry(TILL_SESSION_AGE)
+    merchant = staff.merchant
+    status_notice = None
+    if merchant.status != Merchant.Status.ACCREDITED:
+        status_notice = MERCHANT_STATUS_NOTICES.get(merchant.status) or _(
+            "Il negozio non è ancora accreditato: potrà accettare buoni dopo l'approvazione "
+            "del Comune."
+        )
+    return render(
+        request,
+        "pwa/till/till.html",
+        {
+            "staff": staff,
+            "merchant": merchant,
+            "status_notice": status_notice,
+            "time_zone": settings.TIME_ZONE,
+            "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
+        },
+    )

@@ -1,3 +1,17 @@
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
-urlpatterns: list = []
+from pwa import till
+
+# Included by pwa.routes under "cassa/", in the "webapp" namespace.
+urlpatterns = [
+    path("", till.till, name="till"),
+    path("accesso/", till.till_login, name="till-login"),
+    path("esci/", till.till_logout, name="till-logout"),
+    # Only the project's own catalogue (LOCALE_PATHS): the admin's would weigh the till down.
+    path(
+        "jsi18n/",
+        JavaScriptCatalog.as_view(packages=["pwa"]),
+        name="javascript-catalog",
+    ),
+]

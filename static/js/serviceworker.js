@@ -7,7 +7,13 @@ var PRECACHE = ["/", "/static/css/app.css", "/static/js/app.js", "/offline/"];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
-    caches.open(CACHE).then(function (cache) { return cache.addAll(PRECACHE); })
+    // Without credentials: a response fetched here must never set or replace the CSRF
+    // cookie of a page the person is filling in at the same moment.
+    caches.open(CACHE).then(function (cache) {
+      return cache.addAll(PRECACHE.map(function (url) {
+        return new Request(url, { credentials: "omit" });
+      }));
+    })
       .then(function () { return self.skipWaiting(); })
   );
 });

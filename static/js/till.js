@@ -1,0 +1,519 @@
+// The cashier's till: read a voucher (camera or typed code), check it, redeem, void.
+// Every rule lives on the server; this file only talks to the redemption API and shows
+// its answers. A sale keeps its Idempotency-Key until its outcome is known, so a retry
+// after a lost response never charges twice.
+(function () {
+  "use strict";
+  var root = document.getElementById("till");
+  if (!root) return;
+  // The names xgettext looks for; the catalogue at /cassa/jsi18n/ defines both.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, values, named) {
+    return named ? text.replace(/%\((\w+)\)s/g, function (m, key) { return values[key]; })
+      : text.replace(/%s/g, function () { return values.shift(); });
+  };
+  var conf = root.dataset;
+  var lang = document.documentElement.lang || "it";
+  var $ = function (id) { return document.getElementById(id); };
+  var el = {
+    read: $("read"), scanStart: $("scan-start"), scanStop: $("scan-stop"), video: $("scan-video"),
+    scanStatus: $("scan-status"), codeForm: $("code-form"), code: $("code"),
+    codeError: $("code-error"), voucher: $("voucher"), holder: $("holder"),
+    balance: $("voucher-balance"), validity: $("voucher-validity"),
+    initiative: $("voucher-initiative"), refusal: $("voucher-refusal"), reason: $("voucher-reason"),
+    saleForm: $("sale-form"), amount: $("amount"), amountHelp: $("amount-help"),
+    confirm: $("confirm"), saleError: $("sale-error"), retry: $("retry"),
+    checkCancel: $("check-cancel"), receipt: $("receipt"), receiptTitle: $("receipt-title"),
+    receiptNote: $("receipt-note"), nextSale: $("next-sale"), receiptVoid: $("receipt-void"),
+    todayTotal: $("today-total"), todayStatus: $("today-status"), todayList: $("today-list"),
+    todayRefresh: $("today-refresh"), dialog: $("void-dialog"), voidText: $("void-text"),
+    voidError: $("void-error"), voidYes: $("void-yes"), voidNo: $("void-no"),
+    banner: $("offline-banner")
+  };
+
+  var checked = null;   // the voucher on screen: {code, data}
+  var sale = null;      // the sale being confirmed: {code, amount, key}; kept until its outcome is known
+  var busy = false;
+  var lastReceipt = null;
+  var voidTarget = null;
+  var networkFailed = false;
+
+  // ---- formatting -------------------------------------------------------------------
+  var number = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  function euro(value) { return "€ " + number.format(Number(value)); }
+  function day(iso) {
+    var p = iso.split("-");
+    return new Date(+p[0], +p[1] - 1, +p[2]).toLocaleDateString(lang);
+  }
+  function clock(iso) {
+    var options = { hour: "2-digit", minute: "2-digit" };
+    if (conf.timeZone) options.timeZone = conf.timeZone;
+    try { return new Date(iso).toLocaleTimeString(lang, options); }
+    catch (e) { return new Date(iso).toLocaleTimeString(lang); }
+  }
+  function show(node, visible) { node.hidden = !visible; }
+  // One step at a time on a phone's screen: reading a code, a checked voucher, a receipt.
+  function step(name) {
+    show(el.read, name === "read");
+    show(el.voucher, name === "voucher");
+    show(el.receipt, name === "receipt");
+  }
+  function say(node, text) { node.textContent = text || ""; }
+
+  // ---- network ----------------------------------------------------------------------
+  function offline() { return networkFailed || navigator.onLine === false; }
+  function updateNetwork() {
+    if (el.banner) el.banner.hidden = !offline();
+    el.confirm.disabled = busy || offline();
+    el.retry.disabled = busy || navigator.onLine === false;
+  }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // The cookie, read at each request, is always current; the page's copy of the token can
+  // go stale when a response of another request (the service worker's, say) resets it.
+  function csrfToken() {
+    var prefix = conf.csrfCookie + "=";
+    var found = document.cookie.split("; ").filter(function (c) { return c.indexOf(prefix) === 0; })[0];
+    return found ? decodeURIComponent(found.slice(prefix.length)) : conf.csrfToken;
+  }
+
+  // Resolve to {status, data, replayed}; status 0 means no answer reached the till.
+  async function call(url, options) {
+    options = options || {};
+    var headers = { "Accept": "application/json", "X-CSRFToken": csrfToken() };
+    var init = { method: options.method || "GET", headers: headers, credentials: "same-origin" };
+    if (options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(options.json);
+    } else if (options.form) {
+      init.body = options.form;
+    }
+    if (options.key) headers["Idempotency-Key"] = options.key;
+    var response;
+    try {
+      response = await fetch(url, init);
+    } catch (e) {
+      networkFailed = true;
+      updateNetwork();
+      return { status: 0, data: null };
+    }
+    networkFailed = false;
+    updateNetwork();
+    var data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    return {
+      status: response.status, ok: response.ok && data !== null, data: data,
+      replayed: response.headers.get("Idempotent-Replayed") === "true"
+    };
+  }
+
+  // Words for the cashier: the API's own sentence, or what to do when there is none.
+  function problem(result) {
+    if (result.status === 0) {
+      return gettext("La cassa non riesce a raggiungere il server. Controlla la connessione e riprova.");
+    }
+    if (result.status === 401) {
+      return gettext("La sessione della cassa è scaduta: accedi di nuovo.");
+    }
+    if (result.data && result.data.code === "permission_denied") {
+      return gettext("Il server ha rifiutato la richiesta della cassa: ricarica la pagina e riprova.");
+    }
+    if (result.data && result.data.detail) return result.data.detail;
+    return gettext("Il server non ha risposto come previsto. Riprova tra poco.");
+  }
+  function loginAgain(result) {
+    if (result.status === 401) window.location.assign(conf.loginUrl);
+  }
+
+  // ---- camera -----------------------------------------------------------------------
+  var stream = null, detector = null, scanTimer = null, canvas = null;
+
+  async function startScan() {
+    say(el.scanStatus, "");
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      say(el.scanStatus, gettext("Questo browser non può usare la fotocamera: scrivi il codice qui sotto."));
+      el.code.focus();
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: false, video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 } }
+      });
+    } catch (e) {
+      stream = null;
+      say(el.scanStatus, gettext("La fotocamera non si apre: controlla il permesso nel browser, oppure scrivi il codice qui sotto."));
+      el.code.focus();
+      return;
+    }
+    el.video.srcObject = stream;
+    show(el.video, true);
+    show(el.scanStart, false);
+    show(el.scanStop, true);
+    el.scanStop.focus();
+    try { await el.video.play(); } catch (e) { /* autoplay of a muted stream is allowed */ }
+    detector = null;
+    if ("BarcodeDetector" in window) {
+      try {
+        var formats = await window.BarcodeDetector.getSupportedFormats();
+        if (formats.indexOf("qr_code") >= 0) detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+      } catch (e) { detector = null; }
+    }
+    say(el.scanStatus, gettext("Inquadra il QR del buono, tenendolo fermo."));
+    scanLoop();
+  }
+
+  function stopScan() {
+    clearTimeout(scanTimer);
+    scanTimer = null;
+    if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
+    stream = null;
+    el.video.srcObject = null;
+    show(el.video, false);
+    show(el.scanStop, false);
+    show(el.scanStart, true);
+  }
+
+  async function scanLoop() {
+    if (!stream) return;
+    var started = Date.now();
+    var code = null;
+    if (el.video.readyState >= 2 && el.video.videoWidth) {
+      try {
+        code = detector ? await detectHere() : await detectOnServer();
+      } catch (failure) {
+        stopScan();
+        say(el.scanStatus, failure.message || String(failure));
+        return;
+      }
+    }
+    if (!stream) return;
+    if (code) {
+      stopScan();
+      say(el.scanStatus, gettext("QR letto."));
+      el.code.value = code;
+      check(code);
+      return;
+    }
+    var pause = detector ? 200 : 500;
+    scanTimer = setTimeout(scanLoop, Math.max(0, pause - (Date.now() - started)));
+  }
+
+  async function detectHere() {
+    try {
+      var found = await detector.detect(el.video);
+      return found.length ? found[0].rawValue : null;
+    } catch (e) {
+      return null;  // a frame the detector could not read: try the next one
+    }
+  }
+
+  // Browsers without BarcodeDetector: a downscaled JPEG frame, decoded by the server.
+  async function detectOnServer() {
+    var v = el.video;
+    var scale = Math.min(1, 640 / Math.max(v.videoWidth, v.videoHeight));
+    canvas = canvas || document.createElement("canvas");
+    canvas.width = Math.round(v.videoWidth * scale);
+    canvas.height = Math.round(v.videoHeight * scale);
+    canvas.getContext("2d").drawImage(v, 0, 0, canvas.width, canvas.height);
+    var blob = await new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.8); });
+    if (!blob) return null;
+    var form = new FormData();
+    form.append("image", blob, "frame.jpg");
+    var result = await call(conf.scanUrl, { method: "POST", form: form });
+    if (result.ok) return result.data.code;
+    if (result.status === 0 || (result.data && result.data.code === "no_code_found")) return null;
+    loginAgain(result);
+    throw new Error(problem(result));
+  }
+
+  // ---- check ------------------------------------------------------------------------
+  async function check(code) {
+    code = code.trim();
+    say(el.codeError, "");
+    el.code.removeAttribute("aria-invalid");
+    if (!code) {
+      say(el.codeError, gettext("Scrivi il codice del buono."));
+      el.code.setAttribute("aria-invalid", "true");
+      el.code.focus();
+      return;
+    }
+    resetSale();
+    var result = await call(conf.checkUrl, { method: "POST", json: { code: code } });
+    if (!result.ok) {
+      say(el.codeError, problem(result));
+      el.code.setAttribute("aria-invalid", "true");
+      el.code.focus();
+      loginAgain(result);
+      return;
+    }
+    showVoucher(code, result.data);
+  }
+
+  function showVoucher(code, data) {
+    checked = { code: code, data: data };
+    say(el.holder, data.holder_name);
+    say(el.balance, euro(data.balance));
+    say(el.validity, interpolate(gettext("dal %(from)s al %(until)s"), {
+      from: day(data.valid_from), until: day(data.valid_until)
+    }, true));
+    say(el.initiative, data.initiative.title);
+    step("voucher");
+    show(el.refusal, !data.redeemable);
+    show(el.saleForm, data.redeemable);
+    if (!data.redeemable) {
+      say(el.reason, data.reason_detail);
+      el.refusal.focus();
+      return;
+    }
+    el.amount.readOnly = !data.partial_allowed;
+    if (data.partial_allowed) {
+      el.amount.value = "";
+      say(el.amountHelp, interpolate(gettext("In euro, al massimo %s. Per esempio 12,50."), [euro(data.balance)]));
+      el.amount.focus();
+    } else {
+      el.amount.value = number.format(Number(data.balance));
+      say(el.amountHelp, gettext("Buono a taglio fisso: si spende tutto in una volta."));
+      el.confirm.focus();
+    }
+  }
+
+  function closeVoucher() {
+    checked = null;
+    resetSale();
+    step("read");
+    el.code.value = "";
+  }
+
+  // ---- sale -------------------------------------------------------------------------
+  function resetSale() {
+    sale = null;
+    busy = false;
+    say(el.saleError, "");
+    el.amount.removeAttribute("aria-invalid");
+    show(el.retry, false);
+    show(el.confirm, true);
+    el.amount.readOnly = !!(checked && !checked.data.partial_allowed);
+    updateNetwork();
+  }
+
+  // "12,50", "12.5", "12" → "12.50"-like text for the API; null when it is not an amount.
+  function amountText(raw) {
+    var text = raw.replace(/\s|€/g, "").replace(",", ".");
+    return /^\d+(\.\d{1,2})?$/.test(text) && Number(text) > 0 ? text : null;
+  }
+
+  function confirmSale() {
+    if (!checked || busy || offline()) return;
+    say(el.saleError, "");
+    var amount = checked.data.partial_allowed ? amountText(el.amount.value) : checked.data.balance;
+    if (amount === null) {
+      say(el.saleError, gettext("Scrivi un importo in euro maggiore di zero, per esempio 12,50."));
+      el.amount.setAttribute("aria-invalid", "true");
+      el.amount.focus();
+      return;
+    }
+    el.amount.removeAttribute("aria-invalid");
+    // One key per sale, made when the cashier confirms and reused by every retry of it.
+    sale = { code: checked.code, amount: amount, key: uuid() };
+    send();
+  }
+
+  async function send() {
+    busy = true;
+    el.amount.readOnly = true;
+    updateNetwork();
+    var result = await call(conf.redemptionsUrl, {
+      method: "POST", json: { code: sale.code, amount: sale.amount }, key: sale.key
+    });
+    busy = false;
+    if (result.ok) {
+      var replayed = result.replayed;
+      closeVoucher();
+      showReceipt(result.data, replayed);
+      loadToday();
+      return;
+    }
+    if (result.status === 0 || result.status >= 500 || !result.data || !result.data.code) {
+      // The outcome is unknown: the voucher may have been charged. Keep the key and the
+      // amount, and offer only "Riprova", which the server answers once.
+      show(el.confirm, false);
+      show(el.retry, true);
+      say(el.saleError, gettext("Non sappiamo se il pagamento è stato registrato. Premi «Riprova»: se era già registrato non verrà addebitato una seconda volta."));
+      updateNetwork();
+      el.retry.focus();
+      return;
+    }
+    // A clear refusal: nothing was charged. The next confirmation is a new sale.
+    var message = problem(result);
+    resetSale();
+    say(el.saleError, message);
+    loginAgain(result);
+    if (!el.amount.readOnly) {
+      el.amount.setAttribute("aria-invalid", "true");
+      el.amount.focus();
+    }
+  }
+
+  function showReceipt(data, replayed) {
+    lastReceipt = data;
+    say(el.receiptTitle, gettext("Pagamento registrato"));
+    say($("receipt-amount"), euro(data.amount));
+    say($("receipt-balance"), euro(data.balance_after));
+    say($("receipt-number"), data.receipt_number);
+    say($("receipt-time"), clock(data.created_at));
+    say($("receipt-holder"), data.holder_name);
+    say(el.receiptNote, replayed ? gettext("Questo pagamento era già stato registrato: non è stato addebitato di nuovo.") : "");
+    show(el.receiptNote, replayed);
+    show(el.receiptVoid, data.status === "confirmed");
+    el.receipt.classList.remove("voided");
+    step("receipt");
+    el.receiptTitle.focus();
+  }
+
+  function nextSale() {
+    step("read");
+    lastReceipt = null;
+    say(el.scanStatus, "");
+    el.scanStart.focus();
+  }
+
+  // ---- void -------------------------------------------------------------------------
+  function askVoid(redemption, opener) {
+    voidTarget = { redemption: redemption, opener: opener };
+    say(el.voidText, interpolate(gettext("Utilizzo %(number)s di %(amount)s, buono di %(holder)s. L'importo torna sul buono."), {
+      number: redemption.receipt_number, amount: euro(redemption.amount), holder: redemption.holder_name
+    }, true));
+    say(el.voidError, "");
+    el.voidYes.disabled = false;
+    if (el.dialog.showModal) el.dialog.showModal(); else el.dialog.setAttribute("open", "");
+    el.voidNo.focus();
+  }
+
+  function closeVoid() {
+    if (el.dialog.close) el.dialog.close(); else el.dialog.removeAttribute("open");
+  }
+
+  async function doVoid() {
+    if (!voidTarget) return;
+    var target = voidTarget;
+    el.voidYes.disabled = true;
+    var url = conf.voidUrl.replace(/\/0\/void\/$/, "/" + target.redemption.id + "/void/");
+    var result = await call(url, { method: "POST" });
+    el.voidYes.disabled = false;
+    if (!result.ok && !(result.data && result.data.code === "already_voided")) {
+      say(el.voidError, problem(result));
+      loginAgain(result);
+      return;
+    }
+    voidTarget = null;
+    closeVoid();
+    var message = interpolate(gettext("Utilizzo %(number)s annullato: %(amount)s tornano sul buono."), {
+      number: target.redemption.receipt_number, amount: euro(target.redemption.amount)
+    }, true);
+    if (lastReceipt && lastReceipt.id === target.redemption.id) {
+      show(el.receiptVoid, false);
+      el.receipt.classList.add("voided");
+      say(el.receiptTitle, gettext("Utilizzo annullato"));
+      say(el.receiptNote, message);
+      show(el.receiptNote, true);
+      el.receiptTitle.focus();
+    } else {
+      say(el.todayStatus, message);
+      el.todayRefresh.focus();
+    }
+    loadToday();
+  }
+
+  // ---- today's list -----------------------------------------------------------------
+  async function loadToday() {
+    var result = await call(conf.redemptionsUrl + "?page_size=200");
+    if (!result.ok) {
+      say(el.todayStatus, problem(result));
+      return;
+    }
+    var data = result.data;
+    say(el.todayTotal, interpolate(gettext("Totale di oggi: %(total)s · utilizzi: %(count)s"), {
+      total: euro(data.total), count: data.count
+    }, true));
+    el.todayList.textContent = "";
+    data.results.forEach(function (r) {
+      var item = document.createElement("li");
+      var voided = r.status !== "confirmed";
+      if (voided) item.className = "voided";
+      var text = document.createElement("span");
+      text.textContent = clock(r.created_at) + " · " + r.holder_name + " · " + r.receipt_number;
+      var amount = document.createElement("strong");
+      amount.textContent = euro(r.amount) + (voided ? " · " + gettext("annullato") : "");
+      item.append(text, " ", amount);
+      if (!voided) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "button danger small";
+        button.textContent = gettext("Annulla");
+        button.setAttribute("aria-label", interpolate(gettext("Annulla l'utilizzo %(number)s di %(amount)s"), {
+          number: r.receipt_number, amount: euro(r.amount)
+        }, true));
+        button.addEventListener("click", function () { askVoid(r, button); });
+        item.append(" ", button);
+      }
+      el.todayList.append(item);
+    });
+    if (!data.count) {
+      var none = document.createElement("li");
+      none.textContent = gettext("Nessun utilizzo oggi.");
+      el.todayList.append(none);
+    }
+  }
+
+  // ---- wiring -----------------------------------------------------------------------
+  el.scanStart.addEventListener("click", startScan);
+  el.scanStop.addEventListener("click", function () {
+    stopScan();
+    say(el.scanStatus, "");
+    el.scanStart.focus();
+  });
+  el.codeForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    stopScan();
+    check(el.code.value);
+  });
+  el.saleForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    confirmSale();
+  });
+  el.retry.addEventListener("click", function () { if (sale && !busy) send(); });
+  el.checkCancel.addEventListener("click", function () {
+    var unknownOutcome = sale !== null;
+    closeVoucher();
+    el.code.focus();
+    // A sale left without an answer may have gone through: the list says whether it did.
+    if (unknownOutcome) loadToday();
+  });
+  el.nextSale.addEventListener("click", nextSale);
+  el.receiptVoid.addEventListener("click", function () { if (lastReceipt) askVoid(lastReceipt, el.receiptVoid); });
+  el.voidYes.addEventListener("click", doVoid);
+  el.voidNo.addEventListener("click", closeVoid);
+  el.dialog.addEventListener("close", function () {
+    var target = voidTarget;
+    voidTarget = null;
+    if (target && target.opener && document.body.contains(target.opener)) target.opener.focus();
+  });
+  el.todayRefresh.addEventListener("click", function () { say(el.todayStatus, ""); loadToday(); });
+  window.addEventListener("online", function () { networkFailed = false; updateNetwork(); loadToday(); });
+  window.addEventListener("offline", updateNetwork);
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden && stream) { stopScan(); say(el.scanStatus, ""); }
+  });
+  window.addEventListener("pagehide", stopScan);
+  // The buttons stay disabled until now, so that nothing is sent before the till is ready.
+  el.scanStart.disabled = false;
+  $("code-submit").disabled = false;
+  updateNetwork();
+  loadToday();
+})();

@@ -1,0 +1,290 @@
+"""The cashier's till in a real browser: camera, typed codes, redemption, void, lost answers."""
+
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from playwright.sync_api import expect
+
+from merchants.models import Merchant, Redemption
+from merchants.services import Till, voucher_redeem
+from tests import factories
+from vouchers.codes import group_code
+from vouchers.models import Initiative, Voucher
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def shop(transactional_db):
+    """A call with €100 vouchers, a shop of its circuit, its cashier and one voucher."""
+    initiative = factories.initiative()
+    merchant = factories.merchant(initiative=initiative)
+    return SimpleNamespace(
+        initiative=initiative,
+        merchant=merchant,
+        cashier=factories.cashier(shop=merchant),
+        voucher=factories.voucher(initiative=initiative),
+    )
+
+
+def log_in(page, base_url: str, cashier) -> None:
+    page.goto(f"{base_url}/cassa/accesso/")
+    page.get_by_label("Nome utente").fill(cashier.username)
+    page.get_by_label("Password").fill("password")
+    page.get_by_role("button", name="Accedi alla cassa").click()
+    # Enabled once the till's script is ready: nothing can be sent before that.
+    expect(page.get_by_role("button", name="Inquadra il QR con la fotocamera")).to_be_enabled()
+
+
+def check_by_hand(page, code: str) -> None:
+    page.get_by_label("Codice del buono").fill(code)
+    page.get_by_role("button", name="Verifica").click()
+
+
+def test_cashier_scans_the_qr_with_the_camera_and_the_balance_falls_by_the_amount(
+    live_server, launch_browser, qr_camera, page_errors, shop
+):
+    voucher = shop.voucher
+    page = page_errors.watch(launch_browser(camera=qr_camera(voucher.code)).new_page())
+    scans = []
+    page.on("request", lambda request: "/api/v1/scan/" in request.url and scans.append(1))
+    log_in(page, live_server.url, shop.cashier)
+    expect(page.get_by_role("heading", name=shop.merchant.name)).to_be_visible()
+
+    page.get_by_role("button", name="Inquadra il QR con la fotocamera").click()
+    expect(page.locator("#holder")).to_have_text(voucher.beneficiary.full_name)
+    expect(page.locator("#voucher-balance")).to_have_text("€ 100,00")
+    expect(page.locator("#scan-video")).to_be_hidden()  # the camera is off once read
+    if not page.evaluate("() => 'BarcodeDetector' in window"):
+        assert scans, "without BarcodeDetector the frames must go to /api/v1/scan/"
+
+    expect(page.get_by_label("Importo")).to_be_focused()
+    page.get_by_label("Importo").fill("12,50")
+    page.get_by_role("button", name="Conferma").click()
+
+    expect(page.get_by_role("heading", name="Pagamento registrato")).to_be_visible()
+    expect(page.locator("#receipt-amount")).to_have_text("€ 12,50")
+    expect(page.locator("#receipt-balance")).to_have_text("€ 87,50")
+    redemption = Redemption.objects.get()
+    expect(page.locator("#receipt-number")).to_have_text(redemption.receipt_number)
+    expect(page.locator("#today-total")).to_contain_text("€ 12,50")
+    voucher.refresh_from_db()
+    assert voucher.balance == Decimal("87.50")
+    assert redemption.amount == Decimal("12.50")
+    assert redemption.cashier == shop.cashier
+    assert page_errors.errors == []
+
+
+def test_the_native_barcode_detector_is_used_where_the_browser_has_one(
+    live_server, launch_browser, page_errors, shop
+):
+    context = launch_browser()
+    # Desktop Linux Chromium has no BarcodeDetector: stand in one that reads the voucher.
+    context.add_init_script(
+        "window.BarcodeDetector = class {"
+        "  static async getSupportedFormats() { return ['qr_code', 'ean_13']; }"
+        "  constructor(options) { window.detectorFormats = options.formats; }"
+        f"  async detect(source) {{ return [{{rawValue: '{shop.voucher.code}', format: 'qr_code'}}]; }}"
+        "};"
+    )
+    page = page_errors.watch(context.new_page())
+    scans = []
+    page.on("request", lambda request: "/api/v1/scan/" in request.url and scans.append(1))
+    log_in(page, live_server.url, shop.cashier)
+    page.get_by_role("button", name="Inquadra il QR con la fotocamera").click()
+    expect(page.locator("#holder")).to_have_text(shop.voucher.beneficiary.full_name)
+    assert page.evaluate("() => window.detectorFormats") == ["qr_code"]
+    assert scans == []
+    assert page_errors.errors == []
+
+
+def test_typed_code_with_dashes_redeems_a_fixed_denomination_voucher_whole_by_keyboard(
+    live_server, launch_browser, page_errors, transactional_db
+):
+    initiative = factories.initiative(face_value="50.00", partial_allowed=False)
+    merchant = factories.merchant(initiative=initiative)
+    cashier = factories.cashier(shop=merchant)
+    voucher = factories.voucher(initiative=initiative)
+    page = page_errors.watch(launch_browser().new_page())
+    log_in(page, live_server.url, cashier)
+
+    check_by_hand(page, "ABCDE-FGHJK-MNPQR-STVWX")
+    expect(page.locator("#code-error")).to_have_text("Nessun buono corrisponde a questo codice.")
+    expect(page.get_by_label("Codice del buono")).to_be_focused()
+
+    page.get_by_label("Codice del buono").fill(group_code(voucher.code).lower())
+    page.keyboard.press("Enter")
+    expect(page.locator("#holder")).to_have_text(voucher.beneficiary.full_name)
+    amount = page.get_by_label("Importo")
+    expect(amount).to_have_value("50,00")
+    expect(amount).not_to_be_editable()
+    expect(page.get_by_role("button", name="Conferma")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("heading", name="Pagamento registrato")).to_be_focused()
+    expect(page.locator("#receipt-balance")).to_have_text("€ 0,00")
+    voucher.refresh_from_db()
+    assert voucher.balance == Decimal("0.00")
+    assert voucher.status == Voucher.Status.EXHAUSTED
+
+    # The same voucher again: the reason in words, no amount field.
+    page.get_by_role("button", name="Nuovo buono").click()
+    check_by_hand(page, voucher.code)
+    refusal = page.locator("#voucher-refusal")
+    expect(refusal).to_contain_text("Questo buono non si può usare.")
+    expect(refusal).to_contain_text("Il buono è già stato speso tutto.")
+    expect(refusal).to_be_focused()
+    expect(page.get_by_label("Importo")).to_be_hidden()
+    assert Redemption.objects.count() == 1
+    assert page_errors.errors == []
+
+
+def test_cashier_voids_from_the_receipt_and_from_todays_list(
+    live_server, launch_browser, page_errors, shop
+):
+    earlier = voucher_redeem(
+        till=Till(merchant=shop.merchant, user=shop.cashier),
+        code=shop.voucher.code,
+        amount="5.00",
+        idempotency_key="earlier-sale",
+    ).redemption
+    page = page_errors.watch(launch_browser().new_page())
+    log_in(page, live_server.url, shop.cashier)
+    expect(page.locator("#today-total")).to_contain_text("€ 5,00")
+
+    check_by_hand(page, shop.voucher.code)
+    page.get_by_label("Importo").fill("20")
+    page.get_by_role("button", name="Conferma").click()
+    expect(page.locator("#receipt-balance")).to_have_text("€ 75,00")
+
+    page.get_by_role("button", name="Annulla questo utilizzo").click()
+    dialog = page.get_by_role("dialog", name="Annullare questo utilizzo?")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="No, torna indietro")).to_be_focused()
+    dialog.get_by_role("button", name="Sì, annulla l'utilizzo").click()
+    expect(page.get_by_role("heading", name="Utilizzo annullato")).to_be_visible()
+    latest = Redemption.objects.exclude(pk=earlier.pk).get()
+    assert latest.status == Redemption.Status.VOIDED
+
+    page.get_by_role("button", name=f"Annulla l'utilizzo {earlier.receipt_number}").click()
+    dialog.get_by_role("button", name="Sì, annulla l'utilizzo").click()
+    expect(page.locator("#today-status")).to_contain_text(f"{earlier.receipt_number} annullato")
+    expect(page.locator("#today-total")).to_contain_text("€ 0,00")
+    earlier.refresh_from_db()
+    shop.voucher.refresh_from_db()
+    assert earlier.status == Redemption.Status.VOIDED
+    assert shop.voucher.balance == Decimal("100.00")
+    assert page_errors.errors == []
+
+
+def test_retry_after_a_lost_answer_charges_the_voucher_once(
+    live_server, launch_browser, page_errors, shop
+):
+    page = page_errors.watch(launch_browser(service_workers="block").new_page())
+    keys = []
+
+    def lose_the_first_answer(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fetch()  # the server charges the voucher…
+            route.abort("connectionreset")  # …but its answer never reaches the till
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/redemptions/", lose_the_first_answer)
+    log_in(page, live_server.url, shop.cashier)
+    check_by_hand(page, shop.voucher.code)
+    page.get_by_label("Importo").fill("30,00")
+    page.get_by_role("button", name="Conferma").click()
+
+    expect(page.get_by_text("Senza connessione: i buoni non si possono incassare")).to_be_visible()
+    retry = page.get_by_role("button", name="Riprova")
+    expect(retry).to_be_focused()
+    expect(page.get_by_role("button", name="Conferma")).to_be_hidden()
+    assert Redemption.objects.count() == 1  # it did reach the server
+
+    retry.click()
+    expect(page.get_by_role("heading", name="Pagamento registrato")).to_be_visible()
+    expect(page.locator("#receipt-note")).to_contain_text("non è stato addebitato di nuovo")
+    expect(page.get_by_text("Senza connessione")).to_be_hidden()
+    assert len(keys) == 2 and keys[0] == keys[1] and keys[0]
+    assert Redemption.objects.count() == 1
+    shop.voucher.refresh_from_db()
+    assert shop.voucher.balance == Decimal("70.00")
+    assert page_errors.errors == []
+
+
+def test_without_network_the_till_says_so_and_cannot_confirm(
+    live_server, launch_browser, page_errors, shop
+):
+    context = launch_browser()
+    page = page_errors.watch(context.new_page())
+    log_in(page, live_server.url, shop.cashier)
+    check_by_hand(page, shop.voucher.code)
+    confirm = page.get_by_role("button", name="Conferma")
+    expect(confirm).to_be_enabled()
+
+    context.set_offline(True)
+    expect(page.get_by_text("Senza connessione: i buoni non si possono incassare")).to_be_visible()
+    expect(confirm).to_be_disabled()
+
+    context.set_offline(False)
+    expect(page.get_by_text("Senza connessione")).to_be_hidden()
+    expect(confirm).to_be_enabled()
+    assert page_errors.errors == []
+
+
+def test_till_pages_have_no_serious_accessibility_violations(
+    live_server, launch_browser, page_errors, axe, screenshot, shop
+):
+    # Names that read well in the screenshots of the documentation.
+    Merchant.objects.filter(pk=shop.merchant.pk).update(name="Alimentari Da Rosa")
+    Initiative.objects.filter(pk=shop.initiative.pk).update(title="Buoni spesa 2026")
+    shop.cashier.first_name, shop.cashier.last_name = "Giulia", "Neri"
+    shop.cashier.save(update_fields=["first_name", "last_name"])
+    holder = shop.voucher.beneficiary
+    holder.first_name, holder.last_name = "Maria", "Bianchi"
+    holder.save(update_fields=["first_name", "last_name"])
+
+    page = page_errors.watch(launch_browser().new_page())
+    page.goto(f"{live_server.url}/cassa/accesso/")
+    assert axe(page) == []
+    screenshot(page, "till-login.png")
+
+    stranger = factories.user()
+    page.get_by_label("Nome utente").fill(stranger.username)
+    page.get_by_label("Password").fill("password")
+    page.get_by_role("button", name="Accedi alla cassa").click()
+    expect(page.get_by_role("alert")).to_contain_text("non lavora per un negozio del circuito")
+    assert axe(page) == []
+
+    log_in(page, live_server.url, shop.cashier)
+    assert axe(page) == []
+
+    check_by_hand(page, shop.voucher.code)
+    expect(page.locator("#holder")).to_have_text("Maria Bianchi")
+    page.get_by_label("Importo").fill("12,50")
+    assert axe(page) == []
+    screenshot(page, "till-check.png")
+
+    page.get_by_role("button", name="Conferma").click()
+    expect(page.get_by_role("heading", name="Pagamento registrato")).to_be_visible()
+    assert axe(page) == []
+    screenshot(page, "till-receipt.png")
+
+    page.get_by_role("button", name="Annulla questo utilizzo").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    assert axe(page) == []
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(page.get_by_role("button", name="Annulla questo utilizzo")).to_be_focused()
+
+    page.set_viewport_size({"width": 320, "height": 640})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 320
+    page.get_by_role("button", name="Nuovo buono").click()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 320
+    assert page_errors.errors == []
