@@ -1,7 +1,51 @@
-from django.contrib import admin
+"""Admin of shops: accreditation, cashiers, device keys, redemptions and settlements.
+
+Redemptions, settlements and refused attempts are ledger-backed or audit rows: read-only.
+Accrediting, suspending and rejecting a shop, and creating or revoking a till's key, go
+through ``merchants.services``. This module also adds the shop side to the voucher and call
+pages of ``vouchers.admin`` (their redemptions), since vouchers must not know about shops.
+"""
+
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.contrib.filters.admin import (
+    AutocompleteSelectFilter,
+    ChoicesDropdownFilter,
+    DropdownFilter,
+    RelatedDropdownFilter,
+)
+from unfold.decorators import action, display
+from unfold.enums import ActionVariant
+from unfold.widgets import UnfoldAdminTextInputWidget
 
+from core.admin import (
+    ConfirmForm,
+    DayRangeFilter,
+    LedgerReadOnlyMixin,
+    OptionalReasonForm,
+    ReasonForm,
+    action_form_page,
+    bound_if_confirmed,
+    change_url,
+    euro,
+    is_confirmed,
+    status_badge,
+)
+from core.money import ZERO
+from merchants.errors import RedemptionError
 from merchants.models import (
     DeviceKey,
     Merchant,
@@ -10,90 +54,739 @@ from merchants.models import (
     RefusedAttempt,
     Settlement,
 )
+from merchants.selectors import merchant_payable
+from merchants.services import device_key_create, device_key_revoke, merchant_set_status
+from vouchers import admin as vouchers_admin
+from vouchers.models import Initiative, Voucher
+
+MERCHANT_STATUS_VARIANTS = {
+    Merchant.Status.REQUESTED: "info",
+    Merchant.Status.ACCREDITED: "success",
+    Merchant.Status.SUSPENDED: "warning",
+    Merchant.Status.REJECTED: "danger",
+}
+REDEMPTION_STATUS_VARIANTS = {
+    Redemption.Status.CONFIRMED: "success",
+    Redemption.Status.VOIDED: "danger",
+}
+RECEIPT_NUMBER = re.compile(r"^\d{4}-(\d{1,8})$")
+
+
+def reason_label(code: str) -> str:
+    """The sentence a refused attempt's reason code stands for, without its placeholders."""
+    message = RedemptionError.messages.get(code)
+    if message is None:
+        return code
+    return re.sub(r"%\(\w+\)s", "…", str(message))
+
+
+# --- shops -------------------------------------------------------------------------------
 
 
 class MerchantStaffInline(TabularInline):
     model = MerchantStaff
     extra = 0
     autocomplete_fields = ["user"]
+    fields = ["user", "role"]
 
 
 class DeviceKeyInline(TabularInline):
     model = DeviceKey
     extra = 0
-    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     can_delete = False
+    show_change_link = True
+    per_page = 20
+    fields = ["name", "prefix", "active_display", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    verbose_name_plural = _("chiavi dei dispositivi (si creano col pulsante in alto)")
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @display(description=_("attiva"), boolean=True)
+    def active_display(self, obj):
+        return obj.is_active
+
+
+class DeviceKeyForm(forms.Form):
+    name = forms.CharField(
+        label=_("Nome del dispositivo"),
+        max_length=100,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_("Per esempio «Cassa 1» o «Tablet del banco»: serve a riconoscerla dopo."),
+        error_messages={"required": _("Dai un nome al dispositivo.")},
+    )
+
 
 @admin.register(Merchant)
 class MerchantAdmin(SimpleHistoryAdmin, ModelAdmin):
-    list_display = ["name", "vat_number", "town", "status"]
-    list_filter = ["status", "categories", "municipalities"]
-    search_fields = ["name", "vat_number", "town"]
+    list_display = [
+        "name",
+        "legal_name",
+        "vat_number",
+        "town",
+        "status_display",
+        "categories_display",
+        "created_at",
+    ]
+    list_fullwidth = True
+    list_filter = [
+        ("status", ChoicesDropdownFilter),
+        ("categories", RelatedDropdownFilter),
+        ("municipalities", RelatedDropdownFilter),
+    ]
+    search_fields = ["name", "legal_name", "=vat_number", "town"]
     filter_horizontal = ["categories", "municipalities"]
+    fieldsets = [
+        (None, {"fields": ["name", "legal_name", "vat_number", "iban"]}),
+        (_("Indirizzo e contatti"), {"fields": ["street", ("postal_code", "town", "province")]}),
+        (None, {"fields": ["email", "phone"]}),
+        (_("Circuito"), {"fields": ["categories", "municipalities"]}),
+        (
+            _("Stato e conti"),
+            {"fields": ["status_detail", "status_reason", "payable_detail", "created_at"]},
+        ),
+    ]
+    readonly_fields = ["status_detail", "status_reason", "payable_detail", "created_at"]
     inlines = [MerchantStaffInline, DeviceKeyInline]
+    actions = ["accredit_merchants", "suspend_merchants", "reject_merchants"]
+    actions_detail = [
+        "create_device_key",
+        {
+            "title": _("Stato"),
+            "icon": "rule",
+            "items": ["accredit_detail", "suspend_detail", "reject_detail"],
+        },
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("categories")
+
+    def has_accredit_permission(self, request, obj=None):
+        return request.user.has_perm("merchants.change_merchant")
+
+    def has_device_key_permission(self, request, obj=None):
+        return request.user.has_perm("merchants.add_devicekey")
+
+    @display(description=_("stato"), label=MERCHANT_STATUS_VARIANTS, ordering="status")
+    def status_display(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("categorie"))
+    def categories_display(self, obj):
+        return ", ".join(category.name for category in obj.categories.all())
+
+    @display(description=_("stato"))
+    def status_detail(self, obj):
+        if obj.pk is None:
+            return status_badge(
+                Merchant.Status.REQUESTED.label, MERCHANT_STATUS_VARIANTS["requested"]
+            )
+        return status_badge(obj.get_status_display(), MERCHANT_STATUS_VARIANTS[obj.status])
+
+    @display(description=_("da liquidare"))
+    def payable_detail(self, obj):
+        if obj.pk is None:
+            return "—"
+        return euro(merchant_payable(merchant_id=obj.pk))
+
+    # Accreditation. Each status has a bulk action (from the list) and a button on the
+    # shop's page; both ask for the reason first, which suspending and rejecting require.
+
+    STATUS_TEXTS = {
+        Merchant.Status.ACCREDITED: (_("Accredita"), OptionalReasonForm),
+        Merchant.Status.SUSPENDED: (_("Sospendi"), ReasonForm),
+        Merchant.Status.REJECTED: (_("Respingi"), ReasonForm),
+    }
+
+    def _set_status(self, request, merchants, status: str, reason: str) -> None:
+        for merchant in merchants:
+            merchant_set_status(merchant=merchant, status=status, reason=reason)
+        label = Merchant.Status(status).label
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d esercente ora è «%(status)s».",
+                "%(count)d esercenti ora sono «%(status)s».",
+                len(merchants),
+            )
+            % {"count": len(merchants), "status": label},
+            messages.SUCCESS,
+        )
+
+    def _status_page(self, request, merchants, status: str, *, obj=None, bulk_action=""):
+        verb, form_class = self.STATUS_TEXTS[status]
+        form = bound_if_confirmed(form_class, request)
+        if form.is_valid():
+            self._set_status(request, merchants, status, form.cleaned_data["reason"])
+            return HttpResponseRedirect(change_url(obj)) if obj is not None else None
+        return action_form_page(
+            request,
+            self,
+            title=_("%(verb)s: nuovo stato «%(status)s»")
+            % {"verb": verb, "status": Merchant.Status(status).label},
+            form=form,
+            table={
+                "headers": [_("Insegna"), _("Partita IVA"), _("Località"), _("Stato attuale")],
+                "rows": [
+                    [
+                        merchant.name,
+                        merchant.vat_number,
+                        merchant.town,
+                        status_badge(
+                            merchant.get_status_display(), MERCHANT_STATUS_VARIANTS[merchant.status]
+                        ),
+                    ]
+                    for merchant in merchants
+                ],
+            },
+            submit_label=verb,
+            obj=obj,
+            bulk_action=bulk_action,
+            selected=[merchant.pk for merchant in merchants] if bulk_action else None,
+            danger=status != Merchant.Status.ACCREDITED,
+        )
+
+    def _bulk_status(self, request, queryset, status: str, bulk_action: str):
+        merchants = list(queryset.order_by("name", "pk"))
+        return self._status_page(request, merchants, status, bulk_action=bulk_action)
+
+    def _detail_status(self, request, object_id, status: str):
+        merchant = self.get_object(request, unquote(object_id))
+        if merchant is None:
+            raise Http404
+        return self._status_page(request, [merchant], status, obj=merchant)
+
+    @action(description=_("Accredita"), permissions=["accredit"])
+    def accredit_merchants(self, request, queryset):
+        return self._bulk_status(
+            request, queryset, Merchant.Status.ACCREDITED, "accredit_merchants"
+        )
+
+    @action(description=_("Sospendi"), permissions=["accredit"])
+    def suspend_merchants(self, request, queryset):
+        return self._bulk_status(request, queryset, Merchant.Status.SUSPENDED, "suspend_merchants")
+
+    @action(description=_("Respingi"), permissions=["accredit"])
+    def reject_merchants(self, request, queryset):
+        return self._bulk_status(request, queryset, Merchant.Status.REJECTED, "reject_merchants")
+
+    @action(
+        description=_("Accredita"),
+        url_path="accredita",
+        icon="verified",
+        permissions=["accredit"],
+    )
+    def accredit_detail(self, request, object_id):
+        return self._detail_status(request, object_id, Merchant.Status.ACCREDITED)
+
+    @action(
+        description=_("Sospendi"),
+        url_path="sospendi",
+        icon="pause_circle",
+        permissions=["accredit"],
+    )
+    def suspend_detail(self, request, object_id):
+        return self._detail_status(request, object_id, Merchant.Status.SUSPENDED)
+
+    @action(
+        description=_("Respingi"),
+        url_path="respingi",
+        icon="cancel",
+        permissions=["accredit"],
+    )
+    def reject_detail(self, request, object_id):
+        return self._detail_status(request, object_id, Merchant.Status.REJECTED)
+
+    # Device keys.
+
+    @action(
+        description=_("Crea chiave dispositivo"),
+        url_path="crea-chiave",
+        icon="key",
+        variant=ActionVariant.PRIMARY,
+        permissions=["device_key"],
+    )
+    def create_device_key(self, request, object_id):
+        merchant = self.get_object(request, unquote(object_id))
+        if merchant is None:
+            raise Http404
+        form = bound_if_confirmed(DeviceKeyForm, request)
+        if not form.is_valid():
+            return action_form_page(
+                request,
+                self,
+                title=_("Nuova chiave di dispositivo"),
+                description=_(
+                    "La chiave permette a una cassa di verificare e incassare i buoni a nome "
+                    "di questo negozio. Sarà mostrata una sola volta."
+                ),
+                form=form,
+                submit_label=_("Crea la chiave"),
+                obj=merchant,
+            )
+        device, raw_key = device_key_create(
+            merchant=merchant, name=form.cleaned_data["name"], created_by=request.user
+        )
+        response = TemplateResponse(
+            request,
+            "admin/buonocomune/device_key_created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": merchant,
+                "title": _("Chiave creata"),
+                "merchant": merchant,
+                "device": device,
+                "raw_key": raw_key,
+                "back_url": change_url(merchant),
+            },
+        )
+        # The key is in this answer only: no browser or proxy may keep a copy.
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ActiveKeyFilter(DropdownFilter):
+    title = _("stato della chiave")
+    parameter_name = "active"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Attiva")), ("no", _("Revocata"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(DeviceKey)
+class DeviceKeyAdmin(LedgerReadOnlyMixin, ModelAdmin):
+    list_display = [
+        "name",
+        "merchant",
+        "prefix",
+        "active_display",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = [ActiveKeyFilter, ("merchant", AutocompleteSelectFilter)]
+    search_fields = ["name", "prefix", "merchant__name"]
+    list_select_related = ["merchant", "created_by"]
+    fields = [
+        "merchant",
+        "name",
+        "prefix",
+        "active_display",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = fields
+    actions = ["revoke_keys"]
+    actions_detail = ["revoke_detail"]
+
+    def has_revoke_permission(self, request, obj=None):
+        return request.user.has_perm("merchants.change_devicekey")
+
+    @display(description=_("attiva"), boolean=True)
+    def active_display(self, obj):
+        return obj.is_active
+
+    def _revoke(self, request, keys) -> None:
+        for device_key in keys:
+            device_key_revoke(device_key=device_key)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d chiave revocata: quel dispositivo non può più incassare.",
+                "%(count)d chiavi revocate: quei dispositivi non possono più incassare.",
+                len(keys),
+            )
+            % {"count": len(keys)},
+            messages.SUCCESS,
+        )
+
+    def _keys_table(self, keys) -> dict:
+        return {
+            "headers": [_("Dispositivo"), _("Esercente"), _("Prefisso"), _("Ultimo uso")],
+            "rows": [
+                [key.name, key.merchant, f"{key.prefix}…", key.last_used_at or "—"] for key in keys
+            ],
+        }
+
+    @action(description=_("Revoca le chiavi selezionate"), permissions=["revoke"])
+    def revoke_keys(self, request, queryset):
+        keys = list(queryset.select_related("merchant").order_by("pk"))
+        if is_confirmed(request):
+            self._revoke(request, keys)
+            return None
+        return action_form_page(
+            request,
+            self,
+            title=_("Revoca delle chiavi"),
+            description=_("Un dispositivo con la chiave revocata non può più incassare buoni."),
+            form=ConfirmForm(),
+            table=self._keys_table(keys),
+            submit_label=_("Revoca"),
+            bulk_action="revoke_keys",
+            selected=[key.pk for key in keys],
+            danger=True,
+        )
+
+    @action(
+        description=_("Revoca la chiave"),
+        url_path="revoca",
+        icon="key_off",
+        variant=ActionVariant.DANGER,
+        permissions=["revoke"],
+    )
+    def revoke_detail(self, request, object_id):
+        device_key = self.get_object(request, unquote(object_id))
+        if device_key is None:
+            raise Http404
+        if is_confirmed(request):
+            self._revoke(request, [device_key])
+            return HttpResponseRedirect(change_url(device_key))
+        return action_form_page(
+            request,
+            self,
+            title=_("Revoca della chiave"),
+            description=_("Un dispositivo con la chiave revocata non può più incassare buoni."),
+            form=ConfirmForm(),
+            table=self._keys_table([device_key]),
+            submit_label=_("Revoca"),
+            obj=device_key,
+            danger=True,
+        )
+
+
+# --- redemptions and settlements ---------------------------------------------------------
+
+
+class SettledFilter(DropdownFilter):
+    title = _("liquidato")
+    parameter_name = "settled"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Sì")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(settlement__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(settlement__isnull=True)
+        return queryset
+
+
+class RedemptionDisplayMixin:
+    @display(description=_("ricevuta"), ordering="pk")
+    def receipt_display(self, obj):
+        return obj.receipt_number
+
+    @display(description=_("buono"))
+    def voucher_hint(self, obj):
+        return obj.voucher.code_hint
+
+    @display(description=_("buono"))
+    def voucher_detail(self, obj):
+        return vouchers_admin.voucher_link(obj.voucher)
+
+    @display(description=_("intestatario"))
+    def holder(self, obj):
+        return obj.voucher.beneficiary
+
+    @display(description=_("importo"), ordering="amount")
+    def amount_display(self, obj):
+        return euro(obj.amount)
+
+    @display(description=_("saldo dopo"))
+    def balance_after_display(self, obj):
+        return euro(obj.balance_after)
+
+    @display(description=_("stato"), label=REDEMPTION_STATUS_VARIANTS, ordering="status")
+    def status_display(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("stato"))
+    def status_badge(self, obj):
+        """The status as a badge where unfold does not draw labels (details, inlines)."""
+        return status_badge(obj.get_status_display(), REDEMPTION_STATUS_VARIANTS[obj.status])
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ModelAdmin):
+class RedemptionAdmin(RedemptionDisplayMixin, LedgerReadOnlyMixin, ModelAdmin):
     list_display = [
-        "id",
+        "receipt_display",
         "created_at",
+        "merchant",
+        "voucher_hint",
+        "holder",
+        "amount_display",
+        "balance_after_display",
+        "status_display",
+        "settlement_link",
+    ]
+    list_fullwidth = True
+    list_filter = [
+        ("status", ChoicesDropdownFilter),
+        ("merchant", AutocompleteSelectFilter),
+        ("created_at", DayRangeFilter),
+        ("voucher__initiative", RelatedDropdownFilter),
+        SettledFilter,
+    ]
+    list_filter_submit = True
+    search_fields = [
+        "merchant__name",
+        "voucher__beneficiary__last_name",
+        "=voucher__beneficiary__fiscal_code",
+    ]
+    search_help_text = _(
+        "Negozio, cognome o codice fiscale dell'intestatario, oppure numero di ricevuta."
+    )
+    list_select_related = ["merchant", "voucher__beneficiary"]
+    fields = [
+        "receipt_display",
+        "created_at",
+        "status_badge",
+        "voucher_detail",
+        "holder",
         "merchant",
         "amount",
         "balance_after",
-        "status",
+        "cashier",
+        "device",
+        "voided_at",
+        "voided_by",
         "settlement",
+        "journal",
     ]
-    list_filter = ["status", "merchant"]
-    search_fields = ["merchant__name", "voucher__beneficiary__last_name"]
-    list_select_related = ["merchant", "settlement", "settlement__merchant"]
-    date_hierarchy = "created_at"
+    readonly_fields = fields
     show_full_result_count = False
 
-    def has_add_permission(self, request):
+    def get_search_results(self, request, queryset, search_term):
+        """Also find a redemption by its receipt number (``2026-00000123``)."""
+        filtered = queryset  # the list's filters are already applied
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        match = RECEIPT_NUMBER.match(search_term.strip())
+        if match:
+            queryset |= filtered.filter(pk=int(match.group(1)))
+        return queryset, may_have_duplicates
+
+    @display(description=_("liquidazione"), ordering="settlement_id")
+    def settlement_link(self, obj):
+        if obj.settlement_id is None:
+            return "—"
+        url = reverse("admin:merchants_settlement_change", args=[obj.settlement_id])
+        return format_html('<a href="{}" class="text-link">#{}</a>', url, obj.settlement_id)
+
+
+class SettlementRedemptionInline(RedemptionDisplayMixin, TabularInline):
+    model = Redemption
+    fk_name = "settlement"
+    extra = 0
+    can_delete = False
+    per_page = 20
+    show_change_link = True
+    fields = ["receipt_display", "created_at", "voucher_hint", "holder", "amount_display"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("voucher__beneficiary")
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ModelAdmin):
-    list_display = ["id", "merchant", "total", "redemptions_count", "created_at"]
+class SettlementAdmin(LedgerReadOnlyMixin, ModelAdmin):
+    list_display = ["id", "merchant", "total_display", "redemptions_count", "created_at"]
+    list_filter = [("merchant", AutocompleteSelectFilter), ("created_at", DayRangeFilter)]
+    list_filter_submit = True
+    search_fields = ["merchant__name", "=merchant__vat_number"]
     list_select_related = ["merchant"]
+    fields = [
+        "merchant",
+        "total_display",
+        "redemptions_count",
+        "created_at",
+        "created_by",
+        "journal",
+    ]
+    readonly_fields = fields
+    inlines = [SettlementRedemptionInline]
 
-    def has_add_permission(self, request):
-        return False
+    @display(description=_("totale"), ordering="total")
+    def total_display(self, obj):
+        return euro(obj.total)
 
-    def has_change_permission(self, request, obj=None):
-        return False
+
+class ReasonFilter(DropdownFilter):
+    title = _("motivo")
+    parameter_name = "reason"
+
+    def lookups(self, request, model_admin):
+        return [(code, reason_label(code)) for code in RedemptionError.messages]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(reason=self.value())
+        return queryset
 
 
 @admin.register(RefusedAttempt)
-class RefusedAttemptAdmin(ModelAdmin):
+class RefusedAttemptAdmin(LedgerReadOnlyMixin, ModelAdmin):
     list_display = [
         "created_at",
         "action",
-        "reason",
+        "reason_display",
         "merchant",
+        "device",
+        "user",
+        "code_hint",
+        "amount_display",
+        "ip_address",
+    ]
+    list_fullwidth = True
+    list_filter = [
+        ReasonFilter,
+        ("action", ChoicesDropdownFilter),
+        ("merchant", AutocompleteSelectFilter),
+        ("created_at", DayRangeFilter),
+    ]
+    list_filter_submit = True
+    search_fields = ["code_hint", "merchant__name", "ip_address"]
+    list_select_related = ["merchant", "device", "user"]
+    fields = [
+        "created_at",
+        "action",
+        "reason_display",
+        "merchant",
+        "device",
+        "user",
+        "voucher_detail",
         "code_hint",
         "amount",
         "ip_address",
     ]
-    list_filter = ["reason", "action"]
-    list_select_related = ["merchant"]
+    readonly_fields = fields
     show_full_result_count = False
 
-    def has_add_permission(self, request):
+    @display(description=_("motivo"), ordering="reason")
+    def reason_display(self, obj):
+        return format_html(
+            '{} <span class="text-subtle text-xs">{}</span>', reason_label(obj.reason), obj.reason
+        )
+
+    @display(description=_("importo"), ordering="amount")
+    def amount_display(self, obj):
+        return euro(obj.amount)
+
+    @display(description=_("buono"))
+    def voucher_detail(self, obj):
+        return vouchers_admin.voucher_link(obj.voucher) if obj.voucher_id else "—"
+
+
+# --- the shop side of vouchers and calls -------------------------------------------------
+
+
+class VoucherRedemptionInline(RedemptionDisplayMixin, TabularInline):
+    model = Redemption
+    fk_name = "voucher"
+    extra = 0
+    can_delete = False
+    per_page = 20
+    show_change_link = True
+    fields = [
+        "receipt_display",
+        "created_at",
+        "merchant",
+        "amount_display",
+        "balance_after_display",
+        "status_badge",
+        "cashier",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("merchant", "cashier")
+
+
+admin.site.unregister(Voucher)
+
+
+@admin.register(Voucher)
+class VoucherAdmin(vouchers_admin.VoucherAdmin):
+    inlines = [*vouchers_admin.VoucherAdmin.inlines, VoucherRedemptionInline]
+
+
+def _confirmed_redemptions_of_initiative():
+    return (
+        Redemption.objects.filter(
+            voucher__initiative=OuterRef("pk"), status=Redemption.Status.CONFIRMED
+        )
+        .order_by()
+        .values("voucher__initiative")
+    )
+
+
+admin.site.unregister(Initiative)
+
+
+@admin.register(Initiative)
+class InitiativeAdmin(vouchers_admin.InitiativeAdmin):
+    list_display = [
+        *vouchers_admin.InitiativeAdmin.list_display[:6],
+        "redeemed_count",
+        "spent_display",
+        *vouchers_admin.InitiativeAdmin.list_display[6:],
+    ]
+
+    def get_queryset(self, request):
+        redeemed = Subquery(
+            _confirmed_redemptions_of_initiative()
+            .annotate(count=Count("voucher", distinct=True))
+            .values("count")[:1],
+            output_field=IntegerField(),
+        )
+        spent = Subquery(
+            _confirmed_redemptions_of_initiative()
+            .annotate(total=Sum("amount"))
+            .values("total")[:1],
+            output_field=DecimalField(max_digits=14, decimal_places=2),
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                vouchers_redeemed=Coalesce(redeemed, Value(0)),
+                spent=Coalesce(
+                    spent, Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2)
+                ),
+            )
+        )
+
+    @display(description=_("buoni usati"), ordering="vouchers_redeemed")
+    def redeemed_count(self, obj):
+        return obj.vouchers_redeemed
+
+    @display(description=_("speso nei negozi"), ordering="spent")
+    def spent_display(self, obj):
+        return euro(obj.spent)

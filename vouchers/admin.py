@@ -1,79 +1,879 @@
-from django.contrib import admin
+"""Admin of calls, beneficiaries and vouchers.
+
+Vouchers are ledger-backed: nobody edits or deletes them by hand. Issuing, revoking and
+expiring go through ``vouchers.services``; the shop side of a voucher (its redemptions) is
+added by ``merchants.admin``, which builds on this app and not the other way round.
+"""
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
-from unfold.decorators import display
+from unfold.contrib.filters.admin import (
+    ChoicesDropdownFilter,
+    RelatedDropdownFilter,
+)
+from unfold.decorators import action, display
+from unfold.enums import ActionVariant
+from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminSelectWidget
 
+from core.admin import (
+    ConfirmForm,
+    DayRangeFilter,
+    LedgerReadOnlyMixin,
+    ReasonForm,
+    account_total_for,
+    action_form_page,
+    bound_if_confirmed,
+    change_url,
+    changelist_url,
+    euro,
+    is_confirmed,
+    status_badge,
+)
+from core.errors import DomainError
+from core.models import Posting
+from core.money import ZERO, InvalidAmount
+from core.selectors import fund_balance
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
+from vouchers.selectors import voucher_ledger_balance
+from vouchers.services import (
+    initiative_assign_budget,
+    initiative_budget_available,
+    voucher_issue_bulk,
+    voucher_revoke,
+    vouchers_expire_due,
+)
+
+VOUCHER_STATUS_VARIANTS = {
+    Voucher.Status.ACTIVE: "success",
+    Voucher.Status.EXHAUSTED: "info",
+    Voucher.Status.EXPIRED: "warning",
+    Voucher.Status.REVOKED: "danger",
+}
+INITIATIVE_STATUS_VARIANTS = {
+    Initiative.Status.DRAFT: "info",
+    Initiative.Status.PUBLISHED: "primary",
+    Initiative.Status.CLOSED: "warning",
+    Initiative.Status.RANKED: "warning",
+    Initiative.Status.ISSUED: "success",
+    Initiative.Status.ARCHIVED: "info",
+}
+# A bulk action lists every selected row on its confirmation page; past this many, staff
+# narrow the selection with the filters first.
+MAX_BULK_SELECTION = 1000
+
+
+def voucher_count(**filters) -> Coalesce:
+    """How many vouchers of the outer call match ``filters``, for list annotations."""
+    return Coalesce(
+        Subquery(
+            Voucher.objects.filter(initiative=OuterRef("pk"), **filters)
+            .order_by()
+            .values("initiative")
+            .annotate(count=Count("pk"))
+            .values("count")[:1],
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def beneficiaries_without_voucher(*, initiative: Initiative):
+    """Residents of the call's municipalities who hold none of its vouchers yet."""
+    return (
+        Beneficiary.objects.filter(municipality__in=initiative.municipalities.all())
+        .exclude(vouchers__initiative=initiative)
+        .select_related("municipality")
+        .order_by("last_name", "first_name", "pk")
+    )
 
 
 @admin.register(SpendingCategory)
 class SpendingCategoryAdmin(ModelAdmin):
     list_display = ["name", "slug"]
-    search_fields = ["name"]
+    search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+# --- calls -------------------------------------------------------------------------------
+
+
+class IssueForm(forms.Form):
+    medium = forms.ChoiceField(
+        label=_("Supporto"),
+        choices=Voucher.Medium.choices,
+        initial=Voucher.Medium.DIGITAL,
+        widget=UnfoldAdminSelectWidget,
+        help_text=_("Stampato per chi non usa l'app: il QR è lo stesso."),
+    )
+
+
+class BudgetForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Importo da assegnare (€)"),
+        min_value=Decimal("0.01"),
+        max_digits=14,
+        decimal_places=2,
+        widget=UnfoldAdminDecimalFieldWidget,
+    )
 
 
 @admin.register(Initiative)
 class InitiativeAdmin(SimpleHistoryAdmin, ModelAdmin):
-    list_display = ["title", "status", "face_value", "partial_allowed", "valid_from", "valid_until"]
-    list_filter = ["status", "partial_allowed"]
+    list_display = [
+        "title",
+        "status_display",
+        "face_value_display",
+        "budget_display",
+        "issued_count",
+        "active_count",
+        "valid_from",
+        "valid_until",
+    ]
+    list_fullwidth = True
+    list_filter = [
+        ("status", ChoicesDropdownFilter),
+        ("benefit_kind", ChoicesDropdownFilter),
+        ("fund", RelatedDropdownFilter),
+        ("municipalities", RelatedDropdownFilter),
+        "partial_allowed",
+    ]
     search_fields = ["title"]
+    list_select_related = ["fund"]
     filter_horizontal = ["municipalities", "allowed_categories"]
+    fieldsets = [
+        (
+            _("Bando"),
+            {
+                "classes": ["tab"],
+                "fields": [
+                    "title",
+                    "description",
+                    "status",
+                    "benefit_kind",
+                    ("applications_open_at", "applications_close_at"),
+                    "municipalities",
+                ],
+            },
+        ),
+        (
+            _("Buono"),
+            {
+                "classes": ["tab"],
+                "fields": [
+                    "face_value",
+                    "partial_allowed",
+                    ("valid_from", "valid_until"),
+                    "allowed_categories",
+                ],
+            },
+        ),
+        (
+            _("Requisiti"),
+            {
+                "classes": ["tab"],
+                "fields": [
+                    "residency_required",
+                    "max_isee",
+                    ("min_household_size", "max_household_size"),
+                    ("min_children", "child_min_age", "child_max_age"),
+                    "declarations",
+                ],
+            },
+        ),
+        (
+            _("Importi e graduatoria"),
+            {
+                "classes": ["tab"],
+                "fields": [
+                    "amount_rule",
+                    ("amount_base", "amount_per_member", "amount_per_child"),
+                    "amount_cap",
+                    "ranking_criteria",
+                ],
+            },
+        ),
+        (
+            _("Soldi e buoni"),
+            {
+                "classes": ["tab"],
+                "fields": ["fund", "planned_budget", "budget_detail", "vouchers_detail"],
+            },
+        ),
+    ]
+    readonly_fields = ["budget_detail", "vouchers_detail"]
+    actions = ["issue_vouchers"]
+    actions_detail = ["issue_vouchers_detail", "assign_budget_detail"]
+
+    def has_delete_permission(self, request, obj=None):
+        # A call owns ledger accounts (its budget, its vouchers in circulation): it is
+        # archived, never deleted.
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                budget=account_total_for("initiative:", ":budget"),
+                vouchers_issued=voucher_count(),
+                vouchers_active=voucher_count(status=Voucher.Status.ACTIVE),
+            )
+        )
+
+    def has_issue_permission(self, request, obj=None):
+        return request.user.has_perm("vouchers.add_voucher")
+
+    def has_budget_permission(self, request, obj=None):
+        return request.user.has_perm("vouchers.change_initiative")
+
+    @display(description=_("stato"), label=INITIATIVE_STATUS_VARIANTS, ordering="status")
+    def status_display(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("valore del buono"), ordering="face_value")
+    def face_value_display(self, obj):
+        return euro(obj.face_value)
+
+    @display(description=_("budget disponibile"), ordering="budget")
+    def budget_display(self, obj):
+        return euro(obj.budget if obj.budget is not None else ZERO)
+
+    @display(description=_("buoni emessi"), ordering="vouchers_issued")
+    def issued_count(self, obj):
+        return obj.vouchers_issued
+
+    @display(description=_("buoni attivi"), ordering="vouchers_active")
+    def active_count(self, obj):
+        return obj.vouchers_active
+
+    @display(description=_("budget disponibile"))
+    def budget_detail(self, obj):
+        if obj.pk is None:
+            return "—"
+        return euro(initiative_budget_available(initiative=obj))
+
+    @display(description=_("buoni"))
+    def vouchers_detail(self, obj):
+        if obj.pk is None:
+            return "—"
+        url = changelist_url(Voucher, initiative__id__exact=obj.pk)
+        text = _("%(issued)s emessi, %(active)s attivi") % {
+            "issued": obj.vouchers_issued,
+            "active": obj.vouchers_active,
+        }
+        return format_html(
+            '{} · <a href="{}" class="text-link">{}</a>', text, url, _("vedi i buoni")
+        )
+
+    # Issuing: every resident of the call's municipalities who has no voucher of it yet.
+
+    ISSUE_HEADERS = [
+        _("Bando"),
+        _("Beneficiari senza buono"),
+        _("Valore del buono"),
+        _("Totale da emettere"),
+        _("Budget disponibile"),
+        _("Budget sufficiente"),
+    ]
+
+    def _issue_row(self, initiative) -> list:
+        count = beneficiaries_without_voucher(initiative=initiative).count()
+        available = initiative_budget_available(initiative=initiative)
+        needed = initiative.face_value * count
+        enough = (
+            status_badge(_("sì"), "success")
+            if needed <= available
+            else status_badge(_("no"), "danger")
+        )
+        return [
+            initiative.title,
+            count,
+            euro(initiative.face_value),
+            euro(needed),
+            euro(available),
+            enough,
+        ]
+
+    def _issue(self, request, initiative, medium) -> None:
+        try:
+            vouchers = voucher_issue_bulk(
+                initiative=initiative,
+                beneficiaries=beneficiaries_without_voucher(initiative=initiative),
+                medium=medium,
+                issued_by=request.user,
+            )
+        except DomainError as exc:
+            self.message_user(request, f"{initiative}: {exc.detail}", messages.ERROR)
+            return
+        if not vouchers:
+            self.message_user(
+                request,
+                _("%(initiative)s: tutti i residenti hanno già il loro buono.")
+                % {"initiative": initiative},
+                messages.INFO,
+            )
+            return
+        self.message_user(
+            request,
+            ngettext(
+                "%(initiative)s: emesso %(count)d buono.",
+                "%(initiative)s: emessi %(count)d buoni.",
+                len(vouchers),
+            )
+            % {"initiative": initiative, "count": len(vouchers)},
+            messages.SUCCESS,
+        )
+
+    @action(description=_("Emetti i buoni ai residenti che non li hanno"), permissions=["issue"])
+    def issue_vouchers(self, request, queryset):
+        initiatives = list(queryset.order_by("pk"))
+        form = bound_if_confirmed(IssueForm, request)
+        if form.is_valid():
+            for initiative in initiatives:
+                self._issue(request, initiative, form.cleaned_data["medium"])
+            return None
+        return action_form_page(
+            request,
+            self,
+            title=_("Emissione dei buoni"),
+            description=_(
+                "Ogni residente dei comuni del bando che non ha ancora un buono ne riceve "
+                "uno del valore indicato, pagato dal budget del bando."
+            ),
+            form=form,
+            table={
+                "headers": self.ISSUE_HEADERS,
+                "rows": [self._issue_row(initiative) for initiative in initiatives],
+            },
+            submit_label=_("Emetti i buoni"),
+            bulk_action="issue_vouchers",
+            selected=[initiative.pk for initiative in initiatives],
+        )
+
+    @action(
+        description=_("Emetti i buoni"),
+        url_path="emetti-buoni",
+        icon="qr_code_2",
+        permissions=["issue"],
+    )
+    def issue_vouchers_detail(self, request, object_id):
+        initiative = self.get_object(request, unquote(object_id))
+        if initiative is None:
+            raise Http404
+        form = bound_if_confirmed(IssueForm, request)
+        if form.is_valid():
+            self._issue(request, initiative, form.cleaned_data["medium"])
+            return HttpResponseRedirect(change_url(initiative))
+        return action_form_page(
+            request,
+            self,
+            title=_("Emissione dei buoni"),
+            description=_(
+                "Ogni residente dei comuni del bando che non ha ancora un buono ne riceve "
+                "uno del valore indicato, pagato dal budget del bando."
+            ),
+            form=form,
+            summary=[
+                (
+                    _("Comuni"),
+                    ", ".join(str(m) for m in initiative.municipalities.all()) or "—",
+                ),
+                *zip(self.ISSUE_HEADERS[1:], self._issue_row(initiative)[1:], strict=True),
+            ],
+            submit_label=_("Emetti i buoni"),
+            obj=initiative,
+        )
+
+    @action(
+        description=_("Assegna budget dal fondo"),
+        url_path="assegna-budget",
+        icon="savings",
+        permissions=["budget"],
+    )
+    def assign_budget_detail(self, request, object_id):
+        initiative = self.get_object(request, unquote(object_id))
+        if initiative is None:
+            raise Http404
+        form = BudgetForm(request.POST if is_confirmed(request) else None)
+        if form.is_valid():
+            try:
+                initiative_assign_budget(
+                    initiative=initiative,
+                    amount=form.cleaned_data["amount"],
+                    assigned_by=request.user,
+                )
+            except (DomainError, InvalidAmount) as exc:
+                detail = getattr(exc, "detail", None) or _(
+                    "Importo non valido: scrivi un importo in euro maggiore di zero."
+                )
+                form.add_error("amount", detail)
+            else:
+                self.message_user(
+                    request,
+                    _("Assegnati %(amount)s al bando.")
+                    % {"amount": euro(form.cleaned_data["amount"])},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(change_url(initiative))
+        return action_form_page(
+            request,
+            self,
+            title=_("Assegna budget dal fondo"),
+            form=form,
+            summary=[
+                (_("Fondo"), initiative.fund),
+                (_("Disponibile nel fondo"), euro(fund_balance(fund_id=initiative.fund_id))),
+                (
+                    _("Budget già disponibile nel bando"),
+                    euro(initiative_budget_available(initiative=initiative)),
+                ),
+            ],
+            submit_label=_("Assegna"),
+            obj=initiative,
+        )
+
+
+# --- beneficiaries -----------------------------------------------------------------------
 
 
 @admin.register(Beneficiary)
 class BeneficiaryAdmin(SimpleHistoryAdmin, ModelAdmin):
-    list_display = ["last_name", "first_name", "fiscal_code", "municipality"]
-    list_filter = ["municipality"]
-    search_fields = ["last_name", "first_name", "fiscal_code"]
+    list_display = [
+        "last_name",
+        "first_name",
+        "fiscal_code",
+        "municipality",
+        "vouchers_count",
+        "has_app",
+    ]
+    list_filter = [("municipality", RelatedDropdownFilter)]
+    search_fields = ["last_name", "first_name", "=fiscal_code", "email"]
     list_select_related = ["municipality"]
+    autocomplete_fields = ["user"]
+    fieldsets = [
+        (None, {"fields": [("first_name", "last_name"), "fiscal_code", "municipality"]}),
+        (_("Contatti"), {"fields": ["email", "phone", "user"]}),
+        (_("Buoni"), {"fields": ["vouchers_detail"]}),
+    ]
+    readonly_fields = ["vouchers_detail"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        count = Subquery(
+            Voucher.objects.filter(beneficiary=OuterRef("pk"))
+            .order_by()
+            .values("beneficiary")
+            .annotate(count=Count("pk"))
+            .values("count")[:1],
+            output_field=IntegerField(),
+        )
+        return super().get_queryset(request).annotate(held_vouchers=Coalesce(count, Value(0)))
+
+    @display(description=_("buoni"), ordering="held_vouchers")
+    def vouchers_count(self, obj):
+        return obj.held_vouchers
+
+    @display(description=_("usa l'app"), boolean=True)
+    def has_app(self, obj):
+        return obj.user_id is not None
+
+    @display(description=_("buoni"))
+    def vouchers_detail(self, obj):
+        # A table rather than an inline: an inline titles each row with the voucher's
+        # whole code, which lists must not show.
+        if obj.pk is None:
+            return "—"
+        vouchers = obj.vouchers.select_related("initiative").order_by("-issued_at", "-pk")[:50]
+        return voucher_table(vouchers)
+
+
+# --- vouchers ----------------------------------------------------------------------------
+
+
+def voucher_link(voucher: Voucher) -> str:
+    """A link to a voucher that shows only the end of its code."""
+    return format_html(
+        '<a href="{}" class="text-link">{}</a>', change_url(voucher), voucher.code_hint
+    )
+
+
+def voucher_table(vouchers) -> str:
+    return render_to_string(
+        "unfold/components/table.html",
+        {
+            "table": {
+                "headers": [_("Codice"), _("Bando"), _("Saldo"), _("Stato"), _("Valido fino al")],
+                "rows": [
+                    [
+                        voucher_link(voucher),
+                        voucher.initiative,
+                        euro(voucher.balance),
+                        status_badge(
+                            voucher.get_status_display(), VOUCHER_STATUS_VARIANTS[voucher.status]
+                        ),
+                        voucher.valid_until.strftime("%d/%m/%Y"),
+                    ]
+                    for voucher in vouchers
+                ],
+            }
+        },
+    )
 
 
 @admin.register(Voucher)
-class VoucherAdmin(ModelAdmin):
+class VoucherAdmin(LedgerReadOnlyMixin, ModelAdmin):
     list_display = [
         "code_hint_display",
         "beneficiary",
         "initiative",
-        "balance",
-        "face_value",
+        "balance_display",
+        "face_value_display",
         "status_display",
         "valid_until",
     ]
-    list_filter = ["status", "initiative", "medium"]
-    search_fields = ["beneficiary__last_name", "beneficiary__fiscal_code", "=code"]
-    list_select_related = ["beneficiary", "initiative"]
-    readonly_fields = [
-        "code",
-        "initiative",
-        "beneficiary",
-        "face_value",
-        "balance",
-        "partial_allowed",
-        "valid_from",
-        "valid_until",
-        "status",
+    list_fullwidth = True
+    list_filter = [
+        ("status", ChoicesDropdownFilter),
+        ("initiative", RelatedDropdownFilter),
+        ("beneficiary__municipality", RelatedDropdownFilter),
         "medium",
-        "issued_at",
-        "closed_at",
-        "closed_reason",
+        ("valid_until", DayRangeFilter),
+    ]
+    list_filter_submit = True
+    search_fields = [
+        "beneficiary__last_name",
+        "beneficiary__first_name",
+        "=beneficiary__fiscal_code",
+    ]
+    search_help_text = _(
+        "Cognome, nome o codice fiscale dell'intestatario, oppure le ultime 4 o 5 "
+        "lettere del codice del buono."
+    )
+    list_select_related = ["beneficiary", "initiative"]
+    fieldsets = [
+        (
+            _("Buono"),
+            {
+                "fields": [
+                    "grouped_code_display",
+                    "qr_display",
+                    "status_detail",
+                    "balance_detail",
+                    "face_value_display",
+                    "partial_allowed",
+                    "medium",
+                ]
+            },
+        ),
+        (_("Intestatario e bando"), {"fields": ["beneficiary", "initiative", "application"]}),
+        (
+            _("Validità"),
+            {"fields": ["valid_from", "valid_until", "issued_at", "closed_at", "closed_reason"]},
+        ),
+        (_("Contabilità"), {"fields": ["postings_detail"]}),
+    ]
+    readonly_fields = [
+        "grouped_code_display",
+        "qr_display",
+        "status_detail",
+        "balance_detail",
+        "face_value_display",
+        "postings_detail",
     ]
     show_full_result_count = False
+    actions = ["revoke_vouchers"]
+    actions_detail = ["revoke_detail"]
+    actions_list = ["expire_due"]
+
+    def has_revoke_permission(self, request, obj=None):
+        return request.user.has_perm("vouchers.change_voucher")
+
+    def has_expire_permission(self, request, obj=None):
+        return request.user.has_perm("vouchers.change_voucher")
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also find a voucher by the last characters of its code, as lists show them.
+
+        The whole code is a bearer secret and must not travel in URLs, so only its end
+        (four or five characters) is searched.
+        """
+        filtered = queryset  # the list's filters are already applied
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip().lstrip("…").upper()
+        if 4 <= len(term) <= 5 and term.isalnum():
+            queryset |= filtered.filter(code__endswith=term)
+        return queryset, may_have_duplicates
+
+    # Lists.
 
     @display(description=_("codice"))
     def code_hint_display(self, obj):
         return obj.code_hint
 
-    @display(
-        description=_("stato"),
-        label={"active": "success", "exhausted": "info", "expired": "warning", "revoked": "danger"},
-    )
+    @display(description=_("saldo"), ordering="balance")
+    def balance_display(self, obj):
+        return euro(obj.balance)
+
+    @display(description=_("valore"), ordering="face_value")
+    def face_value_display(self, obj):
+        return euro(obj.face_value)
+
+    @display(description=_("stato"), label=VOUCHER_STATUS_VARIANTS, ordering="status")
     def status_display(self, obj):
         return obj.status, obj.get_status_display()
 
-    def has_add_permission(self, request):
-        return False
+    # Detail.
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    @display(description=_("codice"))
+    def grouped_code_display(self, obj):
+        return format_html(
+            '<span class="text-important text-lg" style="font-family: ui-monospace, '
+            'SFMono-Regular, Menlo, monospace; letter-spacing: .08em">{}</span>',
+            obj.grouped_code,
+        )
+
+    @display(description=_("QR"))
+    def qr_display(self, obj):
+        svg = reverse("vouchers:voucher-qr", kwargs={"voucher_id": obj.pk, "image_format": "svg"})
+        png = reverse("vouchers:voucher-qr", kwargs={"voucher_id": obj.pk, "image_format": "png"})
+        return format_html(
+            '<img src="{}" alt="{}" width="180" height="180" class="bg-white p-2 rounded-default">'
+            '<a href="{}" class="text-link text-xs" download>{}</a>',
+            svg,
+            _("QR del buono"),
+            png,
+            _("Scarica il QR (PNG)"),
+        )
+
+    @display(description=_("stato"))
+    def status_detail(self, obj):
+        badge = status_badge(obj.get_status_display(), VOUCHER_STATUS_VARIANTS[obj.status])
+        if obj.closed_reason:
+            return format_html("{} {}", badge, obj.closed_reason)
+        return badge
+
+    @display(description=_("saldo"))
+    def balance_detail(self, obj):
+        ledger = voucher_ledger_balance(voucher_id=obj.pk)
+        if ledger == obj.balance:
+            return format_html(
+                '<span class="font-semibold text-important">{}</span> '
+                '<span class="text-subtle text-xs">{}</span>',
+                euro(obj.balance),
+                _("(uguale al saldo in contabilità)"),
+            )
+        return format_html(
+            '<span class="font-semibold text-important">{}</span> {}',
+            euro(obj.balance),
+            status_badge(
+                _("in contabilità: %(ledger)s") % {"ledger": euro(ledger)},
+                "danger",
+            ),
+        )
+
+    @display(description=_("movimenti del buono"))
+    def postings_detail(self, obj):
+        postings = (
+            Posting.objects.filter(
+                account__key=f"initiative:{obj.initiative_id}:outstanding", voucher_ref=obj.pk
+            )
+            .select_related("journal")
+            .order_by("journal_id", "id")[:100]
+        )
+        rows = []
+        for posting in postings:
+            journal_url = reverse("admin:core_journal_change", args=[posting.journal_id])
+            rows.append(
+                [
+                    format_html(
+                        '<a href="{}" class="text-link">#{}</a>', journal_url, posting.journal_id
+                    ),
+                    timezone.localtime(posting.journal.created_at).strftime("%d/%m/%Y %H:%M"),
+                    posting.journal.get_kind_display(),
+                    posting.journal.memo,
+                    euro(posting.amount),
+                ]
+            )
+        return render_to_string(
+            "unfold/components/table.html",
+            {
+                "table": {
+                    "headers": [
+                        _("Registrazione"),
+                        _("Data"),
+                        _("Tipo"),
+                        _("Descrizione"),
+                        _("Importo sul buono"),
+                    ],
+                    "rows": rows,
+                }
+            },
+        )
+
+    # Actions.
+
+    def _revoke(self, request, vouchers, reason: str) -> None:
+        revoked = 0
+        for voucher in vouchers:
+            try:
+                voucher_revoke(voucher=voucher, reason=reason, revoked_by=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{voucher.code_hint}: {exc.detail}", messages.ERROR)
+            else:
+                revoked += 1
+        if revoked:
+            self.message_user(
+                request,
+                ngettext("%(count)d buono revocato.", "%(count)d buoni revocati.", revoked)
+                % {"count": revoked},
+                messages.SUCCESS,
+            )
+
+    def _vouchers_table(self, vouchers) -> dict:
+        return {
+            "headers": [_("Codice"), _("Intestatario"), _("Bando"), _("Saldo"), _("Stato")],
+            "rows": [
+                [
+                    voucher.code_hint,
+                    voucher.beneficiary,
+                    voucher.initiative,
+                    euro(voucher.balance),
+                    status_badge(
+                        voucher.get_status_display(), VOUCHER_STATUS_VARIANTS[voucher.status]
+                    ),
+                ]
+                for voucher in vouchers
+            ],
+        }
+
+    @action(description=_("Revoca i buoni selezionati"), permissions=["revoke"])
+    def revoke_vouchers(self, request, queryset):
+        vouchers = list(
+            queryset.select_related("beneficiary", "initiative").order_by("pk")[
+                : MAX_BULK_SELECTION + 1
+            ]
+        )
+        if len(vouchers) > MAX_BULK_SELECTION:
+            self.message_user(
+                request,
+                _("Seleziona al massimo %(max)d buoni alla volta.") % {"max": MAX_BULK_SELECTION},
+                messages.ERROR,
+            )
+            return None
+        form = bound_if_confirmed(ReasonForm, request)
+        if form.is_valid():
+            self._revoke(request, vouchers, form.cleaned_data["reason"])
+            return None
+        return action_form_page(
+            request,
+            self,
+            title=_("Revoca dei buoni"),
+            description=_(
+                "Il buono revocato non si può più spendere; il saldo residuo torna al budget "
+                "del bando."
+            ),
+            form=form,
+            table=self._vouchers_table(vouchers),
+            submit_label=_("Revoca"),
+            bulk_action="revoke_vouchers",
+            selected=[voucher.pk for voucher in vouchers],
+            danger=True,
+        )
+
+    @action(
+        description=_("Revoca"),
+        url_path="revoca",
+        icon="block",
+        variant=ActionVariant.DANGER,
+        permissions=["revoke"],
+    )
+    def revoke_detail(self, request, object_id):
+        voucher = self.get_object(request, unquote(object_id))
+        if voucher is None:
+            raise Http404
+        form = bound_if_confirmed(ReasonForm, request)
+        if form.is_valid():
+            try:
+                voucher_revoke(
+                    voucher=voucher, reason=form.cleaned_data["reason"], revoked_by=request.user
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                self.message_user(request, _("Buono revocato."), messages.SUCCESS)
+                return HttpResponseRedirect(change_url(voucher))
+        return action_form_page(
+            request,
+            self,
+            title=_("Revoca del buono"),
+            description=_(
+                "Il buono revocato non si può più spendere; il saldo residuo torna al budget "
+                "del bando."
+            ),
+            form=form,
+            table=self._vouchers_table([voucher]),
+            submit_label=_("Revoca"),
+            obj=voucher,
+            danger=True,
+        )
+
+    @action(
+        description=_("Fai scadere i buoni scaduti"),
+        url_path="scadenze",
+        icon="event_busy",
+        permissions=["expire"],
+    )
+    def expire_due(self, request):
+        if is_confirmed(request):
+            count = vouchers_expire_due()
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d buono scaduto: il saldo residuo è tornato al bando.",
+                    "%(count)d buoni scaduti: il saldo residuo è tornato ai bandi.",
+                    count,
+                )
+                % {"count": count},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(changelist_url(Voucher))
+        due = Voucher.objects.filter(
+            valid_until__lt=timezone.localdate(), status=Voucher.Status.ACTIVE
+        ).aggregate(
+            count=Count("pk"),
+            residual=Coalesce(
+                Sum("balance"),
+                Value(ZERO),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            ),
+        )
+        return action_form_page(
+            request,
+            self,
+            title=_("Fai scadere i buoni scaduti"),
+            description=_(
+                "I buoni attivi con validità finita prima di oggi diventano scaduti; il loro "
+                "saldo residuo torna al budget del bando."
+            ),
+            form=ConfirmForm(),
+            cancel_url=changelist_url(Voucher),
+            summary=[
+                (_("Buoni da far scadere"), due["count"]),
+                (_("Saldo residuo"), euro(due["residual"])),
+            ],
+            submit_label=_("Fai scadere"),
+        )
