@@ -6,7 +6,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from core.models import Role
 from core.money import format_euro
@@ -25,18 +24,18 @@ from merchants.models import Merchant, MerchantStaff
 from vouchers.codes import group_code
 
 STATE_LABELS = {
-    "active": gettext_lazy("attivo"),
-    "partly_spent": gettext_lazy("speso in parte"),
-    "exhausted": gettext_lazy("esaurito"),
-    "expired": gettext_lazy("scaduto"),
-    "not_yet_valid": gettext_lazy("non ancora valido"),
-    "revoked": gettext_lazy("revocato"),
+    "active": _("attivo"),
+    "partly_spent": _("speso in parte"),
+    "exhausted": _("esaurito"),
+    "expired": _("scaduto"),
+    "not_yet_valid": _("non ancora valido"),
+    "revoked": _("revocato"),
 }
 
 ROLE_LABELS = {
     **{role.value: role.label for role in Role},
-    SUPERUSER: gettext_lazy("Superutente"),
-    BENEFICIARY: gettext_lazy("Beneficiario"),
+    SUPERUSER: _("Superutente"),
+    BENEFICIARY: _("Beneficiario"),
     MERCHANT_OWNER: MerchantStaff.Role.OWNER.label,
     CASHIER: MerchantStaff.Role.CASHIER.label,
 }
@@ -51,7 +50,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 
 class Command(BaseCommand):
-    help = gettext_lazy(
+    help = _(
         "Carica i dati dimostrativi (enti, bandi, beneficiari, buoni in ogni stato, negozi e "
         "accessi di prova). Una seconda esecuzione non cambia nulla."
     )
@@ -61,14 +60,12 @@ class Command(BaseCommand):
         output.add_argument(
             "--json",
             action="store_true",
-            help=gettext_lazy("Stampa in JSON accessi, negozi con chiave del dispositivo e buoni."),
+            help=_("Stampa in JSON accessi, negozi con chiave del dispositivo e buoni."),
         )
         output.add_argument(
             "--logins",
             action="store_true",
-            help=gettext_lazy(
-                "Stampa una tabella degli accessi di prova e alcuni codici dei buoni."
-            ),
+            help=_("Stampa una tabella degli accessi di prova e alcuni codici dei buoni."),
         )
 
     def handle(self, *args, **options):
