@@ -136,3 +136,60 @@ class AnswerForm(forms.Form):
         required=False,
         help_text=_("PDF, JPEG o PNG, al massimo 10 MB."),
     )
+
+
+EXPENSE_ROWS = 5
+EXPENSE_FIELDS = ["amount", "spent_on", "category", "receipt", "description"]
+
+
+class ClaimForm(forms.Form):
+    """Up to five receipts of one reimbursement claim; empty rows are ignored."""
+
+    def __init__(self, *args, initiative, **kwargs):
+        super().__init__(*args, **kwargs)
+        categories = initiative.allowed_categories.order_by("name")
+        for index in range(EXPENSE_ROWS):
+            prefix = f"expense_{index}_"
+            self.fields[prefix + "amount"] = forms.CharField(
+                label=_("Importo in euro"), max_length=12, required=False
+            )
+            self.fields[prefix + "spent_on"] = forms.DateField(
+                label=_("Data della spesa"),
+                required=False,
+                widget=forms.DateInput(attrs={"type": "date"}),
+            )
+            self.fields[prefix + "category"] = forms.ModelChoiceField(
+                label=_("Categoria"), queryset=categories, required=False
+            )
+            self.fields[prefix + "receipt"] = forms.FileField(
+                label=_("Foto o PDF dello scontrino"),
+                required=False,
+                help_text=_("PDF, JPEG o PNG, al massimo 10 MB."),
+            )
+            self.fields[prefix + "description"] = forms.CharField(
+                label=_("Descrizione (facoltativa)"), max_length=200, required=False
+            )
+
+    def expense_rows(self):
+        return [
+            [self[f"expense_{i}_{name}"] for name in EXPENSE_FIELDS] for i in range(EXPENSE_ROWS)
+        ]
+
+    def clean(self):
+        data = super().clean()
+        rows = []
+        for index in range(EXPENSE_ROWS):
+            values = {name: data.get(f"expense_{index}_{name}") for name in EXPENSE_FIELDS}
+            required = [values[name] for name in EXPENSE_FIELDS[:4]]
+            if not any(required):
+                continue
+            if not all(required):
+                raise forms.ValidationError(
+                    _("Spesa %(n)s: servono importo, data, categoria e scontrino.")
+                    % {"n": index + 1}
+                )
+            rows.append(values)
+        if not rows:
+            raise forms.ValidationError(_("Aggiungi almeno una spesa con il suo scontrino."))
+        data["rows"] = rows
+        return data

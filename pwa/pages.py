@@ -23,10 +23,11 @@ from pwa.forms import (
     AccreditationForm,
     AnswerForm,
     ApplicationForm,
+    ClaimForm,
     EmailLinkForm,
 )
 from vouchers.access import AccessRefused, access_code_login, login_link_consume, login_link_send
-from vouchers.models import Application, Initiative, Voucher
+from vouchers.models import Application, Initiative, ReimbursementClaim, Voucher
 from vouchers.programme import (
     ApplicantData,
     MemberData,
@@ -34,6 +35,7 @@ from vouchers.programme import (
     application_document_add,
     application_submit,
 )
+from vouchers.reimbursements import ExpenseData, reimbursement_claim_submit
 from vouchers.selectors import vouchers_of_holder
 
 PUBLIC_STATUSES = [
@@ -42,6 +44,11 @@ PUBLIC_STATUSES = [
     Initiative.Status.RANKED,
     Initiative.Status.ISSUED,
 ]
+
+
+def submitted(request: HttpRequest) -> tuple:
+    """The data and files a form is bound to: none on GET, even an empty POST on POST."""
+    return (request.POST, request.FILES) if request.method == "POST" else (None, None)
 
 
 def beneficiary_required(view):
@@ -140,7 +147,7 @@ def initiative_ranking(request: HttpRequest, initiative_id: int) -> HttpResponse
 
 
 def accreditation_request(request: HttpRequest) -> HttpResponse:
-    form = AccreditationForm(request.POST or None)
+    form = AccreditationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -288,7 +295,7 @@ def my_application(request: HttpRequest, application_id: int) -> HttpResponse:
         pk=application_id,
         applicant=request.beneficiary,
     )
-    form = AnswerForm(request.POST or None, request.FILES or None)
+    form = AnswerForm(*submitted(request))
     if request.method == "POST" and form.is_valid():
         try:
             if form.cleaned_data.get("document"):
@@ -327,7 +334,7 @@ def apply(request: HttpRequest, initiative_id: int) -> HttpResponse:
         messages.info(request, _("Hai già presentato una domanda per questo bando."))
         return redirect("webapp:my-application", application_id=existing.pk)
     form = ApplicationForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         initiative=initiative,
         initial={
             "municipality": beneficiary.municipality_id,
@@ -381,3 +388,49 @@ def apply(request: HttpRequest, initiative_id: int) -> HttpResponse:
             )
             return redirect("webapp:my-application", application_id=application.pk)
     return render(request, "pwa/apply.html", {"initiative": initiative, "form": form})
+
+
+@beneficiary_required
+def claim_new(request: HttpRequest, application_id: int) -> HttpResponse:
+    application = get_object_or_404(
+        Application.objects.select_related("initiative"),
+        pk=application_id,
+        applicant=request.beneficiary,
+    )
+    form = ClaimForm(
+        *submitted(request),
+        initiative=application.initiative,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            reimbursement_claim_submit(
+                application=application,
+                expenses=[
+                    ExpenseData(
+                        amount=row["amount"],
+                        spent_on=row["spent_on"],
+                        category=row["category"],
+                        receipt=row["receipt"],
+                        description=row["description"] or "",
+                    )
+                    for row in form.cleaned_data["rows"]
+                ],
+                submitted_by=request.user,
+            )
+        except DomainError as error:
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, _("Richiesta di rimborso inviata."))
+            return redirect("webapp:my-claims")
+    return render(request, "pwa/claim_new.html", {"application": application, "form": form})
+
+
+@beneficiary_required
+def my_claims(request: HttpRequest) -> HttpResponse:
+    claims = (
+        ReimbursementClaim.objects.filter(beneficiary=request.beneficiary)
+        .select_related("initiative")
+        .prefetch_related("expenses__category")
+        .order_by("-submitted_at")
+    )
+    return render(request, "pwa/my_claims.html", {"claims": claims})

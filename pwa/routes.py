@@ -24,5 +24,7 @@ urlpatterns = [
     path("buoni/<int:voucher_id>/", pages.my_voucher, name="my-voucher"),
     path("domande/", pages.my_applications, name="my-applications"),
     path("domande/<int:application_id>/", pages.my_application, name="my-application"),
+    path("domande/<int:application_id>/rimborso/", pages.claim_new, name="claim-new"),
+    path("rimborsi/", pages.my_claims, name="my-claims"),
     path("cassa/", include("pwa.till_routes")),
 ]

@@ -765,3 +765,107 @@ class ApplicationDocument(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ReimbursementClaim(models.Model):
+    """A beneficiary's request to be paid back for expenses of a reimbursement call."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("Da esaminare")
+        APPROVED = "approved", _("Approvata")
+        PARTLY_APPROVED = "partly_approved", _("Approvata in parte")
+        REJECTED = "rejected", _("Respinta")
+        PAID = "paid", _("Pagata")
+
+    initiative = models.ForeignKey(
+        Initiative,
+        on_delete=models.PROTECT,
+        related_name="reimbursement_claims",
+        verbose_name=_("bando"),
+    )
+    beneficiary = models.ForeignKey(
+        Beneficiary,
+        on_delete=models.PROTECT,
+        related_name="reimbursement_claims",
+        verbose_name=_("beneficiario"),
+    )
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.PROTECT,
+        related_name="reimbursement_claims",
+        verbose_name=_("domanda"),
+    )
+    status = models.CharField(
+        _("stato"), max_length=20, choices=Status.choices, default=Status.SUBMITTED
+    )
+    submitted_at = models.DateTimeField(_("presentata il"), auto_now_add=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("presentata da"),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("richiesta di rimborso")
+        verbose_name_plural = _("richieste di rimborso")
+        ordering = ["-submitted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.beneficiary} · {self.initiative}"
+
+    @property
+    def total_claimed(self) -> Decimal:
+        return sum((e.amount for e in self.expenses.all()), Decimal("0.00"))
+
+
+def expense_receipt_path(instance, filename: str) -> str:
+    return f"receipts/{instance.claim_id}/{filename}"
+
+
+class Expense(models.Model):
+    """One receipt of a reimbursement claim, reviewed on its own."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Da esaminare")
+        APPROVED = "approved", _("Ammessa")
+        REDUCED = "reduced", _("Ammessa in parte")
+        REFUSED = "refused", _("Non ammessa")
+
+    claim = models.ForeignKey(
+        ReimbursementClaim,
+        on_delete=models.CASCADE,
+        related_name="expenses",
+        verbose_name=_("richiesta"),
+    )
+    amount = models.DecimalField(_("importo"), max_digits=10, decimal_places=2)
+    spent_on = models.DateField(_("data della spesa"))
+    category = models.ForeignKey(
+        SpendingCategory, on_delete=models.PROTECT, related_name="+", verbose_name=_("categoria")
+    )
+    description = models.CharField(_("descrizione"), max_length=200, blank=True, default="")
+    receipt = models.FileField(_("scontrino o fattura"), upload_to=expense_receipt_path)
+    receipt_content_type = models.CharField(_("tipo del file"), max_length=50)
+    status = models.CharField(
+        _("esito"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    approved_amount = models.DecimalField(
+        _("importo ammesso"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    refusal_reason = models.CharField(_("motivo"), max_length=255, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("spesa")
+        verbose_name_plural = _("spese")
+        ordering = ["spent_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=Decimal("0")), name="expense_amount_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.spent_on} · {self.amount}"
