@@ -40,15 +40,15 @@ class DeviceKeyAuthentication(authentication.BaseAuthentication):
             raw_key = header[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed(_("Chiave del dispositivo non valida.")) from exc
-        device = (
-            DeviceKey.objects.select_related("merchant")
-            .filter(key_hash=hash_device_key(raw_key), revoked_at=None)
-            .first()
-        )
-        if device is None:
+        try:
+            # get(), not first(): key_hash is unique, an ORDER BY would be built for nothing.
+            device = DeviceKey.objects.select_related("merchant").get(
+                key_hash=hash_device_key(raw_key), revoked_at=None
+            )
+        except DeviceKey.DoesNotExist:
             raise exceptions.AuthenticationFailed(
                 _("Chiave del dispositivo non valida o revocata.")
-            )
+            ) from None
         now = timezone.now()
         if device.last_used_at is None or (now - device.last_used_at).total_seconds() > 300:
             DeviceKey.objects.filter(pk=device.pk).update(last_used_at=now)

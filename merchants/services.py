@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -163,16 +164,20 @@ def _request_hash(code: str, amount: Decimal | None) -> str:
 
 
 def _replay(*, merchant: Merchant, key: str, request_hash: str) -> RedemptionResult | None:
-    record = (
-        IdempotencyRecord.objects.select_related("redemption__voucher__beneficiary")
-        .filter(merchant=merchant, key=key)
-        .first()
+    # Nearly every request brings a new key: look it up with a small query (two columns of
+    # one table, no ORDER BY), and load the redemption to answer with only on a retry.
+    found = list(
+        IdempotencyRecord.objects.filter(merchant=merchant, key=key)
+        .values_list("request_hash", "redemption_id")
+        .order_by()[:1]
     )
-    if record is None:
+    if not found:
         return None
-    if record.request_hash != request_hash:
+    stored_hash, redemption_id = found[0]
+    if stored_hash != request_hash:
         raise RedemptionError("idempotency_key_reused")
-    return RedemptionResult(redemption=record.redemption, replayed=True)
+    redemption = Redemption.objects.select_related("voucher__beneficiary").get(pk=redemption_id)
+    return RedemptionResult(redemption=redemption, replayed=True)
 
 
 def voucher_redeem(
@@ -226,14 +231,14 @@ def _redeem_locked(
     request_hash: str,
 ) -> RedemptionResult:
     merchant = till.merchant
-    voucher = (
-        Voucher.objects.select_for_update(of=("self",))
-        .select_related("beneficiary")
-        .filter(code=code)
-        .first()
-    )
-    if voucher is None:
-        raise RedemptionError("voucher_not_found")
+    try:
+        voucher = (
+            Voucher.objects.select_for_update(of=("self",))
+            .select_related("beneficiary")
+            .get(code=code)
+        )
+    except Voucher.DoesNotExist:
+        raise RedemptionError("voucher_not_found") from None
     error = voucher_usability_error(voucher=voucher, merchant=merchant)
     if error is not None:
         error.voucher = voucher
@@ -363,14 +368,20 @@ def refused_attempt_record(
     )
 
 
-def settlement_create(*, merchant: Merchant, created_by=None) -> Settlement:
-    """Settle every confirmed, unsettled redemption of a shop: the exact sum, no fee."""
+def settlement_create(
+    *, merchant: Merchant, created_by=None, until: datetime | None = None
+) -> Settlement:
+    """Settle every confirmed, unsettled redemption of a shop: the exact sum, no fee.
+
+    ``until`` leaves out the redemptions made after it (a run settles up to its cutoff).
+    """
     with transaction.atomic():
-        redemptions = list(
-            Redemption.objects.select_for_update()
-            .filter(merchant=merchant, status=Redemption.Status.CONFIRMED, settlement=None)
-            .order_by("pk")
+        pending = Redemption.objects.select_for_update().filter(
+            merchant=merchant, status=Redemption.Status.CONFIRMED, settlement=None
         )
+        if until is not None:
+            pending = pending.filter(created_at__lte=until)
+        redemptions = list(pending.order_by("pk"))
         if not redemptions:
             raise RedemptionError("nothing_to_settle")
         total = sum((r.amount for r in redemptions), ZERO)

@@ -28,6 +28,14 @@ pytestmark = [
 ]
 
 
+def forget_broker_connections() -> None:
+    """Drop pooled connections, so that a change of broker_url takes effect in this process."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def worker():
     """Start a worker on its own queue, pointed at the test database; route tasks to it."""
@@ -68,10 +76,12 @@ def worker():
         k: celery_app.conf[k] for k in ("task_always_eager", "broker_url", "task_default_queue")
     }
     celery_app.conf.update(task_always_eager=False, broker_url=REDIS_URL, task_default_queue=queue)
+    forget_broker_connections()
     try:
         yield process
     finally:
         celery_app.conf.update(saved)
+        forget_broker_connections()
         process.terminate()
         try:
             process.wait(timeout=10)
