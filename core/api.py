@@ -1,6 +1,7 @@
 """The API's single error format: ``{"code": "<stable code>", "detail": "<translated>"}``."""
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
@@ -59,6 +60,17 @@ def exception_handler(exc, context):
     """Turn every error into ``{"code", "detail"}`` with the right status."""
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.detail)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away mid-request: the transaction was rolled back, so nothing
+        # was written; the till may retry with the same Idempotency-Key.
+        return error_response(
+            "service_unavailable",
+            _(
+                "Servizio momentaneamente non disponibile: riprova tra poco, nulla è stato addebitato."
+            ),
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, Http404):
         return error_response("not_found", _("Non trovato."))
     if isinstance(exc, PermissionDenied):

@@ -173,6 +173,7 @@ class Account(models.Model):
         VOUCHERS_OUTSTANDING = "vouchers_outstanding", _("Buoni in circolazione")
         MERCHANT_PAYABLE = "merchant_payable", _("Debito verso l'esercente")
         MERCHANT_SETTLED = "merchant_settled", _("Liquidato all'esercente")
+        MERCHANT_PAID = "merchant_paid", _("Pagato all'esercente")
 
     key = models.CharField(_("chiave"), max_length=100, unique=True)
     kind = models.CharField(_("tipo"), max_length=30, choices=Kind.choices)
@@ -199,6 +200,7 @@ class Journal(models.Model):
         VOUCHER_EXPIRED = "voucher_expired", _("Buono scaduto")
         VOUCHER_REVOKED = "voucher_revoked", _("Buono revocato")
         SETTLEMENT = "settlement", _("Liquidazione all'esercente")
+        SETTLEMENT_PAID = "settlement_paid", _("Liquidazione pagata")
 
     kind = models.CharField(_("tipo"), max_length=30, choices=Kind.choices)
     memo = models.CharField(_("descrizione"), max_length=255, blank=True, default="")
@@ -259,3 +261,181 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: {self.amount}"
+
+
+class PaymentBatch(models.Model):
+    """A distinta: SEPA credit transfers from the agency's account, in one pain.001 file.
+
+    One person prepares it and another releases it (four eyes); only a released batch is
+    exported to the bank, and it is paid when the bank confirms (by hand or with camt.054).
+    The debtor's name, account and address are copied from the settings when the batch is
+    prepared, so that the file exported later is always the same.
+    """
+
+    class Kind(models.TextChoices):
+        MERCHANT_SETTLEMENTS = "merchant_settlements", _("Liquidazioni agli esercenti")
+        BENEFICIARY_PAYMENTS = "beneficiary_payments", _("Pagamenti ai beneficiari")
+
+    class Status(models.TextChoices):
+        PREPARED = "prepared", _("Preparata")
+        RELEASED = "released", _("Autorizzata")
+        EXPORTED = "exported", _("Esportata")
+        PAID = "paid", _("Pagata")
+        CANCELLED = "cancelled", _("Annullata")
+
+    kind = models.CharField(_("tipo"), max_length=30, choices=Kind.choices)
+    status = models.CharField(
+        _("stato"), max_length=20, choices=Status.choices, default=Status.PREPARED
+    )
+    message_id = models.CharField(
+        _("identificativo del messaggio"),
+        max_length=35,
+        unique=True,
+        help_text=_("MsgId del file pain.001: la banca rifiuta un file con un MsgId già visto."),
+    )
+    requested_execution_date = models.DateField(_("data di esecuzione richiesta"))
+    total = models.DecimalField(_("totale"), max_digits=14, decimal_places=2)
+    transfers_count = models.PositiveIntegerField(_("numero di bonifici"))
+    debtor_name = models.CharField(_("ordinante"), max_length=70)
+    debtor_iban = models.CharField(_("IBAN dell'ordinante"), max_length=34)
+    debtor_bic = models.CharField(_("BIC dell'ordinante"), max_length=11)
+    debtor_street = models.CharField(_("via dell'ordinante"), max_length=70, blank=True)
+    debtor_building_number = models.CharField(
+        _("numero civico dell'ordinante"), max_length=16, blank=True
+    )
+    debtor_postcode = models.CharField(_("CAP dell'ordinante"), max_length=16, blank=True)
+    debtor_town = models.CharField(_("località dell'ordinante"), max_length=35, blank=True)
+    debtor_country = models.CharField(_("paese dell'ordinante"), max_length=2, default="IT")
+    prepared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("preparata da"),
+    )
+    prepared_at = models.DateTimeField(_("preparata il"))
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("autorizzata da"),
+    )
+    released_at = models.DateTimeField(_("autorizzata il"), null=True, blank=True)
+    exported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("esportata da"),
+    )
+    exported_at = models.DateTimeField(
+        _("esportata il"),
+        null=True,
+        blank=True,
+        help_text=_("Data di creazione scritta nel file: ogni nuova esportazione è identica."),
+    )
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("segnata pagata da"),
+    )
+    paid_at = models.DateTimeField(_("pagata il"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("annullata da"),
+    )
+    cancelled_at = models.DateTimeField(_("annullata il"), null=True, blank=True)
+    cancel_reason = models.CharField(
+        _("motivo dell'annullamento"), max_length=255, blank=True, default=""
+    )
+
+    class Meta:
+        verbose_name = _("distinta di pagamento")
+        verbose_name_plural = _("distinte di pagamento")
+        ordering = ["-prepared_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total__gt=Decimal("0")), name="payment_batch_total_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(transfers_count__gt=0), name="payment_batch_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(released_by__isnull=True)
+                | ~models.Q(released_by=models.F("prepared_by")),
+                name="payment_batch_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} · {self.get_status_display()}"
+
+    @property
+    def payment_information_id(self) -> str:
+        """The PmtInfId of the file's single payment information block."""
+        return f"{self.message_id}-1"
+
+
+class PaymentLine(models.Model):
+    """One credit transfer of a batch: who is paid, where, how much and why.
+
+    Names and addresses are stored already in the SEPA character set and within the
+    lengths of the file, so the database shows exactly what the bank receives.
+    """
+
+    batch = models.ForeignKey(
+        PaymentBatch, on_delete=models.PROTECT, related_name="lines", verbose_name=_("distinta")
+    )
+    end_to_end_id = models.CharField(
+        _("identificativo end-to-end"),
+        max_length=35,
+        unique=True,
+        help_text=_("EndToEndId: la banca lo riporta nella notifica di addebito (camt.054)."),
+    )
+    creditor_name = models.CharField(_("beneficiario"), max_length=70)
+    creditor_iban = models.CharField(_("IBAN del beneficiario"), max_length=34)
+    creditor_bic = models.CharField(_("BIC del beneficiario"), max_length=11, blank=True)
+    street = models.CharField(_("via"), max_length=70, blank=True)
+    building_number = models.CharField(_("numero civico"), max_length=16, blank=True)
+    postcode = models.CharField(_("CAP"), max_length=16, blank=True)
+    town = models.CharField(_("località"), max_length=35, blank=True)
+    country = models.CharField(_("paese"), max_length=2, default="IT")
+    amount = models.DecimalField(_("importo"), max_digits=14, decimal_places=2)
+    remittance = models.CharField(_("causale"), max_length=140)
+    merchant_ref = models.BigIntegerField(
+        _("esercente"),
+        null=True,
+        blank=True,
+        help_text=_("Il negozio pagato, per la registrazione contabile del pagamento."),
+    )
+    paid_at = models.DateTimeField(_("pagato il"), null=True, blank=True)
+    journal = models.ForeignKey(
+        Journal,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("registrazione del pagamento"),
+    )
+
+    class Meta:
+        verbose_name = _("bonifico")
+        verbose_name_plural = _("bonifici")
+        ordering = ["batch", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=Decimal("0")), name="payment_line_amount_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.end_to_end_id} · {self.creditor_name} · {self.amount}"

@@ -181,6 +181,15 @@ class Settlement(models.Model):
     journal = models.OneToOneField(
         "core.Journal", on_delete=models.PROTECT, related_name="+", verbose_name=_("registrazione")
     )
+    payment_line = models.OneToOneField(
+        "core.PaymentLine",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="settlement",
+        verbose_name=_("bonifico"),
+        help_text=_("Il bonifico della distinta che paga questa liquidazione."),
+    )
 
     class Meta:
         verbose_name = _("liquidazione")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.csp import CSP
 from django.urls import reverse_lazy
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 import pwa
@@ -352,3 +352,14 @@ LOGGING = {
 }
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "vouchers.sms.ConsoleSmsBackend")
 PWA_SERVICE_WORKER_PATH = BASE_DIR / "static" / "js" / "serviceworker.js"
+
+# The agency's account that pays shops and beneficiaries: the debtor of every pain.001 file.
+# The demo defaults are a valid Italian IBAN and its bank's BIC; set the real ones in production.
+AGENCY_DEBTOR_NAME = os.environ.get("AGENCY_DEBTOR_NAME", "Agenzia BuonoComune")
+AGENCY_DEBTOR_IBAN = os.environ.get("AGENCY_DEBTOR_IBAN", "IT60X0542811101000000123456")
+AGENCY_DEBTOR_BIC = os.environ.get("AGENCY_DEBTOR_BIC", "BLOPIT22XXX")
+AGENCY_DEBTOR_STREET = os.environ.get("AGENCY_DEBTOR_STREET", "Via del Corso")
+AGENCY_DEBTOR_BUILDING_NUMBER = os.environ.get("AGENCY_DEBTOR_BUILDING_NUMBER", "1")
+AGENCY_DEBTOR_POSTCODE = os.environ.get("AGENCY_DEBTOR_POSTCODE", "00186")
+AGENCY_DEBTOR_TOWN = os.environ.get("AGENCY_DEBTOR_TOWN", "Roma")
+AGENCY_DEBTOR_COUNTRY = os.environ.get("AGENCY_DEBTOR_COUNTRY", "IT")
