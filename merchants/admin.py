@@ -16,9 +16,11 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from import_export.fields import Field
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import (
@@ -57,6 +59,13 @@ from merchants.models import (
 from merchants.selectors import merchant_payable
 from merchants.services import device_key_create, device_key_revoke, merchant_set_status
 from vouchers import admin as vouchers_admin
+from vouchers.admin.exports import ExportAdminMixin, ListResource
+from vouchers.admin.scoping import (
+    ScopedAdminMixin,
+    ScopedRelatedDropdownFilter,
+    request_scope,
+    visible_vouchers,
+)
 from vouchers.models import Initiative, Voucher
 
 MERCHANT_STATUS_VARIANTS = {
@@ -78,6 +87,82 @@ def reason_label(code: str) -> str:
     if message is None:
         return code
     return re.sub(r"%\(\w+\)s", "…", str(message))
+
+
+# --- what each user sees ----------------------------------------------------------------
+
+
+def visible_merchants(request):
+    """Shops the user may see: all for the agency, else those serving his municipalities."""
+    scope = request_scope(request)
+    if scope.everything:
+        return Merchant.objects.all()
+    return Merchant.objects.filter(
+        pk__in=Merchant.municipalities.through.objects.filter(
+            organization_id__in=scope.municipality_ids
+        ).values("merchant_id")
+    )
+
+
+class MerchantScopedAdminMixin(ScopedAdminMixin):
+    """Scoping for the shops' admins: rows of the shops the user sees."""
+
+    def of_visible_merchants(self, request, rows):
+        if request_scope(request).everything:
+            return rows  # including rows without a shop (a refused unknown device)
+        return rows.filter(merchant__in=visible_merchants(request))
+
+    def related_choices(self, request, model):
+        if model is Merchant:
+            return visible_merchants(request)
+        return super().related_choices(request, model)
+
+
+class RedemptionResource(ListResource):
+    receipt = Field(column_name=_("ricevuta"))
+    created_at = Field(column_name=_("eseguito il"))
+    merchant = Field(column_name=_("esercente"))
+    vat_number = Field(column_name=_("partita IVA"))
+    voucher = Field(column_name=_("buono (ultime cifre)"))
+    holder = Field(column_name=_("intestatario"))
+    initiative = Field(column_name=_("bando"))
+    amount = Field(column_name=_("importo"))
+    balance_after = Field(column_name=_("saldo dopo"))
+    status = Field(column_name=_("stato"))
+    settlement = Field(column_name=_("liquidazione"))
+
+    def dehydrate_receipt(self, obj):
+        return obj.receipt_number
+
+    def dehydrate_created_at(self, obj):
+        return timezone.localtime(obj.created_at).strftime("%d/%m/%Y %H:%M")
+
+    def dehydrate_merchant(self, obj):
+        return obj.merchant.name
+
+    def dehydrate_vat_number(self, obj):
+        return obj.merchant.vat_number
+
+    def dehydrate_voucher(self, obj):
+        return obj.voucher.code_hint
+
+    def dehydrate_holder(self, obj):
+        return obj.voucher.beneficiary.full_name
+
+    def dehydrate_initiative(self, obj):
+        return obj.voucher.initiative.title
+
+    def dehydrate_amount(self, obj):
+        return f"{obj.amount:.2f}"
+
+    def dehydrate_balance_after(self, obj):
+        return f"{obj.balance_after:.2f}"
+
+    def dehydrate_status(self, obj):
+        return obj.get_status_display()
+
+    def dehydrate_settlement(self, obj):
+        return obj.settlement_id or ""
 
 
 # --- shops -------------------------------------------------------------------------------
@@ -122,7 +207,7 @@ class DeviceKeyForm(forms.Form):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(SimpleHistoryAdmin, ModelAdmin):
+class MerchantAdmin(MerchantScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     list_display = [
         "name",
         "legal_name",
@@ -136,7 +221,7 @@ class MerchantAdmin(SimpleHistoryAdmin, ModelAdmin):
     list_filter = [
         ("status", ChoicesDropdownFilter),
         ("categories", RelatedDropdownFilter),
-        ("municipalities", RelatedDropdownFilter),
+        ("municipalities", ScopedRelatedDropdownFilter),
     ]
     search_fields = ["name", "legal_name", "=vat_number", "town"]
     filter_horizontal = ["categories", "municipalities"]
@@ -161,6 +246,9 @@ class MerchantAdmin(SimpleHistoryAdmin, ModelAdmin):
             "items": ["accredit_detail", "suspend_detail", "reject_detail"],
         },
     ]
+
+    def scoped_queryset(self, request):
+        return visible_merchants(request)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("categories")
@@ -366,7 +454,7 @@ class ActiveKeyFilter(DropdownFilter):
 
 
 @admin.register(DeviceKey)
-class DeviceKeyAdmin(LedgerReadOnlyMixin, ModelAdmin):
+class DeviceKeyAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     list_display = [
         "name",
         "merchant",
@@ -393,6 +481,9 @@ class DeviceKeyAdmin(LedgerReadOnlyMixin, ModelAdmin):
     readonly_fields = fields
     actions = ["revoke_keys"]
     actions_detail = ["revoke_detail"]
+
+    def scoped_queryset(self, request):
+        return self.of_visible_merchants(request, DeviceKey.objects.all())
 
     def has_revoke_permission(self, request, obj=None):
         return request.user.has_perm("merchants.change_devicekey")
@@ -523,7 +614,13 @@ class RedemptionDisplayMixin:
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(RedemptionDisplayMixin, LedgerReadOnlyMixin, ModelAdmin):
+class RedemptionAdmin(
+    MerchantScopedAdminMixin,
+    RedemptionDisplayMixin,
+    LedgerReadOnlyMixin,
+    ModelAdmin,
+    ExportAdminMixin,
+):
     list_display = [
         "receipt_display",
         "created_at",
@@ -540,7 +637,7 @@ class RedemptionAdmin(RedemptionDisplayMixin, LedgerReadOnlyMixin, ModelAdmin):
         ("status", ChoicesDropdownFilter),
         ("merchant", AutocompleteSelectFilter),
         ("created_at", DayRangeFilter),
-        ("voucher__initiative", RelatedDropdownFilter),
+        ("voucher__initiative", ScopedRelatedDropdownFilter),
         SettledFilter,
     ]
     list_filter_submit = True
@@ -571,6 +668,13 @@ class RedemptionAdmin(RedemptionDisplayMixin, LedgerReadOnlyMixin, ModelAdmin):
     ]
     readonly_fields = fields
     show_full_result_count = False
+    resource_classes = [RedemptionResource]
+
+    def scoped_queryset(self, request):
+        # The redemptions of the vouchers of the people the user sees.
+        if request_scope(request).everything:
+            return Redemption.objects.all()
+        return Redemption.objects.filter(voucher__in=visible_vouchers(request))
 
     def get_search_results(self, request, queryset, search_term):
         """Also find a redemption by its receipt number (``2026-00000123``)."""
@@ -610,7 +714,7 @@ class SettlementRedemptionInline(RedemptionDisplayMixin, TabularInline):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(LedgerReadOnlyMixin, ModelAdmin):
+class SettlementAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     list_display = ["id", "merchant", "total_display", "redemptions_count", "created_at"]
     list_filter = [("merchant", AutocompleteSelectFilter), ("created_at", DayRangeFilter)]
     list_filter_submit = True
@@ -626,6 +730,9 @@ class SettlementAdmin(LedgerReadOnlyMixin, ModelAdmin):
     ]
     readonly_fields = fields
     inlines = [SettlementRedemptionInline]
+
+    def scoped_queryset(self, request):
+        return self.of_visible_merchants(request, Settlement.objects.all())
 
     @display(description=_("totale"), ordering="total")
     def total_display(self, obj):
@@ -646,7 +753,7 @@ class ReasonFilter(DropdownFilter):
 
 
 @admin.register(RefusedAttempt)
-class RefusedAttemptAdmin(LedgerReadOnlyMixin, ModelAdmin):
+class RefusedAttemptAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     list_display = [
         "created_at",
         "action",
@@ -682,6 +789,9 @@ class RefusedAttemptAdmin(LedgerReadOnlyMixin, ModelAdmin):
     ]
     readonly_fields = fields
     show_full_result_count = False
+
+    def scoped_queryset(self, request):
+        return self.of_visible_merchants(request, RefusedAttempt.objects.all())
 
     @display(description=_("motivo"), ordering="reason")
     def reason_display(self, obj):

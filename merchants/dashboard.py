@@ -1,25 +1,35 @@
-"""The admin's home page: the figures staff look at first.
+"""The admin's home page: the figures staff look at first, scoped to the user.
 
-A fixed handful of aggregate queries, whatever the size of the tables: one per card group
-and one for the chart.
+A fixed handful of aggregate queries, whatever the size of the tables: applications,
+decisions, vouchers and redemptions are each read once, grouped by call and municipality,
+and every table and card is built from those rows. Staff see their municipalities' figures
+(the agency all of them); a funder sees the calls his contributions paid for, as totals
+only: no person, no shop.
 """
 
 import json
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.models import Contribution, Membership, Role
 from core.money import ZERO, format_euro
 from merchants.models import Merchant, Redemption, RefusedAttempt
-from vouchers.models import Voucher
+from vouchers.admin.scoping import request_scope, visible_applications, visible_vouchers
+from vouchers.models import Application, Decision, Initiative, Voucher
 
 CHART_DAYS = 30
+TABLE_ROWS = 12
+TOP_SHOPS = 5
 
 
 def _changelist(model, **filters) -> str:
@@ -31,37 +41,143 @@ def _start_of(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def voucher_figures() -> dict:
-    return Voucher.objects.aggregate(
-        count=Count("id"),
-        issued=Sum("face_value"),
-        active=Count("id", filter=Q(status=Voucher.Status.ACTIVE)),
-        outstanding=Sum("balance", filter=Q(status=Voucher.Status.ACTIVE)),
+def _euro(amount) -> str:
+    return format_euro(amount or ZERO).replace(" ", "\u00a0")
+
+
+# --- what the user may count -------------------------------------------------------------
+
+
+@dataclass
+class DashboardScope:
+    """The rows the dashboard adds up; ``None`` means every row (the agency)."""
+
+    funder_only: bool
+    applications: QuerySet | None
+    vouchers: QuerySet | None
+    merchants: QuerySet | None
+
+    def within(self, queryset: QuerySet, lookup: str, scoped: QuerySet | None) -> QuerySet:
+        return queryset if scoped is None else queryset.filter(**{f"{lookup}__in": scoped})
+
+
+def dashboard_scope(request) -> DashboardScope:
+    from merchants.admin import visible_merchants
+
+    scope = request_scope(request)
+    if scope.everything:
+        return DashboardScope(funder_only=False, applications=None, vouchers=None, merchants=None)
+    if scope.funder_only:
+        # The calls paid from the funds his organisations contributed to.
+        funded = Initiative.objects.filter(
+            fund__in=Contribution.objects.filter(
+                funder__in=Membership.objects.filter(
+                    user_id=scope.user_id, role=Role.FUNDER
+                ).values("organization_id")
+            ).values("fund_id")
+        )
+        return DashboardScope(
+            funder_only=True,
+            applications=Application.objects.filter(initiative__in=funded),
+            vouchers=Voucher.objects.filter(initiative__in=funded),
+            merchants=Merchant.objects.none(),
+        )
+    return DashboardScope(
+        funder_only=False,
+        applications=visible_applications(request),
+        vouchers=visible_vouchers(request),
+        merchants=visible_merchants(request),
     )
 
 
-def redemption_figures() -> dict:
-    return Redemption.objects.filter(status=Redemption.Status.CONFIRMED).aggregate(
-        total=Sum("amount"), count=Count("id")
+# --- the figures, one query each ---------------------------------------------------------
+
+
+def application_rows(scope: DashboardScope) -> list[dict]:
+    """Applications by call, municipality and status, with the amounts allocated."""
+    applications = scope.applications if scope.applications is not None else Application.objects
+    return list(
+        applications.order_by()
+        .values(
+            "initiative_id",
+            "initiative__title",
+            "initiative__status",
+            "municipality_id",
+            "municipality__name",
+            "status",
+        )
+        .annotate(
+            count=Count("pk"),
+            allocated=Sum(
+                "amount",
+                filter=Q(outcome__in=[Application.Outcome.FUNDED, Application.Outcome.ISSUED]),
+            ),
+        )
     )
 
 
-def merchant_figures() -> dict:
-    return Merchant.objects.aggregate(
-        accredited=Count("id", filter=Q(status=Merchant.Status.ACCREDITED)),
-        requested=Count("id", filter=Q(status=Merchant.Status.REQUESTED)),
+def decision_rows(scope: DashboardScope) -> list[dict]:
+    """How long applications waited for their decision, by call and municipality."""
+    decisions = scope.within(
+        Decision.objects.filter(action__in=[Decision.Action.APPROVE, Decision.Action.REJECT]),
+        "application",
+        scope.applications,
+    )
+    waited = ExpressionWrapper(
+        F("decided_at") - F("application__submitted_at"), output_field=DurationField()
+    )
+    return list(
+        decisions.order_by()
+        .values("application__initiative_id", "application__municipality_id")
+        .annotate(count=Count("pk"), waited=Avg(waited))
     )
 
 
-def redemptions_per_day(*, days: int = CHART_DAYS) -> list[dict]:
+def voucher_rows(scope: DashboardScope) -> list[dict]:
+    """Vouchers by call, municipality of the holder and status: how many, issued, left."""
+    vouchers = scope.vouchers if scope.vouchers is not None else Voucher.objects
+    return list(
+        vouchers.order_by()
+        .values(
+            "initiative_id",
+            "initiative__title",
+            "initiative__status",
+            "beneficiary__municipality_id",
+            "beneficiary__municipality__name",
+            "status",
+        )
+        .annotate(count=Count("pk"), issued=Sum("face_value"), balance=Sum("balance"))
+    )
+
+
+def _confirmed_redemptions(scope: DashboardScope) -> QuerySet:
+    return scope.within(
+        Redemption.objects.filter(status=Redemption.Status.CONFIRMED), "voucher", scope.vouchers
+    )
+
+
+def redemption_rows(scope: DashboardScope) -> list[dict]:
+    """Money spent, by call, municipality of the holder and status of the voucher."""
+    return list(
+        _confirmed_redemptions(scope)
+        .order_by()
+        .values(
+            "voucher__initiative_id",
+            "voucher__beneficiary__municipality_id",
+            "voucher__status",
+        )
+        .annotate(total=Sum("amount"), count=Count("pk"))
+    )
+
+
+def redemptions_per_day(scope: DashboardScope, *, days: int = CHART_DAYS) -> list[dict]:
     """Confirmed redemptions of the last ``days`` days (today included), one row per day."""
     today = timezone.localdate()
     first_day = today - timedelta(days=days - 1)
     found = {
         row["day"]: row
-        for row in Redemption.objects.filter(
-            status=Redemption.Status.CONFIRMED, created_at__gte=_start_of(first_day)
-        )
+        for row in _confirmed_redemptions(scope)
+        .filter(created_at__gte=_start_of(first_day))
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(count=Count("id"), total=Sum("amount"))
@@ -73,6 +189,186 @@ def redemptions_per_day(*, days: int = CHART_DAYS) -> list[dict]:
         row = found.get(day, {})
         rows.append({"day": day, "count": row.get("count", 0), "total": row.get("total") or ZERO})
     return rows
+
+
+def top_shops(scope: DashboardScope) -> list[dict]:
+    return list(
+        _confirmed_redemptions(scope)
+        .values("merchant_id", "merchant__name")
+        .annotate(total=Sum("amount"), count=Count("pk"))
+        .order_by("-total", "merchant__name")[:TOP_SHOPS]
+    )
+
+
+def spending_per_category(scope: DashboardScope) -> list[dict]:
+    """Spending by the categories of the shop (a shop of two categories counts in both)."""
+    return list(
+        _confirmed_redemptions(scope)
+        .filter(merchant__categories__isnull=False)
+        .values("merchant__categories__name")
+        .annotate(total=Sum("amount"))
+        .order_by("-total", "merchant__categories__name")
+    )
+
+
+def merchant_figures(scope: DashboardScope) -> dict:
+    merchants = scope.merchants if scope.merchants is not None else Merchant.objects
+    return merchants.aggregate(
+        accredited=Count("id", filter=Q(status=Merchant.Status.ACCREDITED)),
+        requested=Count("id", filter=Q(status=Merchant.Status.REQUESTED)),
+    )
+
+
+def refused_today(scope: DashboardScope) -> int:
+    attempts = RefusedAttempt.objects.filter(created_at__gte=_start_of(timezone.localdate()))
+    if scope.merchants is not None:
+        attempts = attempts.filter(merchant__in=scope.merchants)
+    return attempts.count()
+
+
+# --- putting the rows together -----------------------------------------------------------
+
+
+class Totals:
+    """The figures of one call, one municipality or everything."""
+
+    def __init__(self):
+        self.title = ""
+        self.status = ""
+        self.applications: dict[str, int] = defaultdict(int)
+        self.allocated = ZERO
+        self.vouchers = 0
+        self.active = 0
+        self.issued = ZERO
+        self.outstanding = ZERO
+        self.expired_face = ZERO
+        self.redeemed = ZERO
+        self.redemptions = 0
+        self.redeemed_on_expired = ZERO
+        self.decisions = 0
+        self.waited = timedelta()
+
+    @property
+    def expired(self) -> Decimal:
+        """What expired vouchers gave back unspent: their value less what they paid."""
+        return self.expired_face - self.redeemed_on_expired
+
+    @property
+    def applications_total(self) -> int:
+        return sum(self.applications.values())
+
+    @property
+    def average_days(self) -> float | None:
+        if not self.decisions:
+            return None
+        return self.waited.total_seconds() / self.decisions / 86400
+
+
+def aggregate(applications, decisions, vouchers, redemptions) -> dict:
+    """Add the grouped rows up by call, by municipality and overall."""
+    by_call: dict[int, Totals] = defaultdict(Totals)
+    by_town: dict[int, Totals] = defaultdict(Totals)
+    overall = Totals()
+    for row in applications:
+        for totals in (by_call[row["initiative_id"]], by_town[row["municipality_id"]], overall):
+            totals.applications[row["status"]] += row["count"]
+            totals.allocated += row["allocated"] or ZERO
+        by_call[row["initiative_id"]].title = row["initiative__title"]
+        by_call[row["initiative_id"]].status = row["initiative__status"]
+        by_town[row["municipality_id"]].title = row["municipality__name"]
+    for row in decisions:
+        waited = row["waited"] or timedelta()
+        for totals in (
+            by_call[row["application__initiative_id"]],
+            by_town[row["application__municipality_id"]],
+            overall,
+        ):
+            totals.decisions += row["count"]
+            totals.waited += waited * row["count"]
+    for row in vouchers:
+        town = row["beneficiary__municipality_id"]
+        for totals in (by_call[row["initiative_id"]], by_town[town], overall):
+            totals.vouchers += row["count"]
+            totals.issued += row["issued"] or ZERO
+            if row["status"] == Voucher.Status.ACTIVE:
+                totals.active += row["count"]
+                totals.outstanding += row["balance"] or ZERO
+            if row["status"] == Voucher.Status.EXPIRED:
+                totals.expired_face += row["issued"] or ZERO
+        by_call[row["initiative_id"]].title = row["initiative__title"]
+        by_call[row["initiative_id"]].status = row["initiative__status"]
+        by_town[town].title = row["beneficiary__municipality__name"]
+    for row in redemptions:
+        town = row["voucher__beneficiary__municipality_id"]
+        for totals in (by_call[row["voucher__initiative_id"]], by_town[town], overall):
+            totals.redeemed += row["total"] or ZERO
+            totals.redemptions += row["count"]
+            if row["voucher__status"] == Voucher.Status.EXPIRED:
+                totals.redeemed_on_expired += row["total"] or ZERO
+    return {"by_call": dict(by_call), "by_town": dict(by_town), "overall": overall}
+
+
+def _days(totals: Totals) -> str:
+    days = totals.average_days
+    return formats.number_format(days, 1) if days is not None else "—"
+
+
+def _applications_cell(totals: Totals) -> str:
+    counts = totals.applications
+    return _("%(total)d · %(open)d da istruire · %(approved)d ammesse · %(rejected)d respinte") % {
+        "total": totals.applications_total,
+        "open": counts[Application.Status.SUBMITTED] + counts[Application.Status.INFO_REQUESTED],
+        "approved": counts[Application.Status.APPROVED],
+        "rejected": counts[Application.Status.REJECTED],
+    }
+
+
+MONEY_HEADERS = [
+    _("Domande"),
+    _("Assegnato"),
+    _("Emesso"),
+    _("Speso"),
+    _("Scaduto"),
+    _("Giorni alla decisione"),
+]
+
+
+def _money_cells(totals: Totals) -> list:
+    return [
+        _applications_cell(totals),
+        _euro(totals.allocated),
+        _euro(totals.issued),
+        _euro(totals.redeemed),
+        _euro(totals.expired),
+        _days(totals),
+    ]
+
+
+def _rows(groups: dict, limit: int = TABLE_ROWS) -> list:
+    """The groups with the most money and applications first."""
+    ordered = sorted(
+        groups.items(),
+        key=lambda item: (-item[1].issued, -item[1].applications_total, str(item[1].title)),
+    )
+    return ordered[:limit]
+
+
+def call_table(by_call: dict) -> dict:
+    statuses = dict(Initiative.Status.choices)
+    return {
+        "headers": [_("Bando"), _("Stato"), *MONEY_HEADERS],
+        "rows": [
+            [totals.title, statuses.get(totals.status, ""), *_money_cells(totals)]
+            for _pk, totals in _rows(by_call)
+        ],
+    }
+
+
+def town_table(by_town: dict) -> dict:
+    return {
+        "headers": [_("Comune"), *MONEY_HEADERS],
+        "rows": [[totals.title, *_money_cells(totals)] for _pk, totals in _rows(by_town)],
+    }
 
 
 def _chart(label: str, values: list, labels: list[str], color: str) -> str:
@@ -93,60 +389,105 @@ def _chart(label: str, values: list, labels: list[str], color: str) -> str:
     )
 
 
-def dashboard_callback(request, context):
-    vouchers = voucher_figures()
-    redeemed = redemption_figures()
-    merchants = merchant_figures()
-    today = timezone.localdate()
-    refused_today = RefusedAttempt.objects.filter(created_at__gte=_start_of(today)).count()
+def _href(request, model, **filters) -> str | None:
+    """A link to a list, only for those who may open it."""
+    opts = model._meta
+    if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+        return None
+    return _changelist(model, **filters)
 
-    context["kpis"] = [
+
+def dashboard_callback(request, context):
+    scope = dashboard_scope(request)
+    figures = aggregate(
+        application_rows(scope), decision_rows(scope), voucher_rows(scope), redemption_rows(scope)
+    )
+    overall = figures["overall"]
+    to_decide = overall.applications[Application.Status.SUBMITTED]
+
+    kpis = [
+        {
+            "title": _("Domande da istruire"),
+            "icon": "inbox",
+            "value": to_decide,
+            "footer": ngettext(
+                "%(count)d domanda in tutto",
+                "%(count)d domande in tutto",
+                overall.applications_total,
+            )
+            % {"count": overall.applications_total},
+            "href": _href(request, Application, coda="da-istruire"),
+        },
         {
             "title": _("Buoni emessi"),
             "icon": "qr_code_2",
-            "value": vouchers["count"],
-            "footer": _("%(amount)s in valore nominale")
-            % {"amount": format_euro(vouchers["issued"] or ZERO)},
-            "href": _changelist(Voucher),
+            "value": overall.vouchers,
+            "footer": _("%(amount)s in valore nominale") % {"amount": _euro(overall.issued)},
+            "href": _href(request, Voucher),
         },
         {
             "title": _("Buoni attivi"),
             "icon": "account_balance_wallet",
-            "value": vouchers["active"],
-            "footer": _("%(amount)s ancora da spendere")
-            % {"amount": format_euro(vouchers["outstanding"] or ZERO)},
-            "href": _changelist(Voucher, status__exact=Voucher.Status.ACTIVE),
+            "value": overall.active,
+            "footer": _("%(amount)s ancora da spendere") % {"amount": _euro(overall.outstanding)},
+            "href": _href(request, Voucher, status__exact=Voucher.Status.ACTIVE),
         },
         {
             "title": _("Speso nei negozi"),
             "icon": "point_of_sale",
-            "value": format_euro(redeemed["total"] or ZERO),
-            "footer": ngettext("%(count)d utilizzo", "%(count)d utilizzi", redeemed["count"])
-            % {"count": redeemed["count"]},
-            "href": _changelist(Redemption, status__exact=Redemption.Status.CONFIRMED),
-        },
-        {
-            "title": _("Negozi accreditati"),
-            "icon": "storefront",
-            "value": merchants["accredited"],
-            "footer": ngettext(
-                "%(count)d richiesta da esaminare",
-                "%(count)d richieste da esaminare",
-                merchants["requested"],
-            )
-            % {"count": merchants["requested"]},
-            "href": _changelist(Merchant, status__exact=Merchant.Status.ACCREDITED),
-        },
-        {
-            "title": _("Tentativi rifiutati oggi"),
-            "icon": "block",
-            "value": refused_today,
-            "footer": _("codici errati, buoni scaduti o revocati, negozi fuori circuito"),
-            "href": _changelist(RefusedAttempt, created_at_from=today.isoformat()),
+            "value": format_euro(overall.redeemed),
+            "footer": ngettext("%(count)d utilizzo", "%(count)d utilizzi", overall.redemptions)
+            % {"count": overall.redemptions},
+            "href": _href(request, Redemption, status__exact=Redemption.Status.CONFIRMED),
         },
     ]
+    if not scope.funder_only:
+        merchants = merchant_figures(scope)
+        today = timezone.localdate()
+        kpis += [
+            {
+                "title": _("Negozi accreditati"),
+                "icon": "storefront",
+                "value": merchants["accredited"],
+                "footer": ngettext(
+                    "%(count)d richiesta da esaminare",
+                    "%(count)d richieste da esaminare",
+                    merchants["requested"],
+                )
+                % {"count": merchants["requested"]},
+                "href": _href(request, Merchant, status__exact=Merchant.Status.ACCREDITED),
+            },
+            {
+                "title": _("Tentativi rifiutati oggi"),
+                "icon": "block",
+                "value": refused_today(scope),
+                "footer": _("codici errati, buoni scaduti o revocati, negozi fuori circuito"),
+                "href": _href(request, RefusedAttempt, created_at_from=today.isoformat()),
+            },
+        ]
+        context["top_shops"] = {
+            "headers": [_("Negozio"), _("Speso"), _("Utilizzi")],
+            "rows": [
+                [row["merchant__name"], _euro(row["total"]), row["count"]]
+                for row in top_shops(scope)
+            ],
+        }
+    context["kpis"] = kpis
+    context["figures"] = figures
+    context["call_table"] = call_table(figures["by_call"])
+    context["town_table"] = town_table(figures["by_town"])
+    context["more_calls"] = max(len(figures["by_call"]) - TABLE_ROWS, 0)
+    context["more_towns"] = max(len(figures["by_town"]) - TABLE_ROWS, 0)
+    context["category_table"] = {
+        "headers": [_("Categoria"), _("Speso")],
+        "rows": [
+            [row["merchant__categories__name"], _euro(row["total"])]
+            for row in spending_per_category(scope)
+        ],
+    }
+    context["funder_only"] = scope.funder_only
 
-    days = redemptions_per_day()
+    days = redemptions_per_day(scope)
     labels = [row["day"].strftime("%d/%m") for row in days]
     # Floats only for drawing the chart; every sum above stays a Decimal.
     context["chart_amounts"] = _chart(

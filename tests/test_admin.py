@@ -24,13 +24,17 @@ from merchants.services import (
     voucher_redeem,
 )
 from tests import factories
-from vouchers.models import Voucher
+from tests.vouchers.test_programme import fiscal_code
+from vouchers import programme
+from vouchers.models import Application, Initiative, Voucher
+from vouchers.notifications import initiative_notify_outcomes
 from vouchers.selectors import voucher_ledger_balance
 from vouchers.services import initiative_budget_available, voucher_issue_bulk
 
 pytestmark = pytest.mark.django_db
 
 _keys = itertools.count(1)
+_applicants = itertools.count(1)
 
 
 def admin_url(model, view: str, *args) -> str:
@@ -44,6 +48,48 @@ def redeem(*, voucher: Voucher, shop: Merchant, person, amount: str) -> Redempti
         amount=amount,
         idempotency_key=f"admin-test-{next(_keys)}",
     ).redemption
+
+
+def open_call_in(town: Organization, *, budget: str = "300.00") -> Initiative:
+    """A published call of ``town`` receiving applications, €100 each."""
+    initiative = factories.initiative(
+        municipalities=[town], status=Initiative.Status.DRAFT, budget=budget
+    )
+    initiative.applications_open_at = timezone.now() - timedelta(days=1)
+    initiative.applications_close_at = timezone.now() + timedelta(days=10)
+    initiative.amount_rule = Initiative.AmountRule.FIXED
+    initiative.amount_base = Decimal("100.00")
+    initiative.save()
+    return programme.initiative_publish(initiative=initiative)
+
+
+def applicant_in(town: Organization, **extra) -> programme.ApplicantData:
+    n = next(_applicants)
+    code, birth, sex = fiscal_code(n)
+    return programme.ApplicantData(
+        fiscal_code=code,
+        first_name="Anna",
+        last_name=f"Verdi {n}",
+        birth_date=birth,
+        sex=sex,
+        municipality=town,
+        isee=extra.pop("isee", "5000.00"),
+        **extra,
+    )
+
+
+def add_ranked_application(*, town: Organization) -> Application:
+    """A call of ``town`` ranked with one funded application told by letter, a run queued."""
+    initiative = open_call_in(town)
+    application = programme.application_submit(
+        initiative=initiative, data=applicant_in(town), channel=Application.Channel.DESK
+    )
+    programme.application_approve(application=application, reason="Requisiti ok", by=None)
+    programme.initiative_close(initiative=initiative)
+    programme.initiative_rank(initiative=initiative)
+    initiative_notify_outcomes(initiative=initiative)
+    programme.issuance_run_start(initiative=initiative)  # queued: runs after commit
+    return application
 
 
 def add_row_everywhere(*, town: Organization) -> dict:
@@ -69,7 +115,9 @@ def add_row_everywhere(*, town: Organization) -> dict:
     )
     Membership.objects.create(user=cashier, organization=town, role=Role.DESK_OPERATOR)
     Group.objects.create(name=f"Gruppo {factories.next_id()}")
+    application = add_ranked_application(town=town)
     return {
+        "application": application,
         "initiative": initiative,
         "voucher": voucher,
         "merchant": shop,
@@ -132,7 +180,7 @@ def test_action_pages_render(admin_client, world):
     pages = [
         reverse("admin:vouchers_voucher_revoke_detail", args=[voucher.pk]),
         reverse("admin:vouchers_voucher_expire_due"),
-        reverse("admin:vouchers_initiative_issue_vouchers_detail", args=[initiative.pk]),
+        reverse("admin:vouchers_initiative_issue_residents_detail", args=[initiative.pk]),
         reverse("admin:vouchers_initiative_assign_budget_detail", args=[initiative.pk]),
         reverse("admin:merchants_merchant_create_device_key", args=[shop.pk]),
         reverse("admin:merchants_merchant_accredit_detail", args=[shop.pk]),
@@ -217,8 +265,11 @@ CHANGELIST_QUERY_LIMITS = {
     "merchants.Redemption": 5,
     "merchants.RefusedAttempt": 4,
     "merchants.Settlement": 5,
+    "vouchers.Application": 6,
     "vouchers.Beneficiary": 5,
     "vouchers.Initiative": 7,
+    "vouchers.IssuanceRun": 6,
+    "vouchers.Notification": 5,
     "vouchers.SpendingCategory": 5,
     "vouchers.Voucher": 6,
 }
@@ -357,7 +408,7 @@ def test_issuing_vouchers_serves_each_resident_once(admin_client, town):
     voucher_issue_bulk(initiative=initiative, beneficiaries=[served])
     waiting = [factories.beneficiary(municipality=town) for _ in range(2)]
     factories.beneficiary()  # lives elsewhere
-    url = reverse("admin:vouchers_initiative_issue_vouchers_detail", args=[initiative.pk])
+    url = reverse("admin:vouchers_initiative_issue_residents_detail", args=[initiative.pk])
 
     page = admin_client.get(url)
     assert {str(label): value for label, value in page.context["summary"]}[
@@ -381,7 +432,7 @@ def test_issuing_beyond_the_budget_is_an_error_message(admin_client, town):
     initiative = factories.initiative(municipalities=[town], budget="100.00")
     for _ in range(2):
         factories.beneficiary(municipality=town)
-    url = reverse("admin:vouchers_initiative_issue_vouchers_detail", args=[initiative.pk])
+    url = reverse("admin:vouchers_initiative_issue_residents_detail", args=[initiative.pk])
 
     response = admin_client.post(url, {"confirm": "yes", "medium": "digital"}, follow=True)
 
@@ -610,11 +661,13 @@ def test_searching_postings_with_text_does_not_crash(admin_client, world):
     assert response.status_code == 200
 
 
-def test_staff_who_may_only_look_cannot_revoke_or_create_keys(client, world):
+def test_staff_who_may_only_look_cannot_revoke_or_create_keys(client, world, town):
     viewer = factories.user(is_staff=True)
     viewer.user_permissions.set(
         Permission.objects.filter(codename__in=["view_voucher", "view_merchant"])
     )
+    # Of the same municipality as the voucher's holder and the shop: he may see them.
+    Membership.objects.create(user=viewer, organization=town, role=Role.PROGRAMME_MANAGER)
     client.force_login(viewer)
     voucher, shop = world["voucher"], world["merchant"]
 

@@ -1,11 +1,11 @@
 """Read queries about calls, beneficiaries and vouchers."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
-from core.models import Account, Posting, Role
-from core.roles import municipality_ids, sees_everything, user_roles
+from core.models import Account, Membership, Organization, Posting, Role
 from core.selectors import money_sum
 from vouchers.models import Application, Beneficiary, Initiative, Voucher
 
@@ -45,42 +45,120 @@ def vouchers_of_holder(*, beneficiary_id: int) -> QuerySet[Voucher]:
     )
 
 
-def initiatives_for(*, user) -> QuerySet[Initiative]:
-    """Calls this staff user may see: all for the agency, else his municipalities' calls."""
+@dataclass(frozen=True, slots=True)
+class StaffScope:
+    """Whose data a staff user may see: read once (two queries) and reused for a request."""
+
+    user_id: int | None
+    everything: bool
+    roles: frozenset[str]
+    municipality_ids: frozenset[int]
+
+    @property
+    def funder_only(self) -> bool:
+        return not self.everything and self.roles <= {Role.FUNDER}
+
+    @property
+    def tutor_only(self) -> bool:
+        return not self.everything and self.roles == {Role.TUTOR}
+
+
+def staff_scope(*, user) -> StaffScope:
+    """Read a user's roles and municipalities in one query.
+
+    The same rules as ``core.roles``: superusers and the agency see everything; the
+    municipalities are those of the user's memberships in a municipality.
+    """
+    if getattr(user, "is_superuser", False):
+        # Sees everything whatever his memberships: no need to read them.
+        return StaffScope(
+            user_id=user.pk, everything=True, roles=frozenset(), municipality_ids=frozenset()
+        )
+    memberships = (
+        list(
+            Membership.objects.filter(user_id=user.pk).values_list(
+                "role", "organization_id", "organization__kind"
+            )
+        )
+        if user.is_authenticated
+        else []
+    )
+    roles = frozenset(role for role, _organization, _kind in memberships)
+    everything = Role.AGENCY_ADMIN in roles
+    return StaffScope(
+        user_id=user.pk,
+        everything=everything,
+        roles=roles,
+        municipality_ids=frozenset()
+        if everything
+        else frozenset(
+            organization
+            for _role, organization, kind in memberships
+            if kind == Organization.Kind.MUNICIPALITY
+        ),
+    )
+
+
+def initiatives_for(*, user, scope: StaffScope | None = None) -> QuerySet[Initiative]:
+    """Calls this staff user may see: all for the agency, else his municipalities' calls.
+
+    Tutors, who follow people of any municipality, also see every call past its draft.
+    """
+    scope = scope or staff_scope(user=user)
     calls = Initiative.objects.all()
-    if sees_everything(user):
+    if scope.everything:
         return calls
-    return calls.filter(municipalities__in=municipality_ids(user)).distinct()
+    visible = Q(
+        pk__in=Initiative.municipalities.through.objects.filter(
+            organization_id__in=scope.municipality_ids
+        ).values("initiative_id")
+    )
+    if Role.TUTOR in scope.roles:
+        visible |= ~Q(status=Initiative.Status.DRAFT)
+    return calls.filter(visible)
 
 
-def applications_for(*, user) -> QuerySet[Application]:
+def applications_for(*, user, scope: StaffScope | None = None) -> QuerySet[Application]:
     """Applications this user may see: his municipalities' citizens, or a tutor's own cases."""
+    scope = scope or staff_scope(user=user)
     applications = Application.objects.all()
-    if sees_everything(user):
+    if scope.everything:
         return applications
-    roles = user_roles(user)
-    scope = Q(municipality_id__in=municipality_ids(user)) if roles - {Role.TUTOR} else Q(pk__in=[])
-    if Role.TUTOR in roles:
-        scope |= Q(tutor=user)
-    if Role.FUNDER in roles and roles == {Role.FUNDER}:
+    if scope.funder_only:
         return applications.none()
-    return applications.filter(scope)
+    visible = (
+        Q(municipality_id__in=scope.municipality_ids)
+        if scope.roles - {Role.TUTOR}
+        else Q(pk__in=[])
+    )
+    if Role.TUTOR in scope.roles:
+        visible |= Q(tutor_id=scope.user_id)
+    return applications.filter(visible)
 
 
-def beneficiaries_for(*, user) -> QuerySet[Beneficiary]:
+def beneficiaries_for(*, user, scope: StaffScope | None = None) -> QuerySet[Beneficiary]:
+    """Citizens this user may see: his municipalities' residents, or a tutor's own cases."""
+    scope = scope or staff_scope(user=user)
     beneficiaries = Beneficiary.objects.all()
-    if sees_everything(user):
+    if scope.everything:
         return beneficiaries
-    roles = user_roles(user)
-    if roles <= {Role.FUNDER}:
+    if scope.funder_only:
         return beneficiaries.none()
-    if roles == {Role.TUTOR}:
-        return beneficiaries.filter(applications__tutor=user).distinct()
-    return beneficiaries.filter(municipality_id__in=municipality_ids(user))
+    visible = (
+        Q(municipality_id__in=scope.municipality_ids)
+        if scope.roles - {Role.TUTOR}
+        else Q(pk__in=[])
+    )
+    if Role.TUTOR in scope.roles:
+        visible |= Q(
+            pk__in=Application.objects.filter(tutor_id=scope.user_id).values("applicant_id")
+        )
+    return beneficiaries.filter(visible)
 
 
-def vouchers_for(*, user) -> QuerySet[Voucher]:
+def vouchers_for(*, user, scope: StaffScope | None = None) -> QuerySet[Voucher]:
+    scope = scope or staff_scope(user=user)
     vouchers = Voucher.objects.all()
-    if sees_everything(user):
+    if scope.everything:
         return vouchers
-    return vouchers.filter(beneficiary__in=beneficiaries_for(user=user))
+    return vouchers.filter(beneficiary__in=beneficiaries_for(user=user, scope=scope))

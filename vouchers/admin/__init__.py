@@ -10,10 +10,11 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -27,7 +28,7 @@ from unfold.contrib.filters.admin import (
 )
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
-from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminSelectWidget
+from unfold.widgets import UnfoldAdminDecimalFieldWidget
 
 from core.admin import (
     ConfirmForm,
@@ -44,15 +45,36 @@ from core.admin import (
     status_badge,
 )
 from core.errors import DomainError
-from core.models import Posting
+from core.models import Organization, Posting
 from core.money import ZERO, InvalidAmount
 from core.selectors import fund_balance
+from vouchers.access import access_code_issue
+from vouchers.admin.exports import BeneficiaryResource, ExportAdminMixin, VoucherResource
+from vouchers.admin.imports import InitiativeImportMixin
+from vouchers.admin.issuing import MAX_PRINTED_VOUCHERS, InitiativeIssuingMixin
+from vouchers.admin.outcomes import InitiativeOutcomesMixin
+from vouchers.admin.phases import (
+    InitiativeDocumentInline,
+    InitiativePhasesMixin,
+    OutcomeTemplateInline,
+    pdf_response,
+)
+from vouchers.admin.scoping import (
+    ScopedAdminMixin,
+    ScopedRelatedDropdownFilter,
+    page_request,
+    request_scope,
+    visible_applications,
+    visible_beneficiaries,
+    visible_initiatives,
+    visible_vouchers,
+)
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
+from vouchers.printing import printable_vouchers, vouchers_pdf
 from vouchers.selectors import voucher_ledger_balance
 from vouchers.services import (
     initiative_assign_budget,
     initiative_budget_available,
-    voucher_issue_bulk,
     voucher_revoke,
     vouchers_expire_due,
 )
@@ -91,16 +113,6 @@ def voucher_count(**filters) -> Coalesce:
     )
 
 
-def beneficiaries_without_voucher(*, initiative: Initiative):
-    """Residents of the call's municipalities who hold none of its vouchers yet."""
-    return (
-        Beneficiary.objects.filter(municipality__in=initiative.municipalities.all())
-        .exclude(vouchers__initiative=initiative)
-        .select_related("municipality")
-        .order_by("last_name", "first_name", "pk")
-    )
-
-
 @admin.register(SpendingCategory)
 class SpendingCategoryAdmin(ModelAdmin):
     list_display = ["name", "slug"]
@@ -109,16 +121,6 @@ class SpendingCategoryAdmin(ModelAdmin):
 
 
 # --- calls -------------------------------------------------------------------------------
-
-
-class IssueForm(forms.Form):
-    medium = forms.ChoiceField(
-        label=_("Supporto"),
-        choices=Voucher.Medium.choices,
-        initial=Voucher.Medium.DIGITAL,
-        widget=UnfoldAdminSelectWidget,
-        help_text=_("Stampato per chi non usa l'app: il QR è lo stesso."),
-    )
 
 
 class BudgetForm(forms.Form):
@@ -132,7 +134,15 @@ class BudgetForm(forms.Form):
 
 
 @admin.register(Initiative)
-class InitiativeAdmin(SimpleHistoryAdmin, ModelAdmin):
+class InitiativeAdmin(
+    ScopedAdminMixin,
+    InitiativePhasesMixin,
+    InitiativeIssuingMixin,
+    InitiativeOutcomesMixin,
+    InitiativeImportMixin,
+    SimpleHistoryAdmin,
+    ModelAdmin,
+):
     list_display = [
         "title",
         "status_display",
@@ -148,7 +158,7 @@ class InitiativeAdmin(SimpleHistoryAdmin, ModelAdmin):
         ("status", ChoicesDropdownFilter),
         ("benefit_kind", ChoicesDropdownFilter),
         ("fund", RelatedDropdownFilter),
-        ("municipalities", RelatedDropdownFilter),
+        ("municipalities", ScopedRelatedDropdownFilter),
         "partial_allowed",
     ]
     search_fields = ["title"]
@@ -210,18 +220,61 @@ class InitiativeAdmin(SimpleHistoryAdmin, ModelAdmin):
             _("Soldi e buoni"),
             {
                 "classes": ["tab"],
-                "fields": ["fund", "planned_budget", "budget_detail", "vouchers_detail"],
+                "fields": [
+                    "fund",
+                    "planned_budget",
+                    "budget_detail",
+                    "vouchers_detail",
+                    "issuance_detail",
+                ],
             },
         ),
+        (_("Domande"), {"classes": ["tab"], "fields": ["applications_detail"]}),
     ]
-    readonly_fields = ["budget_detail", "vouchers_detail"]
-    actions = ["issue_vouchers"]
-    actions_detail = ["issue_vouchers_detail", "assign_budget_detail"]
+    # The status changes only through the buttons of the phases (one service each).
+    readonly_fields = [
+        "status",
+        "budget_detail",
+        "vouchers_detail",
+        "issuance_detail",
+        "applications_detail",
+    ]
+    inlines = [InitiativeDocumentInline, OutcomeTemplateInline]
+    actions = [
+        "publish_initiatives",
+        "close_initiatives",
+        "rank_initiatives",
+        "issue_run_initiatives",
+        "notify_initiatives",
+        "archive_initiatives",
+        "issue_residents",
+    ]
+    actions_detail = [
+        "publish_detail",
+        "close_detail",
+        "rank_detail",
+        "issue_run_detail",
+        "archive_detail",
+        {"title": _("Domande"), "icon": "inbox", "items": ["import_applications_detail"]},
+        {
+            "title": _("Esiti e stampe"),
+            "icon": "print",
+            "items": ["notify_detail", "letters_detail", "print_vouchers_detail"],
+        },
+        {
+            "title": _("Budget e buoni"),
+            "icon": "savings",
+            "items": ["assign_budget_detail", "issue_residents_detail"],
+        },
+    ]
 
     def has_delete_permission(self, request, obj=None):
         # A call owns ledger accounts (its budget, its vouchers in circulation): it is
         # archived, never deleted.
         return False
+
+    def scoped_queryset(self, request):
+        return visible_initiatives(request)
 
     def get_queryset(self, request):
         return (
@@ -234,11 +287,19 @@ class InitiativeAdmin(SimpleHistoryAdmin, ModelAdmin):
             )
         )
 
-    def has_issue_permission(self, request, obj=None):
-        return request.user.has_perm("vouchers.add_voucher")
-
-    def has_budget_permission(self, request, obj=None):
-        return request.user.has_perm("vouchers.change_initiative")
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        field = form.base_fields.get("municipalities")
+        scope = request_scope(request)
+        if field is not None and not scope.everything:
+            # The user's own municipalities, and those already in the call: a joint call
+            # edited by one municipality keeps the others.
+            current = obj.municipalities.values("pk") if obj is not None else []
+            field.queryset = Organization.objects.filter(
+                Q(kind=Organization.Kind.MUNICIPALITY),
+                Q(pk__in=scope.municipality_ids) | Q(pk__in=current),
+            )
+        return form
 
     @display(description=_("stato"), label=INITIATIVE_STATUS_VARIANTS, ordering="status")
     def status_display(self, obj):
@@ -277,125 +338,6 @@ class InitiativeAdmin(SimpleHistoryAdmin, ModelAdmin):
         }
         return format_html(
             '{} · <a href="{}" class="text-link">{}</a>', text, url, _("vedi i buoni")
-        )
-
-    # Issuing: every resident of the call's municipalities who has no voucher of it yet.
-
-    ISSUE_HEADERS = [
-        _("Bando"),
-        _("Beneficiari senza buono"),
-        _("Valore del buono"),
-        _("Totale da emettere"),
-        _("Budget disponibile"),
-        _("Budget sufficiente"),
-    ]
-
-    def _issue_row(self, initiative) -> list:
-        count = beneficiaries_without_voucher(initiative=initiative).count()
-        available = initiative_budget_available(initiative=initiative)
-        needed = initiative.face_value * count
-        enough = (
-            status_badge(_("sì"), "success")
-            if needed <= available
-            else status_badge(_("no"), "danger")
-        )
-        return [
-            initiative.title,
-            count,
-            euro(initiative.face_value),
-            euro(needed),
-            euro(available),
-            enough,
-        ]
-
-    def _issue(self, request, initiative, medium) -> None:
-        try:
-            vouchers = voucher_issue_bulk(
-                initiative=initiative,
-                beneficiaries=beneficiaries_without_voucher(initiative=initiative),
-                medium=medium,
-                issued_by=request.user,
-            )
-        except DomainError as exc:
-            self.message_user(request, f"{initiative}: {exc.detail}", messages.ERROR)
-            return
-        if not vouchers:
-            self.message_user(
-                request,
-                _("%(initiative)s: tutti i residenti hanno già il loro buono.")
-                % {"initiative": initiative},
-                messages.INFO,
-            )
-            return
-        self.message_user(
-            request,
-            ngettext(
-                "%(initiative)s: emesso %(count)d buono.",
-                "%(initiative)s: emessi %(count)d buoni.",
-                len(vouchers),
-            )
-            % {"initiative": initiative, "count": len(vouchers)},
-            messages.SUCCESS,
-        )
-
-    @action(description=_("Emetti i buoni ai residenti che non li hanno"), permissions=["issue"])
-    def issue_vouchers(self, request, queryset):
-        initiatives = list(queryset.order_by("pk"))
-        form = bound_if_confirmed(IssueForm, request)
-        if form.is_valid():
-            for initiative in initiatives:
-                self._issue(request, initiative, form.cleaned_data["medium"])
-            return None
-        return action_form_page(
-            request,
-            self,
-            title=_("Emissione dei buoni"),
-            description=_(
-                "Ogni residente dei comuni del bando che non ha ancora un buono ne riceve "
-                "uno del valore indicato, pagato dal budget del bando."
-            ),
-            form=form,
-            table={
-                "headers": self.ISSUE_HEADERS,
-                "rows": [self._issue_row(initiative) for initiative in initiatives],
-            },
-            submit_label=_("Emetti i buoni"),
-            bulk_action="issue_vouchers",
-            selected=[initiative.pk for initiative in initiatives],
-        )
-
-    @action(
-        description=_("Emetti i buoni"),
-        url_path="emetti-buoni",
-        icon="qr_code_2",
-        permissions=["issue"],
-    )
-    def issue_vouchers_detail(self, request, object_id):
-        initiative = self.get_object(request, unquote(object_id))
-        if initiative is None:
-            raise Http404
-        form = bound_if_confirmed(IssueForm, request)
-        if form.is_valid():
-            self._issue(request, initiative, form.cleaned_data["medium"])
-            return HttpResponseRedirect(change_url(initiative))
-        return action_form_page(
-            request,
-            self,
-            title=_("Emissione dei buoni"),
-            description=_(
-                "Ogni residente dei comuni del bando che non ha ancora un buono ne riceve "
-                "uno del valore indicato, pagato dal budget del bando."
-            ),
-            form=form,
-            summary=[
-                (
-                    _("Comuni"),
-                    ", ".join(str(m) for m in initiative.municipalities.all()) or "—",
-                ),
-                *zip(self.ISSUE_HEADERS[1:], self._issue_row(initiative)[1:], strict=True),
-            ],
-            submit_label=_("Emetti i buoni"),
-            obj=initiative,
         )
 
     @action(
@@ -451,7 +393,7 @@ class InitiativeAdmin(SimpleHistoryAdmin, ModelAdmin):
 
 
 @admin.register(Beneficiary)
-class BeneficiaryAdmin(SimpleHistoryAdmin, ModelAdmin):
+class BeneficiaryAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin, ExportAdminMixin):
     list_display = [
         "last_name",
         "first_name",
@@ -460,17 +402,33 @@ class BeneficiaryAdmin(SimpleHistoryAdmin, ModelAdmin):
         "vouchers_count",
         "has_app",
     ]
-    list_filter = [("municipality", RelatedDropdownFilter)]
+    list_filter = [("municipality", ScopedRelatedDropdownFilter)]
     search_fields = ["last_name", "first_name", "=fiscal_code", "email"]
     list_select_related = ["municipality"]
     autocomplete_fields = ["user"]
     fieldsets = [
         (None, {"fields": [("first_name", "last_name"), "fiscal_code", "municipality"]}),
-        (_("Contatti"), {"fields": ["email", "phone", "user"]}),
+        (_("Contatti"), {"fields": ["email", "phone", "user", "access_code_detail"]}),
+        (_("Domande"), {"fields": ["applications_detail"]}),
         (_("Buoni"), {"fields": ["vouchers_detail"]}),
     ]
-    readonly_fields = ["vouchers_detail"]
+    readonly_fields = ["access_code_detail", "applications_detail", "vouchers_detail"]
     show_full_result_count = False
+    resource_classes = [BeneficiaryResource]
+    actions_detail = ["access_code_issue_detail"]
+
+    def scoped_queryset(self, request):
+        return visible_beneficiaries(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm("auth.view_user"):
+            # Linking an app account means choosing among every user: not the desk's job.
+            readonly.append("user")
+        return readonly
+
+    def has_access_code_permission(self, request, obj=None):
+        return request.user.has_perm("vouchers.change_beneficiary")
 
     def get_queryset(self, request):
         count = Subquery(
@@ -490,6 +448,94 @@ class BeneficiaryAdmin(SimpleHistoryAdmin, ModelAdmin):
     @display(description=_("usa l'app"), boolean=True)
     def has_app(self, obj):
         return obj.user_id is not None
+
+    @display(description=_("codice di accesso"))
+    def access_code_detail(self, obj):
+        if obj.pk is None or not obj.access_code_hash:
+            return _("Nessun codice stampato: si genera col pulsante «Genera codice di accesso».")
+        if obj.access_locked_until and obj.access_locked_until > timezone.now():
+            return _("Codice stampato; accesso bloccato fino alle %(time)s per troppi errori.") % {
+                "time": timezone.localtime(obj.access_locked_until).strftime("%H:%M")
+            }
+        return _("Codice stampato consegnato (se è stato perso, generane uno nuovo).")
+
+    @display(description=_("domande"))
+    def applications_detail(self, obj):
+        if obj.pk is None:
+            return "—"
+        request = page_request()
+        applications = obj.applications.select_related("initiative").order_by("-submitted_at")
+        if request is not None:
+            applications = applications.filter(pk__in=visible_applications(request).values("pk"))
+        rows = [
+            [
+                format_html(
+                    '<a href="{}" class="text-link">{}</a>',
+                    change_url(application),
+                    application.protocol_number,
+                ),
+                application.initiative,
+                application.get_status_display(),
+                application.get_outcome_display(),
+            ]
+            for application in applications[:50]
+        ]
+        return render_to_string(
+            "unfold/components/table.html",
+            {
+                "table": {
+                    "headers": [_("Protocollo"), _("Bando"), _("Stato"), _("Esito")],
+                    "rows": rows,
+                }
+            },
+        )
+
+    @action(
+        description=_("Genera codice di accesso"),
+        url_path="codice-accesso",
+        icon="password",
+        permissions=["access_code"],
+    )
+    def access_code_issue_detail(self, request, object_id):
+        beneficiary = self.get_object(request, unquote(object_id))
+        if beneficiary is None:
+            raise Http404
+        if not is_confirmed(request):
+            return action_form_page(
+                request,
+                self,
+                title=_("Nuovo codice di accesso"),
+                description=_(
+                    "Il codice permette a chi non ha l'e-mail di entrare nell'app con il "
+                    "codice fiscale. Sarà mostrato una sola volta, da stampare e consegnare; "
+                    "il codice precedente smette di funzionare."
+                ),
+                form=ConfirmForm(),
+                summary=[
+                    (_("Beneficiario"), beneficiary.full_name),
+                    (_("Codice fiscale"), beneficiary.fiscal_code),
+                    (_("Comune"), beneficiary.municipality),
+                ],
+                submit_label=_("Genera il codice"),
+                obj=beneficiary,
+            )
+        raw_code = access_code_issue(beneficiary=beneficiary)
+        response = TemplateResponse(
+            request,
+            "admin/buonocomune/access_code_created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": beneficiary,
+                "title": _("Codice di accesso"),
+                "beneficiary": beneficiary,
+                "access_code": raw_code,
+                "back_url": change_url(beneficiary),
+            },
+        )
+        # The code is in this answer only: no browser or proxy may keep a copy.
+        response["Cache-Control"] = "no-store"
+        return response
 
     @display(description=_("buoni"))
     def vouchers_detail(self, obj):
@@ -535,7 +581,7 @@ def voucher_table(vouchers) -> str:
 
 
 @admin.register(Voucher)
-class VoucherAdmin(LedgerReadOnlyMixin, ModelAdmin):
+class VoucherAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin, ExportAdminMixin):
     list_display = [
         "code_hint_display",
         "beneficiary",
@@ -548,8 +594,8 @@ class VoucherAdmin(LedgerReadOnlyMixin, ModelAdmin):
     list_fullwidth = True
     list_filter = [
         ("status", ChoicesDropdownFilter),
-        ("initiative", RelatedDropdownFilter),
-        ("beneficiary__municipality", RelatedDropdownFilter),
+        ("initiative", ScopedRelatedDropdownFilter),
+        ("beneficiary__municipality", ScopedRelatedDropdownFilter),
         "medium",
         ("valid_until", DayRangeFilter),
     ]
@@ -595,15 +641,47 @@ class VoucherAdmin(LedgerReadOnlyMixin, ModelAdmin):
         "postings_detail",
     ]
     show_full_result_count = False
-    actions = ["revoke_vouchers"]
+    resource_classes = [VoucherResource]
+    actions = ["print_vouchers", "revoke_vouchers"]
     actions_detail = ["revoke_detail"]
     actions_list = ["expire_due"]
+
+    def scoped_queryset(self, request):
+        return visible_vouchers(request)
 
     def has_revoke_permission(self, request, obj=None):
         return request.user.has_perm("vouchers.change_voucher")
 
     def has_expire_permission(self, request, obj=None):
-        return request.user.has_perm("vouchers.change_voucher")
+        # Expiring works on every municipality's vouchers at once (as the nightly task does):
+        # only for those who see them all.
+        return (
+            request.user.has_perm("vouchers.change_voucher") and request_scope(request).everything
+        )
+
+    def has_print_permission(self, request, obj=None):
+        return request.user.has_perm("vouchers.view_voucher")
+
+    @action(description=_("Stampa buoni selezionati"), permissions=["print"])
+    def print_vouchers(self, request, queryset):
+        active = queryset.filter(status=Voucher.Status.ACTIVE)
+        count = active.count()
+        if not count:
+            self.message_user(
+                request,
+                _("Tra i buoni scelti non ce n'è nessuno attivo da stampare."),
+                messages.INFO,
+            )
+            return None
+        if count > MAX_PRINTED_VOUCHERS:
+            self.message_user(
+                request,
+                _("Seleziona al massimo %(max)d buoni da stampare.")
+                % {"max": MAX_PRINTED_VOUCHERS},
+                messages.ERROR,
+            )
+            return None
+        return pdf_response(vouchers_pdf(printable_vouchers(active)), "buoni.pdf")
 
     def get_search_results(self, request, queryset, search_term):
         """Also find a voucher by the last characters of its code, as lists show them.
@@ -877,3 +955,7 @@ class VoucherAdmin(LedgerReadOnlyMixin, ModelAdmin):
             ],
             submit_label=_("Fai scadere"),
         )
+
+
+# The applications of calls: registered by their own module, which uses the helpers above.
+from vouchers.admin import applications as _applications  # noqa: E402, F401

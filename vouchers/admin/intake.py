@@ -1,0 +1,346 @@
+"""The desk's intake of an application: the "add" page of applications.
+
+A desk operator (or a tutor, for his cases) fills in the citizen's data, household,
+declarations and attachments for a published call; the page calls ``application_submit``
+and ``application_document_add`` in one transaction and shows every refusal of the service
+as an error on the field it concerns.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from unfold.widgets import (
+    UnfoldAdminCheckboxSelectMultipleWidget,
+    UnfoldAdminEmailInputWidget,
+    UnfoldAdminFileFieldWidget,
+    UnfoldAdminRadioSelectWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminSingleDateWidget,
+    UnfoldAdminTextInputWidget,
+    UnfoldBooleanWidget,
+)
+
+from core.admin import change_url, changelist_url
+from core.errors import DomainError
+from core.models import Role
+from core.uploads import UploadError, checked_upload
+from vouchers.admin.scoping import request_scope, visible_initiatives
+from vouchers.models import Application, Initiative, validate_fiscal_code
+from vouchers.programme import (
+    ApplicantData,
+    MemberData,
+    ProgrammeError,
+    application_document_add,
+    application_submit,
+)
+
+MEMBER_ROWS = 6
+MEMBER_FIELDS = ["fiscal_code", "first_name", "last_name", "birth_date", "is_child"]
+# Where each refusal of ``application_submit`` belongs on the desk's form.
+ERROR_FIELDS = {
+    "invalid_fiscal_code": "fiscal_code",
+    "fiscal_code_mismatch": "fiscal_code",
+    "already_applied": "fiscal_code",
+    "not_resident": "municipality",
+    "declarations_missing": "declarations",
+    "isee_required": "isee",
+    "isee_too_high": "isee",
+    "invalid_isee": "isee",
+    "iban_required": "iban",
+    "invalid_iban": "iban",
+}
+
+
+class MultipleFileInput(UnfoldAdminFileFieldWidget):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is checked like a single upload."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if not data:
+            return []
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+def text_field(label, max_length, *, required=True, **kwargs):
+    return forms.CharField(
+        label=label,
+        max_length=max_length,
+        required=required,
+        widget=UnfoldAdminTextInputWidget,
+        **kwargs,
+    )
+
+
+class IntakeForm(forms.Form):
+    """An application entered at the desk (or by a tutor) for a citizen."""
+
+    initiative = forms.IntegerField(widget=forms.HiddenInput)
+    fiscal_code = text_field(_("Codice fiscale"), 16)
+    first_name = text_field(_("Nome"), 100)
+    last_name = text_field(_("Cognome"), 100)
+    birth_date = forms.DateField(label=_("Data di nascita"), widget=UnfoldAdminSingleDateWidget)
+    sex = forms.ChoiceField(
+        label=_("Sesso"),
+        choices=[("F", _("Femmina")), ("M", _("Maschio"))],
+        widget=UnfoldAdminRadioSelectWidget,
+    )
+    municipality = forms.ModelChoiceField(
+        label=_("Comune di residenza"), queryset=None, widget=UnfoldAdminSelectWidget
+    )
+    street = text_field(_("Indirizzo"), 200, required=False)
+    postal_code = text_field(_("CAP"), 5, required=False, min_length=5)
+    email = forms.EmailField(label=_("E-mail"), required=False, widget=UnfoldAdminEmailInputWidget)
+    phone = text_field(_("Telefono"), 30, required=False)
+    isee = forms.DecimalField(
+        label=_("Valore ISEE (€)"),
+        max_digits=10,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        localize=True,  # the desk types 4.200,00
+        widget=UnfoldAdminTextInputWidget,
+    )
+    dsu_protocol = text_field(_("Protocollo DSU"), 40, required=False)
+    iban = text_field(_("IBAN"), 42, required=False)
+    declarations = forms.MultipleChoiceField(
+        label=_("Dichiarazioni del richiedente"),
+        required=False,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
+    )
+    attachments = MultipleFileField(
+        label=_("Allegati"),
+        required=False,
+        help_text=_("PDF, JPEG o PNG, al massimo 10 MB ciascuno (ISEE, documento, altro)."),
+    )
+
+    def __init__(self, *args, initiative: Initiative, municipalities, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initiative = initiative
+        self.fields["initiative"].initial = initiative.pk
+        self.fields["municipality"].queryset = municipalities
+        declarations = initiative.declaration_list
+        self.fields["declarations"].choices = [(text, text) for text in declarations]
+        if not declarations:
+            del self.fields["declarations"]
+        if initiative.benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+            self.fields["iban"].help_text = _("Obbligatorio: il bando rimborsa spese sostenute.")
+        for index in range(MEMBER_ROWS):
+            prefix = f"member_{index}_"
+            self.fields[prefix + "fiscal_code"] = text_field(
+                _("Codice fiscale"), 16, required=False
+            )
+            self.fields[prefix + "first_name"] = text_field(_("Nome"), 100, required=False)
+            self.fields[prefix + "last_name"] = text_field(_("Cognome"), 100, required=False)
+            self.fields[prefix + "birth_date"] = forms.DateField(
+                label=_("Data di nascita"), required=False, widget=UnfoldAdminSingleDateWidget
+            )
+            self.fields[prefix + "is_child"] = forms.BooleanField(
+                label=_("Figlio"), required=False, widget=UnfoldBooleanWidget
+            )
+
+    def section(self, *names):
+        return [self[name] for name in names if name in self.fields]
+
+    def applicant_fields(self):
+        return self.section("fiscal_code", "first_name", "last_name", "birth_date", "sex")
+
+    def address_fields(self):
+        return self.section("municipality", "street", "postal_code", "email", "phone")
+
+    def money_fields(self):
+        return self.section("isee", "dsu_protocol", "iban")
+
+    def member_rows(self):
+        return [
+            [self[f"member_{index}_{name}"] for name in MEMBER_FIELDS]
+            for index in range(MEMBER_ROWS)
+        ]
+
+    def clean_fiscal_code(self):
+        return self.cleaned_data["fiscal_code"].strip().upper()
+
+    def clean_attachments(self):
+        files = self.cleaned_data.get("attachments") or []
+        for uploaded in files:
+            try:
+                checked_upload(uploaded)
+            except UploadError as exc:
+                raise forms.ValidationError(f"{uploaded.name}: {exc.detail}") from exc
+        return files
+
+    def clean(self):
+        data = super().clean()
+        for index in range(MEMBER_ROWS):
+            prefix = f"member_{index}_"
+            values = [data.get(prefix + name) for name in MEMBER_FIELDS[:4]]
+            if any(values) and not all(values):
+                self.add_error(
+                    prefix + "fiscal_code",
+                    _("Componente %(n)d: indica codice fiscale, nome, cognome e data di nascita.")
+                    % {"n": index + 1},
+                )
+            elif values[0]:
+                code = values[0].strip().upper()
+                try:
+                    validate_fiscal_code(code)
+                except forms.ValidationError:
+                    self.add_error(
+                        prefix + "fiscal_code",
+                        _("Componente %(n)d: codice fiscale non valido.") % {"n": index + 1},
+                    )
+                data[prefix + "fiscal_code"] = code
+        return data
+
+    def applicant_data(self) -> ApplicantData:
+        data = self.cleaned_data
+        return ApplicantData(
+            fiscal_code=data["fiscal_code"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            birth_date=data["birth_date"],
+            sex=data["sex"],
+            municipality=data["municipality"],
+            email=data["email"],
+            phone=data["phone"],
+            street=data["street"],
+            postal_code=data["postal_code"],
+            isee=data["isee"],
+            dsu_protocol=data["dsu_protocol"],
+            iban=data["iban"],
+            declarations_accepted=list(data.get("declarations") or []),
+            members=[
+                MemberData(
+                    data[f"member_{i}_fiscal_code"],
+                    data[f"member_{i}_first_name"],
+                    data[f"member_{i}_last_name"],
+                    data[f"member_{i}_birth_date"],
+                    data[f"member_{i}_is_child"],
+                )
+                for i in range(MEMBER_ROWS)
+                if data.get(f"member_{i}_fiscal_code")
+            ],
+        )
+
+
+class ApplicationIntakeMixin:
+    """The desk's form as the "add" page of ``ApplicationAdmin``."""
+
+    def _intake_calls(self, request):
+        return (
+            visible_initiatives(request)
+            .filter(status=Initiative.Status.PUBLISHED)
+            .order_by("applications_close_at", "title")
+        )
+
+    def _intake_channel(self, request) -> tuple[str, object]:
+        scope = request_scope(request)
+        if (
+            not scope.everything
+            and Role.TUTOR in scope.roles
+            and Role.DESK_OPERATOR not in scope.roles
+        ):
+            return Application.Channel.TUTOR, request.user
+        return Application.Channel.DESK, None
+
+    def _intake_municipalities(self, request, initiative):
+        scope = request_scope(request)
+        towns = initiative.municipalities.order_by("name")
+        channel, _tutor = self._intake_channel(request)
+        if scope.everything or channel == Application.Channel.TUTOR:
+            return towns
+        return towns.filter(pk__in=scope.municipality_ids)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        calls = self._intake_calls(request)
+        chosen = request.POST.get("initiative") or request.GET.get("initiative") or ""
+        initiative = calls.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Nuova domanda"),
+            "has_view_permission": self.has_view_permission(request),
+            "cancel_url": changelist_url(Application),
+        }
+        if initiative is None:
+            return TemplateResponse(
+                request,
+                "admin/vouchers/application/intake.html",
+                {**context, "calls": calls, "form": None, "media": self.media},
+            )
+        form = IntakeForm(
+            request.POST if request.method == "POST" else None,
+            request.FILES if request.method == "POST" else None,
+            initiative=initiative,
+            municipalities=self._intake_municipalities(request, initiative),
+        )
+        if request.method == "POST" and form.is_valid():
+            application = self._submit(request, initiative, form)
+            if application is not None:
+                return self._after_intake(request, application)
+        return TemplateResponse(
+            request,
+            "admin/vouchers/application/intake.html",
+            {
+                **context,
+                "title": _("Nuova domanda: %(initiative)s") % {"initiative": initiative},
+                "initiative": initiative,
+                "form": form,
+                "media": self.media + form.media,
+                "channel": Application.Channel(self._intake_channel(request)[0]).label,
+            },
+        )
+
+    def _submit(self, request, initiative, form) -> Application | None:
+        channel, tutor = self._intake_channel(request)
+        try:
+            with transaction.atomic():
+                application = application_submit(
+                    initiative=initiative,
+                    data=form.applicant_data(),
+                    channel=channel,
+                    entered_by=request.user,
+                    tutor=tutor,
+                )
+                for uploaded in form.cleaned_data["attachments"]:
+                    application_document_add(
+                        application=application,
+                        uploaded=uploaded,
+                        title=uploaded.name,
+                        uploaded_by=request.user,
+                    )
+        except ProgrammeError as exc:
+            form.add_error(ERROR_FIELDS.get(exc.code), exc.detail)
+            return None
+        except DomainError as exc:  # an attachment refused after all
+            form.add_error("attachments", exc.detail)
+            return None
+        return application
+
+    def _after_intake(self, request, application):
+        self.message_user(
+            request,
+            _("Domanda registrata con protocollo %(protocol)s.")
+            % {"protocol": application.protocol_number},
+            messages.SUCCESS,
+        )
+        if "_addanother" in request.POST:
+            url = reverse("admin:vouchers_application_add")
+            return HttpResponseRedirect(f"{url}?initiative={application.initiative_id}")
+        if self.get_queryset(request).filter(pk=application.pk).exists():
+            return HttpResponseRedirect(change_url(application))
+        return HttpResponseRedirect(changelist_url(Application))

@@ -1,0 +1,308 @@
+"""Outcome messages of a call: sending them, printing the letters, the list of what went out."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import ChoicesDropdownFilter
+from unfold.decorators import action, display
+from unfold.widgets import UnfoldBooleanWidget
+
+from core.admin import (
+    ConfirmForm,
+    LedgerReadOnlyMixin,
+    action_form_page,
+    bound_if_confirmed,
+    change_url,
+)
+from core.errors import DomainError
+from vouchers.admin.phases import (
+    MAX_BULK_SELECTION,
+    InitiativeActionsBase,
+    pdf_response,
+)
+from vouchers.admin.scoping import (
+    ScopedAdminMixin,
+    ScopedRelatedDropdownFilter,
+    visible_applications,
+)
+from vouchers.models import (
+    Application,
+    Notification,
+)
+from vouchers.notifications import (
+    initiative_notify_outcomes,
+    notifications_mark_printed,
+    outcome_letters_pdf,
+)
+
+NOTIFICATION_STATUS_VARIANTS = {
+    Notification.Status.PENDING: "info",
+    Notification.Status.SENT: "success",
+    Notification.Status.TO_PRINT: "warning",
+    Notification.Status.PRINTED: "success",
+    Notification.Status.FAILED: "danger",
+}
+
+
+class LettersForm(forms.Form):
+    reprint = forms.BooleanField(
+        label=_("Ristampa anche le lettere già stampate"),
+        required=False,
+        widget=UnfoldBooleanWidget,
+    )
+
+
+class InitiativeOutcomesMixin(InitiativeActionsBase):
+    """Send the outcomes of a call and print its letters; mixed into ``InitiativeAdmin``."""
+
+    def has_letters_permission(self, request, obj=None):
+        return request.user.has_perm("vouchers.view_notification")
+
+    # Outcome messages and letters.
+
+    def _notify(self, request, initiative) -> None:
+        try:
+            counts = initiative_notify_outcomes(initiative=initiative)
+        except DomainError as exc:
+            self.message_user(request, f"{initiative}: {exc.detail}", messages.ERROR)
+            return
+        total = sum(counts.values())
+        if not total:
+            self.message_user(
+                request,
+                _("%(initiative)s: nessun nuovo esito da comunicare.") % {"initiative": initiative},
+                messages.INFO,
+            )
+            return
+        self.message_user(
+            request,
+            _(
+                "%(initiative)s: %(total)d comunicazioni preparate: %(email)d e-mail, %(sms)d "
+                "SMS, %(letter)d lettere da stampare."
+            )
+            % {"initiative": initiative, "total": total, **counts},
+            messages.SUCCESS,
+        )
+
+    def _notify_summary(self, initiative) -> list[tuple]:
+        sent = dict(
+            Notification.objects.filter(application__initiative=initiative)
+            .order_by()
+            .values_list("channel")
+            .annotate(count=Count("pk"))
+            .values_list("channel", "count")
+        )
+        decided = initiative.applications.exclude(
+            status__in=[Application.Status.SUBMITTED, Application.Status.INFO_REQUESTED]
+        ).count()
+        return [
+            (_("Domande decise"), decided),
+            *(
+                (_("Già inviate: %(channel)s") % {"channel": label}, sent.get(channel, 0))
+                for channel, label in Notification.Channel.choices
+            ),
+        ]
+
+    @action(description=_("Comunica gli esiti"), permissions=["lifecycle"])
+    def notify_initiatives(self, request, queryset):
+        initiatives = self._selected(request, queryset)
+        if initiatives is None:
+            return None
+        if bound_if_confirmed(ConfirmForm, request).is_valid():
+            for initiative in initiatives:
+                self._notify(request, initiative)
+            return None
+        return action_form_page(
+            request,
+            self,
+            title=_("Comunica gli esiti"),
+            description=self.NOTIFY_DESCRIPTION,
+            form=ConfirmForm(),
+            table=self._initiatives_table(initiatives),
+            submit_label=_("Comunica gli esiti"),
+            bulk_action="notify_initiatives",
+            selected=[initiative.pk for initiative in initiatives],
+        )
+
+    NOTIFY_DESCRIPTION = _(
+        "Ogni richiedente con una domanda decisa riceve l'esito una volta sola: per e-mail se "
+        "l'ha indicata, altrimenti per SMS, altrimenti con una lettera da stampare."
+    )
+
+    @action(
+        description=_("Comunica gli esiti"),
+        url_path="comunica-esiti",
+        icon="forward_to_inbox",
+        permissions=["lifecycle"],
+    )
+    def notify_detail(self, request, object_id):
+        initiative = self._initiative(request, object_id)
+        if bound_if_confirmed(ConfirmForm, request).is_valid():
+            self._notify(request, initiative)
+            return HttpResponseRedirect(change_url(initiative))
+        return action_form_page(
+            request,
+            self,
+            title=_("Comunica gli esiti"),
+            description=self.NOTIFY_DESCRIPTION,
+            form=ConfirmForm(),
+            summary=self._notify_summary(initiative),
+            submit_label=_("Comunica gli esiti"),
+            obj=initiative,
+        )
+
+    @action(
+        description=_("Stampa lettere"),
+        url_path="stampa-lettere",
+        icon="mail",
+        permissions=["letters"],
+    )
+    def letters_detail(self, request, object_id):
+        initiative = self._initiative(request, object_id)
+        letters = Notification.objects.filter(
+            application__initiative=initiative,
+            application__in=visible_applications(request),
+            channel=Notification.Channel.LETTER,
+        )
+        form = bound_if_confirmed(LettersForm, request)
+        if form.is_valid():
+            statuses = [Notification.Status.TO_PRINT]
+            if form.cleaned_data["reprint"]:
+                statuses.append(Notification.Status.PRINTED)
+            chosen = list(
+                letters.filter(status__in=statuses)
+                .select_related("application__applicant", "application__municipality")
+                .order_by("application__municipality__name", "application__protocol_sequence")
+            )
+            if not chosen:
+                self.message_user(request, _("Nessuna lettera da stampare."), messages.INFO)
+                return HttpResponseRedirect(change_url(initiative))
+            content = outcome_letters_pdf(chosen)
+            notifications_mark_printed(notifications=chosen)
+            return pdf_response(content, f"lettere-esiti-bando-{initiative.pk}.pdf")
+        counts = dict(
+            letters.order_by()
+            .values_list("status")
+            .annotate(count=Count("pk"))
+            .values_list("status", "count")
+        )
+        return action_form_page(
+            request,
+            self,
+            title=_("Stampa delle lettere di esito"),
+            description=_(
+                "Un PDF con una lettera per pagina, per i richiedenti senza e-mail né "
+                "telefono. Le lettere scaricate risultano stampate."
+            ),
+            form=form,
+            summary=[
+                (_("Da stampare"), counts.get(Notification.Status.TO_PRINT, 0)),
+                (_("Già stampate"), counts.get(Notification.Status.PRINTED, 0)),
+            ],
+            submit_label=_("Scarica il PDF"),
+            obj=initiative,
+        )
+
+
+# --- outcome messages --------------------------------------------------------------------
+
+
+@admin.register(Notification)
+class NotificationAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
+    list_display = [
+        "protocol_display",
+        "applicant_display",
+        "initiative_display",
+        "outcome",
+        "channel",
+        "status_display",
+        "recipient",
+        "created_at",
+        "sent_at",
+    ]
+    list_filter = [
+        ("channel", ChoicesDropdownFilter),
+        ("status", ChoicesDropdownFilter),
+        ("outcome", ChoicesDropdownFilter),
+        ("application__initiative", ScopedRelatedDropdownFilter),
+    ]
+    search_fields = ["application__applicant__last_name", "=application__applicant__fiscal_code"]
+    list_select_related = [
+        "application__applicant",
+        "application__initiative",
+        "application__municipality",
+    ]
+    fields = [
+        "application_link",
+        "outcome",
+        "channel",
+        "recipient",
+        "status_display",
+        "error",
+        "subject",
+        "body",
+        "created_at",
+        "sent_at",
+    ]
+    readonly_fields = fields
+    show_full_result_count = False
+    actions = ["print_letters"]
+
+    def scoped_queryset(self, request):
+        return Notification.objects.filter(application__in=visible_applications(request))
+
+    def has_letters_permission(self, request, obj=None):
+        return request.user.has_perm("vouchers.view_notification")
+
+    @display(description=_("protocollo"), ordering="application__protocol_sequence")
+    def protocol_display(self, obj):
+        return obj.application.protocol_number
+
+    @display(description=_("richiedente"))
+    def applicant_display(self, obj):
+        return obj.application.applicant.full_name
+
+    @display(description=_("bando"))
+    def initiative_display(self, obj):
+        return obj.application.initiative
+
+    @display(description=_("stato"), label=NOTIFICATION_STATUS_VARIANTS, ordering="status")
+    def status_display(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description=_("domanda"))
+    def application_link(self, obj):
+        return format_html(
+            '<a href="{}" class="text-link">{}</a>',
+            change_url(obj.application),
+            obj.application.protocol_number,
+        )
+
+    @action(description=_("Stampa le lettere selezionate"), permissions=["letters"])
+    def print_letters(self, request, queryset):
+        letters = list(
+            queryset.filter(channel=Notification.Channel.LETTER)
+            .select_related("application__applicant", "application__municipality")
+            .order_by("application__municipality__name", "application__protocol_sequence")[
+                : MAX_BULK_SELECTION + 1
+            ]
+        )
+        if not letters:
+            self.message_user(
+                request, _("Tra le comunicazioni scelte non ci sono lettere."), messages.INFO
+            )
+            return None
+        if len(letters) > MAX_BULK_SELECTION:
+            self.message_user(
+                request,
+                _("Seleziona al massimo %(max)d lettere alla volta.") % {"max": MAX_BULK_SELECTION},
+                messages.ERROR,
+            )
+            return None
+        content = outcome_letters_pdf(letters)
+        notifications_mark_printed(notifications=letters)
+        return pdf_response(content, "lettere-esiti.pdf")
