@@ -295,9 +295,32 @@ UNFOLD = {
                         "link": reverse_lazy("admin:vouchers_initiative_changelist"),
                     },
                     {
+                        "title": _("Domande da istruire"),
+                        "icon": "inbox",
+                        "link": lambda request: (
+                            str(reverse_lazy("admin:vouchers_application_changelist"))
+                            + "?coda=da-istruire"
+                        ),
+                    },
+                    {
+                        "title": _("Domande"),
+                        "icon": "description",
+                        "link": reverse_lazy("admin:vouchers_application_changelist"),
+                    },
+                    {
                         "title": _("Beneficiari"),
                         "icon": "person",
                         "link": reverse_lazy("admin:vouchers_beneficiary_changelist"),
+                    },
+                    {
+                        "title": _("Comunicazioni"),
+                        "icon": "mail",
+                        "link": reverse_lazy("admin:vouchers_notification_changelist"),
+                    },
+                    {
+                        "title": _("Emissioni dei buoni"),
+                        "icon": "progress_activity",
+                        "link": reverse_lazy("admin:vouchers_issuancerun_changelist"),
                     },
                     {
                         "title": _("Buoni"),
