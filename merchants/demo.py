@@ -37,7 +37,14 @@ from merchants.services import (
 from vouchers.access import ACCESS_CODE_LENGTH, access_code_issue
 from vouchers.codes import ALPHABET, CODE_LENGTH, group_code
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
-from vouchers.programme import initiative_publish
+from vouchers.programme import (
+    ApplicantData,
+    MemberData,
+    application_approve,
+    application_request_info,
+    application_submit,
+    initiative_publish,
+)
 from vouchers.services import (
     initiative_assign_budget,
     voucher_expire,
@@ -600,6 +607,7 @@ class Summary:
     vouchers: int = 0
     merchants: int = 0
     users: int = 0
+    applications: int = 0
 
 
 def seed_demo(*, today: date | None = None) -> Summary | None:
@@ -684,6 +692,7 @@ def _build(today: date) -> Summary:
     codes = iter(demo_voucher_codes())
     manager = users["responsabile"]
     vouchers: dict[tuple[str, str], list[Voucher]] = {}
+    published: dict[str, Initiative] = {}
     for call in CALLS:
         initiative = Initiative(
             title=call.title,
@@ -713,6 +722,7 @@ def _build(today: date) -> Summary:
         initiative_assign_budget(initiative=initiative, amount=call.budget, assigned_by=manager)
         if call.published:
             initiative = initiative_publish(initiative=initiative)
+            published[call.key] = initiative
         if call.holders:
             issued = voucher_issue_bulk(
                 initiative=initiative,
@@ -792,7 +802,73 @@ def _build(today: date) -> Summary:
     for shop in MERCHANTS:
         if shop.status in (Merchant.Status.SUSPENDED, Merchant.Status.REJECTED):
             merchant_set_status(merchant=shops[shop.key], status=shop.status, reason=shop.reason)
+    summary.applications = _applications(published["inverno"], users, orgs, today)
     return summary
+
+
+# Applications to the open call, so that the desk, the validators and the tutor have work:
+# (person, channel, entered by, decision by the validator or None, shares the household of)
+APPLICATIONS = [
+    ("bonfanti", "desk", "sportello", ("approve", "Requisiti verificati con la DSU."), None),
+    ("pesenti", "desk", "sportello", ("request_info", "Manca la DSU aggiornata al 2026."), None),
+    ("mazzoleni", "desk", "sportello", None, None),
+    ("cortinovis", "desk", "sportello", None, "mazzoleni"),
+    ("gritti", "online", None, None, None),
+    ("lorenzi", "tutor", "tutor", None, None),
+    ("zanchi", "desk", "sportello.seriate", None, None),
+]
+SHARED_MEMBER = Person(
+    key="rota-bambino",
+    first_name="Luca",
+    last_name="Mazzoleni",
+    female=False,
+    birth_date=date(2016, 5, 4),
+    birthplace=BERGAMO,
+    municipality="bergamo",
+    email="",
+    phone="",
+)
+
+
+def _applications(initiative: Initiative, users: dict, orgs: dict, today: date) -> int:
+    people = {person.key: person for person in BENEFICIARIES}
+    child = MemberData(
+        person_fiscal_code(SHARED_MEMBER),
+        SHARED_MEMBER.first_name,
+        SHARED_MEMBER.last_name,
+        SHARED_MEMBER.birth_date,
+        is_child=True,
+    )
+    decisions = {"approve": application_approve, "request_info": application_request_info}
+    for number, (key, channel, entered_by, decision, shares_with) in enumerate(APPLICATIONS):
+        person = people[key]
+        user = users.get(entered_by) if entered_by else None
+        application = application_submit(
+            initiative=initiative,
+            data=ApplicantData(
+                fiscal_code=person_fiscal_code(person),
+                first_name=person.first_name,
+                last_name=person.last_name,
+                birth_date=person.birth_date,
+                sex="F" if person.female else "M",
+                municipality=orgs[person.municipality],
+                email=person.email,
+                phone=person.phone,
+                street=f"Via dei Mille {number + 1}",
+                postal_code="24121" if person.municipality == "bergamo" else "24068",
+                isee=f"{4200 + number * 950}.00",
+                dsu_protocol=f"INPS-ISEE-2026-{number + 1:08d}",
+                members=[child] if key == "mazzoleni" or shares_with else [],
+            ),
+            channel=channel,
+            entered_by=user,
+            tutor=user if channel == "tutor" else None,
+            now=timezone.make_aware(datetime.combine(today - timedelta(days=1), time(10, number))),
+        )
+        if decision is not None:
+            action, reason = decision
+            decisions[action](application=application, reason=reason, by=users["convalida"])
+    return len(APPLICATIONS)
 
 
 def _key_of(beneficiaries: dict[str, Beneficiary], voucher: Voucher) -> str:
