@@ -175,8 +175,14 @@ def pending_notifications_send(*, initiative_id: int) -> int:
     return sent
 
 
-def outcome_letters_pdf(notifications: list[Notification]) -> bytes:
-    """Return the letters to print, one A4 page each, with the applicant's address."""
+def outcome_letters_pdf(
+    notifications: list[Notification], *, access_codes: dict[int, str] | None = None
+) -> bytes:
+    """Return the letters to print, one A4 page each, with the applicant's address.
+
+    ``access_codes`` maps a notification id to the app access code printed on its letter.
+    """
+    access_codes = access_codes or {}
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4)
     width, height = A4
@@ -207,9 +213,47 @@ def outcome_letters_pdf(notifications: list[Notification]) -> bytes:
             for start in range(0, max(len(paragraph), 1), 85):
                 text.textLine(paragraph[start : start + 85])
         canvas.drawText(text)
+        code = access_codes.get(notification.pk)
+        if code:
+            canvas.rect(25 * mm, 30 * mm, width - 50 * mm, 38 * mm)
+            canvas.setFont("Helvetica-Bold", 12)
+            canvas.drawString(30 * mm, 60 * mm, _("Per vedere i buoni nell'app BuonoComune"))
+            canvas.setFont("Helvetica", 11)
+            canvas.drawString(
+                30 * mm,
+                53 * mm,
+                _("Codice fiscale: %(code)s") % {"code": application.applicant.fiscal_code},
+            )
+            canvas.setFont("Courier-Bold", 16)
+            canvas.drawString(30 * mm, 44 * mm, _("Codice di accesso: %(code)s") % {"code": code})
+            canvas.setFont("Helvetica", 10)
+            canvas.drawString(
+                30 * mm,
+                36 * mm,
+                _(
+                    "Conservalo: serve per entrare senza e-mail. Allo sportello te ne danno uno nuovo."
+                ),
+            )
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+def outcome_letters_print(*, notifications: list[Notification]) -> bytes:
+    """Print the letters and mark them printed; a funded applicant's letter carries a new
+    app access code (the previous one stops working), so people without e-mail can log in.
+    """
+    from vouchers.access import access_code_issue
+
+    with transaction.atomic():
+        codes = {
+            notification.pk: access_code_issue(beneficiary=notification.application.applicant)
+            for notification in notifications
+            if notification.outcome == OutcomeTemplate.Outcome.FUNDED
+        }
+        content = outcome_letters_pdf(notifications, access_codes=codes)
+        notifications_mark_printed(notifications=notifications)
+    return content
 
 
 def notifications_mark_printed(*, notifications: list[Notification]) -> int:

@@ -317,3 +317,29 @@ def test_outcomes_go_by_email_sms_or_letter_once_each(
         again = initiative_notify_outcomes(initiative=initiative)
     assert again == {"email": 0, "sms": 0, "letter": 0}
     assert len(mailoutbox) == 1
+
+
+def test_a_funded_letter_carries_an_access_code_that_logs_in(django_capture_on_commit_callbacks):
+    import re
+
+    import pypdfium2
+
+    from vouchers.access import access_code_login
+    from vouchers.models import Notification
+    from vouchers.notifications import initiative_notify_outcomes, outcome_letters_print
+
+    initiative, _applications = run_to_ranking(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        initiative_notify_outcomes(initiative=initiative)
+    letter = Notification.objects.select_related(
+        "application__applicant", "application__municipality"
+    ).get(channel="letter")
+    pdf = outcome_letters_print(notifications=[letter])
+    text = pypdfium2.PdfDocument(pdf)[0].get_textpage().get_text_range()
+    code = re.search(r"Codice di accesso: (\S+)", text).group(1)
+    holder = access_code_login(
+        fiscal_code=letter.application.applicant.fiscal_code, access_code=code
+    )
+    assert holder == letter.application.applicant
+    letter.refresh_from_db()
+    assert letter.status == Notification.Status.PRINTED

@@ -35,8 +35,7 @@ from vouchers.models import (
 )
 from vouchers.notifications import (
     initiative_notify_outcomes,
-    notifications_mark_printed,
-    outcome_letters_pdf,
+    outcome_letters_print,
 )
 
 NOTIFICATION_STATUS_VARIANTS = {
@@ -181,8 +180,7 @@ class InitiativeOutcomesMixin(InitiativeActionsBase):
             if not chosen:
                 self.message_user(request, _("Nessuna lettera da stampare."), messages.INFO)
                 return HttpResponseRedirect(change_url(initiative))
-            content = outcome_letters_pdf(chosen)
-            notifications_mark_printed(notifications=chosen)
+            content = outcome_letters_print(notifications=chosen)
             return pdf_response(content, f"lettere-esiti-bando-{initiative.pk}.pdf")
         counts = dict(
             letters.order_by()
@@ -303,6 +301,5 @@ class NotificationAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
                 messages.ERROR,
             )
             return None
-        content = outcome_letters_pdf(letters)
-        notifications_mark_printed(notifications=letters)
+        content = outcome_letters_print(notifications=letters)
         return pdf_response(content, "lettere-esiti.pdf")
