@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -34,6 +34,7 @@ from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from core.admin import (
+    AgencyOnlyMixin,
     ConfirmForm,
     DayRangeFilter,
     LedgerReadOnlyMixin,
@@ -42,11 +43,14 @@ from core.admin import (
     action_form_page,
     bound_if_confirmed,
     change_url,
+    changelist_url,
     euro,
     is_confirmed,
     status_badge,
 )
+from core.errors import DomainError
 from core.money import ZERO
+from core.roles import sees_everything
 from merchants.errors import RedemptionError
 from merchants.models import (
     DeviceKey,
@@ -58,6 +62,12 @@ from merchants.models import (
 )
 from merchants.selectors import merchant_payable
 from merchants.services import device_key_create, device_key_revoke, merchant_set_status
+from merchants.settlements import (
+    merchant_payment_batch_prepare,
+    merchants_to_settle,
+    settlement_statement_pdf,
+    settlements_run,
+)
 from vouchers import admin as vouchers_admin
 from vouchers.admin.exports import ExportAdminMixin, ListResource
 from vouchers.admin.scoping import (
@@ -206,6 +216,39 @@ class DeviceKeyForm(forms.Form):
     )
 
 
+def may_settle(request) -> bool:
+    """Settling shops is an agency matter."""
+    return sees_everything(request.user) and request.user.has_perm("merchants.add_settlement")
+
+
+def settle_now(model_admin, request, merchants=None) -> None:
+    """Run ``settlements_run`` (for these shops, or all) and say what it settled."""
+    settlements = settlements_run(prepared_by=request.user, merchants=merchants)
+    if not settlements:
+        model_admin.message_user(
+            request, _("Nessun esercente ha utilizzi da liquidare."), messages.INFO
+        )
+        return
+    total = sum((settlement.total for settlement in settlements), ZERO)
+    model_admin.message_user(
+        request,
+        ngettext(
+            "%(count)d liquidazione creata, per un totale di %(total)s.",
+            "%(count)d liquidazioni create, per un totale di %(total)s.",
+            len(settlements),
+        )
+        % {"count": len(settlements), "total": euro(total)},
+        messages.SUCCESS,
+    )
+
+
+SETTLE_DESCRIPTION = _(
+    "Per ogni esercente accreditato o sospeso si crea una liquidazione con gli utilizzi "
+    "confermati e non ancora liquidati fino a ora, senza commissioni. Un esercente senza "
+    "utilizzi nuovi resta com'è."
+)
+
+
 @admin.register(Merchant)
 class MerchantAdmin(MerchantScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     list_display = [
@@ -237,7 +280,7 @@ class MerchantAdmin(MerchantScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     ]
     readonly_fields = ["status_detail", "status_reason", "payable_detail", "created_at"]
     inlines = [MerchantStaffInline, DeviceKeyInline]
-    actions = ["accredit_merchants", "suspend_merchants", "reject_merchants"]
+    actions = ["accredit_merchants", "suspend_merchants", "reject_merchants", "settle_merchants"]
     actions_detail = [
         "create_device_key",
         {
@@ -258,6 +301,30 @@ class MerchantAdmin(MerchantScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
 
     def has_device_key_permission(self, request, obj=None):
         return request.user.has_perm("merchants.add_devicekey")
+
+    def has_settle_permission(self, request, obj=None):
+        return may_settle(request)
+
+    @action(description=_("Liquida ora"), permissions=["settle"])
+    def settle_merchants(self, request, queryset):
+        merchants = list(queryset.order_by("name", "pk"))
+        if is_confirmed(request):
+            settle_now(self, request, merchants)
+            return None
+        return action_form_page(
+            request,
+            self,
+            title=_("Liquida ora gli esercenti selezionati"),
+            description=SETTLE_DESCRIPTION,
+            form=ConfirmForm(),
+            table={
+                "headers": [_("Insegna"), _("Partita IVA"), _("Località"), _("Stato")],
+                "rows": [[m.name, m.vat_number, m.town, m.get_status_display()] for m in merchants],
+            },
+            submit_label=_("Liquida ora"),
+            bulk_action="settle_merchants",
+            selected=[m.pk for m in merchants],
+        )
 
     @display(description=_("stato"), label=MERCHANT_STATUS_VARIANTS, ordering="status")
     def status_display(self, obj):
@@ -714,12 +781,21 @@ class SettlementRedemptionInline(RedemptionDisplayMixin, TabularInline):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
-    list_display = ["id", "merchant", "total_display", "redemptions_count", "created_at"]
+class SettlementAdmin(AgencyOnlyMixin, MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
+    """Settlements are agency matters: only the agency sees them, settles and pays shops."""
+
+    list_display = [
+        "id",
+        "merchant",
+        "total_display",
+        "redemptions_count",
+        "created_at",
+        "batch_link",
+    ]
     list_filter = [("merchant", AutocompleteSelectFilter), ("created_at", DayRangeFilter)]
     list_filter_submit = True
     search_fields = ["merchant__name", "=merchant__vat_number"]
-    list_select_related = ["merchant"]
+    list_select_related = ["merchant", "payment_line__batch"]
     fields = [
         "merchant",
         "total_display",
@@ -727,16 +803,134 @@ class SettlementAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin)
         "created_at",
         "created_by",
         "journal",
+        "batch_link",
     ]
     readonly_fields = fields
     inlines = [SettlementRedemptionInline]
+    actions = ["prepare_payment_batch"]
+    actions_list = ["settle_all"]
+    actions_detail = ["statement_pdf"]
 
     def scoped_queryset(self, request):
         return self.of_visible_merchants(request, Settlement.objects.all())
 
+    def has_settle_permission(self, request, obj=None):
+        return may_settle(request)
+
+    def has_pay_permission(self, request, obj=None):
+        return sees_everything(request.user) and request.user.has_perm("core.add_paymentbatch")
+
     @display(description=_("totale"), ordering="total")
     def total_display(self, obj):
         return euro(obj.total)
+
+    @display(description=_("distinta"))
+    def batch_link(self, obj):
+        line = obj.payment_line
+        if line is None:
+            return "—"
+        batch = line.batch
+        return format_html(
+            '<a href="{}" class="text-link">#{} · {}</a>',
+            change_url(batch),
+            batch.pk,
+            batch.get_status_display(),
+        )
+
+    @action(
+        description=_("Liquida ora"),
+        url_path="liquida-ora",
+        icon="account_balance_wallet",
+        permissions=["settle"],
+    )
+    def settle_all(self, request):
+        if is_confirmed(request):
+            settle_now(self, request)
+            return HttpResponseRedirect(changelist_url(Settlement))
+        return action_form_page(
+            request,
+            self,
+            title=_("Liquida ora tutti gli esercenti"),
+            description=SETTLE_DESCRIPTION,
+            form=ConfirmForm(),
+            summary=[
+                (
+                    _("Esercenti con utilizzi da liquidare"),
+                    merchants_to_settle(until=timezone.now()).count(),
+                )
+            ],
+            submit_label=_("Liquida ora"),
+            cancel_url=changelist_url(Settlement),
+        )
+
+    @action(description=_("Prepara distinta"), permissions=["pay"])
+    def prepare_payment_batch(self, request, queryset):
+        settlements = list(
+            queryset.select_related("merchant", "payment_line__batch").order_by("pk")
+        )
+        if is_confirmed(request):
+            try:
+                batch = merchant_payment_batch_prepare(
+                    settlements=settlements, prepared_by=request.user
+                )
+            except DomainError as exc:
+                self.message_user(request, exc.detail, messages.ERROR)
+                return None
+            self.message_user(
+                request,
+                _(
+                    "Distinta preparata: %(count)d bonifici per %(total)s. Deve autorizzarla "
+                    "una persona diversa da chi l'ha preparata."
+                )
+                % {"count": batch.transfers_count, "total": euro(batch.total)},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(change_url(batch))
+        total = sum((settlement.total for settlement in settlements), ZERO)
+        return action_form_page(
+            request,
+            self,
+            title=_("Prepara la distinta di pagamento"),
+            description=_(
+                "Un bonifico SEPA per ogni liquidazione, dell'importo esatto, all'IBAN "
+                "dell'esercente. La distinta va poi autorizzata da un'altra persona."
+            ),
+            form=ConfirmForm(),
+            summary=[(_("Liquidazioni"), len(settlements)), (_("Totale"), euro(total))],
+            table={
+                "headers": [_("N."), _("Esercente"), _("IBAN"), _("Totale"), _("Distinta")],
+                "rows": [
+                    [
+                        settlement.pk,
+                        settlement.merchant,
+                        settlement.merchant.iban,
+                        euro(settlement.total),
+                        self.batch_link(settlement),
+                    ]
+                    for settlement in settlements
+                ],
+            },
+            submit_label=_("Prepara distinta"),
+            bulk_action="prepare_payment_batch",
+            selected=[settlement.pk for settlement in settlements],
+        )
+
+    @action(
+        description=_("Scarica estratto conto"),
+        url_path="estratto-conto",
+        icon="picture_as_pdf",
+    )
+    def statement_pdf(self, request, object_id):
+        settlement = self.get_object(request, unquote(object_id))
+        if settlement is None:
+            raise Http404
+        response = HttpResponse(
+            settlement_statement_pdf(settlement), content_type="application/pdf"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="estratto-conto-liquidazione-{settlement.pk}.pdf"'
+        )
+        return response
 
 
 class ReasonFilter(DropdownFilter):

@@ -23,6 +23,7 @@ from merchants.services import (
     settlement_create,
     voucher_redeem,
 )
+from merchants.settlements import merchant_payment_batch_prepare
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
 from vouchers import programme
@@ -101,7 +102,8 @@ def add_row_everywhere(*, town: Organization) -> dict:
     cashier = factories.cashier(shop=shop)
     device_key_create(merchant=shop, name="Cassa 1")
     redeem(voucher=voucher, shop=shop, person=cashier, amount="10.00")
-    settlement_create(merchant=shop)
+    settlement = settlement_create(merchant=shop)
+    batch = merchant_payment_batch_prepare(settlements=[settlement], prepared_by=factories.user())
     redemption = redeem(voucher=voucher, shop=shop, person=cashier, amount="5.00")
     refusal = RedemptionError("voucher_expired")
     refusal.voucher = voucher  # as the redemption service tags the voucher it found
@@ -123,6 +125,8 @@ def add_row_everywhere(*, town: Organization) -> dict:
         "merchant": shop,
         "cashier": cashier,
         "redemption": redemption,
+        "settlement": settlement,
+        "batch": batch,
     }
 
 
@@ -187,6 +191,10 @@ def test_action_pages_render(admin_client, world):
         reverse("admin:merchants_merchant_suspend_detail", args=[shop.pk]),
         reverse("admin:merchants_merchant_reject_detail", args=[shop.pk]),
         reverse("admin:merchants_devicekey_revoke_detail", args=[key.pk]),
+        reverse("admin:core_paymentbatch_release_detail", args=[world["batch"].pk]),
+        reverse("admin:core_paymentbatch_cancel_detail", args=[world["batch"].pk]),
+        reverse("admin:core_paymentbatch_import_camt054"),
+        reverse("admin:merchants_settlement_settle_all"),
     ]
     for url in pages:
         response = admin_client.get(url)
@@ -259,6 +267,7 @@ CHANGELIST_QUERY_LIMITS = {
     "core.Fund": 6,
     "core.Journal": 4,
     "core.Organization": 5,
+    "core.PaymentBatch": 4,
     "core.Posting": 4,
     "merchants.DeviceKey": 5,
     "merchants.Merchant": 8,

@@ -367,6 +367,11 @@ UNFOLD = {
                         "icon": "receipt_long",
                         "link": reverse_lazy("admin:core_journal_changelist"),
                     },
+                    {
+                        "title": _("Distinte di pagamento"),
+                        "icon": "payments",
+                        "link": reverse_lazy("admin:core_paymentbatch_changelist"),
+                    },
                 ],
             },
         ],
