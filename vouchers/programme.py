@@ -1,8 +1,10 @@
 """State changes of a call's phases: publication, intake, validation, ranking, issuing."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
+from operator import itemgetter
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -15,7 +17,7 @@ from stdnum.it import codicefiscale
 from core.errors import DomainError
 from core.models import Journal, Organization
 from core.money import ZERO, InvalidAmount, euro
-from core.services import journal_post
+from core.services import bulk_insert, bulk_set, journal_post
 from vouchers.codes import generate_code
 from vouchers.models import (
     Application,
@@ -158,21 +160,22 @@ def _next_protocol(*, municipality: Organization, year: int) -> int:
     return counter.last_number
 
 
-def _children_in_range(initiative: Initiative, members: list[MemberData], on: date) -> int:
+def _child_ages(initiative: Initiative) -> tuple[int, int]:
+    """The ages, in whole years and both included, of the children the call counts."""
     low = initiative.child_min_age if initiative.child_min_age is not None else 0
     high = initiative.child_max_age if initiative.child_max_age is not None else 200
-    count = 0
-    for member in members:
-        if not member.is_child:
-            continue
-        age = (
-            on.year
-            - member.birth_date.year
-            - ((on.month, on.day) < (member.birth_date.month, member.birth_date.day))
-        )
-        if low <= age <= high:
-            count += 1
-    return count
+    return low, high
+
+
+def _age(birth_date: date, on: date) -> int:
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+def _children_in_range(initiative: Initiative, members: list[MemberData], on: date) -> int:
+    low, high = _child_ages(initiative)
+    return sum(
+        1 for member in members if member.is_child and low <= _age(member.birth_date, on) <= high
+    )
 
 
 def _check_fiscal_code(data: ApplicantData) -> str:
@@ -430,6 +433,11 @@ def application_amount(*, initiative: Initiative, application: Application, on: 
         ],
         on,
     )
+    return _entitled_amount(initiative, household, children)
+
+
+def _entitled_amount(initiative: Initiative, household: int, children: int) -> Decimal:
+    """The amount rule and cap of the call for a household of this size and children."""
     rule = initiative.amount_rule
     if rule == Initiative.AmountRule.FIXED:
         amount = initiative.amount_base
@@ -448,18 +456,38 @@ def application_amount(*, initiative: Initiative, application: Application, on: 
     return amount.quantize(Decimal("0.01"))
 
 
-def _ranking_key(initiative: Initiative, application: Application, children: int) -> list:
-    key: list = []
-    for criterion in initiative.ranking_criterion_list:
-        if criterion == "isee_asc":
-            key.append(float(application.isee) if application.isee is not None else 1e12)
-        elif criterion == "household_desc":
-            key.append(-application.household_size)
-        elif criterion == "children_desc":
-            key.append(-children)
-    key.append(application.submitted_at.timestamp())
-    key.append(application.pk)
-    return key
+# Where each ranking criterion sits in an application's ranking values (see initiative_rank).
+_CRITERION_POSITION = {"isee_asc": 0, "household_desc": 1, "children_desc": 2}
+
+
+def _ranking_key(criteria: list[str]) -> Callable[[tuple], tuple]:
+    """Return what picks an application's sort key from its ranking values.
+
+    The values are ``(ISEE or 1e12, -household size, -children, submission timestamp, id)``;
+    the key is the call's criteria in order, then submission time and id, so no two tie.
+    """
+    return itemgetter(*(_CRITERION_POSITION[c] for c in criteria if c in _CRITERION_POSITION), 3, 4)
+
+
+def _households(initiative: Initiative, on: date) -> dict[int, tuple[int, int]]:
+    """Map each admitted application with members to (household size, children in range)."""
+    low, high = _child_ages(initiative)
+    sizes: dict[int, list[int]] = {}
+    members = (
+        HouseholdMember.objects.filter(
+            application__initiative=initiative, application__status=Application.Status.APPROVED
+        )
+        .order_by()
+        .values_list("application_id", "is_child", "birth_date")
+    )
+    for application_id, is_child, birth_date in members:
+        size = sizes.get(application_id)
+        if size is None:
+            size = sizes[application_id] = [1, 0]
+        size[0] += 1
+        if is_child and low <= _age(birth_date, on) <= high:
+            size[1] += 1
+    return {application_id: (size[0], size[1]) for application_id, size in sizes.items()}
 
 
 def initiative_rank(*, initiative: Initiative, on: date | None = None) -> Initiative:
@@ -473,36 +501,44 @@ def initiative_rank(*, initiative: Initiative, on: date | None = None) -> Initia
         ).count()
         if pending:
             raise ProgrammeError("applications_pending", count=pending)
-        approved = list(
-            initiative.applications.filter(status=Application.Status.APPROVED).prefetch_related(
-                "members"
-            )
-        )
+        # Only the columns the ranking reads, and the household sizes in one query, keep
+        # this linear: a call can have hundreds of thousands of applications.
+        households = _households(initiative, on)
+        ranking_key = _ranking_key(initiative.ranking_criterion_list)
+        amounts: dict[tuple[int, int], Decimal] = {}
         scored = []
-        for application in approved:
-            members = [
-                MemberData(m.fiscal_code, m.first_name, m.last_name, m.birth_date, m.is_child)
-                for m in application.members.all()
-            ]
-            children = _children_in_range(initiative, members, on)
-            application.amount = application_amount(
-                initiative=initiative, application=application, on=on
+        for pk, isee, submitted_at in (
+            initiative.applications.filter(status=Application.Status.APPROVED)
+            .order_by()
+            .values_list("pk", "isee", "submitted_at")
+        ):
+            household, children = households.get(pk, (1, 0))
+            amount = amounts.get((household, children))
+            if amount is None:
+                amount = amounts[household, children] = _entitled_amount(
+                    initiative, household, children
+                )
+            values = (
+                float(isee) if isee is not None else 1e12,
+                -household,
+                -children,
+                submitted_at.timestamp(),
+                pk,
             )
-            application.score_key = _ranking_key(initiative, application, children)
-            scored.append(application)
-        scored.sort(key=lambda a: a.score_key)
+            scored.append((ranking_key(values), pk, amount))
+        scored.sort()  # keys end with the id: no two are equal
         available = initiative_budget_available(initiative=initiative)
         committed = ZERO
-        for position, application in enumerate(scored, start=1):
-            application.rank = position
-            if application.amount > ZERO and committed + application.amount <= available:
-                application.outcome = Application.Outcome.FUNDED
-                committed += application.amount
+        funded, waiting = Application.Outcome.FUNDED, Application.Outcome.WAITING
+        ranking = []
+        for position, (key, pk, amount) in enumerate(scored, start=1):
+            if amount > ZERO and committed + amount <= available:
+                committed += amount
+                ranking.append((pk, amount, key, position, funded))
             else:
-                application.outcome = Application.Outcome.WAITING
-        Application.objects.bulk_update(
-            scored, ["amount", "score_key", "rank", "outcome"], batch_size=2000
-        )
+                ranking.append((pk, amount, key, position, waiting))
+        # score_key: the key tuple goes to the JSON column as the same array as ever.
+        bulk_set(Application, ["amount", "score_key", "rank", "outcome"], ranking)
         return _set_status(initiative, Initiative.Status.RANKED)
 
 
@@ -573,21 +609,25 @@ def applications_vouchers_issue(
                 status=Application.Status.APPROVED,
             )
             .order_by("pk")
+            .values_list("pk", "applicant_id", "amount")
         )
         if not applications:
             return []
-        planned = [(a, _voucher_values(initiative, a.amount or ZERO)) for a in applications]
-        total = sum((sum(values, ZERO) for _a, values in planned), ZERO)
+        planned = [
+            (pk, applicant_id, _voucher_values(initiative, amount or ZERO))
+            for pk, applicant_id, amount in applications
+        ]
+        total = sum((sum(values, ZERO) for _pk, _applicant, values in planned), ZERO)
         if initiative_budget_available(initiative=initiative) < total:
             raise VoucherError("insufficient_budget")
         now = timezone.now()
-        vouchers = Voucher.objects.bulk_create(
+        vouchers = bulk_insert(
             [
                 Voucher(
                     code=generate_code(),
                     initiative=initiative,
-                    beneficiary_id=application.applicant_id,
-                    application=application,
+                    beneficiary_id=applicant_id,
+                    application_id=application_id,
                     face_value=value,
                     balance=value,
                     partial_allowed=initiative.partial_allowed,
@@ -596,7 +636,7 @@ def applications_vouchers_issue(
                     medium=medium,
                     issued_at=now,
                 )
-                for application, values in planned
+                for application_id, applicant_id, values in planned
                 for value in values
             ],
             batch_size=2000,
@@ -616,7 +656,7 @@ def applications_vouchers_issue(
                 memo=f"{len(vouchers)} buoni · {initiative.title}"[:255],
                 created_by=issued_by,
             )
-        Application.objects.filter(pk__in=[a.pk for a in applications]).update(
+        Application.objects.filter(pk__in=[pk for pk, _applicant, _amount in applications]).update(
             outcome=Application.Outcome.ISSUED
         )
     return vouchers

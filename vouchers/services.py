@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.models import Account, Fund, Journal
 from core.money import ZERO, positive_euro
 from core.selectors import account_balance, fund_balance
-from core.services import FundError, Line, fund_account_line, journal_post
+from core.services import FundError, Line, bulk_insert, fund_account_line, journal_post
 from vouchers.codes import generate_code
 from vouchers.errors import VoucherError
 from vouchers.models import Beneficiary, Initiative, Voucher
@@ -59,6 +59,11 @@ def initiative_budget_available(*, initiative: Initiative) -> Decimal:
     return account_balance(key=initiative.budget_account_key)
 
 
+# Beneficiary ids per query when looking for those already served: under the 32,766 bound
+# variables some SQLite builds allow, and few round trips on PostgreSQL.
+SERVED_LOOKUP_CHUNK = 10_000
+
+
 def voucher_issue_bulk(
     *,
     initiative: Initiative,
@@ -85,11 +90,15 @@ def voucher_issue_bulk(
         for beneficiary in beneficiaries:
             if beneficiary.municipality_id not in municipality_ids:
                 raise VoucherError("beneficiary_not_resident", name=beneficiary.full_name)
-        served = set(
-            Voucher.objects.filter(
-                initiative=initiative, beneficiary__in=[b.pk for b in beneficiaries]
-            ).values_list("beneficiary_id", flat=True)
-        )
+        holder_ids = [b.pk for b in beneficiaries]
+        served = set()
+        for start in range(0, len(holder_ids), SERVED_LOOKUP_CHUNK):
+            served.update(
+                Voucher.objects.filter(
+                    initiative=initiative,
+                    beneficiary__in=holder_ids[start : start + SERVED_LOOKUP_CHUNK],
+                ).values_list("beneficiary_id", flat=True)
+            )
         to_serve = [b for b in beneficiaries if b.pk not in served]
         if not to_serve:
             return []
@@ -98,7 +107,7 @@ def voucher_issue_bulk(
         if initiative_budget_available(initiative=initiative) < total:
             raise VoucherError("insufficient_budget")
         now = timezone.now()
-        vouchers = Voucher.objects.bulk_create(
+        vouchers = bulk_insert(
             [
                 Voucher(
                     code=code_factory(),

@@ -328,3 +328,16 @@ def test_revoke_of_a_voucher_spent_in_full_posts_no_empty_journal():
     revoked = voucher_revoke(voucher=voucher, reason="Controllo")
     assert revoked.status == Voucher.Status.REVOKED
     assert Posting.objects.count() == postings
+
+
+def test_a_large_issue_writes_every_voucher_and_posting_once():
+    """Above 500 rows PostgreSQL takes the COPY path: the books must come out the same."""
+    initiative = factories.initiative(face_value="1.00", partial_allowed=False, budget="700.00")
+    holder = factories.beneficiary(municipality=initiative.municipalities.first())
+    issued = voucher_issue_bulk(initiative=initiative, beneficiaries=[holder], quantity=600)
+    assert len(issued) == len({v.pk for v in issued}) == 600
+    assert Voucher.objects.filter(initiative=initiative).count() == 600
+    assert all(voucher_ledger_balance(voucher_id=v.pk) == Decimal("1.00") for v in issued[:5])
+    assert voucher_ledger_balance(voucher_id=issued[-1].pk) == Decimal("1.00")
+    assert not unbalanced_journals().exists()
+    assert initiative_budget_available(initiative=initiative) == Decimal("100.00")
