@@ -9,6 +9,7 @@ Every list, detail page, filter, form choice, export and action starts from
 from contextvars import ContextVar
 
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from unfold.contrib.filters.admin import RelatedDropdownFilter
@@ -97,7 +98,8 @@ class ScopedAdminMixin:
     """
 
     def scoped_queryset(self, request) -> QuerySet:
-        raise NotImplementedError
+        # Every scoped admin must say what its user may see; failing loudly beats showing all.
+        raise ImproperlyConfigured(f"{type(self).__name__} must define scoped_queryset()")
 
     def get_queryset(self, request):
         return super().get_queryset(request) & self.scoped_queryset(request)
