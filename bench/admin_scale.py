@@ -1731,7 +1731,9 @@ def report(pages: list[Page]) -> int:
             print(f"\n  {page.label} · {page.role} · {what}\n    {page.url}")
             for ms, statement in page.slowest:
                 text = " ".join(statement.split())
-                print(f"      {ms:7.1f} ms  {text[:260]}{'…' if len(text) > 260 else ''}")
+                if len(text) > 400:  # the column list says little; FROM … WHERE … ORDER BY do
+                    text = f"{text[:120]} … {text[-280:]}"
+                print(f"      {ms:7.1f} ms  {text}")
     slow = sum(1 for p in measured if p.over_time)
     chatty = sum(1 for p in measured if p.over_queries)
     errors = sum(1 for p in measured if p.error)
