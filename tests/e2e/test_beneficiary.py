@@ -116,6 +116,7 @@ def test_every_beneficiary_and_public_page_passes_axe(
         "/buoni/",
         f"/buoni/{holder_voucher.pk}/",
         "/domande/",
+        "/rimborsi/",
         f"/bandi/{initiative.pk}/domanda/",
     ]:
         page.goto(f"{live_server.url}{path}")
