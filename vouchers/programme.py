@@ -15,10 +15,9 @@ from schwifty.exceptions import SchwiftyException
 from stdnum.it import codicefiscale
 
 from core.errors import DomainError
-from core.models import Journal, Organization
+from core.models import Organization
 from core.money import ZERO, InvalidAmount, euro
-from core.services import bulk_insert, bulk_set, journal_post
-from vouchers.codes import generate_code
+from core.services import bulk_set
 from vouchers.models import (
     Application,
     ApplicationDocument,
@@ -30,7 +29,10 @@ from vouchers.models import (
     ProtocolCounter,
     Voucher,
 )
-from vouchers.services import budget_line, initiative_budget_available, outstanding_line
+from vouchers.services import (
+    initiative_budget_available,
+    vouchers_create,
+)
 
 
 class ProgrammeError(DomainError):
@@ -594,8 +596,6 @@ def applications_vouchers_issue(
     Applications already issued, or no longer funded, are skipped: a retried chunk never
     gives anyone a second voucher.
     """
-    from vouchers.errors import VoucherError
-
     with transaction.atomic():
         initiative = _locked(initiative)
         if initiative.status not in (Initiative.Status.RANKED, Initiative.Status.ISSUED):
@@ -613,49 +613,16 @@ def applications_vouchers_issue(
         )
         if not applications:
             return []
-        planned = [
-            (pk, applicant_id, _voucher_values(initiative, amount or ZERO))
-            for pk, applicant_id, amount in applications
-        ]
-        total = sum((sum(values, ZERO) for _pk, _applicant, values in planned), ZERO)
-        if initiative_budget_available(initiative=initiative) < total:
-            raise VoucherError("insufficient_budget")
-        now = timezone.now()
-        vouchers = bulk_insert(
-            [
-                Voucher(
-                    code=generate_code(),
-                    initiative=initiative,
-                    beneficiary_id=applicant_id,
-                    application_id=application_id,
-                    face_value=value,
-                    balance=value,
-                    partial_allowed=initiative.partial_allowed,
-                    valid_from=initiative.valid_from,
-                    valid_until=initiative.valid_until,
-                    medium=medium,
-                    issued_at=now,
-                )
-                for application_id, applicant_id, values in planned
-                for value in values
+        vouchers = vouchers_create(
+            initiative=initiative,
+            grants=[
+                (applicant_id, pk, value)
+                for pk, applicant_id, amount in applications
+                for value in _voucher_values(initiative, amount or ZERO)
             ],
-            batch_size=2000,
+            medium=medium,
+            issued_by=issued_by,
         )
-        if vouchers:
-            journal_post(
-                kind=Journal.Kind.VOUCHERS_ISSUED,
-                lines=[
-                    budget_line(initiative=initiative, amount=-total),
-                    *(
-                        outstanding_line(
-                            initiative_id=initiative.pk, voucher_id=v.pk, amount=v.face_value
-                        )
-                        for v in vouchers
-                    ),
-                ],
-                memo=f"{len(vouchers)} buoni · {initiative.title}"[:255],
-                created_by=issued_by,
-            )
         Application.objects.filter(pk__in=[pk for pk, _applicant, _amount in applications]).update(
             outcome=Application.Outcome.ISSUED
         )

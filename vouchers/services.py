@@ -102,42 +102,68 @@ def voucher_issue_bulk(
         to_serve = [b for b in beneficiaries if b.pk not in served]
         if not to_serve:
             return []
-        face_value = initiative.face_value
-        total = face_value * len(to_serve) * quantity
-        if initiative_budget_available(initiative=initiative) < total:
-            raise VoucherError("insufficient_budget")
-        now = timezone.now()
-        vouchers = bulk_insert(
-            [
-                Voucher(
-                    code=code_factory(),
-                    initiative=initiative,
-                    beneficiary=beneficiary,
-                    face_value=face_value,
-                    balance=face_value,
-                    partial_allowed=initiative.partial_allowed,
-                    valid_from=initiative.valid_from,
-                    valid_until=initiative.valid_until,
-                    medium=medium,
-                    issued_at=now,
-                )
+        return vouchers_create(
+            initiative=initiative,
+            grants=[
+                (beneficiary.pk, None, initiative.face_value)
                 for beneficiary in to_serve
                 for _ in range(quantity)
             ],
-            batch_size=2000,
+            medium=medium,
+            issued_by=issued_by,
+            code_factory=code_factory,
         )
+
+
+def vouchers_create(
+    *,
+    initiative: Initiative,
+    grants: list[tuple[int, int | None, Decimal]],
+    medium: str = Voucher.Medium.DIGITAL,
+    issued_by=None,
+    code_factory: Callable[[], str] = generate_code,
+) -> list[Voucher]:
+    """Create vouchers ``(holder id, application id or None, value)`` with one journal.
+
+    Called inside its caller's transaction, with the call's row locked: refuses what the
+    budget cannot cover, then moves the total from the budget to the vouchers outstanding.
+    """
+    total = sum((value for _holder, _application, value in grants), ZERO)
+    if initiative_budget_available(initiative=initiative) < total:
+        raise VoucherError("insufficient_budget")
+    now = timezone.now()
+    vouchers = bulk_insert(
+        [
+            Voucher(
+                code=code_factory(),
+                initiative=initiative,
+                beneficiary_id=holder_id,
+                application_id=application_id,
+                face_value=value,
+                balance=value,
+                partial_allowed=initiative.partial_allowed,
+                valid_from=initiative.valid_from,
+                valid_until=initiative.valid_until,
+                medium=medium,
+                issued_at=now,
+            )
+            for holder_id, application_id, value in grants
+        ],
+        batch_size=2000,
+    )
+    if vouchers:
         journal_post(
             kind=Journal.Kind.VOUCHERS_ISSUED,
             lines=[
                 budget_line(initiative=initiative, amount=-total),
                 *(
                     outstanding_line(
-                        initiative_id=initiative.pk, voucher_id=voucher.pk, amount=face_value
+                        initiative_id=initiative.pk, voucher_id=v.pk, amount=v.face_value
                     )
-                    for voucher in vouchers
+                    for v in vouchers
                 ),
             ],
-            memo=f"{len(vouchers)} buoni · {initiative.title}",
+            memo=f"{len(vouchers)} buoni · {initiative.title}"[:255],
             created_by=issued_by,
         )
     return vouchers
