@@ -71,7 +71,7 @@ from core.payments import (
     payment_batch_release,
 )
 from core.roles import sees_everything
-from core.selectors import fund_balance
+from core.selectors import accounts_for, fund_balance, funds_for, journals_for
 from core.services import contribution_record
 
 # --- shared by every app's admin ---------------------------------------------------------
@@ -217,6 +217,45 @@ def start_of_day(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+class RowScopedAdminMixin:
+    """Staff outside the agency see only the rows ``visible_rows`` gives, history included.
+
+    Django's change page goes through ``get_queryset``; simple-history's pages would open
+    any row by its id, so they are checked here.
+    """
+
+    def visible_rows(self, request):
+        raise NotImplementedError
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if "_sees_everything" not in request.__dict__:  # read once per request
+            request._sees_everything = sees_everything(request.user)
+        if request._sees_everything:
+            return rows
+        return rows.filter(pk__in=self.visible_rows(request).values("pk"))
+
+    def _visible_or_404(self, request, object_id) -> None:
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class FundDropdownFilter(RelatedDropdownFilter):
+    """A filter by fund that offers only the funds the user may see."""
+
+    def field_choices(self, field, request, model_admin):
+        funds = funds_for(user=request.user).order_by("name")
+        return [(fund.pk, str(fund)) for fund in funds]
+
+
 class LedgerReadOnlyMixin:
     """Rows written only by services: staff may look, never add, edit or delete."""
 
@@ -310,7 +349,7 @@ class ContributionInline(TabularInline):
 
 
 @admin.register(Fund)
-class FundAdmin(SimpleHistoryAdmin, ModelAdmin):
+class FundAdmin(RowScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     list_display = ["name", "manager", "balance_display", "created_at"]
     list_filter = [("manager", RelatedDropdownFilter)]
     search_fields = ["name", "manager__name"]
@@ -322,6 +361,9 @@ class FundAdmin(SimpleHistoryAdmin, ModelAdmin):
     readonly_fields = ["balance_detail", "created_at"]
     inlines = [ContributionInline]
     actions_detail = ["record_contribution"]
+
+    def visible_rows(self, request):
+        return funds_for(user=request.user)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(balance=account_total_for("fund:"))
@@ -346,12 +388,13 @@ class FundAdmin(SimpleHistoryAdmin, ModelAdmin):
         permissions=["record_contribution"],
     )
     def record_contribution(self, request, object_id):
+        self._visible_or_404(request, object_id)
         url = reverse("admin:core_contribution_add")
         return HttpResponseRedirect(f"{url}?{urlencode({'fund': object_id})}")
 
 
 @admin.register(Contribution)
-class ContributionAdmin(ModelAdmin):
+class ContributionAdmin(RowScopedAdminMixin, ModelAdmin):
     """Contributions are recorded through ``contribution_record``, never saved directly."""
 
     list_display = [
@@ -363,7 +406,7 @@ class ContributionAdmin(ModelAdmin):
         "journal_link",
     ]
     list_filter = [
-        ("fund", RelatedDropdownFilter),
+        ("fund", FundDropdownFilter),
         ("funder", RelatedDropdownFilter),
         ("received_on", DayRangeFilter),
     ]
@@ -386,7 +429,12 @@ class ContributionAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def visible_rows(self, request):
+        return Contribution.objects.filter(fund__in=funds_for(user=request.user))
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "fund":
+            kwargs["queryset"] = funds_for(user=request.user)
         if db_field.name == "funder":
             # Only a funder or a municipality puts money into a fund (the service refuses
             # any other kind); offering only those makes a wrong choice a form error.
@@ -459,7 +507,7 @@ class PostingInline(TabularInline):
 
 
 @admin.register(Journal)
-class JournalAdmin(LedgerReadOnlyMixin, ModelAdmin):
+class JournalAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     list_display = ["id", "kind", "memo", "moved_display", "created_at", "created_by"]
     list_filter = [("kind", ChoicesDropdownFilter), ("created_at", DayRangeFilter)]
     list_filter_submit = True
@@ -480,6 +528,9 @@ class JournalAdmin(LedgerReadOnlyMixin, ModelAdmin):
             output_field=DecimalField(max_digits=14, decimal_places=2),
         )
         return super().get_queryset(request).annotate(moved=moved)
+
+    def visible_rows(self, request):
+        return journals_for(user=request.user)
 
     @display(description=_("importo movimentato"), ordering="moved")
     def moved_display(self, obj):
@@ -504,7 +555,7 @@ class JournalAdmin(LedgerReadOnlyMixin, ModelAdmin):
 
 
 @admin.register(Posting)
-class PostingAdmin(LedgerReadOnlyMixin, ModelAdmin):
+class PostingAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     list_display = [
         "id",
         "journal_link",
@@ -525,6 +576,9 @@ class PostingAdmin(LedgerReadOnlyMixin, ModelAdmin):
     readonly_fields = fields
     show_full_result_count = False
 
+    def visible_rows(self, request):
+        return Posting.objects.filter(account__in=accounts_for(user=request.user))
+
     @display(description=_("registrazione"), ordering="journal_id")
     def journal_link(self, obj):
         url = reverse("admin:core_journal_change", args=[obj.journal_id])
@@ -544,7 +598,7 @@ class PostingAdmin(LedgerReadOnlyMixin, ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(LedgerReadOnlyMixin, ModelAdmin):
+class AccountAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     list_display = ["key", "kind", "name", "balance_display", "postings_link"]
     list_filter = [("kind", ChoicesDropdownFilter)]
     search_fields = ["key", "name"]
@@ -561,6 +615,9 @@ class AccountAdmin(LedgerReadOnlyMixin, ModelAdmin):
             output_field=DecimalField(max_digits=14, decimal_places=2),
         )
         return super().get_queryset(request).annotate(balance=balance)
+
+    def visible_rows(self, request):
+        return accounts_for(user=request.user)
 
     @display(description=_("saldo"), ordering="balance")
     def balance_display(self, obj):
@@ -1074,3 +1131,9 @@ class PaymentBatchAdmin(AgencyOnlyMixin, LedgerReadOnlyMixin, ModelAdmin):
             or report.not_exported
         ):
             self.message_user(request, _("Il file non contiene addebiti."), messages.WARNING)
+
+
+# --- periodic tasks (Celery beat) --------------------------------------------------------
+
+import core.admin_funding  # noqa: E402, F401  (contributions of every kind)
+from core import admin_beat  # noqa: E402, F401  (registers the schedules' pages)

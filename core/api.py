@@ -1,9 +1,10 @@
 """The API's single error format: ``{"code": "<stable code>", "detail": "<translated>"}``."""
 
 from django.core.exceptions import PermissionDenied
-from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.db import InterfaceError, OperationalError, connections
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -56,6 +57,22 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def drop_broken_connections() -> None:
+    """Close the database connections that no longer answer, so the next query reconnects.
+
+    A transaction block that fails closes its own connection; one that broke outside any
+    block would stay in use, failing every later query of this worker, until the end of the
+    request (and for ever in a process that sends no request signals).
+    """
+    for connection in connections.all(initialized_only=True):
+        if (
+            connection.connection is not None
+            and not connection.in_atomic_block
+            and not connection.is_usable()
+        ):
+            connection.close()
+
+
 def exception_handler(exc, context):
     """Turn every error into ``{"code", "detail"}`` with the right status."""
     if isinstance(exc, DomainError):
@@ -63,6 +80,7 @@ def exception_handler(exc, context):
     if isinstance(exc, OperationalError | InterfaceError):
         # The database went away mid-request: the transaction was rolled back, so nothing
         # was written; the till may retry with the same Idempotency-Key.
+        drop_broken_connections()
         return error_response(
             "service_unavailable",
             _(
@@ -114,3 +132,10 @@ def exception_handler(exc, context):
             "detail": _first_message(response.data),
         }
     return response
+
+
+def not_found(request, exception=None):
+    """The 404 answer: the API's JSON error under /api/, the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": _("Non trovato.")}, status=404)
+    return page_not_found(request, exception)

@@ -148,6 +148,48 @@ class Contribution(models.Model):
         "Journal", on_delete=models.PROTECT, related_name="+", verbose_name=_("registrazione")
     )
     created_at = models.DateTimeField(_("creato il"), auto_now_add=True)
+    # A citizen's donation: who gave, and the receipt the donor is entitled to.
+    donor_name = models.CharField(
+        _("donatore"),
+        max_length=200,
+        blank=True,
+        default="",
+        help_text=_("Nome e cognome (o denominazione) di chi dona: solo per le donazioni."),
+    )
+    donor_fiscal_code = models.CharField(
+        _("codice fiscale del donatore"), max_length=16, blank=True, default=""
+    )
+    donor_address = models.CharField(
+        _("indirizzo del donatore"), max_length=200, blank=True, default=""
+    )
+    purpose = models.CharField(
+        _("causale"),
+        max_length=200,
+        blank=True,
+        default="",
+        help_text=_("Per che cosa è dato il contributo; compare sulla ricevuta."),
+    )
+    receipt_year = models.PositiveSmallIntegerField(
+        _("anno della ricevuta"), null=True, blank=True, editable=False
+    )
+    receipt_number = models.PositiveIntegerField(
+        _("numero della ricevuta"), null=True, blank=True, editable=False
+    )
+    # Points of a retailer's loyalty programme converted into euro.
+    loyalty_points = models.PositiveBigIntegerField(
+        _("punti fedeltà"), null=True, blank=True, editable=False
+    )
+    loyalty_rate = models.DecimalField(
+        _("euro per punto"),
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        editable=False,
+    )
+    import_fingerprint = models.CharField(
+        _("impronta del file importato"), max_length=64, blank=True, default="", editable=False
+    )
 
     class Meta:
         verbose_name = _("contributo")
@@ -156,11 +198,28 @@ class Contribution(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(amount__gt=0), name="contribution_amount_positive"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["receipt_year", "receipt_number"],
+                condition=models.Q(receipt_number__isnull=False),
+                name="contribution_receipt_number_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["import_fingerprint"],
+                condition=~models.Q(import_fingerprint=""),
+                name="contribution_import_fingerprint_unique",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.funder} → {self.fund}: {self.amount}"
+
+    @property
+    def receipt_label(self) -> str:
+        """The donation receipt's number as printed: ``2026/000012``."""
+        if self.receipt_number is None:
+            return ""
+        return f"{self.receipt_year}/{self.receipt_number:06d}"
 
 
 class Account(models.Model):
@@ -174,6 +233,10 @@ class Account(models.Model):
         MERCHANT_PAYABLE = "merchant_payable", _("Debito verso l'esercente")
         MERCHANT_SETTLED = "merchant_settled", _("Liquidato all'esercente")
         MERCHANT_PAID = "merchant_paid", _("Pagato all'esercente")
+        BENEFICIARY_PAYABLE = "beneficiary_payable", _("Debito verso il beneficiario")
+        BENEFICIARY_PAID = "beneficiary_paid", _("Pagato al beneficiario")
+        TRANSFERS_RECEIVED = "transfers_received", _("Trasferimenti ricevuti per il bando")
+        MUNICIPALITY_TRANSFERS = "municipality_transfers", _("Trasferimenti del comune")
 
     key = models.CharField(_("chiave"), max_length=100, unique=True)
     kind = models.CharField(_("tipo"), max_length=30, choices=Kind.choices)
@@ -201,6 +264,14 @@ class Journal(models.Model):
         VOUCHER_REVOKED = "voucher_revoked", _("Buono revocato")
         SETTLEMENT = "settlement", _("Liquidazione all'esercente")
         SETTLEMENT_PAID = "settlement_paid", _("Liquidazione pagata")
+        REIMBURSEMENT_APPROVED = "reimbursement_approved", _("Rimborso approvato")
+        BENEFICIARY_PAID = "beneficiary_paid", _("Pagamento al beneficiario")
+        INCOMING_TRANSFER = "incoming_transfer", _("Trasferimento ricevuto dal comune")
+        CASH_CONTRIBUTION = "cash_contribution", _("Contributo economico concesso")
+        CASH_CONTRIBUTION_CANCELLED = (
+            "cash_contribution_cancelled",
+            _("Contributo economico annullato"),
+        )
 
     kind = models.CharField(_("tipo"), max_length=30, choices=Kind.choices)
     memo = models.CharField(_("descrizione"), max_length=255, blank=True, default="")
@@ -417,6 +488,26 @@ class PaymentLine(models.Model):
         blank=True,
         help_text=_("Il negozio pagato, per la registrazione contabile del pagamento."),
     )
+    beneficiary_ref = models.BigIntegerField(
+        _("beneficiario pagato"),
+        null=True,
+        blank=True,
+        help_text=_("La persona pagata, per la registrazione contabile del pagamento."),
+    )
+    claim_ref = models.BigIntegerField(
+        _("richiesta di rimborso"),
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("La richiesta di rimborso che il bonifico paga."),
+    )
+    application_ref = models.BigIntegerField(
+        _("domanda del contributo"),
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("La domanda il cui contributo economico il bonifico paga."),
+    )
     paid_at = models.DateTimeField(_("pagato il"), null=True, blank=True)
     journal = models.ForeignKey(
         Journal,
@@ -439,3 +530,40 @@ class PaymentLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.end_to_end_id} · {self.creditor_name} · {self.amount}"
+
+
+class ReceiptCounter(models.Model):
+    """The last donation receipt number given in a year (numbers restart each year)."""
+
+    year = models.PositiveSmallIntegerField(_("anno"), unique=True)
+    last_number = models.PositiveIntegerField(_("ultimo numero"), default=0)
+
+    class Meta:
+        verbose_name = _("numeratore delle ricevute")
+        verbose_name_plural = _("numeratori delle ricevute")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class LoyaltyPointsLine(models.Model):
+    """One row of a retailer's loyalty-points file, kept with the contribution it made."""
+
+    contribution = models.ForeignKey(
+        Contribution,
+        on_delete=models.PROTECT,
+        related_name="loyalty_lines",
+        verbose_name=_("contributo"),
+    )
+    row_number = models.PositiveIntegerField(_("riga"))
+    earned_on = models.DateField(_("data"))
+    store_reference = models.CharField(_("punto vendita"), max_length=100)
+    points = models.PositiveBigIntegerField(_("punti"))
+
+    class Meta:
+        verbose_name = _("riga di punti fedeltà")
+        verbose_name_plural = _("righe di punti fedeltà")
+        ordering = ["contribution", "row_number"]
+
+    def __str__(self) -> str:
+        return f"{self.earned_on} · {self.store_reference} · {self.points}"

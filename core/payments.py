@@ -8,14 +8,17 @@ yet paid can be ``cancelled`` with a reason.
 The ledger: a settlement already moved a shop's money from its payable account to its
 settled account (``merchant:<id>:settled``). When the bank pays the transfer, a
 ``settlement_paid`` journal moves it on to ``merchant:<id>:paid``: the settled account then
-holds what is settled but not yet paid, the paid account what the shop received.
+holds what is settled but not yet paid, the paid account what the shop received. A
+reimbursement approved for a person, or a cash contribution granted to him, sits on
+``beneficiary:<id>:payable``; its transfer, when paid, moves it to ``beneficiary:<id>:paid``
+(``beneficiary_paid``).
 """
 
 import re
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -50,6 +53,9 @@ class PaymentError(DomainError):
         "invalid_creditor": _("Manca il nome del beneficiario di un bonifico."),
         "invalid_country": _("Il paese di «%(name)s» è un codice di due lettere (IT)."),
         "merchant_required": _("Ogni bonifico di una distinta di liquidazioni indica il negozio."),
+        "beneficiary_required": _(
+            "Il bonifico di una richiesta di rimborso indica la persona pagata."
+        ),
         "execution_date_past": _("La data di esecuzione non può essere nel passato."),
         "debtor_not_configured": _(
             "Il conto dell'agenzia (AGENCY_DEBTOR_IBAN e AGENCY_DEBTOR_BIC) non è valido."
@@ -83,6 +89,9 @@ class PaymentOrder:
     country: str = "IT"
     bic: str = ""
     merchant_ref: int | None = None
+    beneficiary_ref: int | None = None
+    claim_ref: int | None = None
+    application_ref: int | None = None
 
 
 _STREET_AND_NUMBER = re.compile(
@@ -153,6 +162,10 @@ def _payment_line(order: PaymentOrder, *, kind: str) -> PaymentLine:
         raise PaymentError("invalid_country", name=name)
     if kind == PaymentBatch.Kind.MERCHANT_SETTLEMENTS and order.merchant_ref is None:
         raise PaymentError("merchant_required")
+    if (
+        order.claim_ref is not None or order.application_ref is not None
+    ) and order.beneficiary_ref is None:
+        raise PaymentError("beneficiary_required")
     return PaymentLine(
         creditor_name=name,
         creditor_iban=_compact_iban(order.iban, name),
@@ -165,6 +178,9 @@ def _payment_line(order: PaymentOrder, *, kind: str) -> PaymentLine:
         amount=amount,
         remittance=sepa_text(order.remittance, REMITTANCE_LENGTH),
         merchant_ref=order.merchant_ref,
+        beneficiary_ref=order.beneficiary_ref,
+        claim_ref=order.claim_ref,
+        application_ref=order.application_ref,
     )
 
 
@@ -270,15 +286,7 @@ def payment_batch_export(*, batch: PaymentBatch, out: BinaryIO, exported_by=None
     return current
 
 
-def _payment_journal(
-    *, batch: PaymentBatch, rows: Sequence[tuple[int, Decimal, int | None]], by=None
-) -> Journal | None:
-    """Post the ledger entry of transfers the bank paid: (line id, amount, merchant) rows.
-
-    Only shop settlements are in the ledger so far: a beneficiary batch posts nothing.
-    """
-    if batch.kind != PaymentBatch.Kind.MERCHANT_SETTLEMENTS or not rows:
-        return None
+def _merchant_paid_lines(rows: Sequence[tuple[int, Decimal, int | None]]) -> list[Line]:
     per_merchant: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for _pk, amount, merchant_ref in rows:
         per_merchant[merchant_ref] += amount
@@ -301,12 +309,89 @@ def _payment_journal(
                 merchant_ref=merchant_ref,
             ),
         ]
+    return lines
+
+
+def beneficiary_payable_key(beneficiary_id: int) -> str:
+    """The account of what the agency owes a person (approved, not yet paid)."""
+    return f"beneficiary:{beneficiary_id}:payable"
+
+
+def beneficiary_paid_key(beneficiary_id: int) -> str:
+    return f"beneficiary:{beneficiary_id}:paid"
+
+
+def _beneficiary_paid_lines(rows: Sequence[tuple[int, Decimal, int | None]]) -> list[Line]:
+    """Payable → paid for the lines that pay a person; lines without one post nothing."""
+    ids = [row[0] for row in rows]
+    beneficiaries: dict[int, int] = {}
+    for start in range(0, len(ids), CHUNK):
+        beneficiaries.update(
+            PaymentLine.objects.filter(pk__in=ids[start : start + CHUNK])
+            .exclude(beneficiary_ref=None)
+            .values_list("pk", "beneficiary_ref")
+        )
+    per_beneficiary: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for pk, amount, _merchant_ref in rows:
+        if pk in beneficiaries:
+            per_beneficiary[beneficiaries[pk]] += amount
+    lines = []
+    for beneficiary_ref, amount in sorted(per_beneficiary.items()):
+        lines += [
+            Line(
+                beneficiary_payable_key(beneficiary_ref),
+                -amount,
+                Account.Kind.BENEFICIARY_PAYABLE,
+                f"Debito verso il beneficiario {beneficiary_ref}",
+            ),
+            Line(
+                beneficiary_paid_key(beneficiary_ref),
+                amount,
+                Account.Kind.BENEFICIARY_PAID,
+                f"Pagato al beneficiario {beneficiary_ref}",
+            ),
+        ]
+    return lines
+
+
+def _payment_journal(
+    *, batch: PaymentBatch, rows: Sequence[tuple[int, Decimal, int | None]], by=None
+) -> Journal | None:
+    """Post the ledger entry of transfers the bank paid: (line id, amount, merchant) rows.
+
+    A shop's settled money becomes paid; a person's payable (an approved reimbursement)
+    becomes paid. A beneficiary transfer with no person (entered by hand) posts nothing.
+    """
+    if not rows:
+        return None
+    if batch.kind == PaymentBatch.Kind.MERCHANT_SETTLEMENTS:
+        kind, lines = Journal.Kind.SETTLEMENT_PAID, _merchant_paid_lines(rows)
+    else:
+        kind, lines = Journal.Kind.BENEFICIARY_PAID, _beneficiary_paid_lines(rows)
+    if not lines:
+        return None
     return journal_post(
-        kind=Journal.Kind.SETTLEMENT_PAID,
+        kind=kind,
         lines=lines,
         memo=f"Distinta {batch.message_id}",
         created_by=by,
     )
+
+
+# Functions the apps that build on core register to follow up, in the same transaction,
+# on the lines the bank paid (a reimbursement claim becomes paid): core imports no app.
+_paid_line_handlers: dict[str, list[Callable[[list[int]], None]]] = defaultdict(list)
+
+
+def payment_lines_paid_handler(kind: str):
+    """Register ``handler(line_ids)``, called when lines of a batch of this kind are paid."""
+
+    def register(handler: Callable[[list[int]], None]):
+        if handler not in _paid_line_handlers[kind]:
+            _paid_line_handlers[kind].append(handler)
+        return handler
+
+    return register
 
 
 def _lines_paid(
@@ -318,6 +403,8 @@ def _lines_paid(
         PaymentLine.objects.filter(pk__in=ids[start : start + CHUNK], paid_at=None).update(
             paid_at=now, journal=journal
         )
+    for handler in _paid_line_handlers.get(batch.kind, []):
+        handler(ids)
 
 
 def _batch_paid(*, batch: PaymentBatch, by, now: datetime) -> None:

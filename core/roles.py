@@ -30,6 +30,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "vouchers.spendingcategory": (VIEW, ADD, CHANGE),
         "core.paymentbatch": (VIEW, ADD, CHANGE),
         "core.paymentline": (VIEW,),
+        "vouchers.reimbursementclaim": (VIEW, ADD, CHANGE),
+        "vouchers.incomingtransfer": (VIEW, ADD),
         "merchants.merchant": (VIEW, ADD, CHANGE),
         "merchants.merchantstaff": (VIEW, ADD, CHANGE),
         "merchants.devicekey": (VIEW, ADD, CHANGE),
@@ -49,6 +51,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "vouchers.voucher": (VIEW, ADD, CHANGE),
         "vouchers.spendingcategory": (VIEW,),
         "core.paymentbatch": (VIEW, CHANGE),
+        "vouchers.reimbursementclaim": (VIEW,),
+        "vouchers.incomingtransfer": (VIEW,),
         "merchants.merchant": (VIEW,),
         "merchants.redemption": (VIEW,),
         "core.fund": (VIEW,),
@@ -60,10 +64,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "vouchers.beneficiary": (VIEW, ADD, CHANGE),
         "vouchers.voucher": (VIEW,),
         "vouchers.notification": (VIEW,),
+        "vouchers.reimbursementclaim": (VIEW, ADD),
     },
     Role.VALIDATOR: {
         "vouchers.initiative": (VIEW,),
         "vouchers.application": (VIEW, CHANGE),
+        "vouchers.reimbursementclaim": (VIEW, CHANGE),
         "vouchers.decision": (VIEW, ADD),
         "vouchers.beneficiary": (VIEW,),
         "vouchers.householdmember": (VIEW,),
@@ -117,16 +123,42 @@ def membership_grant(*, user, organization: Organization, role: str) -> Membersh
             user=user, organization=organization, role=role
         )
         user.groups.add(role_group(role))
+        user_roles_forget(user)
         if not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
     return membership
 
 
-def user_roles(user) -> set[str]:
+_MEMBERSHIPS_CACHE = "_buonocomune_memberships"
+
+
+def user_memberships(user) -> tuple[tuple[str, int, str], ...]:
+    """The user's ``(role, organisation id, organisation kind)``, read once per user object.
+
+    One request's menus, permission checks and scoping ask many times; the user object
+    lives for one request, and ``membership_grant`` forgets what it remembered.
+    """
     if not user.is_authenticated:
-        return set()
-    return set(Membership.objects.filter(user=user).values_list("role", flat=True))
+        return ()
+    cached = user.__dict__.get(_MEMBERSHIPS_CACHE)
+    if cached is None:
+        cached = tuple(
+            Membership.objects.filter(user_id=user.pk).values_list(
+                "role", "organization_id", "organization__kind"
+            )
+        )
+        user.__dict__[_MEMBERSHIPS_CACHE] = cached
+    return cached
+
+
+def user_roles_forget(user) -> None:
+    """Drop the memberships remembered on this user object, after one changes."""
+    user.__dict__.pop(_MEMBERSHIPS_CACHE, None)
+
+
+def user_roles(user) -> set[str]:
+    return {role for role, _organization, _kind in user_memberships(user)}
 
 
 def sees_everything(user) -> bool:
@@ -136,10 +168,8 @@ def sees_everything(user) -> bool:
 
 def municipality_ids(user) -> set[int]:
     """The municipalities whose citizens this staff user may see."""
-    if not user.is_authenticated:
-        return set()
-    return set(
-        Membership.objects.filter(
-            user=user, organization__kind=Organization.Kind.MUNICIPALITY
-        ).values_list("organization_id", flat=True)
-    )
+    return {
+        organization
+        for _role, organization, kind in user_memberships(user)
+        if kind == Organization.Kind.MUNICIPALITY
+    }

@@ -2,11 +2,12 @@
 
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Round
 
-from core.models import Journal, Organization, Posting
+from core.models import Account, Fund, Journal, Membership, Organization, Posting
 from core.money import CENT, ZERO
+from core.roles import sees_everything
 
 
 def money_sum(queryset: QuerySet, field: str = "amount") -> Decimal:
@@ -38,3 +39,36 @@ def unbalanced_journals() -> QuerySet[Journal]:
 
 def municipalities() -> QuerySet[Organization]:
     return Organization.objects.filter(kind=Organization.Kind.MUNICIPALITY)
+
+
+def funds_for(*, user) -> QuerySet[Fund]:
+    """Funds a staff user may see: all for the agency, else those his organisations manage
+    or that finance a call of his municipalities."""
+    funds = Fund.objects.all()
+    if sees_everything(user):
+        return funds
+    organizations = Membership.objects.filter(user_id=user.pk).values("organization_id")
+    # The calls are reached by their relation's name: core imports no app.
+    visible = Fund.objects.filter(
+        Q(manager_id__in=organizations) | Q(initiatives__municipalities__in=organizations)
+    )
+    return funds.filter(pk__in=visible.values("pk"))
+
+
+def fund_account_keys(*, user) -> list[str]:
+    return [f"fund:{pk}" for pk in funds_for(user=user).values_list("pk", flat=True)]
+
+
+def accounts_for(*, user) -> QuerySet[Account]:
+    """Ledger accounts a staff user may see: all for the agency, else his funds' accounts."""
+    if sees_everything(user):
+        return Account.objects.all()
+    return Account.objects.filter(key__in=fund_account_keys(user=user))
+
+
+def journals_for(*, user) -> QuerySet[Journal]:
+    """Journals a staff user may see: all for the agency, else those moving his funds."""
+    if sees_everything(user):
+        return Journal.objects.all()
+    moving = Posting.objects.filter(account__key__in=fund_account_keys(user=user))
+    return Journal.objects.filter(pk__in=moving.values("journal_id"))

@@ -4,9 +4,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core import otp
 from core.health import health
+from pwa import transparency
+from vouchers.admin.reports import report_page
+
+otp.register_admin(admin.site)
 
 urlpatterns = [
+    path("admin/accesso/verifica/", otp.verify_view, name="otp-verify"),
+    path("admin/accesso/attivazione/", otp.enrol_view, name="otp-enrol"),
+    path("admin/accesso/sicurezza/", otp.security_view, name="otp-security"),
+    path("admin/accesso/codici-di-emergenza/", otp.backup_codes_view, name="otp-backup-codes"),
+    path("admin/rendicontazione/", report_page, name="admin-reports"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("merchants.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -14,9 +24,17 @@ urlpatterns = [
     path("vouchers/", include("vouchers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", health, name="health"),
+    path(
+        "trasparenza/<int:initiative_id>/",
+        transparency.transparency_page,
+        name="transparency",
+    ),
     path("", include("pwa.urls")),
     path("", include("pwa.routes")),
 ]
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# A URL under /api/ that matches nothing (say, a void of redemption "abc") answers in JSON.
+handler404 = "core.api.not_found"

@@ -273,6 +273,7 @@ class MerchantAdmin(MerchantScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
         (_("Indirizzo e contatti"), {"fields": ["street", ("postal_code", "town", "province")]}),
         (None, {"fields": ["email", "phone"]}),
         (_("Circuito"), {"fields": ["categories", "municipalities"]}),
+        (_("Liquidazioni"), {"fields": [("settlement_frequency", "settlement_weekday")]}),
         (
             _("Stato e conti"),
             {"fields": ["status_detail", "status_reason", "payable_detail", "created_at"]},

@@ -1,9 +1,15 @@
 """The redemption API: thin views that parse, call one service and render."""
 
 import io
+import ipaddress
+import logging
+import math
+import time
+from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -34,6 +40,8 @@ from vouchers.models import Voucher
 
 MAX_SCAN_BYTES = 5 * 1024 * 1024
 
+logger = logging.getLogger(__name__)
+
 
 def _error(description: str, *codes: str) -> OpenApiResponse:
     return OpenApiResponse(
@@ -43,6 +51,13 @@ def _error(description: str, *codes: str) -> OpenApiResponse:
     )
 
 
+UNSUPPORTED_BODY = _error("The body is not in the documented format.", "invalid_request")
+UNAVAILABLE = _error(
+    "The database could not be reached; nothing was written. Retry after `Retry-After` "
+    "seconds (a redemption with the same Idempotency-Key).",
+    "service_unavailable",
+)
+
 AUTH_ERRORS = {
     401: _error("Not authenticated.", "not_authenticated"),
     403: _error(
@@ -51,7 +66,11 @@ AUTH_ERRORS = {
         "merchant_not_accredited",
         "not_a_merchant",
     ),
-    429: _error("Too many unknown codes from this till.", "rate_limited"),
+    429: _error(
+        "Too many unknown codes from this till or from this network address; the "
+        "`Retry-After` header gives the seconds to wait.",
+        "rate_limited",
+    ),
 }
 
 
@@ -68,7 +87,26 @@ def till_for(request: Request) -> services.Till:
 
 
 def client_ip(request: Request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The address of the device that made the request.
+
+    Behind ``AXES_IPWARE_PROXY_COUNT`` reverse proxies, each appending the address it saw to
+    ``X-Forwarded-For``, the client is that many entries from the right: entries further
+    left were written by the client itself and could be anything.
+    """
+    proxies = settings.AXES_IPWARE_PROXY_COUNT or 0
+    candidate = request.META.get("REMOTE_ADDR") or ""
+    if proxies > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            candidate = forwarded[-proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
 
 
 def refuse(request, till, action, error, code="", amount=None) -> Response:
@@ -80,16 +118,81 @@ def refuse(request, till, action, error, code="", amount=None) -> Response:
         amount=amount,
         ip_address=client_ip(request),
     )
+    if error.code == "voucher_not_found":
+        unknown_code_count(request, till)
     return error_response(error.code, error.detail)
 
 
-def throttle_unknown_codes(till: services.Till) -> None:
-    count = selectors.recent_unknown_codes(
-        device_id=till.device.pk if till.device else None,
-        user_id=getattr(till.user, "pk", None),
-    )
-    if count >= settings.VOUCHER_UNKNOWN_CODE_LIMIT:
-        raise RedemptionError("rate_limited")
+# Unknown codes are counted in the cache (Redis in production, shared by every app server),
+# per till and per client address, in fixed windows: the limit is read on every check and
+# redemption, so it must not cost a database query. RefusedAttempt stays the audit trail.
+
+
+def throttle_clock() -> float:
+    """The current time in seconds; the tests move it forward instead of sleeping."""
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownCodeWindow:
+    """The counters a request's unknown codes go to in the current window, with their limits."""
+
+    limits: dict[str, int]
+    seconds: int
+    remaining: float
+
+    @property
+    def retry_after(self) -> str:
+        return str(max(math.ceil(self.remaining), 1))
+
+
+def unknown_code_window(request: Request, till: services.Till) -> UnknownCodeWindow:
+    seconds = max(settings.VOUCHER_UNKNOWN_CODE_WINDOW_SECONDS, 1)
+    now = throttle_clock()
+    window = int(now // seconds)
+    limits = {}
+    if till.device is not None:
+        limits[f"unknown-codes:device:{till.device.pk}:{window}"] = (
+            settings.VOUCHER_UNKNOWN_CODE_LIMIT
+        )
+    elif getattr(till.user, "pk", None) is not None:
+        limits[f"unknown-codes:user:{till.user.pk}:{window}"] = settings.VOUCHER_UNKNOWN_CODE_LIMIT
+    ip = client_ip(request)
+    if ip is not None:
+        limits[f"unknown-codes:ip:{ip}:{window}"] = settings.VOUCHER_UNKNOWN_CODE_IP_LIMIT
+    return UnknownCodeWindow(limits=limits, seconds=seconds, remaining=(window + 1) * seconds - now)
+
+
+def unknown_code_throttle(request: Request, till: services.Till) -> Response | None:
+    """Refuse a till or an address that sent too many unknown codes in this window."""
+    current = unknown_code_window(request, till)
+    try:
+        counts = cache.get_many(list(current.limits))
+    except Exception:
+        # A cache outage must not stop the tills: without counters nothing is throttled.
+        logger.warning("Unknown-code counters unavailable", exc_info=True)
+        return None
+    if any(int(counts.get(key) or 0) >= limit for key, limit in current.limits.items()):
+        error = RedemptionError("rate_limited")
+        return error_response(
+            error.code, error.detail, headers={"Retry-After": current.retry_after}
+        )
+    return None
+
+
+def unknown_code_count(request: Request, till: services.Till) -> None:
+    """Count one unknown code against the till and against its address."""
+    current = unknown_code_window(request, till)
+    try:
+        for key in current.limits:
+            if cache.add(key, 1, timeout=current.seconds):
+                continue
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add() and incr()
+                cache.add(key, 1, timeout=current.seconds)
+    except Exception:
+        logger.warning("Unknown-code counters unavailable", exc_info=True)
 
 
 class VoucherCheckApi(APIView):
@@ -97,22 +200,27 @@ class VoucherCheckApi(APIView):
         operation_id="voucher_check",
         summary="Check a voucher before charging",
         description=(
-            "Returns the holder's name (to compare with an identity document), the balance "
-            "and whether this shop can redeem the voucher now. `reason` is null or one of the "
-            "error codes of the redemption endpoint."
+            "Returns the holder's name (to compare with an identity document; empty for a "
+            "shop outside the voucher's circuit), the balance and whether this shop can redeem "
+            "the voucher now. `reason` is null or one of the error codes of the redemption "
+            "endpoint."
         ),
         request=VoucherCheckInputSerializer,
         responses={
             200: VoucherCheckOutputSerializer,
             400: _error("Malformed input.", "invalid_code_format", "invalid_request"),
+            415: UNSUPPORTED_BODY,
             404: _error("No voucher has this code.", "voucher_not_found"),
             **AUTH_ERRORS,
+            503: UNAVAILABLE,
         },
         tags=["vouchers"],
     )
     def post(self, request: Request) -> Response:
         till = till_for(request)
-        throttle_unknown_codes(till)
+        throttled = unknown_code_throttle(request, till)
+        if throttled is not None:
+            return throttled
         serializer = VoucherCheckInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         raw_code = serializer.validated_data["code"]
@@ -138,8 +246,10 @@ class VoucherCheckApi(APIView):
                 code=code,
                 ip_address=client_ip(request),
             )
+        # A shop outside the voucher's circuit has no one to identify: it learns no name.
+        outside = reason is not None and reason.code == "merchant_not_in_circuit"
         data = {
-            "holder_name": voucher.beneficiary.full_name,
+            "holder_name": "" if outside else voucher.beneficiary.full_name,
             "balance": voucher.balance,
             "face_value": voucher.face_value,
             "currency": "EUR",
@@ -167,7 +277,8 @@ class RedemptionListCreateApi(APIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                OpenApiTypes.STR,
+                # 1–255 characters, not only blanks (they are trimmed).
+                {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
                 OpenApiParameter.HEADER,
                 required=True,
                 description="A unique value per sale, reused unchanged on retries.",
@@ -183,6 +294,7 @@ class RedemptionListCreateApi(APIView):
                 "idempotency_key_missing",
                 "invalid_request",
             ),
+            415: UNSUPPORTED_BODY,
             404: _error("No voucher has this code.", "voucher_not_found"),
             409: _error(
                 "The voucher cannot be spent this way.",
@@ -196,12 +308,15 @@ class RedemptionListCreateApi(APIView):
                 "idempotency_key_reused",
             ),
             **AUTH_ERRORS,
+            503: UNAVAILABLE,
         },
         tags=["redemptions"],
     )
     def post(self, request: Request) -> Response:
         till = till_for(request)
-        throttle_unknown_codes(till)
+        throttled = unknown_code_throttle(request, till)
+        if throttled is not None:
+            return throttled
         serializer = RedemptionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         code = serializer.validated_data["code"]
@@ -234,6 +349,7 @@ class RedemptionListCreateApi(APIView):
             400: _error("Malformed date or page.", "invalid_request"),
             401: AUTH_ERRORS[401],
             403: AUTH_ERRORS[403],
+            503: UNAVAILABLE,
         },
         tags=["redemptions"],
     )
@@ -281,7 +397,11 @@ class RedemptionVoidApi(APIView):
         request=None,
         responses={
             200: RedemptionOutputSerializer,
-            404: _error("No redemption of this shop has this id.", "redemption_not_found"),
+            404: _error(
+                "No redemption of this shop has this id, or the id is not a number.",
+                "redemption_not_found",
+                "not_found",
+            ),
             409: _error(
                 "The redemption can no longer be voided.",
                 "void_window_closed",
@@ -294,6 +414,7 @@ class RedemptionVoidApi(APIView):
             403: _error(
                 "Not allowed.", "not_your_redemption", "merchant_suspended", "not_a_merchant"
             ),
+            503: UNAVAILABLE,
         },
         tags=["redemptions"],
     )
@@ -335,9 +456,11 @@ class ScanApi(APIView):
         responses={
             200: ScanOutputSerializer,
             400: _error("Not an image, or too large.", "invalid_image", "invalid_request"),
+            415: UNSUPPORTED_BODY,
             422: _error("No voucher QR in the picture.", "no_code_found"),
             401: AUTH_ERRORS[401],
             403: AUTH_ERRORS[403],
+            503: UNAVAILABLE,
         },
         tags=["vouchers"],
     )

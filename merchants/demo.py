@@ -36,6 +36,7 @@ from merchants.services import (
 )
 from vouchers.access import ACCESS_CODE_LENGTH, access_code_issue
 from vouchers.codes import ALPHABET, CODE_LENGTH, group_code
+from vouchers.funding import attribution_refresh_all, initiative_funding_assign
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
 from vouchers.programme import (
     ApplicantData,
@@ -46,7 +47,6 @@ from vouchers.programme import (
     initiative_publish,
 )
 from vouchers.services import (
-    initiative_assign_budget,
     voucher_expire,
     voucher_issue_bulk,
     voucher_revoke,
@@ -657,8 +657,9 @@ def _build(today: date) -> Summary:
         manager=agency,
         description="Fondo misto pubblico-privato: contributo regionale e di una fondazione.",
     )
+    contributions = {}
     for key, (_name, _kind, amount, reference, days_ago) in FUNDERS.items():
-        contribution_record(
+        contributions[key] = contribution_record(
             fund=fund,
             funder=orgs[key],
             amount=amount,
@@ -719,7 +720,16 @@ def _build(today: date) -> Summary:
         initiative.save()
         initiative.municipalities.set([orgs[key] for key in call.municipalities])
         initiative.allowed_categories.set([categories[slug] for slug in call.categories])
-        initiative_assign_budget(initiative=initiative, amount=call.budget, assigned_by=manager)
+        # Two sources per call, so that the funders' reports show the attribution.
+        budget = Decimal(call.budget)
+        regional = (budget * 2 / 3).quantize(Decimal("0.01"))
+        for key, amount in (("regione", regional), ("fondazione", budget - regional)):
+            initiative_funding_assign(
+                initiative=initiative,
+                contribution=contributions[key],
+                amount=amount,
+                assigned_by=manager,
+            )
         if call.published:
             initiative = initiative_publish(initiative=initiative)
             published[call.key] = initiative
@@ -803,6 +813,7 @@ def _build(today: date) -> Summary:
         if shop.status in (Merchant.Status.SUSPENDED, Merchant.Status.REJECTED):
             merchant_set_status(merchant=shops[shop.key], status=shop.status, reason=shop.reason)
     summary.applications = _applications(published["inverno"], users, orgs, today)
+    attribution_refresh_all()
     return summary
 
 

@@ -42,6 +42,21 @@ class Merchant(models.Model):
         SUSPENDED = "suspended", _("Sospeso")
         REJECTED = "rejected", _("Respinto")
 
+    class SettlementFrequency(models.TextChoices):
+        DAILY = "daily", _("Ogni giorno")
+        WEEKLY = "weekly", _("Ogni settimana")
+        ON_DEMAND = "on_demand", _("Su richiesta")
+
+    class Weekday(models.IntegerChoices):
+        # Numbered as date.weekday(): Monday is 0.
+        MONDAY = 0, _("Lunedì")
+        TUESDAY = 1, _("Martedì")
+        WEDNESDAY = 2, _("Mercoledì")
+        THURSDAY = 3, _("Giovedì")
+        FRIDAY = 4, _("Venerdì")
+        SATURDAY = 5, _("Sabato")
+        SUNDAY = 6, _("Domenica")
+
     name = models.CharField(_("insegna"), max_length=200)
     legal_name = models.CharField(_("ragione sociale"), max_length=200, blank=True, default="")
     vat_number = models.CharField(
@@ -67,6 +82,22 @@ class Merchant(models.Model):
         _("stato"), max_length=20, choices=Status.choices, default=Status.REQUESTED
     )
     status_reason = models.CharField(_("motivo"), max_length=255, blank=True, default="")
+    settlement_frequency = models.CharField(
+        _("frequenza delle liquidazioni"),
+        max_length=10,
+        choices=SettlementFrequency.choices,
+        default=SettlementFrequency.ON_DEMAND,
+        help_text=_(
+            "Ogni giorno o ogni settimana: la liquidazione programmata della notte paga gli "
+            "utilizzi fino al giorno prima. Su richiesta: solo dall'amministrazione o dal comando."
+        ),
+    )
+    settlement_weekday = models.PositiveSmallIntegerField(
+        _("giorno della liquidazione settimanale"),
+        choices=Weekday.choices,
+        default=Weekday.MONDAY,
+        help_text=_("Conta solo per le liquidazioni settimanali."),
+    )
     created_at = models.DateTimeField(_("creato il"), auto_now_add=True)
     history = HistoricalRecords(m2m_fields=[categories, municipalities])
 
@@ -74,6 +105,12 @@ class Merchant(models.Model):
         verbose_name = _("esercente")
         verbose_name_plural = _("esercenti")
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(settlement_weekday__lte=6),
+                name="merchant_settlement_weekday_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -4,13 +4,12 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.selectors import account_balance, money_sum
-from merchants.models import Merchant, Redemption, RefusedAttempt
+from merchants.models import Merchant, Redemption
 from vouchers.models import Initiative
 
 
@@ -88,16 +87,3 @@ def merchant_day_total(*, merchant_id: int, day: date) -> Decimal:
 def merchant_payable(*, merchant_id: int) -> Decimal:
     """What the agency owes the shop now, from the ledger."""
     return account_balance(key=f"merchant:{merchant_id}:payable")
-
-
-def recent_unknown_codes(*, device_id: int | None, user_id: int | None) -> int:
-    """How many unknown codes this till sent within the throttling window."""
-    since = timezone.now() - timedelta(seconds=settings.VOUCHER_UNKNOWN_CODE_WINDOW_SECONDS)
-    attempts = RefusedAttempt.objects.filter(reason="voucher_not_found", created_at__gte=since)
-    if device_id is not None:
-        attempts = attempts.filter(device_id=device_id)
-    elif user_id is not None:
-        attempts = attempts.filter(user_id=user_id, device=None)
-    else:
-        return 0
-    return attempts.count()

@@ -54,22 +54,17 @@ class RedemptionInputSerializer(serializers.Serializer):
     )
 
 
-class RedemptionOutputSerializer(serializers.ModelSerializer):
+class RedemptionOutputSerializer(serializers.Serializer):
+    # A plain Serializer: a ModelSerializer would inspect the model again for every
+    # response of the redemption endpoint.
+    id = serializers.IntegerField(read_only=True)
+    amount = serializers.DecimalField(max_digits=10, decimal_places=2)
+    balance_after = serializers.DecimalField(max_digits=10, decimal_places=2)
     holder_name = serializers.CharField(source="voucher.beneficiary.full_name")
+    created_at = serializers.DateTimeField()
     receipt_number = serializers.CharField()
-
-    class Meta:
-        model = Redemption
-        fields = [
-            "id",
-            "amount",
-            "balance_after",
-            "holder_name",
-            "created_at",
-            "receipt_number",
-            "status",
-            "voided_at",
-        ]
+    status = serializers.ChoiceField(choices=Redemption.Status.choices)
+    voided_at = serializers.DateTimeField(allow_null=True)
 
 
 class RedemptionListOutputSerializer(serializers.Serializer):

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Organization
-from vouchers.models import SpendingCategory
+from vouchers.models import Initiative, SpendingCategory
 
 
 class EmailLinkForm(forms.Form):
@@ -68,6 +68,18 @@ class ApplicationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.initiative = initiative
         self.fields["municipality"].queryset = initiative.municipalities.order_by("name")
+        if initiative.benefit_kind in (
+            Initiative.BenefitKind.REIMBURSEMENT,
+            Initiative.BenefitKind.CASH_TRANSFER,
+        ):
+            # The benefit is paid by transfer: the service refuses an application without it.
+            self.fields["iban"].required = True
+            self.fields["iban"].label = _("IBAN per il bonifico")
+            self.fields["iban"].help_text = (
+                _("Obbligatorio: il contributo è pagato con bonifico su questo conto.")
+                if initiative.benefit_kind == Initiative.BenefitKind.CASH_TRANSFER
+                else _("Obbligatorio: i rimborsi sono pagati con bonifico su questo conto.")
+            )
         for index, text in enumerate(initiative.declaration_list):
             self.fields[f"declaration_{index}"] = forms.BooleanField(label=text, required=True)
         for index in range(MEMBER_ROWS):

@@ -27,6 +27,7 @@ from pwa.forms import (
     EmailLinkForm,
 )
 from vouchers.access import AccessRefused, access_code_login, login_link_consume, login_link_send
+from vouchers.cash import contribution_status
 from vouchers.models import Application, Initiative, ReimbursementClaim, Voucher
 from vouchers.programme import (
     ApplicantData,
@@ -321,7 +322,12 @@ def my_application(request: HttpRequest, application_id: int) -> HttpResponse:
     return render(
         request,
         "pwa/my_application.html",
-        {"application": application, "form": form, "last_request": last_request},
+        {
+            "application": application,
+            "form": form,
+            "last_request": last_request,
+            "contribution": contribution_status(application=application),
+        },
     )
 
 

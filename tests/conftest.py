@@ -1,7 +1,16 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Start every test with an empty cache: the API's rate-limit counters live there."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.models import Contribution, Journal, Membership, Organization, Posting, Role
+from core.otp import otp_backup_codes_renew
 from core.selectors import fund_balance
 from merchants.errors import RedemptionError
 from merchants.models import DeviceKey, Merchant, Redemption, RefusedAttempt, hash_device_key
@@ -23,10 +25,13 @@ from merchants.services import (
     settlement_create,
     voucher_redeem,
 )
+from merchants.schedules import schedules_install
 from merchants.settlements import merchant_payment_batch_prepare
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
+from tests.vouchers.test_reimbursement_review import add_claim_and_transfer
 from vouchers import programme
+from vouchers.funding import attribution_refresh
 from vouchers.models import Application, Initiative, Voucher
 from vouchers.notifications import initiative_notify_outcomes
 from vouchers.selectors import voucher_ledger_balance
@@ -105,6 +110,7 @@ def add_row_everywhere(*, town: Organization) -> dict:
     settlement = settlement_create(merchant=shop)
     batch = merchant_payment_batch_prepare(settlements=[settlement], prepared_by=factories.user())
     redemption = redeem(voucher=voucher, shop=shop, person=cashier, amount="5.00")
+    attribution_refresh(initiative=initiative)  # the call's budget becomes its funding source
     refusal = RedemptionError("voucher_expired")
     refusal.voucher = voucher  # as the redemption service tags the voucher it found
     refused_attempt_record(
@@ -117,7 +123,11 @@ def add_row_everywhere(*, town: Organization) -> dict:
     )
     Membership.objects.create(user=cashier, organization=town, role=Role.DESK_OPERATOR)
     Group.objects.create(name=f"Gruppo {factories.next_id()}")
+    TOTPDevice.objects.create(user=cashier, name="App", confirmed=True)
+    otp_backup_codes_renew(user=cashier)
     application = add_ranked_application(town=town)
+    add_claim_and_transfer()
+    schedules_install()
     return {
         "application": application,
         "initiative": initiative,
@@ -274,8 +284,15 @@ CHANGELIST_QUERY_LIMITS = {
     "merchants.Redemption": 5,
     "merchants.RefusedAttempt": 4,
     "merchants.Settlement": 5,
+    "django_celery_beat.CrontabSchedule": 5,
+    "django_celery_beat.PeriodicTask": 8,
+    "otp_static.StaticDevice": 5,
+    "otp_totp.TOTPDevice": 5,
     "vouchers.Application": 6,
     "vouchers.Beneficiary": 5,
+    "vouchers.IncomingTransfer": 7,
+    "vouchers.InitiativeFunding": 5,
+    "vouchers.ReimbursementClaim": 5,
     "vouchers.Initiative": 7,
     "vouchers.IssuanceRun": 6,
     "vouchers.Notification": 5,

@@ -1,8 +1,13 @@
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import FileExtensionValidator
+from django.core.validators import (
+    FileExtensionValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +64,11 @@ class Initiative(models.Model):
         VOUCHER_CARD = "voucher_card", _("Carta con saldo (spesa frazionabile)")
         FIXED_BUONI = "fixed_buoni", _("Buoni a taglio fisso")
         REIMBURSEMENT = "reimbursement", _("Rimborso di spese sostenute")
+        CASH_TRANSFER = "cash_transfer", _("Contributo economico (bonifico)")
+
+    class AttributionRule(models.TextChoices):
+        PRO_RATA = "pro_rata", _("In proporzione agli importi delle fonti")
+        PRIORITY = "priority", _("In ordine di priorità delle fonti")
 
     class AmountRule(models.TextChoices):
         FIXED = "fixed", _("Importo fisso")
@@ -175,6 +185,28 @@ class Initiative(models.Model):
             "children_desc. L'ora di presentazione decide sempre a parità."
         ),
     )
+    attribution_rule = models.CharField(
+        _("regola di attribuzione alle fonti"),
+        max_length=10,
+        choices=AttributionRule.choices,
+        default=AttributionRule.PRO_RATA,
+        help_text=_(
+            "Come ogni euro speso o rimborsato si divide tra le fonti di finanziamento: in "
+            "proporzione agli importi assegnati, o consumando prima la fonte di priorità 1."
+        ),
+    )
+    retention_years = models.PositiveSmallIntegerField(
+        _("anni di conservazione dei dati personali"),
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_(
+            "Contati dalla fine della validità del bando. Passato il termine, i dati personali "
+            "dei beneficiari del bando archiviato sono anonimizzati; importi e conteggi restano."
+        ),
+    )
+    personal_data_erased_at = models.DateTimeField(
+        _("dati personali anonimizzati il"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("creato il"), auto_now_add=True)
     history = HistoricalRecords(m2m_fields=[municipalities, allowed_categories])
 
@@ -232,6 +264,16 @@ class Initiative(models.Model):
     @property
     def outstanding_account_key(self) -> str:
         return f"initiative:{self.pk}:outstanding"
+
+    @property
+    def retain_until(self) -> date:
+        """The last day the personal data of the call's beneficiaries is kept."""
+        end = self.valid_until
+        years = self.retention_years or 0
+        try:
+            return end.replace(year=end.year + years)
+        except ValueError:  # 29 February in a year that has none
+            return end.replace(year=end.year + years, day=28)
 
 
 class Beneficiary(models.Model):
@@ -491,6 +533,13 @@ class Application(models.Model):
     amount = models.DecimalField(
         _("importo riconosciuto"), max_digits=10, decimal_places=2, null=True, blank=True
     )
+    paid_at = models.DateTimeField(
+        _("contributo pagato il"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Per un contributo economico: quando la banca ha eseguito il bonifico."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -649,7 +698,7 @@ class OutcomeTemplate(models.Model):
         _("testo"),
         help_text=_(
             "Segnaposto disponibili: $nome, $protocollo, $bando, $comune, $importo, "
-            "$posizione, $motivazione."
+            "$posizione, $motivazione, $iban (le ultime 4 cifre dell'IBAN della domanda)."
         ),
     )
     history = HistoricalRecords()
@@ -869,3 +918,265 @@ class Expense(models.Model):
 
     def __str__(self) -> str:
         return f"{self.spent_on} · {self.amount}"
+
+
+class ReimbursementReview(models.Model):
+    """One step of the review of a claim: an expense line judged, or the claim decided."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", _("Spesa ammessa")
+        REDUCE = "reduce", _("Spesa ridotta")
+        REFUSE = "refuse", _("Spesa non ammessa")
+        CAP = "cap", _("Ridotta al massimale")
+        DECIDE = "decide", _("Esame chiuso")
+
+    claim = models.ForeignKey(
+        ReimbursementClaim,
+        on_delete=models.CASCADE,
+        related_name="reviews",
+        verbose_name=_("richiesta"),
+    )
+    expense = models.ForeignKey(
+        Expense,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reviews",
+        verbose_name=_("spesa"),
+    )
+    action = models.CharField(_("azione"), max_length=10, choices=Action.choices)
+    amount = models.DecimalField(
+        _("importo ammesso"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    reason = models.CharField(_("motivo"), max_length=255, blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("da"),
+    )
+    reviewed_at = models.DateTimeField(_("il"), default=timezone.now)
+    journal = models.ForeignKey(
+        "core.Journal",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("registrazione"),
+    )
+
+    class Meta:
+        verbose_name = _("esame del rimborso")
+        verbose_name_plural = _("esami dei rimborsi")
+        ordering = ["reviewed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} · {self.get_action_display()}"
+
+
+class IncomingTransfer(models.Model):
+    """The transfer a municipality makes to the agency to cover what a call pays out."""
+
+    municipality = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="incoming_transfers",
+        limit_choices_to={"kind": Organization.Kind.MUNICIPALITY},
+        verbose_name=_("comune"),
+    )
+    initiative = models.ForeignKey(
+        Initiative,
+        on_delete=models.PROTECT,
+        related_name="incoming_transfers",
+        verbose_name=_("bando"),
+    )
+    amount = models.DecimalField(_("importo"), max_digits=14, decimal_places=2)
+    value_date = models.DateField(_("data valuta"))
+    bank_reference = models.CharField(
+        _("riferimento bancario (CRO/TRN)"), max_length=50, blank=True, default=""
+    )
+    note = models.CharField(_("nota"), max_length=255, blank=True, default="")
+    journal = models.OneToOneField(
+        "core.Journal", on_delete=models.PROTECT, related_name="+", verbose_name=_("registrazione")
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("registrato da"),
+    )
+    recorded_at = models.DateTimeField(_("registrato il"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("trasferimento dal comune")
+        verbose_name_plural = _("trasferimenti dai comuni")
+        ordering = ["-value_date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=Decimal("0")),
+                name="incoming_transfer_amount_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality} → {self.initiative}: {self.amount}"
+
+
+class InitiativeFunding(models.Model):
+    """A tranche of a call's budget and where it comes from: a contribution, or a whole fund.
+
+    Written by ``vouchers.funding.initiative_funding_assign`` with the journal that moved the
+    money from the fund to the call's budget.
+    """
+
+    initiative = models.ForeignKey(
+        Initiative,
+        on_delete=models.PROTECT,
+        related_name="funding_sources",
+        verbose_name=_("bando"),
+    )
+    fund = models.ForeignKey(
+        Fund, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("fondo")
+    )
+    contribution = models.ForeignKey(
+        "core.Contribution",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assignments",
+        verbose_name=_("contributo"),
+        help_text=_("Vuoto se il budget viene dal fondo nel suo insieme."),
+    )
+    amount = models.DecimalField(_("importo"), max_digits=14, decimal_places=2)
+    priority = models.PositiveSmallIntegerField(
+        _("priorità"), help_text=_("Con la regola di priorità, la fonte 1 si consuma per prima.")
+    )
+    journal = models.OneToOneField(
+        "core.Journal",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("registrazione"),
+    )
+    assigned_at = models.DateTimeField(_("assegnato il"), auto_now_add=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("assegnato da"),
+    )
+
+    class Meta:
+        verbose_name = _("fonte di finanziamento")
+        verbose_name_plural = _("fonti di finanziamento")
+        ordering = ["initiative", "priority", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=Decimal("0")), name="initiative_funding_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        origin = self.contribution.funder.name if self.contribution_id else self.fund.name
+        return f"{self.priority}. {origin}"
+
+
+class FundingAttribution(models.Model):
+    """The part of a redeemed or reimbursed amount that one source of the call paid.
+
+    Rows are only added: a void adds the opposite of its redemption's rows, a changed
+    reimbursement the opposite of its previous rows and then its new split.
+    """
+
+    class Kind(models.TextChoices):
+        REDEMPTION = "redemption", _("Utilizzo del buono")
+        REDEMPTION_VOID = "redemption_void", _("Annullamento di un utilizzo")
+        REIMBURSEMENT = "reimbursement", _("Rimborso di una spesa")
+
+    source = models.ForeignKey(
+        InitiativeFunding,
+        on_delete=models.PROTECT,
+        related_name="attributions",
+        verbose_name=_("fonte"),
+    )
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.PROTECT, related_name="+", verbose_name=_("bando")
+    )
+    kind = models.CharField(_("tipo"), max_length=20, choices=Kind.choices)
+    journal = models.ForeignKey(
+        "core.Journal",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("registrazione"),
+    )
+    reverses = models.ForeignKey(
+        "core.Journal",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("utilizzo annullato"),
+    )
+    expense = models.ForeignKey(
+        Expense,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("spesa"),
+    )
+    voucher = models.ForeignKey(
+        Voucher,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("buono"),
+    )
+    merchant_ref = models.BigIntegerField(_("esercente"), null=True, blank=True)
+    municipality = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("comune"),
+    )
+    category = models.ForeignKey(
+        SpendingCategory,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("categoria"),
+    )
+    amount = models.DecimalField(_("importo"), max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(_("attribuito il"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attribuzione a una fonte")
+        verbose_name_plural = _("attribuzioni alle fonti")
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["initiative", "kind"], name="attribution_initiative_kind"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(amount=Decimal("0")), name="attribution_not_zero"
+            ),
+            models.UniqueConstraint(
+                fields=["source", "journal"],
+                condition=models.Q(journal__isnull=False),
+                name="attribution_once_per_journal",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} · {self.amount}"

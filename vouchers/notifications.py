@@ -13,6 +13,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from core.money import format_euro
+from vouchers.cash import iban_ending
 from vouchers.models import Application, Initiative, Notification, OutcomeTemplate
 from vouchers.sms import SmsError, sms_backend
 
@@ -43,6 +44,28 @@ DEFAULT_TEXTS = {
     ),
 }
 
+# A funded applicant of a call that pays by transfer gets no vouchers: what he gets instead.
+DEFAULT_FUNDED_BY_KIND = {
+    Initiative.BenefitKind.CASH_TRANSFER: (
+        gettext_lazy("Esito della domanda $protocollo: ammessa"),
+        gettext_lazy(
+            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
+            "ammessa e finanziata: riceverà un contributo di $importo, pagato con bonifico "
+            "sul conto con IBAN che termina con $iban. Lo stato del pagamento è nell'app "
+            "BuonoComune o allo sportello del Comune."
+        ),
+    ),
+    Initiative.BenefitKind.REIMBURSEMENT: (
+        gettext_lazy("Esito della domanda $protocollo: ammessa"),
+        gettext_lazy(
+            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
+            "ammessa e finanziata fino a $importo: può chiedere il rimborso delle spese "
+            "sostenute, con gli scontrini, nell'app BuonoComune o allo sportello del Comune. "
+            "Il rimborso sarà pagato con bonifico sul conto con IBAN che termina con $iban."
+        ),
+    ),
+}
+
 SMS_LENGTH = 459  # three concatenated SMS
 
 
@@ -64,10 +87,11 @@ def render_outcome(
 ) -> tuple[str, str]:
     """Return the subject and body of the message, from the call's template or the default."""
     template = templates.get(outcome)
+    default = DEFAULT_TEXTS[outcome]
+    if outcome == OutcomeTemplate.Outcome.FUNDED:
+        default = DEFAULT_FUNDED_BY_KIND.get(application.initiative.benefit_kind, default)
     subject, body = (
-        (template.subject, template.body)
-        if template
-        else (str(DEFAULT_TEXTS[outcome][0]), str(DEFAULT_TEXTS[outcome][1]))
+        (template.subject, template.body) if template else (str(default[0]), str(default[1]))
     )
     last_decision = application.decisions.order_by("-decided_at", "-id").first()
     values = {
@@ -78,6 +102,7 @@ def render_outcome(
         "importo": format_euro(application.amount) if application.amount else "",
         "posizione": str(application.rank or ""),
         "motivazione": last_decision.reason if last_decision else "",
+        "iban": iban_ending(application.iban),
     }
     return Template(subject).safe_substitute(values), Template(body).safe_substitute(values)
 
@@ -217,7 +242,13 @@ def outcome_letters_pdf(
         if code:
             canvas.rect(25 * mm, 30 * mm, width - 50 * mm, 38 * mm)
             canvas.setFont("Helvetica-Bold", 12)
-            canvas.drawString(30 * mm, 60 * mm, _("Per vedere i buoni nell'app BuonoComune"))
+            canvas.drawString(
+                30 * mm,
+                60 * mm,
+                _("Per seguire il pagamento nell'app BuonoComune")
+                if application.initiative.benefit_kind in DEFAULT_FUNDED_BY_KIND
+                else _("Per vedere i buoni nell'app BuonoComune"),
+            )
             canvas.setFont("Helvetica", 11)
             canvas.drawString(
                 30 * mm,

@@ -17,16 +17,20 @@ from stdnum.it import codicefiscale
 from core.errors import DomainError
 from core.models import Organization
 from core.money import ZERO, InvalidAmount, euro
+from core.selectors import money_sum
 from core.services import bulk_set
+from vouchers.cash import contribution_cancel, contributions_grant
 from vouchers.models import (
     Application,
     ApplicationDocument,
     Beneficiary,
     Decision,
+    Expense,
     HouseholdMember,
     Initiative,
     IssuanceRun,
     ProtocolCounter,
+    ReimbursementClaim,
     Voucher,
 )
 from vouchers.services import (
@@ -59,7 +63,9 @@ class ProgrammeError(DomainError):
         "household_too_small": _("Il nucleo ha meno componenti di quanti chiede il bando."),
         "household_too_large": _("Il nucleo ha più componenti di quanti ammette il bando."),
         "not_enough_children": _("Il nucleo non ha abbastanza figli nella fascia d'età del bando."),
-        "iban_required": _("Per un bando che paga un rimborso serve l'IBAN."),
+        "iban_required": _(
+            "Per un bando che paga con bonifico (rimborso o contributo economico) serve l'IBAN."
+        ),
         "invalid_iban": _("IBAN non valido: controlla paese, cifre di controllo e CIN."),
         "invalid_isee": _("Valore ISEE non valido."),
         "reason_required": _("Indica la motivazione."),
@@ -71,7 +77,13 @@ class ProgrammeError(DomainError):
             "Ci sono ancora %(count)s domande da istruire: decidile prima della graduatoria."
         ),
         "member_duplicate": _("Lo stesso codice fiscale compare due volte nel nucleo."),
+        "not_a_voucher_call": _("Questo bando non emette buoni."),
     }
+
+
+# Calls whose benefit is paid by transfer to the IBAN given with the application.
+PAID_BY_TRANSFER = (Initiative.BenefitKind.REIMBURSEMENT, Initiative.BenefitKind.CASH_TRANSFER)
+VOUCHER_KINDS = (Initiative.BenefitKind.VOUCHER_CARD, Initiative.BenefitKind.FIXED_BUONI)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +140,7 @@ def initiative_publish(*, initiative: Initiative) -> Initiative:
             raise ProgrammeError("window_missing")
         if not initiative.municipalities.exists():
             raise ProgrammeError("municipalities_missing")
-        if (
-            initiative.benefit_kind != Initiative.BenefitKind.REIMBURSEMENT
-            and not initiative.allowed_categories.exists()
-        ):
+        if initiative.benefit_kind in VOUCHER_KINDS and not initiative.allowed_categories.exists():
             raise ProgrammeError("categories_missing")
         if initiative_budget_available(initiative=initiative) <= ZERO:
             raise ProgrammeError("budget_missing")
@@ -254,7 +263,7 @@ def application_submit(
             iban = IBAN(data.iban, validate_bban=True).compact
         except SchwiftyException as exc:
             raise ProgrammeError("invalid_iban") from exc
-    elif initiative.benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+    elif initiative.benefit_kind in PAID_BY_TRANSFER:
         raise ProgrammeError("iban_required")
     member_codes = [m.fiscal_code.strip().upper() for m in data.members]
     if len(set(member_codes + [fiscal_code])) != len(member_codes) + 1:
@@ -545,12 +554,31 @@ def initiative_rank(*, initiative: Initiative, on: date | None = None) -> Initia
 
 
 def _committed_unissued(initiative: Initiative) -> Decimal:
+    """What the call's funded applications will still take from its budget.
+
+    A funded application of a voucher or cash call takes its whole amount when the call
+    issues; one of a reimbursement call takes it claim by claim, so what its approved claims
+    already took from the budget is no longer committed.
+    """
     total = ZERO
     for amount in initiative.applications.filter(outcome=Application.Outcome.FUNDED).values_list(
         "amount", flat=True
     ):
         total += amount or ZERO
-    return total
+    if initiative.benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+        total -= money_sum(
+            Expense.objects.filter(
+                claim__application__initiative=initiative,
+                claim__application__outcome=Application.Outcome.FUNDED,
+                claim__status__in=[
+                    ReimbursementClaim.Status.APPROVED,
+                    ReimbursementClaim.Status.PARTLY_APPROVED,
+                    ReimbursementClaim.Status.PAID,
+                ],
+            ),
+            "approved_amount",
+        )
+    return max(total, ZERO)
 
 
 def initiative_fund_waiting_list(*, initiative: Initiative) -> list[Application]:
@@ -584,6 +612,34 @@ def _voucher_values(initiative: Initiative, amount: Decimal) -> list[Decimal]:
     return [amount]
 
 
+def _locked_for_issue(initiative: Initiative) -> Initiative:
+    initiative = _locked(initiative)
+    if initiative.status not in (Initiative.Status.RANKED, Initiative.Status.ISSUED):
+        raise ProgrammeError("invalid_transition", status=initiative.get_status_display())
+    return initiative
+
+
+def _funded_to_issue(initiative: Initiative, application_ids: list[int]) -> list[tuple]:
+    """Lock the funded applications among these ids: ``(id, applicant id, amount)`` rows."""
+    return list(
+        Application.objects.select_for_update()
+        .filter(
+            pk__in=application_ids,
+            initiative=initiative,
+            outcome=Application.Outcome.FUNDED,
+            status=Application.Status.APPROVED,
+        )
+        .order_by("pk")
+        .values_list("pk", "applicant_id", "amount")
+    )
+
+
+def _mark_issued(applications: list[tuple]) -> None:
+    Application.objects.filter(pk__in=[pk for pk, _applicant, _amount in applications]).update(
+        outcome=Application.Outcome.ISSUED
+    )
+
+
 def applications_vouchers_issue(
     *,
     initiative: Initiative,
@@ -594,23 +650,13 @@ def applications_vouchers_issue(
     """Issue the vouchers of funded applications in one transaction and one journal.
 
     Applications already issued, or no longer funded, are skipped: a retried chunk never
-    gives anyone a second voucher.
+    gives anyone a second voucher. A call that pays by transfer issues no voucher.
     """
     with transaction.atomic():
-        initiative = _locked(initiative)
-        if initiative.status not in (Initiative.Status.RANKED, Initiative.Status.ISSUED):
-            raise ProgrammeError("invalid_transition", status=initiative.get_status_display())
-        applications = list(
-            Application.objects.select_for_update()
-            .filter(
-                pk__in=application_ids,
-                initiative=initiative,
-                outcome=Application.Outcome.FUNDED,
-                status=Application.Status.APPROVED,
-            )
-            .order_by("pk")
-            .values_list("pk", "applicant_id", "amount")
-        )
+        initiative = _locked_for_issue(initiative)
+        if initiative.benefit_kind not in VOUCHER_KINDS:
+            raise ProgrammeError("not_a_voucher_call")
+        applications = _funded_to_issue(initiative, application_ids)
         if not applications:
             return []
         vouchers = vouchers_create(
@@ -623,34 +669,91 @@ def applications_vouchers_issue(
             medium=medium,
             issued_by=issued_by,
         )
-        Application.objects.filter(pk__in=[pk for pk, _applicant, _amount in applications]).update(
-            outcome=Application.Outcome.ISSUED
-        )
+        _mark_issued(applications)
     return vouchers
 
 
+def applications_contributions_issue(
+    *, initiative: Initiative, application_ids: list[int], issued_by=None
+) -> int:
+    """Grant the cash contributions of funded applications in one transaction and one journal.
+
+    Each amount moves from the call's budget to what the agency owes the person, to be paid
+    in a beneficiary payment batch; the application is issued. Applications already issued,
+    or no longer funded, are skipped, so a retried chunk never grants twice; a budget that
+    cannot cover the chunk refuses it whole.
+    """
+    with transaction.atomic():
+        initiative = _locked_for_issue(initiative)
+        if initiative.benefit_kind != Initiative.BenefitKind.CASH_TRANSFER:
+            raise ProgrammeError("invalid_transition", status=initiative.get_status_display())
+        applications = _funded_to_issue(initiative, application_ids)
+        if not applications:
+            return 0
+        granted = contributions_grant(
+            initiative=initiative, applications=applications, granted_by=issued_by
+        )
+        _mark_issued(applications)
+    return granted
+
+
+def applications_issue(
+    *,
+    initiative: Initiative,
+    application_ids: list[int],
+    issued_by=None,
+    medium: str = Voucher.Medium.DIGITAL,
+) -> int:
+    """Issue the benefit of funded applications by the call's kind; return how many.
+
+    Vouchers (counted one by one) for a voucher call; the contributions, for a cash call; a
+    reimbursement call issues nothing (see ``initiative_issue``).
+    """
+    if initiative.benefit_kind == Initiative.BenefitKind.CASH_TRANSFER:
+        return applications_contributions_issue(
+            initiative=initiative, application_ids=application_ids, issued_by=issued_by
+        )
+    if initiative.benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+        return 0
+    return len(
+        applications_vouchers_issue(
+            initiative=initiative,
+            application_ids=application_ids,
+            issued_by=issued_by,
+            medium=medium,
+        )
+    )
+
+
 def initiative_issue(*, initiative: Initiative, issued_by=None, progress=None) -> int:
-    """Issue the vouchers of every funded application, chunk by chunk; return how many.
+    """Issue the benefit of every funded application, chunk by chunk; return how many.
+
+    By the call's kind: vouchers (the count is of vouchers), or cash contributions moved to
+    what the agency owes each person, to be paid by transfer (the count is of applications).
+    A reimbursement call issues nothing: its funded applications are already entitled to
+    claim up to their amount, and the budget is spent claim by claim as claims are approved;
+    issuing it only confirms those entitlements, moving the call to issued (the
+    applications stay funded, so what they may still claim stays committed).
 
     Each chunk commits on its own, so an interrupted run is resumed by running it again.
     ``progress(done, total)`` is called after each chunk.
     """
     initiative = Initiative.objects.get(pk=initiative.pk)
     _guard_status(initiative, Initiative.Status.RANKED, Initiative.Status.ISSUED)
-    pending = list(
-        initiative.applications.filter(
-            outcome=Application.Outcome.FUNDED, status=Application.Status.APPROVED
+    pending = []
+    if initiative.benefit_kind != Initiative.BenefitKind.REIMBURSEMENT:
+        pending = list(
+            initiative.applications.filter(
+                outcome=Application.Outcome.FUNDED, status=Application.Status.APPROVED
+            )
+            .order_by("rank")
+            .values_list("pk", flat=True)
         )
-        .order_by("rank")
-        .values_list("pk", flat=True)
-    )
     issued = 0
     for start in range(0, len(pending), ISSUE_CHUNK_SIZE):
         chunk = pending[start : start + ISSUE_CHUNK_SIZE]
-        issued += len(
-            applications_vouchers_issue(
-                initiative=initiative, application_ids=chunk, issued_by=issued_by
-            )
+        issued += applications_issue(
+            initiative=initiative, application_ids=chunk, issued_by=issued_by
         )
         if progress is not None:
             progress(min(start + ISSUE_CHUNK_SIZE, len(pending)), len(pending))
@@ -666,7 +769,7 @@ def initiative_reassign_budget(*, initiative: Initiative, issued_by=None) -> lis
     funded = initiative_fund_waiting_list(initiative=initiative)
     initiative.refresh_from_db(fields=["status"])
     if funded and initiative.status == Initiative.Status.ISSUED:
-        applications_vouchers_issue(
+        applications_issue(
             initiative=initiative, application_ids=[a.pk for a in funded], issued_by=issued_by
         )
     return funded
@@ -695,6 +798,8 @@ def application_withdraw(*, application: Application, reason: str, by=None) -> A
         )
         for voucher in application.vouchers.filter(status=Voucher.Status.ACTIVE):
             voucher_revoke(voucher=voucher, reason=reason, revoked_by=by)
+        # A cash contribution not yet in a payment batch goes back to the budget.
+        contribution_cancel(application=application, cancelled_by=by)
         if application.outcome != Application.Outcome.PENDING:
             application.outcome = Application.Outcome.PENDING
             application.save(update_fields=["outcome"])

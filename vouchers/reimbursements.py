@@ -1,22 +1,63 @@
-"""Reimbursement claims: receipts of expenses the beneficiary already paid."""
+"""Reimbursement claims: receipts, their review line by line, payment and the town's transfer.
 
-from dataclasses import dataclass
+A beneficiary (in the app) or the desk (in the admin) submits a claim with its receipts.
+Staff review each expense (approve, reduce or refuse with a reason), then close the review:
+the call's cap cuts what exceeds the amount granted to the application, and the approved total
+moves in the ledger from the call's budget to what the agency owes the person
+(``beneficiary:<id>:payable``). Approved claims go out in a beneficiary payment batch, with
+the cash contributions granted by cash calls (``vouchers.cash``); when the bank pays, the
+claim (or the contribution) is paid and the payable becomes paid.
+
+The municipality's transfer to the agency is recorded per call and matched against what the
+agency paid out for that call to shops and to the municipality's beneficiaries.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
-from core.money import InvalidAmount, positive_euro
+from core.models import Account, Journal, Organization, PaymentBatch, PaymentLine
+from core.money import ZERO, InvalidAmount, format_euro, positive_euro
+from core.payments import (
+    PaymentOrder,
+    beneficiary_payable_key,
+    payment_batch_prepare,
+    payment_lines_paid_handler,
+    street_and_number,
+)
+from core.selectors import money_sum
+from core.services import Line, journal_post
 from core.uploads import checked_upload
+from vouchers.cash import (
+    PayableContribution,
+    contribution_remittance,
+    contributions_awaiting_payment,
+    iban_for_payment,
+    payable_contributions,
+)
 from vouchers.models import (
     Application,
     Expense,
+    IncomingTransfer,
     Initiative,
     ReimbursementClaim,
+    ReimbursementReview,
     SpendingCategory,
+    Voucher,
 )
+from vouchers.services import budget_line, initiative_budget_available
+
+logger = logging.getLogger(__name__)
 
 
 class ClaimError(DomainError):
@@ -30,6 +71,30 @@ class ClaimError(DomainError):
         ),
         "expense_in_future": _("La data della spesa non può essere nel futuro."),
         "category_not_allowed": _("La categoria «%(category)s» non è ammessa da questo bando."),
+        "invalid_decision": _("Scegli se ammettere, ridurre o non ammettere la spesa."),
+        "reason_required": _("Indica il motivo: chi ha chiesto il rimborso lo leggerà."),
+        "approved_amount_invalid": _(
+            "Importo ammesso non valido: scrivi un importo maggiore di zero e inferiore a "
+            "quello della spesa (%(amount)s)."
+        ),
+        "claim_closed": _("La richiesta è «%(status)s»: il suo esame è già chiuso."),
+        "expense_not_in_claim": _("Questa spesa non appartiene alla richiesta."),
+        "four_eyes": _(
+            "Non puoi esaminare una richiesta che hai inserito tu: serve un'altra persona."
+        ),
+        "expenses_pending": _("Restano %(count)s spese da esaminare: decidile prima di chiudere."),
+        "insufficient_budget": _(
+            "Il budget del bando non basta: servono %(needed)s, sono disponibili %(available)s."
+        ),
+        "nothing_to_pay": _(
+            "Nessun rimborso approvato né contributo concesso da pagare con un IBAN valido."
+        ),
+        "not_a_municipality": _("Il trasferimento arriva da uno dei comuni del bando."),
+        "transfer_amount_invalid": _("Importo non valido: scrivi un importo maggiore di zero."),
+        "value_date_future": _("La data valuta non può essere nel futuro."),
+        "duplicate_transfer": _(
+            "Un trasferimento con il riferimento «%(reference)s» di questo comune è già registrato."
+        ),
     }
 
 
@@ -94,3 +159,529 @@ def reimbursement_claim_submit(
                 receipt_content_type=content_type,
             )
     return claim
+
+
+# --- Review ----------------------------------------------------------------------------------
+
+DECIDED = (
+    ReimbursementClaim.Status.APPROVED,
+    ReimbursementClaim.Status.PARTLY_APPROVED,
+    ReimbursementClaim.Status.PAID,
+)
+REVIEW_ACTIONS = {
+    Expense.Status.APPROVED: ReimbursementReview.Action.APPROVE,
+    Expense.Status.REDUCED: ReimbursementReview.Action.REDUCE,
+    Expense.Status.REFUSED: ReimbursementReview.Action.REFUSE,
+}
+
+
+def _locked_claim(claim: ReimbursementClaim) -> ReimbursementClaim:
+    return (
+        ReimbursementClaim.objects.select_for_update(of=("self",))
+        .select_related("initiative", "application", "beneficiary")
+        .get(pk=claim.pk)
+    )
+
+
+def _guard_open(claim: ReimbursementClaim, by) -> None:
+    if claim.status != ReimbursementClaim.Status.SUBMITTED:
+        raise ClaimError("claim_closed", status=claim.get_status_display())
+    if by is not None and claim.submitted_by_id is not None and by.pk == claim.submitted_by_id:
+        raise ClaimError("four_eyes")
+
+
+def expense_review(
+    *,
+    expense: Expense,
+    decision: str,
+    approved_amount: Decimal | str | None = None,
+    reason: str = "",
+    reviewed_by,
+) -> Expense:
+    """Approve an expense in full, reduce it, or refuse it; a reduction or refusal has a reason.
+
+    A line can be reviewed again, with a new decision, until the claim's review is closed.
+    """
+    reason = (reason or "").strip()
+    if decision not in REVIEW_ACTIONS:
+        raise ClaimError("invalid_decision")
+    if decision != Expense.Status.APPROVED and not reason:
+        raise ClaimError("reason_required")
+    with transaction.atomic():
+        claim = _locked_claim(ReimbursementClaim(pk=expense.claim_id))
+        _guard_open(claim, reviewed_by)
+        expense = Expense.objects.select_for_update().get(pk=expense.pk)
+        if decision == Expense.Status.APPROVED:
+            amount, reason = expense.amount, ""
+        elif decision == Expense.Status.REFUSED:
+            amount = ZERO
+        else:
+            try:
+                amount = positive_euro(approved_amount)
+            except (InvalidAmount, TypeError) as exc:
+                raise ClaimError(
+                    "approved_amount_invalid", amount=format_euro(expense.amount)
+                ) from exc
+            if amount >= expense.amount:
+                raise ClaimError("approved_amount_invalid", amount=format_euro(expense.amount))
+        expense.status = decision
+        expense.approved_amount = amount
+        expense.refusal_reason = reason[:255]
+        expense.save(update_fields=["status", "approved_amount", "refusal_reason"])
+        ReimbursementReview.objects.create(
+            claim=claim,
+            expense=expense,
+            action=REVIEW_ACTIONS[decision],
+            amount=amount,
+            reason=reason[:255],
+            reviewed_by=reviewed_by,
+        )
+    return expense
+
+
+def approved_total(claim: ReimbursementClaim) -> Decimal:
+    """What a claim's lines were approved for (refused and pending lines count nothing)."""
+    amounts = claim.expenses.exclude(approved_amount=None).values_list("approved_amount", flat=True)
+    return sum(amounts, ZERO)
+
+
+def _granted(application: Application) -> Decimal:
+    """The most a beneficiary can be paid back under the call: the amount granted to him.
+
+    That is the amount the ranking computed from the call's amount rules and cap; before a
+    ranking, the same rules computed today.
+    """
+    from vouchers.programme import application_amount
+
+    initiative = application.initiative
+    granted = application.amount
+    if granted is None:
+        granted = application_amount(
+            initiative=initiative, application=application, on=timezone.localdate()
+        )
+    if initiative.amount_cap is not None:
+        granted = min(granted, initiative.amount_cap)
+    return granted
+
+
+def claim_cap_remaining(claim: ReimbursementClaim) -> Decimal:
+    """What is still reimbursable to this application, besides this claim."""
+    others = Expense.objects.filter(
+        claim__application_id=claim.application_id, claim__status__in=DECIDED
+    ).exclude(claim_id=claim.pk)
+    already = money_sum(others, "approved_amount")
+    return max(_granted(claim.application) - already, ZERO)
+
+
+def _notify_outcome(claim: ReimbursementClaim, total: Decimal) -> None:
+    email = claim.beneficiary.email
+    if not email:
+        return
+    subject = gettext("Esito della richiesta di rimborso")
+    body = gettext(
+        "Gentile %(name)s,\nla sua richiesta di rimborso per «%(call)s» è stata esaminata: "
+        "%(status)s, importo ammesso %(total)s. Il dettaglio di ogni spesa è nell'app."
+    ) % {
+        "name": claim.beneficiary.full_name,
+        "call": claim.initiative.title,
+        "status": claim.get_status_display(),
+        "total": format_euro(total),
+    }
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, [email])
+        except OSError:
+            logger.warning("Outcome of claim %s not sent to the beneficiary", claim.pk)
+
+    transaction.on_commit(send)
+
+
+def claim_decide(*, claim: ReimbursementClaim, decided_by) -> ReimbursementClaim:
+    """Close the review of a claim whose lines are all reviewed, within the call's cap.
+
+    What exceeds the amount still reimbursable to the application (granted by the call,
+    less what its other claims were approved for) is cut from the last lines, each cut
+    explained on its line. The approved total moves from the call's budget to the agency's
+    debt to the beneficiary; the claim is approved, partly approved or rejected.
+    """
+    with transaction.atomic():
+        claim = _locked_claim(claim)
+        _guard_open(claim, decided_by)
+        if decided_by is None:
+            raise ClaimError("four_eyes")
+        # Claims of one application are decided one at a time: the cap spans them all.
+        Application.objects.select_for_update().filter(pk=claim.application_id).first()
+        expenses = list(claim.expenses.select_for_update().order_by("spent_on", "pk"))
+        pending = sum(1 for e in expenses if e.status == Expense.Status.PENDING)
+        if pending:
+            raise ClaimError("expenses_pending", count=pending)
+        remaining = claim_cap_remaining(claim)
+        cap_left = remaining
+        now = timezone.now()
+        for expense in expenses:
+            amount = expense.approved_amount or ZERO
+            if amount <= cap_left:
+                cap_left -= amount
+                continue
+            explanation = gettext(
+                "Ridotta al massimale del bando: restavano %(left)s da rimborsare."
+            ) % {"left": format_euro(cap_left)}
+            expense.approved_amount = cap_left
+            expense.status = Expense.Status.REDUCED if cap_left > ZERO else Expense.Status.REFUSED
+            expense.refusal_reason = "; ".join(
+                part for part in [expense.refusal_reason, explanation] if part
+            )[:255]
+            expense.save(update_fields=["status", "approved_amount", "refusal_reason"])
+            ReimbursementReview.objects.create(
+                claim=claim,
+                expense=expense,
+                action=ReimbursementReview.Action.CAP,
+                amount=cap_left,
+                reason=explanation[:255],
+                reviewed_by=decided_by,
+                reviewed_at=now,
+            )
+            cap_left = ZERO
+        total = sum((e.approved_amount or ZERO for e in expenses), ZERO)
+        journal = None
+        if total > ZERO:
+            initiative = Initiative.objects.select_for_update().get(pk=claim.initiative_id)
+            available = initiative_budget_available(initiative=initiative)
+            if available < total:
+                raise ClaimError(
+                    "insufficient_budget",
+                    needed=format_euro(total),
+                    available=format_euro(available),
+                )
+            journal = journal_post(
+                kind=Journal.Kind.REIMBURSEMENT_APPROVED,
+                lines=[
+                    budget_line(initiative=initiative, amount=-total),
+                    Line(
+                        beneficiary_payable_key(claim.beneficiary_id),
+                        total,
+                        Account.Kind.BENEFICIARY_PAYABLE,
+                        f"Debito verso {claim.beneficiary.full_name}"[:200],
+                    ),
+                ],
+                memo=f"Rimborso {claim.application.protocol_number} · richiesta {claim.pk}",
+                created_by=decided_by,
+            )
+        if total == ZERO:
+            claim.status = ReimbursementClaim.Status.REJECTED
+        elif all(e.status == Expense.Status.APPROVED for e in expenses):
+            claim.status = ReimbursementClaim.Status.APPROVED
+        else:
+            claim.status = ReimbursementClaim.Status.PARTLY_APPROVED
+        claim.save(update_fields=["status"])
+        ReimbursementReview.objects.create(
+            claim=claim,
+            action=ReimbursementReview.Action.DECIDE,
+            amount=total,
+            reason=claim.get_status_display(),
+            reviewed_by=decided_by,
+            reviewed_at=now,
+            journal=journal,
+        )
+        _notify_outcome(claim, total)
+    return claim
+
+
+# --- Payment ---------------------------------------------------------------------------------
+
+
+def claims_awaiting_payment(*, initiative: Initiative | None = None) -> QuerySet:
+    """Approved claims in no payment batch, or only in a cancelled one."""
+    in_batch = PaymentLine.objects.filter(claim_ref=OuterRef("pk")).exclude(
+        batch__status=PaymentBatch.Status.CANCELLED
+    )
+    claims = ReimbursementClaim.objects.filter(
+        status__in=[ReimbursementClaim.Status.APPROVED, ReimbursementClaim.Status.PARTLY_APPROVED]
+    ).filter(~Exists(in_batch))
+    if initiative is not None:
+        claims = claims.filter(initiative=initiative)
+    return claims.select_related(
+        "initiative", "beneficiary", "application", "application__municipality"
+    ).order_by("pk")
+
+
+@dataclass(frozen=True, slots=True)
+class PayableClaim:
+    claim: ReimbursementClaim
+    amount: Decimal
+    iban: str = ""
+    excluded_reason: str = ""
+
+
+def payable_claims(
+    *, initiative: Initiative | None = None
+) -> tuple[list[PayableClaim], list[PayableClaim]]:
+    """The claims a batch would pay now, and those it leaves out with the reason (the IBAN)."""
+    claims = list(claims_awaiting_payment(initiative=initiative))
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for claim_id, amount in Expense.objects.filter(
+        claim__in=[c.pk for c in claims], approved_amount__gt=0
+    ).values_list("claim_id", "approved_amount"):
+        totals[claim_id] += amount
+    payable, excluded = [], []
+    for claim in claims:
+        amount = totals[claim.pk]
+        compact, reason = iban_for_payment(claim.application.iban)
+        if reason:
+            excluded.append(PayableClaim(claim, amount, claim.application.iban.strip(), reason))
+        else:
+            payable.append(PayableClaim(claim, amount, compact))
+    return payable, excluded
+
+
+def claim_remittance(claim: ReimbursementClaim) -> str:
+    """The transfer's reason on the beneficiary's statement (always Italian)."""
+    return f"Rimborso {claim.initiative.title} {claim.application.protocol_number}"
+
+
+@dataclass
+class BeneficiaryBatch:
+    batch: PaymentBatch
+    # Left out for their IBAN: claims (PayableClaim) and cash contributions
+    # (PayableContribution, whose ``application`` is the one to correct).
+    excluded: list[PayableClaim | PayableContribution] = field(default_factory=list)
+
+
+def beneficiary_payment_batch_prepare(
+    *, initiative: Initiative | None = None, prepared_by, execution_date: date | None = None
+) -> BeneficiaryBatch:
+    """Prepare the batch paying every approved, unpaid claim and granted, unpaid cash
+    contribution (of one call, or of all).
+
+    One transfer per claim, of its approved total, and one per cash contribution, of the
+    application's amount, to the application's IBAN; those with a missing or invalid IBAN
+    stay out and are listed with the reason. What is in a batch not cancelled is not paid
+    again.
+    """
+    with transaction.atomic():
+        # Lock the claims and the applications so that two people preparing at once do not
+        # pay one twice (a withdrawal locks the application too).
+        list(
+            ReimbursementClaim.objects.select_for_update()
+            .filter(pk__in=claims_awaiting_payment(initiative=initiative).values("pk"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        list(
+            Application.objects.select_for_update()
+            .filter(pk__in=contributions_awaiting_payment(initiative=initiative).values("pk"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        payable, excluded = payable_claims(initiative=initiative)
+        payable = [item for item in payable if item.amount > ZERO]
+        contributions, contributions_excluded = payable_contributions(initiative=initiative)
+        excluded = [*excluded, *contributions_excluded]
+        if not payable and not contributions:
+            raise ClaimError("nothing_to_pay")
+        orders = []
+        for item in payable:
+            claim = item.claim
+            street, number = street_and_number(claim.application.street)
+            orders.append(
+                PaymentOrder(
+                    creditor_name=claim.beneficiary.full_name,
+                    iban=item.iban,
+                    amount=item.amount,
+                    remittance=claim_remittance(claim),
+                    street=street,
+                    building_number=number,
+                    postcode=claim.application.postal_code,
+                    town=claim.application.municipality.name,
+                    country="IT",
+                    beneficiary_ref=claim.beneficiary_id,
+                    claim_ref=claim.pk,
+                )
+            )
+        for item in contributions:
+            application = item.application
+            street, number = street_and_number(application.street)
+            orders.append(
+                PaymentOrder(
+                    creditor_name=application.applicant.full_name,
+                    iban=item.iban,
+                    amount=item.amount,
+                    remittance=contribution_remittance(application),
+                    street=street,
+                    building_number=number,
+                    postcode=application.postal_code,
+                    town=application.municipality.name,
+                    country="IT",
+                    beneficiary_ref=application.applicant_id,
+                    application_ref=application.pk,
+                )
+            )
+        batch = payment_batch_prepare(
+            kind=PaymentBatch.Kind.BENEFICIARY_PAYMENTS,
+            lines=orders,
+            prepared_by=prepared_by,
+            execution_date=execution_date,
+        )
+    return BeneficiaryBatch(batch=batch, excluded=excluded)
+
+
+@payment_lines_paid_handler(PaymentBatch.Kind.BENEFICIARY_PAYMENTS)
+def claims_paid(line_ids: list[int]) -> None:
+    """The claims whose transfers the bank paid become paid (core posted the ledger)."""
+    claim_ids = list(
+        PaymentLine.objects.filter(pk__in=line_ids)
+        .exclude(claim_ref=None)
+        .values_list("claim_ref", flat=True)
+    )
+    for claim in ReimbursementClaim.objects.filter(
+        pk__in=claim_ids,
+        status__in=[ReimbursementClaim.Status.APPROVED, ReimbursementClaim.Status.PARTLY_APPROVED],
+    ).order_by("pk"):
+        claim.status = ReimbursementClaim.Status.PAID
+        claim.save(update_fields=["status"])
+
+
+# --- The municipality's transfer -------------------------------------------------------------
+
+
+def received_account_key(*, initiative_id: int, municipality_id: int) -> str:
+    return f"initiative:{initiative_id}:received:{municipality_id}"
+
+
+def incoming_transfer_record(
+    *,
+    municipality: Organization,
+    initiative: Initiative,
+    amount: Decimal | str,
+    value_date: date,
+    bank_reference: str = "",
+    note: str = "",
+    recorded_by,
+) -> IncomingTransfer:
+    """Record the transfer a participating municipality made to the agency for a call.
+
+    The call's money entered the ledger already, as the contribution that funded its budget:
+    the transfer is the cash behind it, so it does not add to the budget (that would count
+    the same euro twice). It is kept on its own pair of accounts, what the municipality
+    transferred and what the call received from it, to be matched against what was paid out.
+    """
+    try:
+        amount = positive_euro(amount)
+    except (InvalidAmount, TypeError) as exc:
+        raise ClaimError("transfer_amount_invalid") from exc
+    if (
+        municipality.kind != Organization.Kind.MUNICIPALITY
+        or not initiative.municipalities.filter(pk=municipality.pk).exists()
+    ):
+        raise ClaimError("not_a_municipality")
+    if value_date > timezone.localdate():
+        raise ClaimError("value_date_future")
+    bank_reference = (bank_reference or "").strip()
+    with transaction.atomic():
+        Organization.objects.select_for_update().filter(pk=municipality.pk).first()
+        if (
+            bank_reference
+            and IncomingTransfer.objects.filter(
+                municipality=municipality, bank_reference=bank_reference
+            ).exists()
+        ):
+            raise ClaimError("duplicate_transfer", reference=bank_reference)
+        journal = journal_post(
+            kind=Journal.Kind.INCOMING_TRANSFER,
+            lines=[
+                Line(
+                    f"municipality:{municipality.pk}:transfers",
+                    -amount,
+                    Account.Kind.MUNICIPALITY_TRANSFERS,
+                    f"Trasferimenti del {municipality.name}"[:200],
+                ),
+                Line(
+                    received_account_key(
+                        initiative_id=initiative.pk, municipality_id=municipality.pk
+                    ),
+                    amount,
+                    Account.Kind.TRANSFERS_RECEIVED,
+                    f"Ricevuto da {municipality.name} per {initiative.title}"[:200],
+                ),
+            ],
+            memo=f"{municipality.name} · {bank_reference or value_date.isoformat()}",
+            created_by=recorded_by,
+        )
+        return IncomingTransfer.objects.create(
+            municipality=municipality,
+            initiative=initiative,
+            amount=amount,
+            value_date=value_date,
+            bank_reference=bank_reference[:50],
+            note=(note or "").strip()[:255],
+            journal=journal,
+            recorded_by=recorded_by,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TransferMatch:
+    """For one municipality of a call: what it transferred and what the agency paid out."""
+
+    municipality: Organization
+    received: Decimal
+    paid_to_shops: Decimal
+    paid_to_beneficiaries: Decimal
+
+    @property
+    def paid_out(self) -> Decimal:
+        return self.paid_to_shops + self.paid_to_beneficiaries
+
+    @property
+    def difference(self) -> Decimal:
+        """Positive: the agency holds money to give back; negative: still to receive."""
+        return self.received - self.paid_out
+
+
+def initiative_transfer_matching(
+    *, initiative: Initiative, municipalities: QuerySet | None = None
+) -> list[TransferMatch]:
+    """Match, per participating municipality, transfers received and payments made.
+
+    Paid to shops: confirmed redemptions of the call's vouchers held by the municipality's
+    residents, in settlements the bank has paid. Paid to beneficiaries: the call's claims of
+    the municipality's applications, and its cash contributions, that the bank has paid.
+    """
+    towns = initiative.municipalities.order_by("name")
+    if municipalities is not None:
+        towns = towns.filter(pk__in=municipalities.values("pk"))
+    rows = []
+    for town in towns:
+        received = money_sum(
+            IncomingTransfer.objects.filter(initiative=initiative, municipality=town)
+        )
+        # Redemptions belong to the merchants app, which builds on this one: reached through
+        # the voucher's reverse relation, without importing it.
+        shops = money_sum(
+            Voucher.objects.filter(
+                initiative=initiative,
+                beneficiary__municipality=town,
+                redemptions__status="confirmed",
+                redemptions__settlement__payment_line__paid_at__isnull=False,
+            ),
+            "redemptions__amount",
+        )
+        beneficiaries = money_sum(
+            Expense.objects.filter(
+                claim__initiative=initiative,
+                claim__application__municipality=town,
+                claim__status=ReimbursementClaim.Status.PAID,
+                approved_amount__gt=0,
+            ),
+            "approved_amount",
+        ) + money_sum(
+            Application.objects.filter(
+                initiative=initiative,
+                municipality=town,
+                initiative__benefit_kind=Initiative.BenefitKind.CASH_TRANSFER,
+                paid_at__isnull=False,
+            ),
+        )
+        rows.append(TransferMatch(town, received, shops, beneficiaries))
+    return rows

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
-from core.models import Account, Membership, Organization, Posting, Role
+from core.models import Account, Organization, Posting, Role
+from core.roles import user_memberships
 from core.selectors import money_sum
 from vouchers.models import Application, Beneficiary, Initiative, Voucher
 
@@ -74,15 +75,7 @@ def staff_scope(*, user) -> StaffScope:
         return StaffScope(
             user_id=user.pk, everything=True, roles=frozenset(), municipality_ids=frozenset()
         )
-    memberships = (
-        list(
-            Membership.objects.filter(user_id=user.pk).values_list(
-                "role", "organization_id", "organization__kind"
-            )
-        )
-        if user.is_authenticated
-        else []
-    )
+    memberships = user_memberships(user)
     roles = frozenset(role for role, _organization, _kind in memberships)
     everything = Role.AGENCY_ADMIN in roles
     return StaffScope(

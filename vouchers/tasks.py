@@ -1,5 +1,7 @@
 """Background tasks of calls: thin wrappers that call one service."""
 
+from datetime import date
+
 from celery import shared_task
 
 from vouchers.models import IssuanceRun
@@ -24,3 +26,19 @@ def vouchers_expire_due() -> int:
     from vouchers.services import vouchers_expire_due as expire
 
     return expire()
+
+
+@shared_task
+def expire_due_vouchers(day: str | None = None) -> int:
+    """Expire the vouchers whose validity ended before today (or ``day``, AAAA-MM-GG)."""
+    from vouchers.services import vouchers_expire_due as expire
+
+    return expire(today=date.fromisoformat(day) if day else None)
+
+
+@shared_task
+def expired_initiatives_anonymise(day: str | None = None) -> int:
+    """Anonymise the archived calls past their retention term (on ``day``, AAAA-MM-GG)."""
+    from vouchers.retention import expired_initiatives_anonymise as anonymise
+
+    return len(anonymise(today=date.fromisoformat(day) if day else None))

@@ -62,6 +62,10 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_celery_beat",
     "core",
     "vouchers",
     "merchants",
@@ -76,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "core.otp.StaffOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
@@ -98,6 +104,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ADMIN = False
 AXES_LOCKOUT_TEMPLATE = "lockout.html"
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "1" if PRODUCTION else "0"))
+
+# Two-factor authentication (TOTP) for staff in the admin, see core/otp.py. Required in
+# production: a staff member without an authenticator app must enrol one before any admin
+# page. Elsewhere it is voluntary, but whoever has enrolled is always asked for the code.
+OTP_REQUIRED = env_bool("OTP_REQUIRED", default=PRODUCTION)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "BuonoComune")
+# Nobody, not even a superuser, reads another person's secret key or backup codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
@@ -171,9 +185,18 @@ WHITENOISE_AUTOREFRESH = DEBUG and not PRODUCTION
 LOGIN_URL = "admin:login"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+if PRODUCTION and not REDIS_URL:
+    # Several app servers share the API's rate-limit counters and the task queue through it.
+    raise ImproperlyConfigured("REDIS_URL must be set in production.")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that stops answering must not hold the tills' requests for long: the
+            # API's counters give up after a second and let the request through.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -181,7 +204,12 @@ else:
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Tasks defined outside the apps' tasks.py modules.
+CELERY_IMPORTS = ["vouchers.funding"]
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic schedules live in the database and are edited in the admin (manage.py
+# install_schedules writes the default ones); run exactly one `celery -A core beat -S django`.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 MAILERS = {
     "default": {
@@ -258,8 +286,10 @@ SECURE_CSP_ADMIN = {
 }
 
 # Voucher redemption: a device or cashier that sends this many unknown codes within the
-# window is refused with ``rate_limited`` until the window passes.
+# window is refused with ``rate_limited`` until the window passes; so is a client address
+# (several tills of a shop, or several shops behind one mobile network, share one).
 VOUCHER_UNKNOWN_CODE_LIMIT = int(os.environ.get("VOUCHER_UNKNOWN_CODE_LIMIT", "10"))
+VOUCHER_UNKNOWN_CODE_IP_LIMIT = int(os.environ.get("VOUCHER_UNKNOWN_CODE_IP_LIMIT", "50"))
 VOUCHER_UNKNOWN_CODE_WINDOW_SECONDS = int(os.environ.get("VOUCHER_UNKNOWN_CODE_WINDOW", "600"))
 
 PWA_APP_NAME = "BuonoComune"
@@ -281,6 +311,12 @@ UNFOLD = {
     "SITE_SYMBOL": "redeem",
     "SHOW_HISTORY": True,
     "SHOW_LANGUAGES": True,
+    "ACCOUNT": {
+        "navigation": [
+            {"title": _("Cambia password"), "link": reverse_lazy("admin:password_change")},
+            {"title": _("Verifica in due passaggi"), "link": reverse_lazy("otp-security")},
+        ],
+    },
     "DASHBOARD_CALLBACK": "merchants.dashboard.dashboard_callback",
     "SIDEBAR": {
         "show_search": True,
@@ -327,6 +363,11 @@ UNFOLD = {
                         "icon": "qr_code_2",
                         "link": reverse_lazy("admin:vouchers_voucher_changelist"),
                     },
+                    {
+                        "title": _("Richieste di rimborso"),
+                        "icon": "receipt",
+                        "link": reverse_lazy("admin:vouchers_reimbursementclaim_changelist"),
+                    },
                 ],
             },
             {
@@ -363,6 +404,17 @@ UNFOLD = {
                         "link": reverse_lazy("admin:core_fund_changelist"),
                     },
                     {
+                        "title": _("Fonti dei bandi"),
+                        "icon": "account_tree",
+                        "link": reverse_lazy("admin:vouchers_initiativefunding_changelist"),
+                    },
+                    {
+                        "title": _("Rapporto per finanziatore"),
+                        "icon": "volunteer_activism",
+                        "link": reverse_lazy("admin:vouchers_funder_reach"),
+                        "permission": "vouchers.admin.funding.sidebar_permission",
+                    },
+                    {
                         "title": _("Registrazioni contabili"),
                         "icon": "receipt_long",
                         "link": reverse_lazy("admin:core_journal_changelist"),
@@ -371,6 +423,34 @@ UNFOLD = {
                         "title": _("Distinte di pagamento"),
                         "icon": "payments",
                         "link": reverse_lazy("admin:core_paymentbatch_changelist"),
+                    },
+                    {
+                        "title": _("Trasferimenti dai comuni"),
+                        "icon": "account_balance",
+                        "link": reverse_lazy("admin:vouchers_incomingtransfer_changelist"),
+                    },
+                    {
+                        "title": _("Rendicontazione"),
+                        "icon": "monitoring",
+                        "link": reverse_lazy("admin-reports"),
+                        "permission": "vouchers.admin.reports.sidebar_permission",
+                    },
+                ],
+            },
+            {
+                "title": _("Operazioni dell'agenzia"),
+                "items": [
+                    {
+                        "title": _("Attività periodiche"),
+                        "icon": "schedule",
+                        "link": reverse_lazy("admin:django_celery_beat_periodictask_changelist"),
+                        "permission": "core.admin_beat.may_manage_schedules",
+                    },
+                    {
+                        "title": _("Orari (cron)"),
+                        "icon": "calendar_clock",
+                        "link": reverse_lazy("admin:django_celery_beat_crontabschedule_changelist"),
+                        "permission": "core.admin_beat.may_manage_schedules",
                     },
                 ],
             },

@@ -52,6 +52,7 @@ def test_production_settings_load_with_a_long_secret_key_and_allowed_hosts():
     result = run_production(
         SECRET_KEY="s" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
         ALLOWED_HOSTS="buonocomune.example.org, www.buonocomune.example.org",
+        REDIS_URL="redis://127.0.0.1:6379/0",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [

@@ -22,10 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
-from unfold.contrib.filters.admin import (
-    ChoicesDropdownFilter,
-    RelatedDropdownFilter,
-)
+from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminDecimalFieldWidget
@@ -49,6 +46,7 @@ from core.models import Organization, Posting
 from core.money import ZERO, InvalidAmount
 from core.selectors import fund_balance
 from vouchers.access import access_code_issue
+from vouchers.admin.archive import InitiativeArchiveMixin
 from vouchers.admin.exports import BeneficiaryResource, ExportAdminMixin, VoucherResource
 from vouchers.admin.imports import InitiativeImportMixin
 from vouchers.admin.issuing import MAX_PRINTED_VOUCHERS, InitiativeIssuingMixin
@@ -136,6 +134,7 @@ class BudgetForm(forms.Form):
 @admin.register(Initiative)
 class InitiativeAdmin(
     ScopedAdminMixin,
+    InitiativeArchiveMixin,
     InitiativePhasesMixin,
     InitiativeIssuingMixin,
     InitiativeOutcomesMixin,
@@ -157,7 +156,7 @@ class InitiativeAdmin(
     list_filter = [
         ("status", ChoicesDropdownFilter),
         ("benefit_kind", ChoicesDropdownFilter),
-        ("fund", RelatedDropdownFilter),
+        ("fund", ScopedRelatedDropdownFilter),
         ("municipalities", ScopedRelatedDropdownFilter),
         "partial_allowed",
     ]
@@ -255,6 +254,7 @@ class InitiativeAdmin(
         "rank_detail",
         "issue_run_detail",
         "archive_detail",
+        "archive_download_detail",
         {"title": _("Domande"), "icon": "inbox", "items": ["import_applications_detail"]},
         {
             "title": _("Esiti e stampe"),
@@ -959,3 +959,6 @@ class VoucherAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin, ExportAdmi
 
 # The applications of calls: registered by their own module, which uses the helpers above.
 from vouchers.admin import applications as _applications  # noqa: E402, F401
+from vouchers.admin import funding as _funding  # noqa: E402, F401
+from vouchers.admin import reimbursements as _reimbursements  # noqa: E402, F401
+from vouchers.admin import reports as _reports  # noqa: E402, F401

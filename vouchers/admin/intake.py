@@ -137,6 +137,10 @@ class IntakeForm(forms.Form):
             del self.fields["declarations"]
         if initiative.benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
             self.fields["iban"].help_text = _("Obbligatorio: il bando rimborsa spese sostenute.")
+        elif initiative.benefit_kind == Initiative.BenefitKind.CASH_TRANSFER:
+            self.fields["iban"].help_text = _(
+                "Obbligatorio: il contributo economico è pagato con bonifico su questo conto."
+            )
         for index in range(MEMBER_ROWS):
             prefix = f"member_{index}_"
             self.fields[prefix + "fiscal_code"] = text_field(

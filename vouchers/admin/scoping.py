@@ -14,7 +14,8 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from unfold.contrib.filters.admin import RelatedDropdownFilter
 
-from core.models import Organization, Role
+from core.models import Fund, Organization, Role
+from core.selectors import funds_for
 from vouchers.models import Application, Beneficiary, Initiative
 from vouchers.selectors import (
     StaffScope,
@@ -112,6 +113,8 @@ class ScopedAdminMixin:
             return visible_municipalities(request)
         if model is Beneficiary:
             return visible_beneficiaries(request)
+        if model is Fund:
+            return funds_for(user=request.user)
         return None
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

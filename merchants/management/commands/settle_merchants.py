@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.money import ZERO, format_euro
+from merchants.schedules import due_settlements_run
 from merchants.settlements import settlements_run
 
 
@@ -27,7 +28,8 @@ class Command(BaseCommand):
     help = _(
         "Liquida ai negozi accreditati o sospesi gli utilizzi confermati non ancora liquidati: "
         "una liquidazione per negozio, la somma esatta, senza commissioni. Si può rilanciare: "
-        "quello che è già liquidato non si liquida di nuovo."
+        "quello che è già liquidato non si liquida di nuovo. Con --due liquida solo i negozi "
+        "che oggi hanno la liquidazione programmata (giornaliera, o settimanale nel loro giorno)."
     )
 
     def add_arguments(self, parser):
@@ -36,6 +38,15 @@ class Command(BaseCommand):
             help=_(
                 "Liquida gli utilizzi fatti fino a questo momento: AAAA-MM-GG (fino a fine "
                 "giornata) o AAAA-MM-GGTHH:MM (predefinito: adesso)."
+            ),
+        )
+        parser.add_argument(
+            "--due",
+            action="store_true",
+            help=_(
+                "Solo i negozi con la liquidazione programmata per oggi: quelli giornalieri e "
+                "quelli settimanali nel loro giorno, fino alla fine di ieri (o a --until); mai "
+                "quelli «su richiesta»."
             ),
         )
         parser.add_argument(
@@ -58,7 +69,14 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
                 raise CommandError(_("Utente «%(name)s» inesistente.") % {"name": options["user"]})
-        settlements = settlements_run(prepared_by=user, merchants=options["merchants"], until=until)
+        if options["due"]:
+            if options["merchants"]:
+                raise CommandError(_("Usa --due oppure --merchant, non entrambi."))
+            settlements = due_settlements_run(prepared_by=user, until=until)
+        else:
+            settlements = settlements_run(
+                prepared_by=user, merchants=options["merchants"], until=until
+            )
         if not settlements:
             self.stdout.write(_("Nessun utilizzo da liquidare."))
             return

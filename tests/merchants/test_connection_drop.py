@@ -1,0 +1,147 @@
+"""A real PostgreSQL connection dropped in the middle of a redemption.
+
+The backend serving the request is terminated from a second connection
+(``pg_terminate_backend``) at a step of the redemption, so the request's next statement
+fails as it would if the database restarted or a network link broke: the till gets a 503
+with a code, nothing is half-written, and a retry with the same Idempotency-Key charges once.
+"""
+
+import time
+from decimal import Decimal
+
+import psycopg
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from core.models import Journal
+from core.selectors import unbalanced_journals
+from merchants import services
+from merchants.models import IdempotencyRecord, Redemption, RefusedAttempt
+from merchants.selectors import merchant_payable
+from tests import factories
+from vouchers.selectors import voucher_ledger_balance
+
+pytestmark = [
+    pytest.mark.concurrency,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL: it terminates the request's database backend "
+        "(run with DATABASE_URL=postgres://…)",
+    ),
+]
+
+REDEEM_URL = "/api/v1/redemptions/"
+
+
+def terminate_request_backend() -> int:
+    """Kill the backend of this thread's database connection from another connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    params = connection.settings_dict
+    with psycopg.connect(
+        dbname=params["NAME"],
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        autocommit=True,
+    ) as killer:
+        assert killer.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
+        # Termination is asynchronous: wait until the backend is really gone.
+        for _ in range(200):
+            if not killer.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]
+            ).fetchone():
+                return pid
+            time.sleep(0.01)
+    raise AssertionError(f"backend {pid} still alive")
+
+
+@pytest.fixture
+def shop():
+    initiative = factories.initiative()
+    merchant = factories.merchant(initiative=initiative)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {factories.device_key(shop=merchant)}")
+    return {
+        "merchant": merchant,
+        "voucher": factories.voucher(initiative=initiative),
+        "client": client,
+    }
+
+
+def drop_connection_before(monkeypatch, target, attribute: str) -> list[int]:
+    """Make the first call of ``target.attribute`` kill the request's backend, then run."""
+    real = getattr(target, attribute)
+    killed: list[int] = []
+
+    def dropping(*args, **kwargs):
+        if not killed:
+            killed.append(terminate_request_backend())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, attribute, dropping)
+    return killed
+
+
+STEPS = {
+    # Outside the redemption's transaction: the idempotency lookup is its first statement.
+    "idempotency lookup": (services, "_replay"),
+    # Inside it, after the voucher row was locked and debited.
+    "journal write": (services, "journal_post"),
+    # Inside it, after the redemption row was written.
+    "idempotency record": (IdempotencyRecord.objects, "create"),
+}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_a_connection_dropped_mid_redemption_is_a_503_and_a_retry_charges_once(
+    shop, monkeypatch, step
+):
+    voucher, client = shop["voucher"], shop["client"]
+    journals_before = Journal.objects.count()
+    body = {"code": voucher.grouped_code, "amount": "12.50"}
+    target, attribute = STEPS[step]
+    killed = drop_connection_before(monkeypatch, target, attribute)
+
+    response = client.post(REDEEM_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="sale-7")
+
+    assert killed, "the backend was never terminated"
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "service_unavailable"
+    assert response.json()["detail"]
+    assert response["Retry-After"] == "5"
+    monkeypatch.undo()
+    # Nothing of the redemption survived the dropped connection (a new one answers these).
+    voucher.refresh_from_db()
+    assert voucher.balance == Decimal("100.00")
+    assert voucher_ledger_balance(voucher_id=voucher.pk) == Decimal("100.00")
+    assert not Redemption.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+    assert Journal.objects.count() == journals_before
+    assert not RefusedAttempt.objects.exists()
+    assert not unbalanced_journals().exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != killed[0]
+
+    retry = client.post(REDEEM_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="sale-7")
+    again = client.post(REDEEM_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="sale-7")
+
+    assert retry.status_code == 201, retry.content
+    assert "Idempotent-Replayed" not in retry
+    assert again.status_code == 201, again.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == retry.json()
+    assert retry.json()["balance_after"] == "87.50"
+    voucher.refresh_from_db()
+    assert voucher.balance == Decimal("87.50")
+    assert voucher_ledger_balance(voucher_id=voucher.pk) == Decimal("87.50")
+    assert Redemption.objects.count() == 1
+    assert IdempotencyRecord.objects.count() == 1
+    assert Journal.objects.count() == journals_before + 1
+    assert merchant_payable(merchant_id=shop["merchant"].pk) == Decimal("12.50")
+    assert not unbalanced_journals().exists()

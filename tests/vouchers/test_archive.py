@@ -1,0 +1,350 @@
+"""The archive of a closed call: one ZIP with data, files and a verifiable SHA-256 manifest."""
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+from lxml import etree
+
+from core.payments import payment_batch_export, payment_batch_release
+from core.sepa import NAMESPACE, validate_pain001
+from merchants.services import Till, voucher_redeem
+from merchants.settlements import merchant_payment_batch_prepare, settlements_run
+from tests import factories
+from tests.vouchers.test_programme import applicant, open_call
+from vouchers import programme
+from vouchers.archive import ArchiveError, initiative_archive_zip
+from vouchers.models import Initiative, InitiativeDocument, Notification, Voucher
+from vouchers.notifications import initiative_notify_outcomes
+from vouchers.programme import MemberData
+
+pytestmark = pytest.mark.django_db
+
+PDF = b"%PDF-1.4\n% a small test document\n"
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def closed_programme() -> dict:
+    """A call taken to the end: applications with a document, a ranking, vouchers, a sale,
+    a settlement paid through an exported batch and an outcome letter to print."""
+    initiative = open_call()
+    InitiativeDocument.objects.create(
+        initiative=initiative, title="Avviso", file=ContentFile(PDF, name="avviso pubblico.pdf")
+    )
+    desk, validator = factories.user(), factories.user()
+    member_code = applicant(initiative, 90).fiscal_code
+    with_family = programme.application_submit(
+        initiative=initiative,
+        data=applicant(
+            initiative,
+            1,
+            email="mario.rossi@example.org",
+            phone="3331234567",
+            street="Via Garibaldi 3",
+            postal_code="00100",
+            iban=factories.VALID_IBAN,
+            members=[
+                MemberData(member_code, "Lucia", "Rossi", applicant(initiative, 90).birth_date)
+            ],
+        ),
+        channel="desk",
+        entered_by=desk,
+    )
+    programme.application_document_add(
+        application=with_family,
+        uploaded=SimpleUploadedFile("isee 2026.pdf", PDF, content_type="application/pdf"),
+        title="ISEE",
+        uploaded_by=desk,
+    )
+    by_letter = programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 2), channel="desk", entered_by=desk
+    )
+    refused = programme.application_submit(
+        initiative=initiative, data=applicant(initiative, 3), channel="desk", entered_by=desk
+    )
+    programme.initiative_close(initiative=initiative)
+    programme.application_approve(application=with_family, reason="Requisiti ok", by=validator)
+    programme.application_approve(application=by_letter, reason="Requisiti ok", by=validator)
+    programme.application_reject(application=refused, reason="ISEE non valido", by=validator)
+    programme.initiative_rank(initiative=initiative)
+    programme.initiative_issue(initiative=initiative)
+    initiative_notify_outcomes(initiative=initiative)
+    shop = factories.merchant(initiative=initiative)
+    voucher = Voucher.objects.filter(initiative=initiative).order_by("pk").first()
+    voucher_redeem(
+        till=Till(merchant=shop), code=voucher.code, amount="12.34", idempotency_key="k-archive"
+    )
+    [settlement] = settlements_run()
+    batch = merchant_payment_batch_prepare(settlements=[settlement], prepared_by=desk)
+    payment_batch_release(batch=batch, released_by=validator)
+    payment_batch_export(batch=batch, out=io.BytesIO(), exported_by=validator)
+    initiative.refresh_from_db()
+    return {
+        "initiative": initiative,
+        "applications": [with_family, by_letter, refused],
+        "settlement": settlement,
+        "batch": batch,
+        "shop": shop,
+        "staff": (desk, validator),
+    }
+
+
+def build(initiative, **kwargs) -> zipfile.ZipFile:
+    out = io.BytesIO()
+    initiative_archive_zip(initiative=initiative, out=out, **kwargs)
+    out.seek(0)
+    return zipfile.ZipFile(out)
+
+
+def read_csv(archive: zipfile.ZipFile, name: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(archive.read(name).decode())))
+
+
+def test_the_archive_holds_every_record_and_file_of_the_call():
+    data = closed_programme()
+    archive = build(data["initiative"])
+    names = archive.namelist()
+    for name in (
+        "call.json",
+        "summary.csv",
+        "applications.csv",
+        "household_members.csv",
+        "decisions.csv",
+        "ranking.csv",
+        "vouchers.csv",
+        "redemptions.csv",
+        "settlements.csv",
+        "ledger.csv",
+        "notifications.csv",
+        "manifest.json",
+        "MANIFEST.sha256",
+    ):
+        assert name in names
+    assert names[-2:] == ["manifest.json", "MANIFEST.sha256"]
+    assert all(info.compress_type == zipfile.ZIP_DEFLATED for info in archive.infolist())
+
+    call = json.loads(archive.read("call.json"))
+    assert call["initiative"]["title"] == data["initiative"].title
+    assert call["initiative"]["amount_base"] == "100.00"
+    assert call["documents"][0]["title"] == "Avviso"
+
+    applications = read_csv(archive, "applications.csv")
+    assert len(applications) == 1 + 3
+    assert applications[1][4] == data["applications"][0].applicant.fiscal_code
+    assert applications[1][7] == "mario.rossi@example.org"
+    assert applications[1][18] == "2"  # applicant and one household member
+    ranking = read_csv(archive, "ranking.csv")
+    assert [row[0] for row in ranking[1:]] == ["1", "2"]
+    assert len(read_csv(archive, "decisions.csv")) == 1 + 3
+    vouchers = read_csv(archive, "vouchers.csv")
+    assert len(vouchers) == 1 + 2
+    full_codes = set(Voucher.objects.values_list("code", flat=True))
+    assert not any(code in archive.read("vouchers.csv").decode() for code in full_codes)
+    [redemption] = read_csv(archive, "redemptions.csv")[1:]
+    assert redemption[8] == "12.34"
+    [settlement] = read_csv(archive, "settlements.csv")[1:]
+    assert settlement[0] == str(data["settlement"].pk)
+    assert settlement[8] == "12.34" and settlement[9] == data["batch"].message_id
+    ledger = read_csv(archive, "ledger.csv")[1:]
+    kinds = {row[1] for row in ledger}
+    assert {"Budget assegnato al bando", "Buoni emessi", "Utilizzo del buono"} <= kinds
+    assert "Liquidazione all'esercente" in kinds
+    journals: dict[str, int] = {}
+    for row in ledger:  # every journal in the file is whole: its lines sum to zero
+        journals[row[0]] = journals.get(row[0], 0) + round(float(row[8]) * 100)
+    assert set(journals.values()) == {0}
+
+    assert any(n.startswith("documents/") and n.endswith("avviso_pubblico.pdf") for n in names)
+    [attachment] = [n for n in names if n.startswith("attachments/applications/")]
+    assert archive.read(attachment) == PDF
+    assert f"settlements/statement-{data['settlement'].pk:08d}.pdf" in names
+    assert {"reports/report-call.csv", "reports/report-shop.pdf"} <= set(names)
+    assert Notification.objects.filter(channel=Notification.Channel.LETTER).exists()
+    assert archive.read("letters/outcome-letters-0001.pdf").startswith(b"%PDF")
+
+
+def test_the_payment_file_of_the_batch_that_paid_the_shop_is_in_the_archive():
+    data = closed_programme()
+    archive = build(data["initiative"])
+    xml = archive.read(f"payments/{data['batch'].message_id}.xml")
+    validate_pain001(xml)
+    again = io.BytesIO()
+    payment_batch_export(batch=data["batch"], out=again)
+    assert xml == again.getvalue()  # the very file the bank received
+    tree = etree.fromstring(xml)
+    amounts = tree.findall(".//p:InstdAmt", {"p": NAMESPACE})
+    assert [a.text for a in amounts] == ["12.34"]
+
+
+def test_the_manifest_lists_every_file_with_its_sha256_as_sha256sum_does():
+    data = closed_programme()
+    author = data["staff"][1]
+    archive = build(data["initiative"], by=author)
+    lines = archive.read("MANIFEST.sha256").decode().splitlines()
+    listed = {}
+    for line in lines:
+        digest, path = line.split("  ", 1)
+        listed[path] = digest
+    others = [n for n in archive.namelist() if n != "MANIFEST.sha256"]
+    assert sorted(listed) == sorted(others)
+    for name in others:
+        assert hashlib.sha256(archive.read(name)).hexdigest() == listed[name], name
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["generated_by"] == author.username
+    assert manifest["generated_at"]
+    sizes = {f["path"]: f["size"] for f in manifest["files"]}
+    assert sizes["applications.csv"] == len(archive.read("applications.csv"))
+    assert manifest["missing_files"] == []
+
+
+def test_an_archive_made_twice_has_the_same_files_and_contents():
+    data = closed_programme()
+    first, second = build(data["initiative"]), build(data["initiative"])
+    assert first.namelist() == second.namelist()
+    for name in first.namelist():
+        if (
+            name in {"manifest.json", "MANIFEST.sha256"}
+            or name.startswith(("letters/", "reports/report-"))
+            and name.endswith(".pdf")
+        ):
+            continue  # the time of generation printed on regenerated letters and reports
+        assert first.read(name) == second.read(name), name
+
+
+def test_an_open_call_is_not_archived():
+    initiative = open_call()
+    out = io.BytesIO()
+    with pytest.raises(ArchiveError) as error:
+        initiative_archive_zip(initiative=initiative, out=out)
+    assert error.value.code == "not_closed"
+    assert "Pubblicato" in error.value.detail
+    assert out.getvalue() == b""
+
+
+def test_a_missing_stored_file_is_reported_not_fatal():
+    data = closed_programme()
+    document = data["initiative"].documents.get()
+    document.file.storage.delete(document.file.name)
+    archive = build(data["initiative"])
+    manifest = json.loads(archive.read("manifest.json"))
+    assert len(manifest["missing_files"]) == 1
+    assert manifest["missing_files"][0].startswith("documents/")
+
+
+# --- The command ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+def test_the_command_writes_the_zip_and_prints_its_sha256(out_dir):
+    data = closed_programme()
+    target = out_dir / "bando.zip"
+    output = io.StringIO()
+    call_command(
+        "archive_initiative", str(data["initiative"].pk), "--out", str(target), stdout=output
+    )
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    assert f"SHA-256 {digest}  bando.zip" in output.getvalue()
+    assert zipfile.ZipFile(target).testzip() is None
+    assert [p.name for p in out_dir.iterdir()] == ["bando.zip"]  # no temporary file left
+
+
+def test_the_command_refuses_to_overwrite_without_force(out_dir):
+    data = closed_programme()
+    target = out_dir / "bando.zip"
+    target.write_bytes(b"keep me")
+    with pytest.raises(CommandError, match="--force"):
+        call_command("archive_initiative", str(data["initiative"].pk), "--out", str(target))
+    assert target.read_bytes() == b"keep me"
+    call_command(
+        "archive_initiative",
+        str(data["initiative"].pk),
+        "--out",
+        str(target),
+        "--force",
+        stdout=io.StringIO(),
+    )
+    assert zipfile.is_zipfile(target)
+
+
+def test_the_command_leaves_nothing_behind_when_the_call_is_open(out_dir):
+    initiative = open_call()
+    target = out_dir / "bando.zip"
+    with pytest.raises(CommandError, match="chiuso"):
+        call_command("archive_initiative", str(initiative.pk), "--out", str(target))
+    assert list(out_dir.iterdir()) == []
+    with pytest.raises(CommandError, match="non trovato"):
+        call_command("archive_initiative", "999999", "--out", str(target))
+
+
+def test_the_command_has_help(capsys):
+    with pytest.raises(SystemExit):
+        call_command("archive_initiative", "--help")
+    text = capsys.readouterr().out
+    assert "--force" in text and "--out" in text and "SHA-256" in text
+
+
+# --- The admin ----------------------------------------------------------------------------------
+
+
+def test_staff_download_the_archive_from_the_call_page(client):
+    data = closed_programme()
+    admin = factories.user(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    url = reverse("admin:vouchers_initiative_archive_download_detail", args=[data["initiative"].pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    response = client.post(url, {"confirm": "yes"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert "attachment" in response["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert json.loads(archive.read("manifest.json"))["generated_by"] == admin.username
+
+
+def test_the_download_of_an_open_call_is_refused_with_a_message(client):
+    initiative = open_call()
+    client.force_login(factories.user(is_staff=True, is_superuser=True))
+    url = reverse("admin:vouchers_initiative_archive_download_detail", args=[initiative.pk])
+    response = client.post(url, {"confirm": "yes"}, follow=True)
+    assert response.redirect_chain
+    assert "chiuso" in response.content.decode()
+
+
+def test_staff_without_the_permission_cannot_download(client):
+    data = closed_programme()
+    clerk = factories.user(is_staff=True)
+    client.force_login(clerk)
+    url = reverse("admin:vouchers_initiative_archive_download_detail", args=[data["initiative"].pk])
+    response = client.post(url, {"confirm": "yes"})
+    assert response.status_code in (302, 403)
+    assert response.get("Content-Type") != "application/zip"
+
+
+def test_retention_term_defaults_to_ten_years_after_the_end_of_validity():
+    initiative = factories.initiative(status=Initiative.Status.CLOSED)
+    assert initiative.retention_years == 10
+    end = initiative.valid_until
+    assert initiative.retain_until == end.replace(year=end.year + 10)
+    initiative.valid_until = end.replace(year=2028, month=2, day=29)
+    initiative.valid_from = initiative.valid_until - timedelta(days=10)
+    initiative.retention_years = 1
+    assert str(initiative.retain_until) == "2029-02-28"

@@ -1,0 +1,378 @@
+"""The "Rendicontazione" page of the admin: a call's figures by dimension and period, as a
+table and as CSV, XLSX and PDF files of the same report.
+
+Staff choose among the calls they may see (``vouchers.reports.report_scope``); a call
+outside it is a form error, never a file. The figures come from ``vouchers.reports``.
+"""
+
+import csv
+import io
+from datetime import date
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfgen.canvas import Canvas
+from unfold.widgets import UnfoldAdminDateWidget, UnfoldAdminSelectWidget
+
+from core.admin import euro
+from vouchers.admin.scoping import request_scope
+from vouchers.models import Initiative
+from vouchers.reports import (
+    Dimension,
+    Period,
+    Report,
+    ReportScope,
+    call_report,
+    funder_report,
+    report_scope,
+)
+
+FORMATS = ("csv", "xlsx", "pdf")
+
+
+def request_report_scope(request: HttpRequest) -> ReportScope:
+    return report_scope(user=request.user, scope=request_scope(request))
+
+
+def sidebar_permission(request: HttpRequest) -> bool:
+    """Whether the sidebar shows the page: to staff with at least one call to report on."""
+    return request.user.is_staff and request_report_scope(request).allowed
+
+
+class ReportForm(forms.Form):
+    initiative = forms.ModelChoiceField(
+        label=gettext_lazy("Bando"),
+        queryset=Initiative.objects.none(),
+        required=False,
+        widget=UnfoldAdminSelectWidget,
+        error_messages={
+            "invalid_choice": gettext_lazy("Scegli uno dei bandi dell'elenco."),
+        },
+    )
+    dimension = forms.ChoiceField(
+        label=gettext_lazy("Righe per"),
+        choices=Dimension.choices,
+        initial=Dimension.CALL,
+        widget=UnfoldAdminSelectWidget,
+        error_messages={
+            "invalid_choice": gettext_lazy("Scegli una delle voci dell'elenco."),
+            "required": gettext_lazy("Scegli come raggruppare le righe."),
+        },
+    )
+    funder = forms.ModelChoiceField(
+        label=gettext_lazy("Finanziatore"),
+        queryset=None,
+        required=False,
+        widget=UnfoldAdminSelectWidget,
+        help_text=gettext_lazy("Solo per le righe per finanziatore."),
+        error_messages={"invalid_choice": gettext_lazy("Scegli uno dei finanziatori dell'elenco.")},
+    )
+    date_from = forms.DateField(
+        label=gettext_lazy("Dal"),
+        required=False,
+        widget=UnfoldAdminDateWidget,
+        error_messages={"invalid": gettext_lazy("Scrivi la data come 31/01/2026.")},
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("Al"),
+        required=False,
+        widget=UnfoldAdminDateWidget,
+        error_messages={"invalid": gettext_lazy("Scrivi la data come 31/01/2026.")},
+    )
+
+    def __init__(self, *args, scope: ReportScope, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scope = scope
+        self.fields["initiative"].queryset = scope.initiatives.order_by("-valid_from", "title")
+        self.fields["funder"].queryset = scope.funders
+        dimensions = [
+            (value, label)
+            for value, label in Dimension.choices
+            if (value != Dimension.SHOP or scope.shops_visible)
+            and (value != Dimension.FUNDER or scope.funders.exists())
+        ]
+        self.fields["dimension"].choices = dimensions
+
+    def clean(self):
+        data = super().clean()
+        dimension = data.get("dimension")
+        if dimension == Dimension.FUNDER:
+            if not data.get("funder") and "funder" not in self.errors:
+                self.add_error("funder", _("Scegli il finanziatore."))
+        elif dimension and not data.get("initiative") and "initiative" not in self.errors:
+            self.add_error("initiative", _("Scegli il bando."))
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", _("La fine del periodo viene dopo l'inizio."))
+        return data
+
+    def report(self) -> Report:
+        data = self.cleaned_data
+        period = Period(start=data.get("date_from"), end=data.get("date_to"))
+        if data["dimension"] == Dimension.FUNDER:
+            return funder_report(
+                funder=data["funder"],
+                initiatives=self.scope.initiatives,
+                period=period,
+                municipality_ids=self.scope.municipality_ids,
+            )
+        return call_report(
+            initiative=data["initiative"],
+            dimension=data["dimension"],
+            period=period,
+            municipality_ids=self.scope.municipality_ids,
+        )
+
+
+# --- the cells, as people and files read them -----------------------------------------------
+
+
+def _date(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def period_label(period: Period) -> str:
+    if period.start and period.end:
+        return _("dal %(start)s al %(end)s") % {
+            "start": _date(period.start),
+            "end": _date(period.end),
+        }
+    if period.start:
+        return _("dal %(start)s") % {"start": _date(period.start)}
+    if period.end:
+        return _("fino al %(end)s") % {"end": _date(period.end)}
+    return _("dall'inizio")
+
+
+def generated_label(report: Report) -> str:
+    return timezone.localtime(report.generated_at).strftime("%d/%m/%Y %H:%M")
+
+
+def shown(value, money: bool) -> str:
+    """A figure for the page and the PDF: euros, or a whole number with separators."""
+    if money:
+        return euro(value)
+    return formats.number_format(value or 0, force_grouping=True)
+
+
+def _row_label_header(report: Report) -> str:
+    return str(
+        Dimension(
+            Dimension.CALL if report.dimension == Dimension.FUNDER else report.dimension
+        ).label
+    )
+
+
+def _table_rows(report: Report) -> list[tuple[str, dict]]:
+    return [(row.label, row.figures) for row in report.rows] + [(_("Totale"), report.totals)]
+
+
+def report_csv(report: Report) -> bytes:
+    """The report as CSV: amounts with a dot and two decimals, as the other exports."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_row_label_header(report), *[str(c.label) for c in report.columns]])
+    for label, figures in _table_rows(report):
+        writer.writerow(
+            [
+                label,
+                *[
+                    f"{figures[c.key]:.2f}" if c.money else str(figures[c.key])
+                    for c in report.columns
+                ],
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def report_xlsx(report: Report) -> bytes:
+    """The report as one XLSX sheet: a heading, then the table with numbers as numbers."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _("Rendicontazione")[:31]
+    bold = Font(bold=True)
+    sheet.append([report.title])
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append([report.subject])
+    sheet.append([_("Periodo: %(period)s") % {"period": period_label(report.period)}])
+    sheet.append([_("Generato il %(when)s") % {"when": generated_label(report)}])
+    if report.note:
+        sheet.append([report.note])
+    sheet.append([])
+    sheet.append([_row_label_header(report), *[str(c.label) for c in report.columns]])
+    for cell in sheet[sheet.max_row]:
+        cell.font = bold
+    for label, figures in _table_rows(report):
+        sheet.append([label, *[figures[c.key] for c in report.columns]])
+        for column, cell in zip(report.columns, sheet[sheet.max_row][1:], strict=True):
+            if column.money:
+                cell.number_format = "#,##0.00 [$€-410]"
+    for cell in sheet[sheet.max_row]:
+        cell.font = bold
+    sheet.column_dimensions["A"].width = 40
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+PAGE = landscape(A4)
+MARGIN = 15 * mm
+ROW_HEIGHT = 6 * mm
+
+
+def _pdf_columns(report: Report) -> tuple[float, list[float]]:
+    """Where the label column ends and where each figure column's right edge is."""
+    width = PAGE[0] - 2 * MARGIN
+    label_width = min(70 * mm, width * 0.3)
+    step = (width - label_width) / max(len(report.columns), 1)
+    return label_width, [MARGIN + label_width + step * (i + 1) for i in range(len(report.columns))]
+
+
+def _pdf_header(canvas: Canvas, report: Report, rights: list[float]) -> float:
+    y = PAGE[1] - MARGIN
+    canvas.setFont("Helvetica-Bold", 15)
+    canvas.drawString(MARGIN, y, report.title)
+    y -= 7 * mm
+    canvas.setFont("Helvetica", 10)
+    for line in (
+        report.subject,
+        _("Periodo: %(period)s") % {"period": period_label(report.period)},
+        _("Generato il %(when)s") % {"when": generated_label(report)},
+        report.note,
+    ):
+        if line:
+            canvas.drawString(MARGIN, y, line[:150])
+            y -= 5 * mm
+    y -= 3 * mm
+    canvas.setFont("Helvetica-Bold", 8)
+    canvas.drawString(MARGIN, y, _row_label_header(report))
+    step = rights[1] - rights[0] if len(rights) > 1 else 40 * mm
+    for column, right in zip(report.columns, rights, strict=True):
+        # A long heading goes on two lines, so that neighbouring headings never overlap.
+        lines = simpleSplit(str(column.label), "Helvetica-Bold", 8, step - 2 * mm)
+        for offset, line in enumerate(lines[:2]):
+            canvas.drawRightString(right, y - offset * 3.5 * mm, line)
+    y -= 3.5 * mm
+    canvas.line(MARGIN, y - 2 * mm, PAGE[0] - MARGIN, y - 2 * mm)
+    canvas.setFont("Helvetica", 8)
+    return y - ROW_HEIGHT
+
+
+def _pdf_rows_per_page(report: Report) -> tuple[int, int]:
+    header_lines = 3 + bool(report.note)
+    first_row = PAGE[1] - MARGIN - 7 * mm - header_lines * 5 * mm - 6.5 * mm - ROW_HEIGHT
+    rows = int((first_row - MARGIN - 10 * mm) // ROW_HEIGHT) + 1
+    return max(rows, 1), len(report.rows) + 1
+
+
+def report_pdf(report: Report) -> bytes:
+    """The report on A4 landscape pages: title, call, period, when, and "page n of m"."""
+    label_width, rights = _pdf_columns(report)
+    per_page, count = _pdf_rows_per_page(report)
+    pages = max(1, -(-count // per_page))
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE, pageCompression=1)
+    canvas.setTitle(f"{report.title} - {report.subject}")
+    rows = _table_rows(report)
+    for page in range(pages):
+        y = _pdf_header(canvas, report, rights)
+        chunk = rows[page * per_page : (page + 1) * per_page]
+        for index, (label, figures) in enumerate(chunk):
+            is_total = page == pages - 1 and index == len(chunk) - 1
+            if is_total:
+                canvas.line(
+                    MARGIN, y + ROW_HEIGHT - 2 * mm, PAGE[0] - MARGIN, y + ROW_HEIGHT - 2 * mm
+                )
+                canvas.setFont("Helvetica-Bold", 8)
+            # The label is cut to its column's width, about 2 mm a character at this size.
+            canvas.drawString(MARGIN, y, str(label)[: int(label_width / (1.9 * mm))])
+            for column, right in zip(report.columns, rights, strict=True):
+                canvas.drawRightString(right, y, shown(figures[column.key], column.money))
+            y -= ROW_HEIGHT
+        canvas.setFont("Helvetica", 8)
+        canvas.drawRightString(
+            PAGE[0] - MARGIN,
+            MARGIN / 2,
+            _("Pagina %(page)d di %(pages)d") % {"page": page + 1, "pages": pages},
+        )
+        canvas.drawString(MARGIN, MARGIN / 2, "BuonoComune")
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+WRITERS = {"csv": report_csv, "xlsx": report_xlsx, "pdf": report_pdf}
+
+
+def report_download(report: Report, file_format: str) -> HttpResponse:
+    response = HttpResponse(WRITERS[file_format](report), content_type=CONTENT_TYPES[file_format])
+    stamp = timezone.localtime(report.generated_at).strftime("%Y%m%d-%H%M")
+    name = f"rendicontazione-{report.dimension}-{stamp}.{file_format}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def report_view(request: HttpRequest) -> HttpResponse:
+    scope = request_report_scope(request)
+    if not scope.allowed:
+        raise PermissionDenied
+    submitted = any(name in request.GET for name in ("initiative", "dimension", "funder"))
+    form = ReportForm(request.GET if submitted else None, scope=scope)
+    report = form.report() if submitted and form.is_valid() else None
+    file_format = request.GET.get("formato", "")
+    if report is not None and file_format in FORMATS:
+        return report_download(report, file_format)
+    downloads = []
+    if report is not None:
+        query = {key: value for key, value in request.GET.items() if key != "formato"}
+        downloads = [
+            (label, f"{reverse('admin-reports')}?{urlencode({**query, 'formato': key})}")
+            for key, label in (("csv", "CSV"), ("xlsx", "XLSX"), ("pdf", "PDF"))
+        ]
+    table = None
+    if report is not None:
+        table = {
+            "label": _row_label_header(report),
+            "columns": report.columns,
+            "rows": [
+                (row.label, [shown(row.figures[c.key], c.money) for c in report.columns])
+                for row in report.rows
+            ],
+            "totals": [shown(report.totals[c.key], c.money) for c in report.columns],
+        }
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Rendicontazione"),
+        "form": form,
+        "report": report,
+        "table": table,
+        "period": period_label(report.period) if report else "",
+        "generated": generated_label(report) if report else "",
+        "downloads": downloads,
+        "media": form.media,
+    }
+    return TemplateResponse(request, "admin/reports/report.html", context)
+
+
+report_page = admin.site.admin_view(report_view)
