@@ -17,6 +17,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "core.fund": (VIEW, ADD, CHANGE),
         "core.contribution": (VIEW, ADD),
         "core.journal": (VIEW,),
+        "core.posting": (VIEW,),
         "core.account": (VIEW,),
         "vouchers.initiative": (VIEW, ADD, CHANGE),
         "vouchers.initiativedocument": (VIEW, ADD, CHANGE),
@@ -84,6 +85,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "core.fund": (VIEW, ADD, CHANGE),
         "core.contribution": (VIEW, ADD),
         "core.journal": (VIEW,),
+        "core.posting": (VIEW,),
         "core.account": (VIEW,),
         "vouchers.initiative": (VIEW,),
     },
@@ -92,12 +94,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def roles_sync() -> dict[str, Group]:
+def roles_sync(*, using: str = "default") -> dict[str, Group]:
     """Create or update one group per role with exactly its permissions; safe to repeat."""
     groups = {}
-    with transaction.atomic():
+    with transaction.atomic(using=using):
         for role, models in ROLE_PERMISSIONS.items():
-            group, _created = Group.objects.get_or_create(name=Role(role).label)
+            group, _created = Group.objects.using(using).get_or_create(name=Role(role).label)
             wanted = Q(pk__in=[])
             for model_key, actions in models.items():
                 app_label, model = model_key.split(".")
@@ -105,7 +107,7 @@ def roles_sync() -> dict[str, Group]:
                     content_type__app_label=app_label,
                     codename__in=[f"{action}_{model}" for action in actions],
                 )
-            group.permissions.set(Permission.objects.filter(wanted))
+            group.permissions.set(Permission.objects.using(using).filter(wanted))
             groups[role] = group
     return groups
 

@@ -111,6 +111,16 @@ DEFAULT_SCHEDULES = (
         ),
     ),
     DefaultSchedule(
+        name="Cifre del cruscotto",
+        task="merchants.tasks.refresh_dashboard_figures",
+        minute="*/5",
+        hour="*",
+        description=(
+            "Ricalcola le cifre del cruscotto dell'amministrazione, dell'agenzia e di ogni "
+            "comune, perché la pagina si apra subito."
+        ),
+    ),
+    DefaultSchedule(
         name="Anonimizzazione dei bandi oltre la conservazione",
         task="vouchers.tasks.expired_initiatives_anonymise",
         minute="30",

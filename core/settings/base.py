@@ -14,6 +14,7 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 import pwa
+from core.sidebar import may_open_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -148,6 +149,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # JIT compiling adds 25-70 ms to each large admin query and gains nothing back on them.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -329,6 +334,7 @@ UNFOLD = {
                         "title": _("Bandi"),
                         "icon": "campaign",
                         "link": reverse_lazy("admin:vouchers_initiative_changelist"),
+                        "permission": may_open_list("vouchers.Initiative"),
                     },
                     {
                         "title": _("Domande da istruire"),
@@ -337,36 +343,43 @@ UNFOLD = {
                             str(reverse_lazy("admin:vouchers_application_changelist"))
                             + "?coda=da-istruire"
                         ),
+                        "permission": may_open_list("vouchers.Application"),
                     },
                     {
                         "title": _("Domande"),
                         "icon": "description",
                         "link": reverse_lazy("admin:vouchers_application_changelist"),
+                        "permission": may_open_list("vouchers.Application"),
                     },
                     {
                         "title": _("Beneficiari"),
                         "icon": "person",
                         "link": reverse_lazy("admin:vouchers_beneficiary_changelist"),
+                        "permission": may_open_list("vouchers.Beneficiary"),
                     },
                     {
                         "title": _("Comunicazioni"),
                         "icon": "mail",
                         "link": reverse_lazy("admin:vouchers_notification_changelist"),
+                        "permission": may_open_list("vouchers.Notification"),
                     },
                     {
                         "title": _("Emissioni dei buoni"),
                         "icon": "progress_activity",
                         "link": reverse_lazy("admin:vouchers_issuancerun_changelist"),
+                        "permission": may_open_list("vouchers.IssuanceRun"),
                     },
                     {
                         "title": _("Buoni"),
                         "icon": "qr_code_2",
                         "link": reverse_lazy("admin:vouchers_voucher_changelist"),
+                        "permission": may_open_list("vouchers.Voucher"),
                     },
                     {
                         "title": _("Richieste di rimborso"),
                         "icon": "receipt",
                         "link": reverse_lazy("admin:vouchers_reimbursementclaim_changelist"),
+                        "permission": may_open_list("vouchers.ReimbursementClaim"),
                     },
                 ],
             },
@@ -377,16 +390,19 @@ UNFOLD = {
                         "title": _("Esercenti"),
                         "icon": "storefront",
                         "link": reverse_lazy("admin:merchants_merchant_changelist"),
+                        "permission": may_open_list("merchants.Merchant"),
                     },
                     {
                         "title": _("Utilizzi"),
                         "icon": "point_of_sale",
                         "link": reverse_lazy("admin:merchants_redemption_changelist"),
+                        "permission": may_open_list("merchants.Redemption"),
                     },
                     {
                         "title": _("Tentativi rifiutati"),
                         "icon": "block",
                         "link": reverse_lazy("admin:merchants_refusedattempt_changelist"),
+                        "permission": may_open_list("merchants.RefusedAttempt"),
                     },
                 ],
             },
@@ -397,16 +413,19 @@ UNFOLD = {
                         "title": _("Enti"),
                         "icon": "account_balance",
                         "link": reverse_lazy("admin:core_organization_changelist"),
+                        "permission": may_open_list("core.Organization"),
                     },
                     {
                         "title": _("Fondi"),
                         "icon": "savings",
                         "link": reverse_lazy("admin:core_fund_changelist"),
+                        "permission": may_open_list("core.Fund"),
                     },
                     {
                         "title": _("Fonti dei bandi"),
                         "icon": "account_tree",
                         "link": reverse_lazy("admin:vouchers_initiativefunding_changelist"),
+                        "permission": may_open_list("vouchers.InitiativeFunding"),
                     },
                     {
                         "title": _("Rapporto per finanziatore"),
@@ -418,16 +437,19 @@ UNFOLD = {
                         "title": _("Registrazioni contabili"),
                         "icon": "receipt_long",
                         "link": reverse_lazy("admin:core_journal_changelist"),
+                        "permission": may_open_list("core.Journal"),
                     },
                     {
                         "title": _("Distinte di pagamento"),
                         "icon": "payments",
                         "link": reverse_lazy("admin:core_paymentbatch_changelist"),
+                        "permission": may_open_list("core.PaymentBatch"),
                     },
                     {
                         "title": _("Trasferimenti dai comuni"),
                         "icon": "account_balance",
                         "link": reverse_lazy("admin:vouchers_incomingtransfer_changelist"),
+                        "permission": may_open_list("vouchers.IncomingTransfer"),
                     },
                     {
                         "title": _("Rendicontazione"),

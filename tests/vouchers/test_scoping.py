@@ -99,3 +99,14 @@ def test_roles_sync_is_repeatable_and_gives_each_group_its_permissions():
     validator = second[Role.VALIDATOR]
     codenames = set(validator.permissions.values_list("codename", flat=True))
     assert "change_application" in codenames and "add_merchant" not in codenames
+
+
+def test_migrate_brings_every_role_group_up_to_date():
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    agency = Group.objects.get(name=Role(Role.AGENCY_ADMIN).label)
+    agency.permissions.clear()  # as a group created before a role gained permissions
+    call_command("migrate", verbosity=0)
+    codenames = set(agency.permissions.values_list("codename", flat=True))
+    assert {"view_posting", "view_journal", "view_account"} <= codenames
