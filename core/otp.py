@@ -62,9 +62,7 @@ STAFF_PATH_PREFIXES = ("/vouchers/",)
 class TwoFactorError(DomainError):
     messages = {
         "otp_invalid_code": _("Codice non valido. Controlla l'app e riprova."),
-        "otp_throttled": _(
-            "Troppi codici sbagliati: attendi %(seconds)s secondi prima di riprovare."
-        ),
+        "otp_throttled": _("Troppi codici sbagliati: riprova tra %(seconds)s s."),
         "otp_already_enrolled": _("La verifica in due passaggi è già attiva."),
         "otp_not_enrolled": _("La verifica in due passaggi non è attiva."),
         "otp_no_enrolment": _(

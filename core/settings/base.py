@@ -188,6 +188,8 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG and not PRODUCTION
 
 LOGIN_URL = "admin:login"
+# Staff who open the login page directly land on the admin, not on a missing profile page.
+LOGIN_REDIRECT_URL = "admin:index"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if PRODUCTION and not REDIS_URL:

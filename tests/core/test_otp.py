@@ -365,3 +365,17 @@ def test_production_requires_two_factors_and_check_deploy_stays_clean():
         **run,
     )
     assert required.stdout.strip() == "True", required.stderr
+
+
+@pytest.mark.django_db
+def test_logging_in_from_the_bare_login_page_lands_on_the_admin(client):
+    from tests import factories
+
+    person = factories.user(is_staff=True)
+    person.set_password("una-password-lunga-2026")
+    person.save()
+    response = client.post(
+        "/admin/login/", {"username": person.username, "password": "una-password-lunga-2026"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
