@@ -18,10 +18,20 @@ from stdnum.it import codicefiscale
 
 from core.models import Contribution, Membership, Organization, Role
 from core.selectors import unbalanced_journals
+from core.uploads import checked_upload
 from merchants import demo
 from vouchers.access import access_code_login
+from vouchers.cash import payable_contributions
 from vouchers.codes import ALPHABET, normalize_code
-from vouchers.models import Beneficiary, Initiative, Voucher
+from vouchers.models import (
+    Application,
+    Beneficiary,
+    Expense,
+    Initiative,
+    ReimbursementClaim,
+    Voucher,
+)
+from vouchers.reimbursements import claims_awaiting_payment
 from vouchers.selectors import voucher_ledger_balance
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +39,11 @@ pytestmark = pytest.mark.django_db
 CHECK = "/api/v1/vouchers/check/"
 AMOUNT = re.compile(r"^\d+\.\d{2}$")
 JOINT_CALL = demo.CALLS[0].title
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"  # the demo's receipts
 
 
 def seed(*args: str) -> str:
@@ -293,3 +308,60 @@ def test_seed_demo_refuses_to_run_in_production():
     with pytest.raises(CommandError, match="produzione|production"):
         seed()
     assert not Voucher.objects.exists()
+
+
+def test_the_calls_paid_by_transfer_went_through_their_whole_life(report):
+    reimbursement = Initiative.objects.get(title="Rimborso spese scolastiche")
+    cash = Initiative.objects.get(title="Contributo affitto")
+
+    assert reimbursement.benefit_kind == Initiative.BenefitKind.REIMBURSEMENT
+    assert cash.benefit_kind == Initiative.BenefitKind.CASH_TRANSFER
+    assert reimbursement.status == cash.status == Initiative.Status.ISSUED
+    for initiative in (reimbursement, cash):
+        assert [m.istat_code for m in initiative.municipalities.all()] == ["016024"]
+        assert initiative.funding_sources.count() == 2
+        for application in initiative.applications.all():
+            assert application.status == Application.Status.APPROVED
+            assert application.iban.startswith("IT")
+            decision = application.decisions.get()
+            assert decision.decided_by.username == "convalida"
+            assert application.entered_by is None or application.entered_by.username == "sportello"
+    login = Application.objects.get(
+        initiative=reimbursement, applicant__user__username=demo.BENEFICIARY_LOGIN[0]
+    )
+    assert login.outcome == Application.Outcome.FUNDED and login.amount > 0
+    assert set(cash.applications.values_list("outcome", flat=True)) == {Application.Outcome.ISSUED}
+
+
+def test_one_claim_waits_for_review_and_one_for_the_payment(report):
+    pending, decided = (
+        ReimbursementClaim.objects.filter(status=status).get()
+        for status in (
+            ReimbursementClaim.Status.SUBMITTED,
+            ReimbursementClaim.Status.PARTLY_APPROVED,
+        )
+    )
+
+    assert pending.submitted_by.username == "sportello"
+    assert set(pending.expenses.values_list("status", flat=True)) == {Expense.Status.PENDING}
+    assert decided.beneficiary.user.username == demo.BENEFICIARY_LOGIN[0]
+    lines = list(decided.expenses.order_by("spent_on"))
+    assert [e.status for e in lines] == [Expense.Status.APPROVED, Expense.Status.REDUCED]
+    assert lines[1].refusal_reason and lines[1].approved_amount < lines[1].amount
+    assert list(claims_awaiting_payment()) == [decided]
+    for expense in Expense.objects.all():
+        assert checked_upload(expense.receipt) == expense.receipt_content_type
+
+
+def test_the_cash_contributions_are_ready_for_a_payment_batch(report):
+    payable, excluded = payable_contributions()
+
+    assert len(payable) == 3 and not excluded
+    assert all(p.amount == p.application.amount > 0 for p in payable)
+
+
+def test_logins_mention_the_calls_paid_by_transfer(report):
+    output = seed("--logins")
+
+    assert "«Rimborso spese scolastiche», «Contributo affitto»" in output
+    assert "prepara-distinta" in output

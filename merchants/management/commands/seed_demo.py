@@ -18,6 +18,7 @@ from merchants.demo import (
     DemoConflict,
     demo_app_access,
     demo_report,
+    demo_transfer_calls,
     seed_demo,
 )
 from merchants.models import Merchant, MerchantStaff
@@ -93,6 +94,13 @@ class Command(BaseCommand):
             self._print_logins(demo_report())
         elif summary is None:
             self.stdout.write(_("Dati dimostrativi già presenti: nessuna modifica."))
+        elif summary.extended:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("Dati dimostrativi aggiornati: aggiunti %(calls)d bandi pagati con bonifico.")
+                    % vars(summary)
+                )
+            )
         else:
             self.stdout.write(
                 self.style.SUCCESS(
@@ -130,6 +138,18 @@ class Command(BaseCommand):
                     "che in sviluppo compare nel terminale del server."
                 )
                 % access
+            )
+
+        transfer_calls = demo_transfer_calls()
+        if transfer_calls:
+            write("")
+            write(
+                _(
+                    "Bandi pagati con bonifico: %(calls)s; rimborsi da esaminare (convalida) e "
+                    "distinta dei beneficiari (agenzia) in "
+                    "/admin/vouchers/reimbursementclaim/prepara-distinta/."
+                )
+                % {"calls": ", ".join(f"«{title}»" for title in transfer_calls)}
             )
 
         tills = [m for m in report["merchants"] if m["device_key"]]
