@@ -111,6 +111,35 @@ def report(label: str, seconds: float, goal: float, scale: float = 1.0, cpu=None
     return {"label": label, "seconds": seconds, "goal": goal, "ratio": ratio}
 
 
+def application_updates() -> tuple[int, int] | None:
+    """Rows of vouchers_application rewritten so far, and how many of them in place (HOT).
+
+    A HOT update leaves the new version in the same page and adds no index entry: the
+    share of them is what the table's fillfactor and the indexes decide.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.pg_version < 150000:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+            " WHERE relname = 'vouchers_application'"
+        )
+        return cursor.fetchone()
+
+
+def report_updates(before: tuple[int, int] | None) -> None:
+    after = application_updates()
+    if before is None or after is None:
+        return
+    updated, hot = after[0] - before[0], after[1] - before[1]
+    share = hot / updated if updated else 0
+    print(f"     {updated:,} application rows rewritten, {hot:,} in place (HOT, {share:.0%})")
+
+
 def check(condition: bool, message: str) -> None:
     print(f"     {'ok ' if condition else 'FAIL'} {message}")
     if not condition:
@@ -469,6 +498,7 @@ def step_issue(world: World, initiative, total: Decimal) -> dict:
     from vouchers.programme import initiative_issue
 
     count = world.args.issue
+    updates = application_updates()
     with stopwatch() as elapsed, cpu_used() as cpu:
         issued = initiative_issue(initiative=initiative)
     result = report(
@@ -478,6 +508,7 @@ def step_issue(world: World, initiative, total: Decimal) -> dict:
         count / 1e5,
         cpu,
     )
+    report_updates(updates)
     print(f"     of which about {code_generation_seconds(count):.2f} s drawing the random codes")
     vouchers = Voucher.objects.filter(initiative=initiative)
     journals = Journal.objects.filter(kind=Journal.Kind.VOUCHERS_ISSUED)
@@ -607,6 +638,7 @@ def step_rank(world: World, initiative, budget: Decimal) -> dict:
 
     count = world.args.rank
     on = world.today
+    updates = application_updates()
     with stopwatch() as elapsed, cpu_used() as cpu:
         ranked = initiative_rank(initiative=initiative, on=on)
     result = report(
@@ -616,6 +648,7 @@ def step_rank(world: World, initiative, budget: Decimal) -> dict:
         count / 2e5,
         cpu,
     )
+    report_updates(updates)
     keys, amounts = expected_ranking(initiative, on)
     rows = list(
         Application.objects.filter(initiative=initiative, status=Application.Status.APPROVED)

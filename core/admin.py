@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import (
     CharField,
@@ -25,6 +26,7 @@ from django.db.models import (
     DateTimeField,
     DecimalField,
     OuterRef,
+    Q,
     Subquery,
     Sum,
     Value,
@@ -37,6 +39,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
@@ -62,7 +65,8 @@ from core.models import (
     PaymentLine,
     Posting,
 )
-from core.money import ZERO, format_euro
+from core.money import CENT, ZERO, format_euro
+from core.paginator import CappedCountPaginator
 from core.payments import (
     payment_batch_cancel,
     payment_batch_export,
@@ -71,7 +75,7 @@ from core.payments import (
     payment_batch_release,
 )
 from core.roles import sees_everything
-from core.selectors import accounts_for, fund_balance, funds_for, journals_for
+from core.selectors import accounts_for, fund_balance, funds_for, journals_for, money_sum
 from core.services import contribution_record
 
 # --- shared by every app's admin ---------------------------------------------------------
@@ -506,6 +510,26 @@ class PostingInline(TabularInline):
         return super().get_queryset(request).select_related("account").order_by("id")
 
 
+def search_words(term: str) -> list[str]:
+    """The words of a search, as the admin splits them (quoted phrases kept whole)."""
+    words = []
+    for word in smart_split(term):
+        if len(word) > 1 and word[0] in "\"'" and word[0] == word[-1]:
+            word = unescape_string_literal(word)
+        if word:
+            words.append(word)
+    return words
+
+
+# Integers beyond this many digits are no id nor reference: compared, they would overflow.
+MAX_ID_DIGITS = 18
+
+
+def whole_number(word: str) -> int | None:
+    """The word as an id or a reference, if it is one."""
+    return int(word) if word.isascii() and word.isdigit() and len(word) <= MAX_ID_DIGITS else None
+
+
 @admin.register(Journal)
 class JournalAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     list_display = ["id", "kind", "memo", "moved_display", "created_at", "created_by"]
@@ -517,6 +541,7 @@ class JournalAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     readonly_fields = fields
     inlines = [PostingInline]
     show_full_result_count = False
+    paginator = CappedCountPaginator
 
     def get_queryset(self, request):
         moved = Subquery(
@@ -531,6 +556,16 @@ class JournalAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
 
     def visible_rows(self, request):
         return journals_for(user=request.user)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Find journals by memo, or by number compared as a number (not as text)."""
+        for word in search_words(search_term):
+            found = Q(memo__icontains=word)
+            number = whole_number(word)
+            if number is not None:
+                found |= Q(pk=number)
+            queryset = queryset.filter(found)
+        return queryset, False
 
     @display(description=_("importo movimentato"), ordering="moved")
     def moved_display(self, obj):
@@ -575,9 +610,25 @@ class PostingAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     fields = ["journal", "account", "amount", "voucher_ref", "merchant_ref"]
     readonly_fields = fields
     show_full_result_count = False
+    paginator = CappedCountPaginator
 
     def visible_rows(self, request):
         return Posting.objects.filter(account__in=accounts_for(user=request.user))
+
+    def get_search_results(self, request, queryset, search_term):
+        """Find postings by account, or by the voucher or shop they refer to.
+
+        The accounts (a few hundred) are looked up first and the postings filtered by their
+        ids; references are compared as numbers, so that their indexes serve.
+        """
+        for word in search_words(search_term):
+            accounts = Account.objects.filter(Q(key__icontains=word) | Q(name__icontains=word))
+            found = Q(account_id__in=list(accounts.values_list("pk", flat=True)))
+            number = whole_number(word)
+            if number is not None:
+                found |= Q(voucher_ref=number) | Q(merchant_ref=number)
+            queryset = queryset.filter(found)
+        return queryset, False
 
     @display(description=_("registrazione"), ordering="journal_id")
     def journal_link(self, obj):
@@ -597,31 +648,48 @@ class PostingAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
         return obj.journal.created_at
 
 
+ACCOUNT_BALANCES_SECONDS = 5 * 60
+
+
+def recent_account_balances() -> dict[int, Decimal]:
+    """Every account's balance, for the accounts list (computed at once, kept a few minutes)."""
+    balances = cache.get("admin:accounts:balances")
+    if balances is None:
+        balances = {
+            row["account_id"]: Decimal(str(row["total"] or 0)).quantize(CENT)
+            for row in Posting.objects.order_by().values("account_id").annotate(total=Sum("amount"))
+        }
+        cache.set("admin:accounts:balances", balances, ACCOUNT_BALANCES_SECONDS)
+    return balances
+
+
 @admin.register(Account)
 class AccountAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
-    list_display = ["key", "kind", "name", "balance_display", "postings_link"]
+    list_display = ["key", "kind", "name", "recent_balance_display", "postings_link"]
     list_filter = [("kind", ChoicesDropdownFilter)]
     search_fields = ["key", "name"]
     fields = ["key", "kind", "name", "balance_display", "postings_link"]
     readonly_fields = fields
 
-    def get_queryset(self, request):
-        balance = Subquery(
-            Posting.objects.filter(account=OuterRef("pk"))
-            .order_by()
-            .values("account_id")
-            .annotate(total=Sum("amount"))
-            .values("total")[:1],
-            output_field=DecimalField(max_digits=14, decimal_places=2),
-        )
-        return super().get_queryset(request).annotate(balance=balance)
-
     def visible_rows(self, request):
         return accounts_for(user=request.user)
 
-    @display(description=_("saldo"), ordering="balance")
+    def get_object(self, request, object_id, from_field=None):
+        account = super().get_object(request, object_id, from_field)
+        if account is not None:
+            account.exact_balance = money_sum(account.postings.all())
+        return account
+
+    @display(description=_("saldo"))
     def balance_display(self, obj):
-        return euro(obj.balance if obj.balance is not None else ZERO)
+        return euro(getattr(obj, "exact_balance", ZERO))
+
+    @display(description=_("saldo (di pochi minuti fa)"))
+    def recent_balance_display(self, obj):
+        # Summing the postings of a call's vouchers in circulation takes long: the list
+        # shows the balances of every account computed at once and kept a few minutes; the
+        # account's page shows it exact.
+        return euro(recent_account_balances().get(obj.pk, ZERO))
 
     @display(description=_("movimenti"))
     def postings_link(self, obj):

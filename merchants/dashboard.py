@@ -5,6 +5,11 @@ decisions, vouchers and redemptions are each read once, grouped by call and muni
 and every table and card is built from those rows. Staff see their municipalities' figures
 (the agency all of them); a funder sees the calls his contributions paid for, as totals
 only: no person, no shop.
+
+At the scale of a large city those aggregates take seconds, so their result is kept in the
+cache for a few minutes per scope (the users who see the same rows share it), computed ahead
+by a periodic task for the agency and each municipality: the page says when the figures were
+computed and offers to compute them again.
 """
 
 import json
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
@@ -21,15 +27,21 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.models import Contribution, Membership, Role
+from core.models import Contribution, Membership, Organization, Role
 from core.money import ZERO, format_euro
 from merchants.models import Merchant, Redemption, RefusedAttempt
 from vouchers.admin.scoping import request_scope, visible_applications, visible_vouchers
 from vouchers.models import Application, Decision, Initiative, Voucher
+from vouchers.selectors import StaffScope, applications_for, vouchers_for
 
 CHART_DAYS = 30
 TABLE_ROWS = 12
 TOP_SHOPS = 5
+# How long a scope's figures are reused before they are computed again; the periodic task
+# (merchants.tasks.refresh_dashboard_figures) computes the common scopes every five minutes.
+FIGURES_SECONDS = 10 * 60
+# The query parameter that asks for the figures computed now.
+REFRESH_PARAMETER = "aggiorna"
 
 
 def _changelist(model, **filters) -> str:
@@ -88,6 +100,19 @@ def dashboard_scope(request) -> DashboardScope:
         vouchers=visible_vouchers(request),
         merchants=visible_merchants(request),
     )
+
+
+def figures_cache_key(scope: StaffScope) -> str:
+    """The cache key of the figures of a scope: equal for users who see the same rows."""
+    if scope.everything:
+        return "dashboard:figures:all"
+    if scope.funder_only:
+        return f"dashboard:figures:funder:{scope.user_id}"
+    towns = ",".join(str(pk) for pk in sorted(scope.municipality_ids))
+    sees_towns = int(bool(scope.roles - {Role.TUTOR}))
+    # A tutor's own cases depend on who he is.
+    tutor = scope.user_id if Role.TUTOR in scope.roles else ""
+    return f"dashboard:figures:staff:{sees_towns}:{towns}:{tutor}"
 
 
 # --- the figures, one query each ---------------------------------------------------------
@@ -397,11 +422,77 @@ def _href(request, model, **filters) -> str | None:
     return _changelist(model, **filters)
 
 
+def compute_figures(scope: DashboardScope) -> dict:
+    """Every aggregate of the page that reads the big tables, computed now."""
+    return {
+        "figures": aggregate(
+            application_rows(scope),
+            decision_rows(scope),
+            voucher_rows(scope),
+            redemption_rows(scope),
+        ),
+        "top_shops": [] if scope.funder_only else top_shops(scope),
+        "categories": spending_per_category(scope),
+        "days": redemptions_per_day(scope),
+        "computed_at": timezone.now(),
+    }
+
+
+def scope_figures(request, scope: DashboardScope, *, refresh: bool = False) -> dict:
+    """The figures of the user's scope, from the cache unless missing, old or ``refresh``."""
+    key = figures_cache_key(request_scope(request))
+    found = None if refresh else cache.get(key)
+    # The chart ends today: figures computed yesterday are computed again.
+    if found is None or timezone.localdate(found["computed_at"]) != timezone.localdate():
+        found = compute_figures(scope)
+        cache.set(key, found, FIGURES_SECONDS)
+    return found
+
+
+def dashboard_figures_refresh() -> int:
+    """Compute the figures of the agency, of each municipality's staff and of the calls list.
+
+    Run every few minutes, so that the first to open the page after the figures expire does
+    not wait for them. Returns how many scopes were computed.
+    """
+    scopes = [
+        StaffScope(user_id=None, everything=True, roles=frozenset(), municipality_ids=frozenset())
+    ]
+    for town in Organization.objects.filter(kind=Organization.Kind.MUNICIPALITY).order_by("pk"):
+        scopes.append(
+            StaffScope(
+                user_id=None,
+                everything=False,
+                roles=frozenset({Role.DESK_OPERATOR}),
+                municipality_ids=frozenset({town.pk}),
+            )
+        )
+    for staff in scopes:
+        if staff.everything:
+            scope = DashboardScope(
+                funder_only=False, applications=None, vouchers=None, merchants=None
+            )
+        else:
+            scope = DashboardScope(
+                funder_only=False,
+                applications=applications_for(user=None, scope=staff),
+                vouchers=vouchers_for(user=None, scope=staff),
+                merchants=None,  # the shops' figures are read on each view, not kept
+            )
+        cache.set(figures_cache_key(staff), compute_figures(scope), FIGURES_SECONDS)
+    # The calls list's figures too.
+    from merchants.admin import call_redemption_figures
+    from vouchers.admin import call_voucher_figures
+
+    call_voucher_figures(refresh=True)
+    call_redemption_figures(refresh=True)
+    return len(scopes)
+
+
 def dashboard_callback(request, context):
     scope = dashboard_scope(request)
-    figures = aggregate(
-        application_rows(scope), decision_rows(scope), voucher_rows(scope), redemption_rows(scope)
-    )
+    computed = scope_figures(request, scope, refresh=REFRESH_PARAMETER in request.GET)
+    figures = computed["figures"]
     overall = figures["overall"]
     to_decide = overall.applications[Application.Status.SUBMITTED]
 
@@ -469,7 +560,7 @@ def dashboard_callback(request, context):
             "headers": [_("Negozio"), _("Speso"), _("Utilizzi")],
             "rows": [
                 [row["merchant__name"], _euro(row["total"]), row["count"]]
-                for row in top_shops(scope)
+                for row in computed["top_shops"]
             ],
         }
     context["kpis"] = kpis
@@ -482,12 +573,14 @@ def dashboard_callback(request, context):
         "headers": [_("Categoria"), _("Speso")],
         "rows": [
             [row["merchant__categories__name"], _euro(row["total"])]
-            for row in spending_per_category(scope)
+            for row in computed["categories"]
         ],
     }
     context["funder_only"] = scope.funder_only
+    context["figures_computed_at"] = computed["computed_at"]
+    context["figures_refresh_url"] = f"{reverse('admin:index')}?{REFRESH_PARAMETER}=1"
 
-    days = redemptions_per_day(scope)
+    days = computed["days"]
     labels = [row["day"].strftime("%d/%m") for row in days]
     # Floats only for drawing the chart; every sum above stays a Decimal.
     context["chart_amounts"] = _chart(

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,6 +19,7 @@ from core.otp import otp_backup_codes_renew
 from core.selectors import fund_balance
 from merchants.errors import RedemptionError
 from merchants.models import DeviceKey, Merchant, Redemption, RefusedAttempt, hash_device_key
+from merchants.schedules import schedules_install
 from merchants.services import (
     Till,
     device_key_create,
@@ -25,7 +27,6 @@ from merchants.services import (
     settlement_create,
     voucher_redeem,
 )
-from merchants.schedules import schedules_install
 from merchants.settlements import merchant_payment_batch_prepare
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
@@ -272,7 +273,7 @@ def test_dashboard_renders_its_figures_in_bounded_queries(
 CHANGELIST_QUERY_LIMITS = {
     "auth.Group": 5,
     "auth.User": 6,
-    "core.Account": 5,
+    "core.Account": 6,  # one more when the balances are not in the cache
     "core.Contribution": 6,
     "core.Fund": 6,
     "core.Journal": 4,
@@ -293,7 +294,8 @@ CHANGELIST_QUERY_LIMITS = {
     "vouchers.IncomingTransfer": 7,
     "vouchers.InitiativeFunding": 5,
     "vouchers.ReimbursementClaim": 5,
-    "vouchers.Initiative": 7,
+    # Two more when the calls' figures are not in the cache (vouchers, redemptions per call).
+    "vouchers.Initiative": 9,
     "vouchers.IssuanceRun": 6,
     "vouchers.Notification": 5,
     "vouchers.SpendingCategory": 5,
@@ -304,6 +306,7 @@ CHANGELIST_QUERY_LIMITS = {
 def changelist_queries(client) -> dict[str, int]:
     counts = {}
     for model in registered_models():
+        cache.clear()  # the figures some lists keep for a few minutes are computed each time
         with CaptureQueriesContext(connection) as queries:
             response = client.get(admin_url(model, "changelist"))
         assert response.status_code == 200, model

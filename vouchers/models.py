@@ -476,8 +476,15 @@ class Application(models.Model):
         ONLINE = "online", _("Online")
         TUTOR = "tutor", _("Tramite tutor")
 
+    # Indexes: the foreign keys of initiative and municipality lead composite indexes of their
+    # own (see Meta), and a ranking rewrites every row of a call: each needless index is one
+    # more entry per rewritten row.
     initiative = models.ForeignKey(
-        Initiative, on_delete=models.PROTECT, related_name="applications", verbose_name=_("bando")
+        Initiative,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("bando"),
+        db_index=False,
     )
     applicant = models.ForeignKey(
         Beneficiary,
@@ -490,6 +497,7 @@ class Application(models.Model):
         on_delete=models.PROTECT,
         related_name="applications",
         verbose_name=_("comune"),
+        db_index=False,
     )
     protocol_year = models.PositiveSmallIntegerField(_("anno di protocollo"))
     protocol_sequence = models.PositiveIntegerField(_("numero di protocollo"))
@@ -501,6 +509,7 @@ class Application(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("inserita da"),
+        db_index=False,
     )
     tutor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -509,9 +518,10 @@ class Application(models.Model):
         blank=True,
         related_name="tutored_applications",
         verbose_name=_("tutor"),
+        db_index=False,
     )
     status = models.CharField(
-        _("stato"), max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True
+        _("stato"), max_length=20, choices=Status.choices, default=Status.SUBMITTED
     )
     outcome = models.CharField(
         _("esito"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING
@@ -556,7 +566,22 @@ class Application(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["initiative", "status"], name="application_initiative_status")
+            models.Index(fields=["initiative", "status"], name="application_initiative_status"),
+            # The validators' queue: small, and untouched by rows that have left it.
+            models.Index(
+                fields=["-submitted_at"],
+                condition=models.Q(status__in=["submitted", "info_requested"]),
+                name="application_to_examine",
+            ),
+            # Most applications arrive online, with neither: only the others are indexed.
+            models.Index(
+                fields=["entered_by"],
+                condition=models.Q(entered_by__isnull=False),
+                name="application_entered_by",
+            ),
+            models.Index(
+                fields=["tutor"], condition=models.Q(tutor__isnull=False), name="application_tutor"
+            ),
         ]
 
     def __str__(self) -> str:

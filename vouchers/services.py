@@ -131,26 +131,37 @@ def vouchers_create(
     total = sum((value for _holder, _application, value in grants), ZERO)
     if initiative_budget_available(initiative=initiative) < total:
         raise VoucherError("insufficient_budget")
-    now = timezone.now()
-    vouchers = bulk_insert(
-        [
-            Voucher(
-                code=code_factory(),
-                initiative=initiative,
-                beneficiary_id=holder_id,
-                application_id=application_id,
-                face_value=value,
-                balance=value,
-                partial_allowed=initiative.partial_allowed,
-                valid_from=initiative.valid_from,
-                valid_until=initiative.valid_until,
-                medium=medium,
-                issued_at=now,
-            )
-            for holder_id, application_id, value in grants
-        ],
-        batch_size=2000,
+    # One voucher is built by keywords; the others copy its values by position and change
+    # the few that differ: keyword construction resolves every field by name and every
+    # foreign key through its descriptor, a third of the time of a large issue.
+    template = Voucher(
+        code="",
+        initiative=initiative,
+        face_value=ZERO,
+        balance=ZERO,
+        partial_allowed=initiative.partial_allowed,
+        valid_from=initiative.valid_from,
+        valid_until=initiative.valid_until,
+        medium=medium,
+        issued_at=timezone.now(),
     )
+    fields = [field.attname for field in Voucher._meta.concrete_fields]
+    values = [getattr(template, name) for name in fields]
+    code, holder, application, face_value, balance = (
+        fields.index(name)
+        for name in ("code", "beneficiary_id", "application_id", "face_value", "balance")
+    )
+    cache_initiative = Voucher.initiative.field.set_cached_value
+    vouchers = []
+    for holder_id, application_id, value in grants:
+        values[code] = code_factory()
+        values[holder] = holder_id
+        values[application] = application_id
+        values[face_value] = values[balance] = value
+        voucher = Voucher(*values)
+        cache_initiative(voucher, initiative)
+        vouchers.append(voucher)
+    vouchers = bulk_insert(vouchers, batch_size=2000)
     if vouchers:
         journal_post(
             kind=Journal.Kind.VOUCHERS_ISSUED,

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.core.cache import cache
 from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseRedirect
@@ -25,6 +27,7 @@ from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
+from unfold.views import ChangeList
 from unfold.widgets import UnfoldAdminDecimalFieldWidget
 
 from core.admin import (
@@ -44,6 +47,7 @@ from core.admin import (
 from core.errors import DomainError
 from core.models import Organization, Posting
 from core.money import ZERO, InvalidAmount
+from core.paginator import CappedCountPaginator
 from core.selectors import fund_balance
 from vouchers.access import access_code_issue
 from vouchers.admin.archive import InitiativeArchiveMixin
@@ -96,19 +100,50 @@ INITIATIVE_STATUS_VARIANTS = {
 MAX_BULK_SELECTION = 1000
 
 
-def voucher_count(**filters) -> Coalesce:
-    """How many vouchers of the outer call match ``filters``, for list annotations."""
-    return Coalesce(
-        Subquery(
-            Voucher.objects.filter(initiative=OuterRef("pk"), **filters)
-            .order_by()
-            .values("initiative")
-            .annotate(count=Count("pk"))
-            .values("count")[:1],
-            output_field=IntegerField(),
-        ),
-        Value(0),
-    )
+# The calls list shows figures that read every voucher: they are computed for all calls at
+# once and kept this long, rather than counted per row on every page.
+CALL_FIGURES_SECONDS = 5 * 60
+
+
+def call_voucher_figures(*, refresh: bool = False) -> dict[int, dict[str, int]]:
+    """Vouchers issued and active per call, for the calls list (kept a few minutes)."""
+    figures = None if refresh else cache.get("admin:calls:vouchers")
+    if figures is None:
+        figures = {}
+        for row in (
+            Voucher.objects.order_by().values("initiative_id", "status").annotate(count=Count("pk"))
+        ):
+            call = figures.setdefault(row["initiative_id"], {"issued": 0, "active": 0})
+            call["issued"] += row["count"]
+            if row["status"] == Voucher.Status.ACTIVE:
+                call["active"] += row["count"]
+        cache.set("admin:calls:vouchers", figures, CALL_FIGURES_SECONDS)
+    return figures
+
+
+class CallMunicipalityFilter(ScopedRelatedDropdownFilter):
+    """The calls of a municipality, read from the calls' municipalities table.
+
+    A join would repeat a joint call once per municipality and make the list add
+    ``DISTINCT`` to every query: the calls are looked up by id instead.
+    """
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in (None, ""):
+            return queryset
+        if not str(value).isdigit():
+            raise IncorrectLookupParameters(value)  # the list says "wrong filter", shows all
+        through = Initiative.municipalities.through.objects.filter(organization_id=int(value))
+        return queryset.filter(pk__in=through.values("initiative_id"))
+
+
+class CallChangeList(ChangeList):
+    def get_filters(self, request):
+        specs, has_filters, remaining, _duplicates, active = super().get_filters(request)
+        # The only filter across a many-to-many relation is CallMunicipalityFilter, which
+        # never repeats a row.
+        return specs, has_filters, remaining, False, active
 
 
 @admin.register(SpendingCategory)
@@ -157,7 +192,7 @@ class InitiativeAdmin(
         ("status", ChoicesDropdownFilter),
         ("benefit_kind", ChoicesDropdownFilter),
         ("fund", ScopedRelatedDropdownFilter),
-        ("municipalities", ScopedRelatedDropdownFilter),
+        ("municipalities", CallMunicipalityFilter),
         "partial_allowed",
     ]
     search_fields = ["title"]
@@ -276,15 +311,14 @@ class InitiativeAdmin(
     def scoped_queryset(self, request):
         return visible_initiatives(request)
 
+    def get_changelist(self, request, **kwargs):
+        return CallChangeList
+
     def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
-            .annotate(
-                budget=account_total_for("initiative:", ":budget"),
-                vouchers_issued=voucher_count(),
-                vouchers_active=voucher_count(status=Voucher.Status.ACTIVE),
-            )
+            .annotate(budget=account_total_for("initiative:", ":budget"))
         )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -313,13 +347,13 @@ class InitiativeAdmin(
     def budget_display(self, obj):
         return euro(obj.budget if obj.budget is not None else ZERO)
 
-    @display(description=_("buoni emessi"), ordering="vouchers_issued")
+    @display(description=_("buoni emessi"))
     def issued_count(self, obj):
-        return obj.vouchers_issued
+        return call_voucher_figures().get(obj.pk, {}).get("issued", 0)
 
-    @display(description=_("buoni attivi"), ordering="vouchers_active")
+    @display(description=_("buoni attivi"))
     def active_count(self, obj):
-        return obj.vouchers_active
+        return call_voucher_figures().get(obj.pk, {}).get("active", 0)
 
     @display(description=_("budget disponibile"))
     def budget_detail(self, obj):
@@ -332,10 +366,10 @@ class InitiativeAdmin(
         if obj.pk is None:
             return "—"
         url = changelist_url(Voucher, initiative__id__exact=obj.pk)
-        text = _("%(issued)s emessi, %(active)s attivi") % {
-            "issued": obj.vouchers_issued,
-            "active": obj.vouchers_active,
-        }
+        counts = Voucher.objects.filter(initiative=obj).aggregate(
+            issued=Count("pk"), active=Count("pk", filter=Q(status=Voucher.Status.ACTIVE))
+        )
+        text = _("%(issued)s emessi, %(active)s attivi") % counts
         return format_html(
             '{} · <a href="{}" class="text-link">{}</a>', text, url, _("vedi i buoni")
         )
@@ -641,6 +675,7 @@ class VoucherAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin, ExportAdmi
         "postings_detail",
     ]
     show_full_result_count = False
+    paginator = CappedCountPaginator
     resource_classes = [VoucherResource]
     actions = ["print_vouchers", "revoke_vouchers"]
     actions_detail = ["revoke_detail"]

@@ -39,6 +39,7 @@ from core.admin import (
     status_badge,
 )
 from core.errors import DomainError
+from core.paginator import CappedCountPaginator
 from vouchers.admin.exports import ApplicationResource, ExportAdminMixin
 from vouchers.admin.intake import ApplicationIntakeMixin, text_field
 from vouchers.admin.phases import APPLICATION_STATUS_VARIANTS, MAX_BULK_SELECTION
@@ -254,6 +255,7 @@ class ApplicationAdmin(
     search_help_text = _("Protocollo (2026/000123), codice fiscale o cognome del richiedente.")
     list_select_related = ["applicant", "initiative", "municipality"]
     show_full_result_count = False
+    paginator = CappedCountPaginator
     resource_classes = [ApplicationResource]
     fieldsets = [
         (

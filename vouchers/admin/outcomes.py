@@ -19,6 +19,7 @@ from core.admin import (
     change_url,
 )
 from core.errors import DomainError
+from core.paginator import CappedCountPaginator
 from vouchers.admin.phases import (
     MAX_BULK_SELECTION,
     InitiativeActionsBase,
@@ -248,6 +249,7 @@ class NotificationAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     ]
     readonly_fields = fields
     show_full_result_count = False
+    paginator = CappedCountPaginator
     actions = ["print_letters"]
 
     def scoped_queryset(self, request):
