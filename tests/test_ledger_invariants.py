@@ -1,6 +1,8 @@
-"""Property: whatever sequence of issues, redemptions, voids, expiries, revocations and
-settlements happens, the ledger stays balanced and agrees with the rows it mirrors."""
+"""Property: whatever sequence of issues, redemptions, voids, expiries, revocations,
+settlements and bank payments of settlements happens, the ledger stays balanced and
+agrees with the rows it mirrors."""
 
+import io
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,10 +13,12 @@ from hypothesis import strategies as st
 
 from core.errors import DomainError
 from core.money import ZERO
+from core.payments import payment_batch_export, payment_batch_mark_paid, payment_batch_release
 from core.selectors import account_balance, unbalanced_journals
 from merchants.models import Merchant, MerchantStaff, Redemption, Settlement
 from merchants.selectors import merchant_payable
 from merchants.services import Till, redemption_void, settlement_create, voucher_redeem
+from merchants.settlements import merchant_payment_batch_prepare, settlements_awaiting_payment
 from tests import factories
 from vouchers.models import Initiative, Voucher
 from vouchers.selectors import voucher_ledger_balance
@@ -23,7 +27,7 @@ from vouchers.services import voucher_expire, voucher_issue_bulk, voucher_revoke
 CENT = Decimal("0.01")
 
 # Sales are the common case; expiries and revocations end a voucher, so they come rarer.
-KINDS = ["redeem"] * 5 + ["void"] * 2 + ["settle"] * 2 + ["issue", "expire", "revoke"]
+KINDS = ["redeem"] * 5 + ["void"] * 2 + ["settle", "pay"] * 2 + ["issue", "expire", "revoke"]
 operations = st.tuples(
     st.sampled_from(KINDS),
     st.integers(0, 15),  # which voucher or redemption
@@ -51,6 +55,7 @@ class Programme:
         self.beneficiaries = []
         self.vouchers: list[Voucher] = []
         self.redemptions: list[Redemption] = []
+        self.clerk, self.manager = factories.user(), factories.user()
 
     @staticmethod
     def pick(items: list, index: int):
@@ -105,6 +110,17 @@ class Programme:
     def settle(self, merchant_index: int) -> None:
         settlement_create(merchant=self.pick(self.merchants, merchant_index))
 
+    def pay(self, merchant_index: int) -> None:
+        """The agency pays the shop's open settlements: prepared, released by another, paid."""
+        merchant = self.pick(self.merchants, merchant_index)
+        settlements = list(settlements_awaiting_payment().filter(merchant=merchant))
+        if not settlements:
+            return
+        batch = merchant_payment_batch_prepare(settlements=settlements, prepared_by=self.clerk)
+        payment_batch_release(batch=batch, released_by=self.manager)
+        payment_batch_export(batch=batch, out=io.BytesIO(), exported_by=self.manager)
+        payment_batch_mark_paid(batch=batch, by=self.manager)
+
     def run(self, operation: tuple) -> None:
         kind, index, shop, amount, key = operation
         try:
@@ -118,6 +134,8 @@ class Programme:
                 self.issue(index % 4, with_served=shop == 0)  # index 0-3 newcomers
             elif kind == "expire":
                 self.expire(index)
+            elif kind == "pay":
+                self.pay(shop)
             else:
                 self.revoke(index)
         except DomainError:
@@ -155,12 +173,16 @@ class Programme:
                 ZERO,
             )
             assert merchant_payable(merchant_id=merchant.pk) == unsettled
-            paid = account_balance(key=merchant.settled_account_key)
+            still_settled = account_balance(key=merchant.settled_account_key)
+            paid = account_balance(key=f"merchant:{merchant.pk}:paid")
+            settlements = Settlement.objects.filter(merchant=merchant)
+            assert still_settled + paid == sum((s.total for s in settlements), ZERO)
             assert paid == sum(
-                (s.total for s in Settlement.objects.filter(merchant=merchant)), ZERO
+                (s.total for s in settlements if s.payment_line and s.payment_line.paid_at),
+                ZERO,
             )
             payable += unsettled
-            settled += paid
+            settled += still_settled + paid
         assert not Redemption.objects.filter(merchant=self.merchants[2]).exists()
         assert not Redemption.objects.filter(
             status=Redemption.Status.VOIDED, settlement__isnull=False
@@ -200,4 +222,10 @@ def test_the_ledger_stays_balanced_and_agrees_with_vouchers_and_shops(
         for operation in operations:
             programme.run(operation)
         programme.assert_books_agree()
+        for shop in (0, 1):  # close the period: what is left is settled and paid by the bank
+            programme.run(("settle", 0, shop, "none", 0))
+            programme.run(("pay", 0, shop, "none", 0))
+        programme.assert_books_agree()
+        for merchant in programme.merchants:
+            assert account_balance(key=merchant.settled_account_key) == ZERO
         transaction.set_rollback(True)
