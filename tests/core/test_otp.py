@@ -336,7 +336,15 @@ def test_production_requires_two_factors_and_check_deploy_stays_clean():
     environment = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DATABASE_URL", "OTP_REQUIRED"}
+        if key
+        not in {
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DEBUG",
+            "DATABASE_URL",
+            "OTP_REQUIRED",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests for themselves
+        }
         and not key.startswith("PYTEST")
     }
     environment.update(
