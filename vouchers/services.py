@@ -232,15 +232,26 @@ def voucher_expire(*, voucher: Voucher, today: date | None = None) -> Voucher:
 
 
 def vouchers_expire_due(*, today: date | None = None) -> int:
-    """Expire every voucher whose validity ended before ``today``; return how many."""
+    """Expire every voucher whose validity ended before ``today``; return how many.
+
+    Each residual returns to its call's budget; a call whose validity has not ended uses it
+    for the next people on its waiting list (scorrimento).
+    """
     today = today or timezone.localdate()
     due = Voucher.objects.filter(valid_until__lt=today, status=Voucher.Status.ACTIVE).values_list(
-        "pk", flat=True
+        "pk", "initiative_id"
     )
     count = 0
-    for pk in due.iterator(chunk_size=1000):
+    calls: set[int] = set()
+    for pk, initiative_id in due.iterator(chunk_size=1000):
         voucher_expire(voucher=Voucher(pk=pk), today=today)
+        calls.add(initiative_id)
         count += 1
+    # The residuals are back in the budget: while a call still runs, they fund its waiting list.
+    from vouchers.programme import initiative_reassign_budget
+
+    for initiative in Initiative.objects.filter(pk__in=calls, valid_until__gte=today):
+        initiative_reassign_budget(initiative=initiative)
     return count
 
 

@@ -343,3 +343,35 @@ def test_a_funded_letter_carries_an_access_code_that_logs_in(django_capture_on_c
     assert holder == letter.application.applicant
     letter.refresh_from_db()
     assert letter.status == Notification.Status.PRINTED
+
+
+def test_an_expired_residual_funds_the_waiting_list_while_the_call_runs():
+    from vouchers.services import initiative_budget_available, vouchers_expire_due
+
+    initiative, _applications = run_to_ranking(4)  # budget 300: three funded, one waiting
+    programme.initiative_issue(initiative=initiative)
+    first = Application.objects.get(rank=1)
+    today = timezone.localdate()
+    # This holder's voucher had a shorter validity than the call's.
+    first.vouchers.update(valid_until=today - timedelta(days=1))
+    initiative.valid_until = today + timedelta(days=30)
+    initiative.save(update_fields=["valid_until"])
+
+    assert vouchers_expire_due(today=today) == 1
+    assert first.vouchers.get().status == Voucher.Status.EXPIRED
+    waiting = Application.objects.get(rank=4)
+    assert waiting.outcome == Application.Outcome.ISSUED
+    assert waiting.vouchers.get().balance == Decimal("100.00")
+    assert initiative_budget_available(initiative=initiative) == Decimal("0.00")
+    assert not unbalanced_journals().exists()
+
+
+def test_an_expired_residual_stays_in_the_budget_once_the_call_has_ended():
+    from vouchers.services import initiative_budget_available, vouchers_expire_due
+
+    initiative, _applications = run_to_ranking(4)
+    programme.initiative_issue(initiative=initiative)
+    after = initiative.valid_until + timedelta(days=1)
+    assert vouchers_expire_due(today=after) == 3
+    assert Application.objects.get(rank=4).outcome == Application.Outcome.WAITING
+    assert initiative_budget_available(initiative=initiative) == Decimal("300.00")
