@@ -618,11 +618,8 @@ def funder_call_figures(
     ).values_list("initiative_id", "amount"):
         assigned[initiative_id] += amount
     spent: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for initiative_id in ids:
-        for row in funder_reach(
-            funder=funder, initiative=Initiative(pk=initiative_id), group_by="initiative"
-        ):
-            spent[row.initiative_id] += row.amount
+    for row in funder_reach(funder=funder, group_by="initiative"):  # one query, every call
+        spent[row.initiative_id] += row.amount
     for initiative_id, row in figures.items():
         row["funder_assigned"] = assigned[initiative_id]
         row["funder_spent"] = spent[initiative_id]

@@ -22,13 +22,6 @@ def notifications_send(initiative_id: int) -> int:
 
 
 @shared_task
-def vouchers_expire_due() -> int:
-    from vouchers.services import vouchers_expire_due as expire
-
-    return expire()
-
-
-@shared_task
 def expire_due_vouchers(day: str | None = None) -> int:
     """Expire the vouchers whose validity ended before today (or ``day``, AAAA-MM-GG)."""
     from vouchers.services import vouchers_expire_due as expire
