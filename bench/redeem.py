@@ -276,8 +276,8 @@ def capture_redemption_sql(circuit: dict, key_prefix: str = "bench") -> list[tup
         elif sql.startswith('INSERT INTO "merchants_redemption"'):
             returning = "redemption_id"
         plan.append((sql, params, in_transaction, returning))
-    if not any(" FOR UPDATE" in sql for sql, *_ in plan):
-        raise RuntimeError("the captured redemption has no SELECT … FOR UPDATE")
+    if not any(" FOR UPDATE" in sql or "bc_voucher_redeem(" in sql for sql, *_ in plan):
+        raise RuntimeError("the captured redemption locks no voucher")
     return plan
 
 
@@ -345,6 +345,8 @@ def describe(sql: str) -> str:
         return verb
     match = re.search(r'(?:FROM|INTO|UPDATE)\s+"(\w+)"', sql)
     table = match.group(1) if match else ""
+    if verb == "SELECT" and "bc_voucher_redeem(" in sql:
+        return "SELECT bc_voucher_redeem(…)"
     if verb == "SELECT" and " FOR UPDATE" in sql:
         verb = "SELECT…FOR UPDATE"
     elif verb == "SELECT" and "COUNT(" in sql.upper():

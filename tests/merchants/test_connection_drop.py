@@ -6,7 +6,9 @@ fails as it would if the database restarted or a network link broke: the till ge
 with a code, nothing is half-written, and a retry with the same Idempotency-Key charges once.
 """
 
+import threading
 import time
+from contextlib import contextmanager
 from decimal import Decimal
 
 import psycopg
@@ -16,7 +18,6 @@ from rest_framework.test import APIClient
 
 from core.models import Journal
 from core.selectors import unbalanced_journals
-from merchants import services
 from merchants.models import IdempotencyRecord, Redemption, RefusedAttempt
 from merchants.selectors import merchant_payable
 from tests import factories
@@ -73,48 +74,104 @@ def shop():
     }
 
 
-def drop_connection_before(monkeypatch, target, attribute: str) -> list[int]:
-    """Make the first call of ``target.attribute`` kill the request's backend, then run."""
-    real = getattr(target, attribute)
+def _connect(**options):
+    params = connection.settings_dict
+    return psycopg.connect(
+        dbname=params["NAME"],
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        **options,
+    )
+
+
+@contextmanager
+def drop_connection_before_the_statement():
+    """Kill the request's backend just before it sends the redemption."""
     killed: list[int] = []
 
-    def dropping(*args, **kwargs):
-        if not killed:
+    def dropping(execute, sql, params, many, context):
+        if "bc_voucher_redeem(" in sql and not killed:
             killed.append(terminate_request_backend())
-        return real(*args, **kwargs)
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(target, attribute, dropping)
-    return killed
-
-
-STEPS = {
-    # Outside the redemption's transaction: the idempotency lookup is its first statement.
-    "idempotency lookup": (services, "_replay"),
-    # Inside it, after the voucher row was locked and debited.
-    "journal write": (services, "journal_post"),
-    # Inside it, after the redemption row was written.
-    "idempotency record": (IdempotencyRecord.objects, "create"),
-}
+    with connection.execute_wrapper(dropping):
+        yield killed
 
 
-@pytest.mark.parametrize("step", list(STEPS))
-def test_a_connection_dropped_mid_redemption_is_a_503_and_a_retry_charges_once(
-    shop, monkeypatch, step
-):
+@contextmanager
+def drop_connection_while_it_waits(lock_sql: str, lock_params: list):
+    """Hold a row lock the redemption needs midway, and kill its backend while it waits.
+
+    A second connection locks the row in an open transaction; the request's statement runs
+    up to that row and waits; a watcher sees the request's backend waiting on the lock and
+    terminates it, then the lock is released. Everything the statement wrote before the
+    wait was in its transaction, which dies with the backend.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    killed: list[int] = []
+    holder = _connect()
+    holder.execute(lock_sql, lock_params)
+
+    def watch():
+        with _connect(autocommit=True) as watcher:
+            for _ in range(1000):
+                row = watcher.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]
+                ).fetchone()
+                if row and row[0] == "Lock":
+                    watcher.execute("SELECT pg_terminate_backend(%s)", [pid])
+                    killed.append(pid)
+                    return
+                time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield killed
+    finally:
+        watcher.join()
+        holder.rollback()
+        holder.close()
+
+
+def drop_at(step: str, shop: dict):
+    voucher = shop["voucher"]
+    if step == "before the statement":
+        return drop_connection_before_the_statement()
+    if step == "waiting for the voucher's lock":
+        # Stopped after the Idempotency-Key lookup, at the voucher's row lock.
+        return drop_connection_while_it_waits(
+            "SELECT 1 FROM vouchers_voucher WHERE id = %s FOR UPDATE", [voucher.pk]
+        )
+    # Stopped after the voucher's debit and the journal, writing the postings: their
+    # foreign key needs a share lock on the ledger account, held here.
+    return drop_connection_while_it_waits(
+        "SELECT 1 FROM core_account WHERE key = %s FOR UPDATE",
+        [f"initiative:{voucher.initiative_id}:outstanding"],
+    )
+
+
+STEPS = ["before the statement", "waiting for the voucher's lock", "writing the postings"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_connection_dropped_mid_redemption_is_a_503_and_a_retry_charges_once(shop, step):
     voucher, client = shop["voucher"], shop["client"]
     journals_before = Journal.objects.count()
     body = {"code": voucher.grouped_code, "amount": "12.50"}
-    target, attribute = STEPS[step]
-    killed = drop_connection_before(monkeypatch, target, attribute)
 
-    response = client.post(REDEEM_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="sale-7")
+    with drop_at(step, shop) as killed:
+        response = client.post(REDEEM_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="sale-7")
 
     assert killed, "the backend was never terminated"
     assert response.status_code == 503, response.content
     assert response.json()["code"] == "service_unavailable"
     assert response.json()["detail"]
     assert response["Retry-After"] == "5"
-    monkeypatch.undo()
     # Nothing of the redemption survived the dropped connection (a new one answers these).
     voucher.refresh_from_db()
     assert voucher.balance == Decimal("100.00")
