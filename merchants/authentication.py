@@ -1,6 +1,7 @@
 """API authentication for tills: ``Authorization: Token <device key>``."""
 
 import functools
+from datetime import UTC
 
 from django.db import connection
 from django.utils import timezone
@@ -36,10 +37,34 @@ def device_for_key_hash(key_hash: str) -> DeviceKey | None:
     if row is None:
         return None
     split = len(_DEVICE_FIELDS)
-    device = DeviceKey.from_db(
-        connection.alias, [*_DEVICE_FIELDS, "revoked_at"], [*row[:split], None]
+    last_used_at = row[_DEVICE_FIELDS.index("last_used_at")]
+    if last_used_at is not None and timezone.is_naive(last_used_at):
+        # SQLite gives back UTC without its zone (the ORM's converters add it).
+        row = list(row)
+        row[_DEVICE_FIELDS.index("last_used_at")] = timezone.make_aware(last_used_at, UTC)
+    device = _instance(
+        DeviceKey, {**dict(zip(_DEVICE_FIELDS, row[:split], strict=True)), "revoked_at": None}
     )
-    device.merchant = Merchant.from_db(connection.alias, _MERCHANT_FIELDS, row[split:])
+    device.merchant = _instance(Merchant, dict(zip(_MERCHANT_FIELDS, row[split:], strict=True)))
+    return device
+
+
+def _instance(model, values: dict):
+    """A model instance with these fields loaded and the others deferred."""
+    # from_db takes the values in the model's field order, not in the order of the names.
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
+def device_authenticate(raw_key: str) -> DeviceKey | None:
+    """The till's valid device key for this raw key, noting when it was last used."""
+    device = device_for_key_hash(hash_device_key(raw_key))
+    if device is None:
+        return None
+    now = timezone.now()
+    if device.last_used_at is None or (now - device.last_used_at).total_seconds() > 300:
+        DeviceKey.objects.filter(pk=device.pk).update(last_used_at=now)
+        device.last_used_at = now
     return device
 
 
@@ -76,14 +101,11 @@ class DeviceKeyAuthentication(authentication.BaseAuthentication):
             raw_key = header[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed(_("Chiave del dispositivo non valida.")) from exc
-        device = device_for_key_hash(hash_device_key(raw_key))
+        device = device_authenticate(raw_key)
         if device is None:
             raise exceptions.AuthenticationFailed(
                 _("Chiave del dispositivo non valida o revocata.")
             )
-        now = timezone.now()
-        if device.last_used_at is None or (now - device.last_used_at).total_seconds() > 300:
-            DeviceKey.objects.filter(pk=device.pk).update(last_used_at=now)
         return DevicePrincipal(device), device
 
     def authenticate_header(self, request):

@@ -8,9 +8,7 @@ from merchants.models import Redemption
 pytestmark = pytest.mark.django_db
 
 
-def test_a_database_failure_mid_redemption_is_a_clear_503_and_writes_nothing(
-    circuit, till_client
-):
+def test_a_database_failure_mid_redemption_is_a_clear_503_and_writes_nothing(circuit, till_client):
     voucher = circuit["voucher"]
 
     def dropped(execute, sql, params, many, context):

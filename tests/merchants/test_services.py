@@ -347,3 +347,21 @@ def test_a_revoked_device_key_no_longer_authenticates(rf, shop):
     device_key_revoke(device_key=device)
     with pytest.raises(AuthenticationFailed):
         DeviceKeyAuthentication().authenticate(request)
+
+
+def test_a_device_key_is_read_with_its_own_fields_and_its_shop(shop):
+    from merchants.authentication import device_authenticate
+
+    raw = factories.device_key(shop=shop)
+    device = device_authenticate(raw)
+    stored = DeviceKey.objects.select_related("merchant").get(pk=device.pk)
+    for field in ("id", "name", "prefix", "merchant_id", "revoked_at"):
+        assert getattr(device, field) == getattr(stored, field), field
+    assert device.last_used_at is not None
+    assert device.last_used_at == stored.last_used_at
+    for field in ("id", "name", "status", "vat_number", "iban"):
+        assert getattr(device.merchant, field) == getattr(stored.merchant, field), field
+    assert str(device) == str(stored)
+    assert device_authenticate(raw + "x") is None
+    device_key_revoke(device_key=stored)
+    assert device_authenticate(raw) is None

@@ -1,0 +1,180 @@
+"""The till's fast lane answers as the redemption view would, and leaves it everything else."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from merchants import api
+from merchants.fastlane import redemption_representation
+from merchants.models import Redemption, RefusedAttempt
+from merchants.serializers import RedemptionOutputSerializer
+from merchants.services import redemption_void
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+REDEMPTIONS = "/api/v1/redemptions/"
+# Headers that differ from one response to the next whatever answers.
+VOLATILE = {"Date"}
+
+
+@pytest.fixture
+def view_calls(monkeypatch):
+    """How many requests reached the redemption view."""
+    calls = []
+    real = api.RedemptionListCreateApi.dispatch
+
+    def counting(self, request, *args, **kwargs):
+        calls.append(request)
+        return real(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(api.RedemptionListCreateApi, "dispatch", counting)
+    return calls
+
+
+def post(client, body, key=None, **extra):
+    return client.post(
+        REDEMPTIONS,
+        body,
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key or uuid.uuid4().hex,
+        **extra,
+    )
+
+
+def headers(response) -> dict:
+    return {name: value for name, value in response.headers.items() if name not in VOLATILE}
+
+
+def test_a_redemption_is_answered_by_the_lane_exactly_as_the_view_answers_it(
+    circuit, till_client, view_calls
+):
+    body = {"code": circuit["voucher"].grouped_code, "amount": "12.50"}
+    first = post(till_client, body, key="sale-1")
+    assert first.status_code == 201, first.content
+    assert view_calls == []  # the lane answered
+    assert first.json()["balance_after"] == "87.50"
+
+    lane_replay = post(till_client, body, key="sale-1")
+    with override_settings(TILL_FAST_LANE=False):
+        view_replay = post(till_client, body, key="sale-1")
+    assert len(view_calls) == 1  # only the request with the lane switched off
+
+    assert lane_replay.status_code == view_replay.status_code == 201
+    assert lane_replay.content == view_replay.content == first.content
+    assert headers(lane_replay) == headers(view_replay)
+    assert view_replay["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    # The security headers of the stack reach the lane's answers.
+    for name in ("X-Frame-Options", "X-Content-Type-Options", "Content-Security-Policy"):
+        assert name in first or name in view_replay, name
+        assert first.get(name) == view_replay.get(name)
+    circuit["voucher"].refresh_from_db()
+    assert circuit["voucher"].balance == Decimal("87.50")
+    assert Redemption.objects.count() == 1
+
+
+def test_a_new_redemption_through_the_lane_matches_one_through_the_view(circuit, view_calls):
+    initiative, shop = circuit["initiative"], circuit["merchant"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {factories.device_key(shop=shop)}")
+    one, two = factories.voucher(initiative=initiative), factories.voucher(initiative=initiative)
+    lane = post(client, {"code": one.code, "amount": "3"}, HTTP_ACCEPT_LANGUAGE="en")
+    with override_settings(TILL_FAST_LANE=False):
+        view = post(client, {"code": two.code, "amount": "3"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert len(view_calls) == 1
+    assert lane.status_code == view.status_code == 201
+    assert headers(lane) == headers(view)
+    assert lane["Content-Language"] == "en"
+    differing = {"id", "holder_name", "created_at", "receipt_number"}
+    assert {k: v for k, v in lane.json().items() if k not in differing} == {
+        k: v for k, v in view.json().items() if k not in differing
+    }
+    assert set(lane.json()) == set(view.json())
+
+
+def test_refusals_go_to_the_view_and_are_recorded_once(circuit, till_client, view_calls):
+    response = post(till_client, {"code": circuit["voucher"].code, "amount": "100.01"})
+    assert response.status_code == 409
+    assert response.json()["code"] == "insufficient_balance"
+    assert len(view_calls) == 1
+    assert RefusedAttempt.objects.filter(reason="insufficient_balance").count() == 1
+    assert not Redemption.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["unknown key", "malformed json", "form body", "float amount", "extra field", "no key"],
+)
+def test_requests_out_of_the_ordinary_go_to_the_view(circuit, view_calls, case):
+    client = APIClient()
+    token = factories.device_key(shop=circuit["merchant"])
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    code = circuit["voucher"].code
+    if case == "unknown key":
+        client.credentials(HTTP_AUTHORIZATION="Token bc_not-a-key")
+        response = post(client, {"code": code, "amount": "1.00"})
+        expected = (401, "not_authenticated")
+    elif case == "malformed json":
+        response = client.post(
+            REDEMPTIONS, b"{", content_type="application/json", HTTP_IDEMPOTENCY_KEY="k"
+        )
+        expected = (400, "invalid_request")
+    elif case == "form body":
+        response = client.post(
+            REDEMPTIONS, {"code": code, "amount": "1.00"}, HTTP_IDEMPOTENCY_KEY="k"
+        )
+        expected = (201, None)
+    elif case == "float amount":
+        response = post(client, {"code": code, "amount": 1.5})
+        expected = (201, None)
+    elif case == "extra field":
+        response = post(client, {"code": code, "amount": "1.00", "note": "x"})
+        expected = (201, None)
+    else:
+        response = client.post(REDEMPTIONS, {"code": code, "amount": "1.00"}, format="json")
+        expected = (400, "idempotency_key_missing")
+    assert len(view_calls) == 1, case
+    assert response.status_code == expected[0], response.content
+    if expected[1]:
+        assert response.json()["code"] == expected[1]
+
+
+def test_a_throttled_till_is_refused_by_the_view(circuit, till_client, view_calls, settings):
+    settings.VOUCHER_UNKNOWN_CODE_LIMIT = 1
+    from vouchers.codes import generate_code
+
+    assert post(till_client, {"code": generate_code(), "amount": "1.00"}).status_code == 404
+    response = post(till_client, {"code": circuit["voucher"].code, "amount": "1.00"})
+    assert response.status_code == 429
+    assert len(view_calls) == 2
+    assert not Redemption.objects.exists()
+
+
+def test_a_shop_cashier_logged_in_is_served_by_the_view(circuit, view_calls):
+    person = factories.cashier(shop=circuit["merchant"])
+    client = APIClient()
+    client.force_login(person)
+    response = post(client, {"code": circuit["voucher"].code, "amount": "1.00"})
+    assert response.status_code == 201
+    assert len(view_calls) == 1
+
+
+def test_the_representation_is_the_serializers(circuit):
+    from merchants.services import Till, voucher_redeem
+
+    till = Till(merchant=circuit["merchant"])
+    result = voucher_redeem(
+        till=till, code=circuit["voucher"].code, amount="7", idempotency_key="a"
+    )
+    for redemption in (result.redemption, Redemption.objects.get(pk=result.redemption.pk)):
+        assert redemption_representation(redemption) == RedemptionOutputSerializer(redemption).data
+    voided = redemption_void(till=till, redemption_id=result.redemption.pk)
+    assert voided.voided_at is not None
+    with timezone.override("UTC"):
+        assert redemption_representation(voided) == RedemptionOutputSerializer(voided).data
+    assert redemption_representation(voided) == RedemptionOutputSerializer(voided).data
