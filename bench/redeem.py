@@ -50,7 +50,7 @@ def parse_args() -> argparse.Namespace:
         default=4,
         help="processes the clients are spread over (each runs clients/processes threads)",
     )
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument(
         "--worker-class",
         default="sync",

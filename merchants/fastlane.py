@@ -20,6 +20,7 @@ import json
 import logging
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.http import HttpResponse
 from django.utils import timezone, translation
 
@@ -77,7 +78,7 @@ class TillFastLaneMiddleware:
         if len(parts) != 2:
             return None
         try:
-            device = device_authenticate(parts[1])
+            device = authenticate_reconnecting(parts[1])
             if device is None:
                 return None
             principal = DevicePrincipal(device)
@@ -98,6 +99,28 @@ class TillFastLaneMiddleware:
         return created_response(
             result, translation.get_language_from_request(request, check_path=False)
         )
+
+
+def authenticate_reconnecting(raw_key: str):
+    """The device key's lookup, as the first statement of the request, without a health check.
+
+    Django's connection health check (``CONN_HEALTH_CHECKS``) sends a ``SELECT 1`` before a
+    request's first statement. Here that first statement is the key's lookup, which writes
+    nothing: it is sent without the check, and if the connection turns out to have died
+    since the last request, it is closed and the lookup sent once more on a new one, which
+    is what the check would have done.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.connection is None or connection.in_atomic_block:
+        return device_authenticate(raw_key)
+    connection.health_check_done = True
+    try:
+        return device_authenticate(raw_key)
+    except (OperationalError, InterfaceError):
+        if connection.is_usable():
+            raise
+        connection.close()
+        return device_authenticate(raw_key)
 
 
 def redemption_representation(redemption) -> dict:
