@@ -30,6 +30,7 @@ class RedemptionError(VoucherError):
         "already_settled": _("Questo utilizzo è già stato liquidato al negozio: non si annulla."),
         "redemption_not_found": _("Utilizzo non trovato."),
         "not_your_redemption": _("Puoi annullare solo gli utilizzi che hai fatto tu."),
+        "authentication_failed": _("Chiave del dispositivo non valida o revocata."),
         "rate_limited": _("Troppi codici sconosciuti in poco tempo. Riprova tra qualche minuto."),
         "nothing_to_settle": _("Non ci sono utilizzi da liquidare."),
         "invalid_merchant_transition": _(

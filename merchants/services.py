@@ -272,7 +272,6 @@ def _redeem_in_database(
     user_id = getattr(till.user, "pk", None)
     params = [
         merchant.pk,
-        merchant.name,
         guard_error,
         user_id,
         till.device.pk if till.device is not None else None,
@@ -289,7 +288,7 @@ def _redeem_in_database(
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT * FROM bc_voucher_redeem(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "SELECT * FROM bc_voucher_redeem(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     params,
                 )
                 row = cursor.fetchone()
@@ -334,7 +333,7 @@ def _redeem_in_database(
         redemption._state.adding = False
         redemption._state.db = connection.alias
         return RedemptionResult(redemption=redemption, replayed=outcome == "replayed")
-    if outcome == "idempotency_key_reused":
+    if outcome in ("idempotency_key_reused", "authentication_failed"):
         raise RedemptionError(outcome)
     # A refusal. A request with the same key may have committed while this one waited for
     # the voucher's lock (and spent it): answer as that request did.

@@ -13,7 +13,6 @@ from django.db import migrations
 FUNCTION = r"""
 CREATE OR REPLACE FUNCTION bc_voucher_redeem(
     p_merchant_id bigint,
-    p_merchant_name text,
     p_guard_error text,
     p_user_id integer,
     p_device_id bigint,
@@ -47,7 +46,19 @@ DECLARE
     outstanding_id bigint;
     payable_id bigint;
     journal_id bigint;
+    shop_name text;
 BEGIN
+    -- A till's key revoked since the caller read it (the fast lane keeps keys a few
+    -- seconds): refused before anything else, as the authentication would refuse it.
+    IF p_device_id IS NOT NULL THEN
+        PERFORM 1 FROM merchants_devicekey d
+         WHERE d.id = p_device_id AND d.merchant_id = p_merchant_id AND d.revoked_at IS NULL;
+        IF NOT FOUND THEN
+            o_outcome := 'authentication_failed';
+            RETURN;
+        END IF;
+    END IF;
+
     -- A retry with a key already answered: the first answer again, or a refusal when the
     -- body differs.
     SELECT i.request_hash, i.redemption_id INTO known
@@ -108,8 +119,8 @@ BEGIN
         o_outcome := 'voucher_exhausted';
         RETURN;
     END IF;
-    PERFORM 1
-       FROM merchants_merchant s
+    SELECT s.name INTO shop_name
+      FROM merchants_merchant s
       WHERE s.id = p_merchant_id
         AND s.status = 'accredited'
         AND EXISTS (
@@ -176,7 +187,7 @@ BEGIN
            status = CASE WHEN o_balance = 0 THEN 'exhausted' ELSE status END
      WHERE id = v.id;
     INSERT INTO core_journal (kind, memo, created_at, created_by_id)
-    VALUES ('redemption', left(p_merchant_name || ' · …' || right(v.code, 4), 255), p_now,
+    VALUES ('redemption', left(shop_name || ' · …' || right(v.code, 4), 255), p_now,
             p_user_id)
     RETURNING id INTO journal_id;
     INSERT INTO core_posting (journal_id, account_id, amount, voucher_ref, merchant_ref)
@@ -208,8 +219,8 @@ $fn$;
 """
 
 DROP = (
-    "DROP FUNCTION IF EXISTS bc_voucher_redeem(bigint, text, text, integer, bigint, text, "
-    "numeric, text, text, date, timestamptz)"
+    "DROP FUNCTION IF EXISTS bc_voucher_redeem(bigint, text, integer, bigint, text, numeric, "
+    "text, text, date, timestamptz)"
 )
 
 

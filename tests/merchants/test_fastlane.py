@@ -178,3 +178,38 @@ def test_the_representation_is_the_serializers(circuit):
     with timezone.override("UTC"):
         assert redemption_representation(voided) == RedemptionOutputSerializer(voided).data
     assert redemption_representation(voided) == RedemptionOutputSerializer(voided).data
+
+
+def test_a_key_revoked_after_a_sale_is_refused_at_the_next(circuit, view_calls):
+    from merchants.models import DeviceKey
+    from merchants.services import device_key_revoke
+
+    client = APIClient()
+    raw = factories.device_key(shop=circuit["merchant"])
+    client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+    body = {"code": circuit["voucher"].code, "amount": "1.00"}
+    assert post(client, body).status_code == 201
+    device_key_revoke(device_key=DeviceKey.objects.get(prefix=raw[3:11]))
+
+    response = post(client, body)
+
+    assert response.status_code == 401, response.content
+    assert Redemption.objects.count() == 1
+
+
+def test_a_shop_suspended_after_a_sale_is_refused_at_the_next(circuit, till_client, view_calls):
+    from merchants.models import Merchant
+    from merchants.services import merchant_set_status
+
+    body = {"code": circuit["voucher"].code, "amount": "1.00"}
+    assert post(till_client, body).status_code == 201
+    merchant_set_status(
+        merchant=circuit["merchant"], status=Merchant.Status.SUSPENDED, reason="Controlli"
+    )
+
+    response = post(till_client, body)
+
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "merchant_suspended"
+    assert Redemption.objects.count() == 1
+    assert len(view_calls) == 1

@@ -258,3 +258,14 @@ def test_the_database_path_writes_a_balanced_entry_and_a_shop_account_once():
         pk__in=Redemption.objects.filter(voucher=w["voucher"]).values("journal_id")
     ):
         assert sum(p.amount for p in journal.postings.all()) == 0
+
+
+def test_a_revoked_device_key_is_refused_by_the_database_before_anything_else():
+    w = world()
+    services.device_key_revoke(device_key=w["till"].device)
+    assert step(services._redeem_in_database, w, amount="5.00", key="a")[:2] == (
+        "refused",
+        "authentication_failed",
+    )
+    assert written(w)["redemptions"] == []
+    assert written(w)["voucher"] == (Decimal("100.00"), Voucher.Status.ACTIVE)
