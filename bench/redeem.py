@@ -53,11 +53,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument(
         "--worker-class",
-        default="sync",
+        default="gthread",
         choices=["sync", "gthread"],
-        help="gunicorn worker class (see bench/README.md for why sync is the default)",
+        help="gunicorn worker class (see bench/README.md for why gthread, 1 thread, is the default)",
     )
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--vouchers", type=int, default=20_000)
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/buonocomune_bench"

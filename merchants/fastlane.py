@@ -14,6 +14,11 @@ service. A refusal writes nothing, and a success is recorded under its Idempoten
 the view running the same request again gives the answer it would have given alone (a
 retry of a success is a replay). ``tests/merchants/test_fastlane.py`` holds the two paths to
 the same status, body and headers.
+
+On PostgreSQL a sale in the lane is one round trip: the till's key is kept a few seconds per
+worker (the database function checks it again), Django's connection health check is not
+sent, and a sale that meets a connection that died since the last request is sent again, with
+the same Idempotency-Key, on a new one.
 """
 
 import json
