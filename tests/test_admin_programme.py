@@ -649,3 +649,34 @@ def test_saving_a_call_keeps_its_status_and_adds_documents_and_texts(client, tow
     refused = client.post(admin_url(Initiative, "change", call.pk), not_a_pdf)
     assert refused.status_code == 200
     assert call.documents.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "title", "button", "absent"),
+    [
+        (Initiative.BenefitKind.VOUCHER_CARD, "Emissione dei buoni", "Emetti i buoni", "bonifico"),
+        (
+            Initiative.BenefitKind.CASH_TRANSFER,
+            "Assegnazione dei contributi",
+            "Assegna i contributi",
+            "Emetti i buoni",
+        ),
+        (
+            Initiative.BenefitKind.REIMBURSEMENT,
+            "Conferma dei rimborsi ammessi",
+            "Non si emettono buoni",
+            "Emetti i buoni",
+        ),
+    ],
+)
+def test_the_issuing_page_speaks_of_what_the_call_gives(client, town, kind, title, button, absent):
+    manager = staff(Role.PROGRAMME_MANAGER, town)
+    call = open_call_in(town)
+    Initiative.objects.filter(pk=call.pk).update(benefit_kind=kind, status=Initiative.Status.RANKED)
+    logged_in(client, manager)
+    page = client.get(
+        reverse("admin:vouchers_initiative_issue_run_detail", args=[call.pk])
+    ).content.decode()
+    assert title in page
+    assert button in page
+    assert absent not in page

@@ -25,6 +25,9 @@ class VoucherError(DomainError):
             "%(name)s non risiede in uno dei comuni che partecipano al bando."
         ),
         "initiative_archived": _("Il bando è archiviato: non si emettono altri buoni."),
+        "not_a_voucher_call": _(
+            "Questo bando paga con bonifico (contributi o rimborsi): non emette buoni."
+        ),
         "not_expired_yet": _("Il buono è ancora nel periodo di validità."),
         "reason_required": _("Indica il motivo."),
     }

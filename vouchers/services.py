@@ -86,6 +86,11 @@ def voucher_issue_bulk(
         initiative = Initiative.objects.select_for_update().get(pk=initiative.pk)
         if initiative.status == Initiative.Status.ARCHIVED:
             raise VoucherError("initiative_archived")
+        if initiative.benefit_kind in (
+            Initiative.BenefitKind.REIMBURSEMENT,
+            Initiative.BenefitKind.CASH_TRANSFER,
+        ):
+            raise VoucherError("not_a_voucher_call")
         municipality_ids = set(initiative.municipalities.values_list("id", flat=True))
         for beneficiary in beneficiaries:
             if beneficiary.municipality_id not in municipality_ids:

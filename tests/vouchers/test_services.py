@@ -101,6 +101,22 @@ def test_issue_takes_the_vouchers_value_out_of_the_calls_budget_in_one_balanced_
     assert not unbalanced_journals().exists()
 
 
+@pytest.mark.parametrize(
+    "kind", [Initiative.BenefitKind.CASH_TRANSFER, Initiative.BenefitKind.REIMBURSEMENT]
+)
+def test_a_call_paid_by_transfer_issues_no_vouchers_to_residents(kind):
+    initiative = factories.initiative(face_value="100.00", budget="1000.00")
+    Initiative.objects.filter(pk=initiative.pk).update(benefit_kind=kind)
+    initiative.refresh_from_db()
+    journals = Journal.objects.count()
+    with pytest.raises(DomainError) as refused:
+        voucher_issue_bulk(initiative=initiative, beneficiaries=residents(initiative, 2))
+    assert refused.value.code == "not_a_voucher_call"
+    assert not Voucher.objects.filter(initiative=initiative).exists()
+    assert Journal.objects.count() == journals
+    assert budget(initiative) == Decimal("1000.00")
+
+
 def test_issue_copies_a_fixed_denomination_call_to_its_vouchers():
     initiative = factories.initiative(face_value="25.00", partial_allowed=False)
     (voucher,) = voucher_issue_bulk(initiative=initiative, beneficiaries=residents(initiative, 1))

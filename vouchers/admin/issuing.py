@@ -194,19 +194,49 @@ class InitiativeIssuingMixin(InitiativeActionsBase):
             if run is not None and request.user.has_perm("vouchers.view_issuancerun"):
                 return HttpResponseRedirect(change_url(run))
             return HttpResponseRedirect(change_url(initiative))
+        title, description, submit = self._issue_wording(initiative)
         return action_form_page(
             request,
             self,
-            title=_("Emissione dei buoni"),
-            description=_(
+            title=title,
+            description=description,
+            form=ConfirmForm(),
+            summary=self._funded_summary(initiative),
+            submit_label=submit,
+            obj=initiative,
+        )
+
+    @staticmethod
+    def _issue_wording(initiative):
+        """The issuing page's title, explanation and button, in the words of the call's kind."""
+        if initiative.benefit_kind == Initiative.BenefitKind.CASH_TRANSFER:
+            return (
+                _("Assegnazione dei contributi"),
+                _(
+                    "Ogni domanda finanziata in graduatoria riceve il suo contributo, che "
+                    "l'agenzia paga con bonifico nella distinta dei pagamenti ai beneficiari. "
+                    "L'operazione procede a blocchi e si può ripetere senza doppioni."
+                ),
+                _("Assegna i contributi"),
+            )
+        if initiative.benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+            return (
+                _("Conferma dei rimborsi ammessi"),
+                _(
+                    "Le domande finanziate in graduatoria possono chiedere il rimborso delle "
+                    "spese fino al loro importo; il budget si spende man mano che le richieste "
+                    "di rimborso sono approvate. Non si emettono buoni."
+                ),
+                _("Conferma"),
+            )
+        return (
+            _("Emissione dei buoni"),
+            _(
                 "Ogni domanda finanziata in graduatoria riceve i suoi buoni (digitali, nell'app; "
                 "chi non ha lo smartphone li riceve stampati con «Stampa buoni»). L'emissione "
                 "procede a blocchi e si può ripetere senza doppioni."
             ),
-            form=ConfirmForm(),
-            summary=self._funded_summary(initiative),
-            submit_label=_("Emetti i buoni"),
-            obj=initiative,
+            _("Emetti i buoni"),
         )
 
     # Issuing to every resident: calls without applications (a municipality's own list).
