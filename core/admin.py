@@ -66,7 +66,7 @@ from core.models import (
     Posting,
 )
 from core.money import CENT, ZERO, format_euro
-from core.paginator import CappedCountPaginator
+from core.paginator import CappedCountPaginator, admin_paginator, first_page_changelist
 from core.payments import (
     payment_batch_cancel,
     payment_batch_export,
@@ -231,6 +231,15 @@ class RowScopedAdminMixin:
     # A page of 50 rows: unfold renders each row and its checkbox in Python (about 1.3 ms a
     # row), so 100 rows cost more than the list's SQL on the big tables.
     list_per_page = 50
+
+    def get_changelist(self, request, **kwargs):
+        return first_page_changelist(super().get_changelist(request, **kwargs))
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return admin_paginator(
+            super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page),
+            request,
+        )
 
     def visible_rows(self, request):
         raise NotImplementedError

@@ -6,6 +6,8 @@ Past ``CappedCountPaginator.cap`` rows the count stops and reads "10.000+"; the 
 narrow the list to what staff look for.
 """
 
+import functools
+
 from django.core.paginator import Paginator
 from django.utils import formats
 from django.utils.functional import cached_property
@@ -25,9 +27,19 @@ class CappedCountPaginator(Paginator):
     """Count at most ``cap`` rows; past it ``count`` is a ``CappedCount`` (cap + 1)."""
 
     cap = 10_000
+    # Set by the admin for a search (``admin_paginator``): the first page is read before the
+    # count, since a search often finds fewer rows than a page, and then its rows are the
+    # count. Otherwise a search that scans the table (a word inside a description) would
+    # scan it twice, once to count and once for the page.
+    first_page_first = False
+    _first_rows: list | None = None
 
     @cached_property
     def count(self) -> int:
+        if self.first_page_first:
+            self._first_rows = list(self.object_list[: self.per_page + 1])
+            if len(self._first_rows) <= self.per_page:
+                return len(self._first_rows)
         try:
             # A LIMIT inside the count, so that the database stops after cap + 1 rows; no
             # ORDER BY, which would make it walk the list's index in order checking each row
@@ -37,3 +49,41 @@ class CappedCountPaginator(Paginator):
         except (AttributeError, TypeError):
             counted = len(self.object_list)
         return CappedCount(self.cap + 1) if counted > self.cap else counted
+
+    def page(self, number):
+        number = self.validate_number(number)
+        if number == 1 and self._first_rows is not None:
+            rows = self.object_list[: self.per_page]
+            prefill(rows, self._first_rows[: self.per_page])
+            return self._get_page(rows, number, self)
+        return super().page(number)
+
+
+def prefill(queryset, rows: list) -> None:
+    """Give a queryset the rows it would read, so that using it sends no query."""
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+
+
+@functools.cache
+def first_page_changelist(base):
+    """The admin's ChangeList, showing a one-page search from the rows its count read."""
+
+    class FirstPageChangeList(base):
+        def get_results(self, request):
+            super().get_results(request)
+            rows = getattr(self.paginator, "_first_rows", None)
+            if rows is not None and not self.multi_page and len(rows) <= self.list_per_page:
+                # Django lists a single page with a fresh copy of the query: the same rows.
+                prefill(self.result_list, rows)
+
+    return FirstPageChangeList
+
+
+def admin_paginator(paginator, request):
+    """Mark a ``CappedCountPaginator`` of a search (``?q=…``) to read its first page first."""
+    from django.contrib.admin.views.main import SEARCH_VAR
+
+    if isinstance(paginator, CappedCountPaginator) and request.GET.get(SEARCH_VAR, "").strip():
+        paginator.first_page_first = True
+    return paginator

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from core.admin import JournalAdmin
 from core.models import Journal, Posting
 from core.paginator import CappedCount, CappedCountPaginator
 from merchants.models import Redemption
@@ -215,6 +216,51 @@ def test_redemption_list_shows_a_capped_count(admin_client, calls, monkeypatch):
     response = admin_client.get(admin_url(Redemption, "changelist"), {"all": ""})
     assert str(response.context["cl"].result_count) == "2+"
     assert "2+" in response.content.decode()
+
+
+def journal_queries(client, **params):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(admin_url(Journal, "changelist"), params)
+    assert response.status_code == 200
+    listing = [q["sql"] for q in queries if 'FROM "core_journal"' in q["sql"]]
+    return response.context["cl"], listing
+
+
+def test_a_search_that_fits_on_one_page_reads_the_journals_once(admin_client, calls):
+    """Its rows are its count: a search scanning every memo does not scan them twice."""
+    cl, listing = journal_queries(admin_client, q="Bianchi")  # nothing
+    assert (cl.result_count, list(cl.result_list)) == (0, [])
+    memo = Journal.objects.filter(kind=Journal.Kind.REDEMPTION).first().memo
+    term = memo.split(" · ")[0]  # the shop's name: its three redemptions
+    expected = list(
+        Journal.objects.filter(memo__icontains=term).order_by("-pk").values_list("pk", flat=True)
+    )
+    cl, listing = journal_queries(admin_client, q=term)
+    assert len(expected) == 3
+    assert cl.result_count == 3
+    assert [j.pk for j in cl.result_list] == expected
+    assert len(listing) == 1, listing
+    assert "COUNT(" not in listing[0].upper()
+
+
+def test_a_search_longer_than_a_page_is_counted_and_paged_as_before(
+    admin_client, calls, monkeypatch
+):
+    monkeypatch.setattr(JournalAdmin, "list_per_page", 2)
+    every = list(Journal.objects.order_by("-pk").values_list("pk", flat=True))
+    assert len(every) > 4
+    cl, _ = journal_queries(admin_client, q="a")
+    matching = list(
+        Journal.objects.filter(memo__icontains="a").order_by("-pk").values_list("pk", flat=True)
+    )
+    assert len(matching) > 2
+    assert cl.result_count == len(matching)
+    assert [j.pk for j in cl.result_list] == matching[:2]
+    cl, _ = journal_queries(admin_client, q="a", p=2)
+    assert [j.pk for j in cl.result_list] == matching[2:4]
+    cl, listing = journal_queries(admin_client)  # no search: the count as before
+    assert [j.pk for j in cl.result_list] == every[:2]
+    assert any("COUNT(" in sql.upper() for sql in listing)
 
 
 def test_periodic_refresh_computes_the_figures_each_municipality_then_reads(client, calls):

@@ -42,15 +42,7 @@ def terminate_request_backend() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    params = connection.settings_dict
-    with psycopg.connect(
-        dbname=params["NAME"],
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        autocommit=True,
-    ) as killer:
+    with _connect(autocommit=True) as killer:
         assert killer.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
         # Termination is asynchronous: wait until the backend is really gone.
         for _ in range(200):
