@@ -632,14 +632,21 @@ class PostingAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
         """Find postings by account, or by the voucher or shop they refer to.
 
         The accounts (a few hundred) are looked up first and the postings filtered by their
-        ids; references are compared as numbers, so that their indexes serve.
+        ids; references are compared as numbers, within every account, so that the
+        (account, reference) indexes serve (there is no index on a reference alone: every
+        issue and redemption would pay for it).
         """
+        every_account = None
         for word in search_words(search_term):
             accounts = Account.objects.filter(Q(key__icontains=word) | Q(name__icontains=word))
             found = Q(account_id__in=list(accounts.values_list("pk", flat=True)))
             number = whole_number(word)
             if number is not None:
-                found |= Q(voucher_ref=number) | Q(merchant_ref=number)
+                if every_account is None:
+                    every_account = list(Account.objects.values_list("pk", flat=True))
+                found |= Q(account_id__in=every_account, voucher_ref=number) | Q(
+                    account_id__in=every_account, merchant_ref=number
+                )
             queryset = queryset.filter(found)
         return queryset, False
 
