@@ -708,3 +708,26 @@ def test_staff_who_may_only_look_cannot_revoke_or_create_keys(client, world, tow
     voucher.refresh_from_db()
     assert voucher.status == Voucher.Status.ACTIVE
     assert DeviceKey.objects.filter(merchant=shop).count() == 1
+
+
+def test_the_history_says_who_changed_a_record_or_that_a_procedure_did(admin_client, town):
+    from django.contrib.auth import get_user_model
+
+    initiative = factories.initiative(municipalities=[town])
+    initiative.title = "Bando rinominato da una procedura"
+    initiative.save()  # no request, no user: as a task would
+    person = get_user_model().objects.get(username="admin")
+    history = initiative.history.first()
+    history.history_user = person
+    history.save()
+    initiative.title = "Bando rinominato di nuovo"
+    initiative.save()
+
+    page = admin_client.get(admin_url(Initiative, "history", initiative.pk)).content.decode()
+
+    assert "procedura automatica" in page
+    assert reverse("admin:auth_user_change", args=[person.pk]) in page
+    cells = [
+        cell.split("</td>")[0].strip() for cell in page.split('<td class="whitespace-nowrap">')
+    ]
+    assert "None" not in cells
