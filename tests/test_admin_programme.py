@@ -680,3 +680,14 @@ def test_the_issuing_page_speaks_of_what_the_call_gives(client, town, kind, titl
     assert title in page
     assert button in page
     assert absent not in page
+    # The call's own page labels its issuing button the same way.
+    detail = client.get(admin_url(Initiative, "change", call.pk)).content.decode()
+    assert reverse("admin:vouchers_initiative_issue_run_detail", args=[call.pk]) in detail
+    label = {
+        Initiative.BenefitKind.VOUCHER_CARD: "Emetti i buoni",
+        Initiative.BenefitKind.CASH_TRANSFER: "Assegna i contributi",
+        Initiative.BenefitKind.REIMBURSEMENT: "Conferma i rimborsi ammessi",
+    }[kind]
+    assert label in detail
+    if kind != Initiative.BenefitKind.VOUCHER_CARD:
+        assert "Emetti i buoni" not in detail

@@ -42,6 +42,7 @@ from vouchers.models import (
     Voucher,
 )
 from vouchers.programme import (
+    PAID_BY_TRANSFER,
     initiative_archive,
     initiative_close,
     initiative_publish,
@@ -168,6 +169,11 @@ STEPS = {
 }
 
 # Which buttons the call's page shows in each status; the services guard the rest.
+ISSUE_BUTTONS = {
+    Initiative.BenefitKind.CASH_TRANSFER: _("Assegna i contributi"),
+    Initiative.BenefitKind.REIMBURSEMENT: _("Conferma i rimborsi ammessi"),
+}
+
 DETAIL_ACTION_STATUSES = {
     "publish_detail": {Status.DRAFT},
     "close_detail": {Status.PUBLISHED},
@@ -194,7 +200,7 @@ class InitiativeActionsBase:
                 has_applications=Exists(Application.objects.filter(initiative=OuterRef("pk"))),
                 has_vouchers=Exists(Voucher.objects.filter(initiative=OuterRef("pk"))),
             )
-            .values("status", "has_applications", "has_vouchers")
+            .values("status", "benefit_kind", "has_applications", "has_vouchers")
             .first()
         )
         state = {"pk": str(object_id), **(row or {})}
@@ -218,9 +224,14 @@ class InitiativeActionsBase:
             elif name == "print_vouchers_detail" and not state["has_vouchers"]:
                 continue
             elif name == "issue_residents_detail" and (
-                state["has_applications"] or state["status"] == Status.ARCHIVED
+                state["has_applications"]
+                or state["status"] == Status.ARCHIVED
+                or state["benefit_kind"] in PAID_BY_TRANSFER
             ):
                 continue
+            if name == "issue_run_detail" and state["benefit_kind"] in ISSUE_BUTTONS:
+                # A call paid by transfer issues no vouchers: the button says what it does.
+                unfold_action.description = ISSUE_BUTTONS[state["benefit_kind"]]
             shown.append(unfold_action)
         return shown
 
