@@ -536,10 +536,11 @@ class DeviceKeyAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
         "created_by",
         "last_used_at",
         "revoked_at",
+        "revoked_by",
     ]
     list_filter = [ActiveKeyFilter, ("merchant", AutocompleteSelectFilter)]
     search_fields = ["name", "prefix", "merchant__name"]
-    list_select_related = ["merchant", "created_by"]
+    list_select_related = ["merchant", "created_by", "revoked_by"]
     fields = [
         "merchant",
         "name",
@@ -549,6 +550,7 @@ class DeviceKeyAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
         "created_by",
         "last_used_at",
         "revoked_at",
+        "revoked_by",
     ]
     readonly_fields = fields
     actions = ["revoke_keys"]
@@ -566,7 +568,7 @@ class DeviceKeyAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
 
     def _revoke(self, request, keys) -> None:
         for device_key in keys:
-            device_key_revoke(device_key=device_key)
+            device_key_revoke(device_key=device_key, revoked_by=request.user)
         self.message_user(
             request,
             ngettext(

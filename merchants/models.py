@@ -183,6 +183,14 @@ class DeviceKey(models.Model):
         verbose_name=_("creata da"),
     )
     revoked_at = models.DateTimeField(_("revocata il"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revocata da"),
+    )
     last_used_at = models.DateTimeField(_("ultimo uso"), null=True, blank=True)
 
     class Meta:

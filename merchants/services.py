@@ -77,11 +77,12 @@ def device_key_create(
     return device, raw_key
 
 
-def device_key_revoke(*, device_key: DeviceKey) -> DeviceKey:
-    """Revoke a device key; revoking it again changes nothing."""
+def device_key_revoke(*, device_key: DeviceKey, revoked_by=None) -> DeviceKey:
+    """Revoke a device key, noting who did; revoking it again changes nothing."""
     if device_key.revoked_at is None:
         device_key.revoked_at = timezone.now()
-        device_key.save(update_fields=["revoked_at"])
+        device_key.revoked_by = revoked_by
+        device_key.save(update_fields=["revoked_at", "revoked_by"])
     return device_key
 
 

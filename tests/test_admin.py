@@ -731,3 +731,16 @@ def test_the_history_says_who_changed_a_record_or_that_a_procedure_did(admin_cli
         cell.split("</td>")[0].strip() for cell in page.split('<td class="whitespace-nowrap">')
     ]
     assert "None" not in cells
+
+
+def test_revoking_a_device_key_records_who_revoked_it(admin_client, world):
+    from django.contrib.auth import get_user_model
+
+    key = DeviceKey.objects.filter(merchant=world["merchant"]).first()
+    url = reverse("admin:merchants_devicekey_revoke_detail", args=[key.pk])
+    assert admin_client.post(url, {"confirm": "yes"}).status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert key.revoked_by == get_user_model().objects.get(username="admin")
+    page = admin_client.get(admin_url(DeviceKey, "change", key.pk)).content.decode()
+    assert "Revocata da" in page or "revocata da" in page
