@@ -87,3 +87,23 @@ def admin_paginator(paginator, request):
     if isinstance(paginator, CappedCountPaginator) and request.GET.get(SEARCH_VAR, "").strip():
         paginator.first_page_first = True
     return paginator
+
+
+class BigListAdminMixin:
+    """For the admins of lists that grow with the city: 50 rows a page, searches read once.
+
+    A page of 50 rows: unfold renders each row and its checkbox in Python (about 1.3 ms a
+    row), so 100 rows cost more than the list's SQL on the big tables. With
+    ``paginator = CappedCountPaginator`` a search that fits on one page is read once.
+    """
+
+    list_per_page = 50
+
+    def get_changelist(self, request, **kwargs):
+        return first_page_changelist(super().get_changelist(request, **kwargs))
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return admin_paginator(
+            super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page),
+            request,
+        )
