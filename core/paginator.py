@@ -27,19 +27,26 @@ class CappedCountPaginator(Paginator):
     """Count at most ``cap`` rows; past it ``count`` is a ``CappedCount`` (cap + 1)."""
 
     cap = 10_000
-    # Set by the admin for a search (``admin_paginator``): the first page is read before the
-    # count, since a search often finds fewer rows than a page, and then its rows are the
-    # count. Otherwise a search that scans the table (a word inside a description) would
-    # scan it twice, once to count and once for the page.
-    first_page_first = False
+    # Set by the admin for a search (``admin_paginator``). A search for a word inside a
+    # description reads the whole table whatever the page; counting and then reading the page
+    # would read it twice. Instead the ids of the matching rows (up to the cap, in the list's
+    # order) are read once: their number is the count and each page is its slice of them,
+    # read back by primary key.
+    search = False
+    _ids: list | None = None
     _first_rows: list | None = None
 
     @cached_property
     def count(self) -> int:
-        if self.first_page_first:
-            self._first_rows = list(self.object_list[: self.per_page + 1])
-            if len(self._first_rows) <= self.per_page:
-                return len(self._first_rows)
+        query = getattr(self.object_list, "query", None)
+        if self.search and query is not None and not query.distinct:
+            self._ids = list(self.object_list.values_list("pk", flat=True)[: self.cap + 1])
+            if len(self._ids) <= self.per_page:
+                # One page: Django lists it with a fresh copy of the query; give it the
+                # rows now (``first_page_changelist``).
+                self._first_rows = list(self.object_list.filter(pk__in=self._ids))
+            found = len(self._ids)
+            return CappedCount(self.cap + 1) if found > self.cap else found
         try:
             # A LIMIT inside the count, so that the database stops after cap + 1 rows; no
             # ORDER BY, which would make it walk the list's index in order checking each row
@@ -52,9 +59,12 @@ class CappedCountPaginator(Paginator):
 
     def page(self, number):
         number = self.validate_number(number)
-        if number == 1 and self._first_rows is not None:
-            rows = self.object_list[: self.per_page]
-            prefill(rows, self._first_rows[: self.per_page])
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if self._ids is not None and top <= self.cap:
+            rows = self.object_list.filter(pk__in=self._ids[bottom:top])
+            if number == 1 and self._first_rows is not None:
+                prefill(rows, self._first_rows)
             return self._get_page(rows, number, self)
         return super().page(number)
 
@@ -67,7 +77,7 @@ def prefill(queryset, rows: list) -> None:
 
 @functools.cache
 def first_page_changelist(base):
-    """The admin's ChangeList, showing a one-page search from the rows its count read."""
+    """The admin's ChangeList, showing a one-page search with the rows its count read."""
 
     class FirstPageChangeList(base):
         def get_results(self, request):
@@ -81,11 +91,11 @@ def first_page_changelist(base):
 
 
 def admin_paginator(paginator, request):
-    """Mark a ``CappedCountPaginator`` of a search (``?q=…``) to read its first page first."""
+    """Mark a ``CappedCountPaginator`` of a search (``?q=…``) to read the matching ids once."""
     from django.contrib.admin.views.main import SEARCH_VAR
 
     if isinstance(paginator, CappedCountPaginator) and request.GET.get(SEARCH_VAR, "").strip():
-        paginator.first_page_first = True
+        paginator.search = True
     return paginator
 
 
