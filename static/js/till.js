@@ -26,7 +26,8 @@
     checkCancel: $("check-cancel"), receipt: $("receipt"), receiptTitle: $("receipt-title"),
     receiptNote: $("receipt-note"), nextSale: $("next-sale"), receiptVoid: $("receipt-void"),
     todayTotal: $("today-total"), todayStatus: $("today-status"), todayList: $("today-list"),
-    todayRefresh: $("today-refresh"), dialog: $("void-dialog"), voidText: $("void-text"),
+    todayRefresh: $("today-refresh"), todayMore: $("today-more"),
+    dialog: $("void-dialog"), voidText: $("void-text"),
     voidError: $("void-error"), voidYes: $("void-yes"), voidNo: $("void-no"),
     banner: $("offline-banner")
   };
@@ -431,8 +432,47 @@
   }
 
   // ---- today's list -----------------------------------------------------------------
+  // Fifty at a time, the latest first; "Mostra i precedenti" appends the next fifty, so a
+  // busy shop still finds the morning's sale to cancel.
+  var TODAY_PAGE = 50;
+  var todayNext = null;
+
+  function todayItem(r) {
+    var item = document.createElement("li");
+    var voided = r.status !== "confirmed";
+    if (voided) item.className = "voided";
+    var text = document.createElement("span");
+    text.textContent = clock(r.created_at) + " · " + r.holder_name + " · " + r.receipt_number;
+    var amount = document.createElement("strong");
+    amount.textContent = euro(r.amount) + (voided ? " · " + gettext("annullato") : "");
+    item.append(text, " ", amount);
+    if (!voided) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "button danger small";
+      button.textContent = gettext("Annulla");
+      button.setAttribute("aria-label", interpolate(gettext("Annulla l'utilizzo %(number)s di %(amount)s"), {
+        number: r.receipt_number, amount: euro(r.amount)
+      }, true));
+      button.addEventListener("click", function () { askVoid(r, button); });
+      item.append(" ", button);
+    }
+    return item;
+  }
+
+  function setNext(next) {
+    // The API gives an absolute address; keep its path and query, on this page's origin.
+    if (next) {
+      var address = new URL(next, window.location.href);
+      todayNext = address.pathname + address.search;
+    } else {
+      todayNext = null;
+    }
+    show(el.todayMore, todayNext !== null);
+  }
+
   async function loadToday() {
-    var result = await call(conf.redemptionsUrl + "?page_size=200");
+    var result = await call(conf.redemptionsUrl + "?page_size=" + TODAY_PAGE);
     if (!result.ok) {
       say(el.todayStatus, problem(result));
       return;
@@ -442,33 +482,35 @@
       total: euro(data.total), count: data.count
     }, true));
     el.todayList.textContent = "";
-    data.results.forEach(function (r) {
-      var item = document.createElement("li");
-      var voided = r.status !== "confirmed";
-      if (voided) item.className = "voided";
-      var text = document.createElement("span");
-      text.textContent = clock(r.created_at) + " · " + r.holder_name + " · " + r.receipt_number;
-      var amount = document.createElement("strong");
-      amount.textContent = euro(r.amount) + (voided ? " · " + gettext("annullato") : "");
-      item.append(text, " ", amount);
-      if (!voided) {
-        var button = document.createElement("button");
-        button.type = "button";
-        button.className = "button danger small";
-        button.textContent = gettext("Annulla");
-        button.setAttribute("aria-label", interpolate(gettext("Annulla l'utilizzo %(number)s di %(amount)s"), {
-          number: r.receipt_number, amount: euro(r.amount)
-        }, true));
-        button.addEventListener("click", function () { askVoid(r, button); });
-        item.append(" ", button);
-      }
-      el.todayList.append(item);
-    });
+    data.results.forEach(function (r) { el.todayList.append(todayItem(r)); });
+    setNext(data.next);
     if (!data.count) {
       var none = document.createElement("li");
       none.textContent = gettext("Nessun utilizzo oggi.");
       el.todayList.append(none);
     }
+  }
+
+  async function loadEarlier() {
+    if (!todayNext) return;
+    var result = await call(todayNext);
+    if (!result.ok) {
+      say(el.todayStatus, problem(result));
+      return;
+    }
+    var first = null;
+    result.data.results.forEach(function (r) {
+      var item = todayItem(r);
+      if (!first) first = item;
+      el.todayList.append(item);
+    });
+    setNext(result.data.next);
+    say(el.todayStatus, interpolate(gettext("Altri %(count)s utilizzi in elenco."), {
+      count: result.data.results.length
+    }, true));
+    // Keyboard and screen reader users go on from the first row added.
+    var target = first && first.querySelector("button");
+    if (target) target.focus(); else if (!todayNext) el.todayRefresh.focus();
   }
 
   // ---- wiring -----------------------------------------------------------------------
@@ -498,6 +540,7 @@
   el.nextSale.addEventListener("click", nextSale);
   el.receiptVoid.addEventListener("click", function () { if (lastReceipt) askVoid(lastReceipt, el.receiptVoid); });
   el.voidYes.addEventListener("click", doVoid);
+  el.todayMore.addEventListener("click", loadEarlier);
   el.voidNo.addEventListener("click", closeVoid);
   el.dialog.addEventListener("close", function () {
     var target = voidTarget;

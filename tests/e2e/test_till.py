@@ -178,6 +178,36 @@ def test_cashier_voids_from_the_receipt_and_from_todays_list(
     assert page_errors.errors == []
 
 
+def test_a_busy_day_shows_fifty_sales_and_then_the_earlier_ones(
+    live_server, launch_browser, page_errors, shop
+):
+    till = Till(merchant=shop.merchant, user=shop.cashier)
+    sales = [
+        voucher_redeem(
+            till=till, code=shop.voucher.code, amount="1.00", idempotency_key=f"sale-{n}"
+        ).redemption
+        for n in range(55)
+    ]
+    page = page_errors.watch(launch_browser().new_page())
+    log_in(page, live_server.url, shop.cashier)
+    rows = page.locator("#today-list li")
+    expect(page.locator("#today-total")).to_contain_text("utilizzi: 55")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text(sales[-1].receipt_number)  # the latest first
+    more = page.get_by_role("button", name="Mostra i precedenti")
+    more.click()
+    expect(rows).to_have_count(55)
+    expect(rows.last).to_contain_text(sales[0].receipt_number)
+    expect(more).to_be_hidden()
+    # The earliest sale of the day can still be cancelled from the list.
+    page.get_by_role("button", name=f"Annulla l'utilizzo {sales[0].receipt_number}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Sì, annulla l'utilizzo").click()
+    expect(page.locator("#today-status")).to_contain_text(f"{sales[0].receipt_number} annullato")
+    sales[0].refresh_from_db()
+    assert sales[0].status == Redemption.Status.VOIDED
+    assert page_errors.errors == []
+
+
 def test_retry_after_a_lost_answer_charges_the_voucher_once(
     live_server, launch_browser, page_errors, shop
 ):
