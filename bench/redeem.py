@@ -34,6 +34,11 @@ TARGET_RATE = 1000.0  # redemptions per second on 2 cores
 TARGET_RATIO = 0.35  # API rate / direct SQL rate
 AMOUNT = Decimal("0.01")
 REDEEM_PATH = "/api/v1/redemptions/"
+WORKER_CLASSES = {
+    "loop": "core.gunicorn_worker.LoopWorker",
+    "gthread": "gthread",
+    "sync": "sync",
+}
 
 
 # --- set-up ---------------------------------------------------------------------------
@@ -53,9 +58,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument(
         "--worker-class",
-        default="gthread",
-        choices=["sync", "gthread"],
-        help="gunicorn worker class (see bench/README.md for why gthread, 1 thread, is the default)",
+        default="loop",
+        choices=sorted(WORKER_CLASSES),
+        help="gunicorn worker class: loop is core.gunicorn_worker.LoopWorker (bench/README.md)",
     )
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--vouchers", type=int, default=20_000)
@@ -828,7 +833,7 @@ def _empty_gunicorn_config() -> Path:
     return path
 
 
-def start_gunicorn(args, env: dict, port: int, key: str) -> subprocess.Popen:
+def start_gunicorn(args, env: dict, port: int, key: str, cwd: Path = BASE_DIR) -> subprocess.Popen:
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         "core.wsgi:application",
@@ -841,7 +846,7 @@ def start_gunicorn(args, env: dict, port: int, key: str) -> subprocess.Popen:
         "--workers",
         str(args.workers),
         "--worker-class",
-        args.worker_class,
+        WORKER_CLASSES[args.worker_class],
         "--log-level",
         "warning",
         "--keep-alive",
@@ -849,9 +854,7 @@ def start_gunicorn(args, env: dict, port: int, key: str) -> subprocess.Popen:
     ]
     if args.worker_class == "gthread":
         command += ["--threads", str(args.threads)]
-    process = subprocess.Popen(
-        command, cwd=BASE_DIR, env={**os.environ, **env}, start_new_session=True
-    )
+    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env}, start_new_session=True)
     try:
         _wait_until_serving(process, port, key)
     except BaseException:

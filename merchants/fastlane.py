@@ -1,19 +1,22 @@
-"""The till's fast lane: a redemption by device key answered before the rest of the stack.
+"""The till's fast lane: a redemption by device key answered in front of Django's stack.
 
 ``POST /api/v1/redemptions/`` from a till with ``Authorization: Token …`` is the one request
-that comes in bulk (every sale of every shop). Django's full stack (sessions, locale, CSRF,
-authentication, two-factor, messages, history, axes) and DRF's dispatch cost about four
-times what the redemption itself costs on PostgreSQL. This middleware sits right after the
-security middleware (so the answer gets the same security headers) and answers the ordinary
-case, a well-formed request that succeeds or replays, by calling the same service,
-``merchants.services.voucher_redeem``, with the same inputs the view would give it.
+that comes in bulk (every sale of every shop). Django's stack (the handler, sessions, locale,
+CSRF, authentication, two-factor, messages, history, axes) and DRF's dispatch cost several
+times what the redemption itself costs on PostgreSQL. ``TillFastLane`` wraps the WSGI
+application (``core/wsgi.py``) and answers the ordinary case, a well-formed request that
+succeeds or replays, by calling the same service, ``merchants.services.voucher_redeem``, with
+the same inputs the view would give it. Its answer goes through the response side of the
+middleware that adds security headers (``HEADER_MIDDLEWARE``, the first of
+``settings.MIDDLEWARE``), so it carries the headers the view's answer carries.
 
-Everything else goes on down the stack to ``RedemptionListCreateApi`` unchanged: a missing
-or unknown key, a throttled till, a malformed body, and every refusal or error of the
-service. A refusal writes nothing, and a success is recorded under its Idempotency-Key, so
-the view running the same request again gives the answer it would have given alone (a
-retry of a success is a replay). ``tests/merchants/test_fastlane.py`` holds the two paths to
-the same status, body and headers.
+Everything else goes on to Django and ``RedemptionListCreateApi`` unchanged: a missing or
+unknown key, a throttled till, a malformed body, a request to redirect to HTTPS, and every
+refusal or error of the service. A refusal writes nothing, and a success is recorded under
+its Idempotency-Key, so the view running the same request again gives the answer it would
+have given alone (a retry of a success is a replay). ``tests/merchants/test_fastlane.py``
+holds the two paths to the same status, body and headers; the tests' till clients go
+through the lane as gunicorn's requests do (``tests/conftest.py``).
 
 On PostgreSQL a sale in the lane is one round trip: the till's key is kept a few seconds per
 worker (the database function checks it again), Django's connection health check is not
@@ -21,14 +24,20 @@ sent, and a sale that meets a connection that died since the last request is sen
 the same Idempotency-Key, on a new one.
 """
 
+import io
 import json
 import logging
 import time
 
 from django.conf import settings
+from django.core import signals
+from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+from django.dispatch import receiver
 from django.http import HttpResponse
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 
 from merchants import services
 from merchants.api import unknown_code_throttle
@@ -39,73 +48,140 @@ logger = logging.getLogger(__name__)
 
 REDEEM_PATH = "/api/v1/redemptions/"
 MAX_BODY = 4096
+# The middleware that only adds headers to answers, first in settings.MIDDLEWARE (a test
+# holds the two lists together): the lane's answers get them as the view's do.
+HEADER_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
+)
 
 
-class TillFastLaneMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
+class TillFastLane:
+    """WSGI application: the till's ordinary sale answered here, the rest by ``application``."""
 
-    def __call__(self, request):
-        if (
-            settings.TILL_FAST_LANE
-            and request.method == "POST"
-            and request.path_info == REDEEM_PATH
-            and request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ")
-        ):
-            response = self.redeem(request)
-            if response is not None:
-                return response
-        return self.get_response(request)
+    def __init__(self, application):
+        self.application = application
 
-    def redeem(self, request) -> HttpResponse | None:
-        """The answer for an ordinary redemption, or None to let the view answer."""
-        content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-        key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
-        if content_type != "application/json" or not key:
+    def __call__(self, environ, start_response):
+        if is_lane_request(environ):
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = -1
+            if 0 < length <= MAX_BODY:
+                body = environ["wsgi.input"].read(length)
+                environ["wsgi.input"] = io.BytesIO(body)
+                signals.request_started.send(sender=self.__class__, environ=environ)
+                response = answer(WSGIRequest(environ))
+                if response is not None:
+                    # As Django's WSGIHandler answers: closing the response (the server does)
+                    # sends request_finished.
+                    response._handler_class = self.__class__
+                    start_response(
+                        f"{response.status_code} {response.reason_phrase}",
+                        list(response.items()),
+                    )
+                    return response
+                environ["wsgi.input"] = io.BytesIO(body)  # for Django to read again
+        return self.application(environ, start_response)
+
+
+def is_lane_request(environ) -> bool:
+    return (
+        settings.TILL_FAST_LANE
+        and environ.get("REQUEST_METHOD") == "POST"
+        and environ.get("PATH_INFO") == REDEEM_PATH
+        and environ.get("HTTP_AUTHORIZATION", "").startswith("Token ")
+    )
+
+
+_header_middleware: list | None = None
+
+
+def header_middleware() -> list:
+    global _header_middleware
+    if _header_middleware is None:
+        _header_middleware = [import_string(path)(_no_view) for path in HEADER_MIDDLEWARE]
+    return _header_middleware
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs):
+    # The middleware reads its settings when built, as Django's stack builds it: in tests that
+    # change them, built again.
+    global _header_middleware
+    _header_middleware = None
+
+
+def _no_view(request):  # the header middleware's get_response, never called by the lane
+    raise AssertionError("the fast lane's header middleware has no view")
+
+
+def answer(request: WSGIRequest) -> HttpResponse | None:
+    """The answer for an ordinary redemption, or None to let Django and the view answer."""
+    if not is_lane_request(request.META):
+        return None
+    security = header_middleware()
+    if security[0].process_request(request) is not None:
+        return None  # the redirect to HTTPS is the stack's to give
+    response = redeem(request)
+    if response is None:
+        return None
+    for middleware in reversed(security):
+        response = middleware.process_response(request, response)
+    return response
+
+
+def redeem(request) -> HttpResponse | None:
+    """The redemption's 201, or None if the view must answer."""
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+    if content_type != "application/json" or not key:
+        return None
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= MAX_BODY:
+        return None
+    try:
+        request.get_host()  # ALLOWED_HOSTS, as the view's stack would check it
+        body = json.loads(request.body)
+    except Exception:
+        return None
+    if not isinstance(body, dict) or not set(body) <= {"code", "amount"}:
+        return None
+    code, amount = body.get("code"), body.get("amount")
+    if not isinstance(code, str) or not 0 < len(code.strip()) <= 64:
+        return None
+    if not (amount is None or isinstance(amount, str | int)) or isinstance(amount, bool):
+        return None
+    parts = request.META["HTTP_AUTHORIZATION"].split()
+    if len(parts) != 2:
+        return None
+    try:
+        device = till_device(parts[1])
+        if device is None:
             return None
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
+        principal = DevicePrincipal(device)
+        till = services.Till(merchant=principal.merchant, device=device)
+        request.user = principal
+        if unknown_code_throttle(request, till) is not None:
             return None
-        if not 0 < length <= MAX_BODY:
-            return None
-        try:
-            request.get_host()  # ALLOWED_HOSTS, as the view's stack would check it
-            body = json.loads(request.body)
-        except Exception:
-            return None
-        if not isinstance(body, dict) or not set(body) <= {"code", "amount"}:
-            return None
-        code, amount = body.get("code"), body.get("amount")
-        if not isinstance(code, str) or not 0 < len(code.strip()) <= 64:
-            return None
-        if not (amount is None or isinstance(amount, str | int)) or isinstance(amount, bool):
-            return None
-        parts = request.META["HTTP_AUTHORIZATION"].split()
-        if len(parts) != 2:
-            return None
-        try:
-            device = till_device(parts[1])
-            if device is None:
-                return None
-            principal = DevicePrincipal(device)
-            till = services.Till(merchant=principal.merchant, device=device)
-            request.user = principal
-            if unknown_code_throttle(request, till) is not None:
-                return None
-            result = redeem_reconnecting(
-                till=till,
-                code=code.strip(),
-                amount=amount if isinstance(amount, str | None) else str(amount),
-                idempotency_key=key,
-            )
-        except Exception:
-            # A refusal, a database error, anything: the view runs it again and answers.
-            logger.debug("Fast lane passes the redemption to the view", exc_info=True)
-            return None
-        return created_response(
-            result, translation.get_language_from_request(request, check_path=False)
+        result = redeem_reconnecting(
+            till=till,
+            code=code.strip(),
+            amount=amount if isinstance(amount, str | None) else str(amount),
+            idempotency_key=key,
         )
+    except Exception:
+        # A refusal, a database error, anything: the view runs it again and answers.
+        logger.debug("Fast lane passes the redemption to the view", exc_info=True)
+        return None
+    return created_response(
+        result, translation.get_language_from_request(request, check_path=False)
+    )
 
 
 # On PostgreSQL the lane keeps each till's key a few seconds per worker, so that a sale is

@@ -1,8 +1,27 @@
 import pytest
 from django.core.cache import cache
+from django.test.client import ClientHandler
 from rest_framework.test import APIClient
 
+from merchants import fastlane
 from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _till_fast_lane(monkeypatch):
+    """Test clients are served as ``core/wsgi.py`` serves gunicorn's requests.
+
+    There the till's fast lane (``merchants.fastlane.TillFastLane``) answers an ordinary sale
+    before Django's stack; here the test client's handler asks it first in the same way, so
+    every test of the redemption API goes through the path the tills take.
+    """
+    stack = ClientHandler.get_response
+
+    def get_response(self, request):
+        response = fastlane.answer(request)
+        return stack(self, request) if response is None else response
+
+    monkeypatch.setattr(ClientHandler, "get_response", get_response)
 
 
 @pytest.fixture(autouse=True)

@@ -74,12 +74,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # These three only add headers to responses (and redirect to HTTPS): the till's fast
+    # lane (merchants.fastlane.HEADER_MIDDLEWARE, in front of this stack) applies them too.
     "django.middleware.security.SecurityMiddleware",
-    # These two only add headers to responses: above the till's fast lane, they reach its
-    # answers too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
-    "merchants.fastlane.TillFastLaneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -213,3 +213,86 @@ def test_a_shop_suspended_after_a_sale_is_refused_at_the_next(circuit, till_clie
     assert response.json()["code"] == "merchant_suspended"
     assert Redemption.objects.count() == 1
     assert len(view_calls) == 1
+
+
+def wsgi_post(body: bytes, *, key: str, token: str, content_type="application/json", **extra):
+    """A request through ``core.wsgi.application``, as gunicorn hands it over."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+    from django.test import RequestFactory
+
+    from core.wsgi import application
+
+    environ = (
+        RequestFactory()
+        .generic(
+            "POST",
+            REDEMPTIONS,
+            body,
+            content_type=content_type,
+            HTTP_AUTHORIZATION=f"Token {token}",
+            HTTP_IDEMPOTENCY_KEY=key,
+            **extra,
+        )
+        .environ
+    )
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer.update(status=int(status.split()[0]), headers=dict(headers))
+
+    # The test's transaction must outlive the request, as Django's test client makes it.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        result = application(environ, start_response)
+        answer["content"] = b"".join(result)
+        result.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answer
+
+
+def test_the_wsgi_application_answers_sales_in_front_of_django(circuit, view_calls):
+    import json
+
+    code = circuit["voucher"].code
+    sale = wsgi_post(
+        json.dumps({"code": code, "amount": "10.00"}).encode(), key="w-1", token=circuit["key"]
+    )
+    assert sale["status"] == 201, sale
+    assert view_calls == []
+    assert json.loads(sale["content"])["balance_after"] == "90.00"
+    assert sale["headers"]["X-Frame-Options"] == "DENY"
+    assert "Content-Security-Policy" in sale["headers"]
+    assert sale["headers"]["Content-Length"] == str(len(sale["content"]))
+
+    # A refusal goes on to Django, which reads the same body again.
+    refused = wsgi_post(
+        json.dumps({"code": code, "amount": "95.00"}).encode(), key="w-2", token=circuit["key"]
+    )
+    assert refused["status"] == 409
+    assert json.loads(refused["content"])["code"] == "insufficient_balance"
+    assert len(view_calls) == 1
+    # So does a body too large for the lane, unread (the view ignores the unknown field).
+    padded = json.dumps({"code": code, "amount": "1.00", "pad": "x" * 5000}).encode()
+    large = wsgi_post(padded, key="w-3", token=circuit["key"])
+    assert large["status"] == 201, large
+    assert json.loads(large["content"])["balance_after"] == "89.00"
+    assert len(view_calls) == 2
+    assert Redemption.objects.count() == 2
+
+
+def test_the_lane_applies_the_header_middleware_that_heads_the_stack(settings):
+    from merchants.fastlane import HEADER_MIDDLEWARE
+
+    assert settings.MIDDLEWARE[: len(HEADER_MIDDLEWARE)] == list(HEADER_MIDDLEWARE)
+
+
+def test_a_sale_over_plain_http_is_redirected_by_the_stack(circuit, till_client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    response = post(till_client, {"code": circuit["voucher"].code, "amount": "1.00"})
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+    assert not Redemption.objects.exists()
