@@ -68,9 +68,12 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
     circuit = redeem.create_circuit(vouchers=args.vouchers)
-    if os.environ.get("AB_ANALYZE"):
+    if os.environ.get("AB_EXPLAIN"):
+        name = args.database_url.rsplit("/", 1)[1]
         with connections["default"].cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute(f"ALTER DATABASE {name} SET session_preload_libraries = 'auto_explain'")
+            cursor.execute(f"ALTER DATABASE {name} SET auto_explain.log_min_duration = '3ms'")
+            cursor.execute(f"ALTER DATABASE {name} SET auto_explain.log_nested_statements = on")
     connections.close_all()
     dsn = args.database_url.replace("postgres://", "postgresql://", 1)
     codes = [code for _, code in circuit["vouchers"]]
