@@ -16,6 +16,7 @@ Use it with ``--worker-class core.gunicorn_worker.LoopWorker`` (``GUNICORN_WORKE
 """
 
 import errno
+import time
 
 from gunicorn.workers.gthread import _DEFER, TConn, ThreadWorker
 
@@ -40,9 +41,23 @@ class _NoPool:
         pass
 
 
+# The arbiter restarts a worker that has not signalled for ``timeout`` seconds (30 by
+# default); gthread signals (a file's time stamp) at every turn of its loop, a system call per
+# request at the tills' pace. Once a second is enough.
+NOTIFY_EVERY = 1.0
+
+
 class LoopWorker(ThreadWorker):
+    _notified = float("-inf")
+
     def get_thread_pool(self):
         return _NoPool()
+
+    def notify(self):
+        now = time.monotonic()
+        if now - self._notified >= NOTIFY_EVERY:
+            self._notified = now
+            super().notify()
 
     def accept(self, listener):
         """A new connection waits on the loop for its first request (gthread: in a thread)."""

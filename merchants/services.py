@@ -1,5 +1,6 @@
 """State changes of shops: accreditation, device keys, redemptions, voids, settlements."""
 
+import functools
 import hashlib
 import secrets
 from contextlib import nullcontext
@@ -285,20 +286,25 @@ _REDEMPTION_FIELDS = [
 _NEVER_BY_COUNT = 2**31 - 1
 
 
-def _prepared_cursor():
-    """A Django cursor (execute wrappers, error translation, query log) that prepares."""
+@functools.cache
+def _preparing_cursor_class():
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparingCursor(ServerBindingCursor):
         def execute(self, query, params=None, *, prepare=None, binary=None):
             return super().execute(query, params, prepare=True, binary=binary)
 
+    return PreparingCursor
+
+
+def _prepared_cursor():
+    """A Django cursor (execute wrappers, error translation, query log) that prepares."""
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = connection.connection
         if raw.prepare_threshold is None:
             raw.prepare_threshold = _NEVER_BY_COUNT
-        cursor = PreparingCursor(raw)
+        cursor = _preparing_cursor_class()(raw)
     return connection._prepare_cursor(cursor)
 
 
