@@ -122,14 +122,20 @@ def answer(request: WSGIRequest) -> HttpResponse | None:
     """The answer for an ordinary redemption, or None to let Django and the view answer."""
     if not is_lane_request(request.META):
         return None
-    security = header_middleware()
-    if security[0].process_request(request) is not None:
-        return None  # the redirect to HTTPS is the stack's to give
-    response = redeem(request)
-    if response is None:
+    try:
+        security = header_middleware()
+        if security[0].process_request(request) is not None:
+            return None  # the redirect to HTTPS is the stack's to give
+        response = redeem(request)
+        if response is None:
+            return None
+        for middleware in reversed(security):
+            response = middleware.process_response(request, response)
+    except Exception:
+        # A host not allowed, say: the stack answers it as it answers any request (a sale
+        # already made is then a replay).
+        logger.debug("Fast lane passes the request to the stack", exc_info=True)
         return None
-    for middleware in reversed(security):
-        response = middleware.process_response(request, response)
     return response
 
 

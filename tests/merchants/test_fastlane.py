@@ -296,3 +296,18 @@ def test_a_sale_over_plain_http_is_redirected_by_the_stack(circuit, till_client,
     assert response.status_code == 301
     assert response["Location"].startswith("https://")
     assert not Redemption.objects.exists()
+
+
+def test_a_host_not_allowed_gets_the_stacks_answer(circuit, settings):
+    import json
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["buonocomune.example.org"]
+    answer = wsgi_post(
+        json.dumps({"code": circuit["voucher"].code, "amount": "1.00"}).encode(),
+        key="h-1",
+        token=circuit["key"],
+        HTTP_HOST="evil.example.com",
+    )
+    assert answer["status"] == 400
+    assert not Redemption.objects.exists()
