@@ -68,6 +68,7 @@ messages: venv
 	$(PY) manage.py compilemessages --ignore '.venv'
 
 bench: venv
+	$(PY) -m pip install --quiet -e '.[dev,tills]'
 	$(PY) bench/redeem.py
 
 clean:

@@ -63,6 +63,12 @@ def parse_args() -> argparse.Namespace:
         help="gunicorn worker class: loop is core.gunicorn_worker.LoopWorker (bench/README.md)",
     )
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument(
+        "--http-parser",
+        default="auto",
+        choices=["auto", "fast", "python"],
+        help="gunicorn's HTTP parser: fast is the C one (gunicorn_h1c), auto uses it if installed",
+    )
     parser.add_argument("--vouchers", type=int, default=20_000)
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/buonocomune_bench"
@@ -839,6 +845,21 @@ def report(title: str, result: dict, *, unit: str, cores: int) -> tuple[float, f
 # --- gunicorn -------------------------------------------------------------------------
 
 
+def http_parser_in_use(args) -> str:
+    """gunicorn's parser: its C one (``make bench`` installs ``.[tills]``) or Python's."""
+    try:
+        import gunicorn_h1c  # noqa: F401
+    except ImportError:
+        installed = False
+    else:
+        installed = True
+    if args.http_parser == "python" or not installed:
+        return "Python" + (
+            "" if installed else " (gunicorn_h1c not installed: pip install '.[tills]')"
+        )
+    return "C (gunicorn_h1c)"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -869,6 +890,8 @@ def start_gunicorn(args, env: dict, port: int, key: str, cwd: Path = BASE_DIR) -
         "warning",
         "--keep-alive",
         "30",
+        "--http-parser",
+        getattr(args, "http_parser", "auto"),
     ]
     if args.worker_class == "gthread":
         command += ["--threads", str(args.threads)]
@@ -1005,7 +1028,7 @@ def main() -> int:
         print(
             f"\ngunicorn: {args.workers} {args.worker_class} workers"
             + (f" × {args.threads} threads" if args.worker_class == "gthread" else "")
-            + f" on 127.0.0.1:{port}"
+            + f" on 127.0.0.1:{port}, HTTP parser: {http_parser_in_use(args)}"
         )
         api = run_phase(
             "api",

@@ -34,6 +34,9 @@ def parse_args() -> argparse.Namespace:
         )
         parser.add_argument(f"--{side}-workers", type=int, default=3)
         parser.add_argument(f"--{side}-threads", type=int, default=1)
+        parser.add_argument(
+            f"--{side}-http-parser", default="auto", choices=["auto", "fast", "python"]
+        )
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=4.0, help="measured time per turn")
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -58,6 +61,7 @@ def start(args, side: str, env: dict, key: str):
         worker_class=getattr(args, f"{side}_worker"),
         workers=getattr(args, f"{side}_workers"),
         threads=getattr(args, f"{side}_threads"),
+        http_parser=getattr(args, f"{side}_http_parser"),
     )
     port = redeem.free_port()
     side_env = {**env, "PYTHONPATH": tree}
