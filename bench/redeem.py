@@ -891,7 +891,7 @@ def start_gunicorn(args, env: dict, port: int, key: str, cwd: Path = BASE_DIR) -
         "--keep-alive",
         "30",
         "--http-parser",
-        getattr(args, "http_parser", "auto"),
+        args.http_parser,
     ]
     if args.worker_class == "gthread":
         command += ["--threads", str(args.threads)]
