@@ -97,6 +97,9 @@ def is_lane_request(environ) -> bool:
 
 
 _header_middleware: list | None = None
+# The headers that middleware adds to the lane's answer, by scheme: they depend on the
+# settings and on whether the request came over HTTPS (HSTS), not on the sale.
+_security_headers: dict[str, list[tuple[str, str]]] = {}
 
 
 def header_middleware() -> list:
@@ -106,12 +109,26 @@ def header_middleware() -> list:
     return _header_middleware
 
 
+def security_headers(request) -> list[tuple[str, str]]:
+    """What the header middleware adds to a 201 of the lane, worked out once per scheme."""
+    headers = _security_headers.get(request.scheme)
+    if headers is None:
+        probe = HttpResponse(status=201, content_type="application/json")
+        before = set(probe.headers)
+        for middleware in reversed(header_middleware()):
+            probe = middleware.process_response(request, probe)
+        headers = [(name, value) for name, value in probe.items() if name not in before]
+        _security_headers[request.scheme] = headers
+    return headers
+
+
 @receiver(setting_changed)
 def _settings_changed(**kwargs):
     # The middleware reads its settings when built, as Django's stack builds it: in tests that
     # change them, built again.
     global _header_middleware
     _header_middleware = None
+    _security_headers.clear()
 
 
 def _no_view(request):  # the header middleware's get_response, never called by the lane
@@ -129,8 +146,8 @@ def answer(request: WSGIRequest) -> HttpResponse | None:
         response = redeem(request)
         if response is None:
             return None
-        for middleware in reversed(security):
-            response = middleware.process_response(request, response)
+        for name, value in security_headers(request):
+            response[name] = value
     except Exception:
         # A host not allowed, say: the stack answers it as it answers any request (a sale
         # already made is then a replay).
@@ -267,8 +284,9 @@ def authenticate_reconnecting(raw_key: str):
 
 def redemption_representation(redemption) -> dict:
     """What ``RedemptionOutputSerializer`` renders for a redemption, without its machinery."""
-    created_at = timezone.localtime(redemption.created_at)
-    voided_at = redemption.voided_at and timezone.localtime(redemption.voided_at)
+    zone = timezone.get_current_timezone()
+    created_at = redemption.created_at.astimezone(zone)
+    voided_at = redemption.voided_at and redemption.voided_at.astimezone(zone)
     return {
         "id": redemption.pk,
         "amount": f"{redemption.amount:.2f}",

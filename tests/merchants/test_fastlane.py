@@ -311,3 +311,29 @@ def test_a_host_not_allowed_gets_the_stacks_answer(circuit, settings):
     )
     assert answer["status"] == 400
     assert not Redemption.objects.exists()
+
+
+def test_the_lanes_security_headers_follow_the_scheme_and_the_settings(
+    circuit, till_client, view_calls, settings
+):
+    settings.SECURE_HSTS_SECONDS = 3600
+    body = {"code": circuit["voucher"].code, "amount": "1.00"}
+    plain = post(till_client, body)
+    secure = post(till_client, body, key="hsts-1", secure=True)
+    assert plain.status_code == secure.status_code == 201
+    assert view_calls == []
+    assert "Strict-Transport-Security" not in plain
+    assert secure["Strict-Transport-Security"] == "max-age=3600"
+    with override_settings(TILL_FAST_LANE=False):
+        view = post(till_client, body, key="hsts-1", secure=True)
+    assert len(view_calls) == 1
+    replayed = {"Idempotent-Replayed"}
+    assert {k: v for k, v in headers(view).items() if k not in replayed} == headers(secure)
+
+    # Changed settings reach the lane's next answer.
+    settings.SECURE_HSTS_SECONDS = 60
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+    again = post(till_client, body, secure=True)
+    assert again["Strict-Transport-Security"] == "max-age=60"
+    assert again["X-Frame-Options"] == "SAMEORIGIN"
+    assert len(view_calls) == 1
