@@ -9,6 +9,7 @@ ratio of each to its target and a consistency check of the books. See bench/READ
 """
 
 import argparse
+import functools
 import hashlib
 import os
 import random
@@ -68,6 +69,12 @@ def parse_args() -> argparse.Namespace:
         default="auto",
         choices=["auto", "fast", "python"],
         help="gunicorn's HTTP parser: fast is the C one (gunicorn_h1c), auto uses it if installed",
+    )
+    parser.add_argument(
+        "--server-python",
+        default=sys.executable,
+        help="the app servers' interpreter: gunicorn is taken from its directory"
+        " (a virtualenv's bin/python; default: the bench's own)",
     )
     parser.add_argument("--vouchers", type=int, default=20_000)
     parser.add_argument(
@@ -845,14 +852,39 @@ def report(title: str, result: dict, *, unit: str, cores: int) -> tuple[float, f
 # --- gunicorn -------------------------------------------------------------------------
 
 
+_PYTHON_INFO = """
+import platform, sysconfig
+flags = sysconfig.get_config_var("CONFIG_ARGS") or ""
+built = [name for flag, name in (("--enable-optimizations", "PGO"), ("--with-lto", "LTO"))
+         if flag in flags]
+try:
+    import gunicorn_h1c
+except ImportError:
+    h1c = False
+else:
+    h1c = True
+print(platform.python_version(), "+".join(built) or "-", int(h1c))
+"""
+
+
+@functools.cache
+def server_python(python: str) -> tuple[str, str, bool]:
+    """The servers' interpreter: its version, how it was built, whether gunicorn_h1c is there."""
+    out = subprocess.run(
+        [python, "-c", _PYTHON_INFO], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return out[0], out[1], out[2] == "1"
+
+
+def describe_server_python(python: str) -> str:
+    version, built, _ = server_python(python)
+    how = f"built with {built}" if built != "-" else "built without PGO or LTO"
+    return f"Python {version} ({how}): {python}"
+
+
 def http_parser_in_use(args) -> str:
     """gunicorn's parser: its C one (``make bench`` installs ``.[tills]``) or Python's."""
-    try:
-        import gunicorn_h1c  # noqa: F401
-    except ImportError:
-        installed = False
-    else:
-        installed = True
+    installed = server_python(args.server_python)[2]
     if args.http_parser == "python" or not installed:
         return "Python" + (
             "" if installed else " (gunicorn_h1c not installed: pip install '.[tills]')"
@@ -874,7 +906,7 @@ def _empty_gunicorn_config() -> Path:
 
 def start_gunicorn(args, env: dict, port: int, key: str, cwd: Path = BASE_DIR) -> subprocess.Popen:
     command = [
-        str(Path(sys.executable).with_name("gunicorn")),
+        str(Path(getattr(args, "server_python", None) or sys.executable).with_name("gunicorn")),
         "core.wsgi:application",
         # Not the repository's gunicorn.conf.py: its access log and max_requests restarts
         # would be measured too. Every setting that matters is given here.
@@ -1029,6 +1061,7 @@ def main() -> int:
             f"\ngunicorn: {args.workers} {args.worker_class} workers"
             + (f" × {args.threads} threads" if args.worker_class == "gthread" else "")
             + f" on 127.0.0.1:{port}, HTTP parser: {http_parser_in_use(args)}"
+            + f"\n          {describe_server_python(args.server_python)}"
         )
         api = run_phase(
             "api",

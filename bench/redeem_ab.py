@@ -30,6 +30,11 @@ def parse_args() -> argparse.Namespace:
     for side in ("a", "b"):
         parser.add_argument(f"--{side}-tree", default=str(redeem.BASE_DIR))
         parser.add_argument(
+            f"--{side}-python",
+            default=sys.executable,
+            help="the interpreter of a virtualenv with the project's dependencies",
+        )
+        parser.add_argument(
             f"--{side}-worker", default="loop", choices=sorted(redeem.WORKER_CLASSES)
         )
         parser.add_argument(f"--{side}-workers", type=int, default=3)
@@ -62,6 +67,7 @@ def start(args, side: str, env: dict, key: str):
         workers=getattr(args, f"{side}_workers"),
         threads=getattr(args, f"{side}_threads"),
         http_parser=getattr(args, f"{side}_http_parser"),
+        server_python=getattr(args, f"{side}_python"),
     )
     port = redeem.free_port()
     side_env = {**env, "PYTHONPATH": tree}
@@ -99,6 +105,7 @@ def main() -> int:
                 f"{side.upper()}: {getattr(args, f'{side}_tree')}"
                 f" · {getattr(args, f'{side}_workers')} {getattr(args, f'{side}_worker')} workers"
                 f" on port {servers[side][1]}"
+                f"\n   {redeem.describe_server_python(getattr(args, f'{side}_python'))}"
             )
         for round_number in range(args.rounds):
             order = ("a", "b") if round_number % 2 == 0 else ("b", "a")
