@@ -38,6 +38,7 @@ from vouchers.models import (
     SpendingCategory,
     Voucher,
 )
+from vouchers.reports import category_of_shops
 from vouchers.services import budget_line
 
 
@@ -296,21 +297,11 @@ def reimbursed_expense_amounts(*, initiative: Initiative) -> dict[int, Decimal]:
 
 
 def _shop_categories(merchant_ids: Iterable[int], allowed: set[int]) -> dict[int, int | None]:
-    """The one spending category of each shop among the call's, or None when not just one."""
+    """The one category each shop is counted under, by the reports' rule."""
     merchant_ids = set(merchant_ids)
     if not merchant_ids or not apps.is_installed("merchants"):
         return {}
-    through = apps.get_model("merchants", "Merchant").categories.through
-    found: dict[int, set[int]] = defaultdict(set)
-    for merchant_id, category_id in through.objects.filter(
-        merchant_id__in=merchant_ids
-    ).values_list("merchant_id", "spendingcategory_id"):
-        if not allowed or category_id in allowed:
-            found[merchant_id].add(category_id)
-    return {
-        merchant_id: (next(iter(found[merchant_id])) if len(found[merchant_id]) == 1 else None)
-        for merchant_id in merchant_ids
-    }
+    return category_of_shops(merchant_ids=merchant_ids, allowed=allowed)
 
 
 def shop_names(merchant_ids: Iterable[int]) -> dict[int, str]:
@@ -644,9 +635,11 @@ def funder_reach(
     """Where a funder's money went, per call: amount and count per shop, category or town.
 
     Amounts are net of voids; counts are redemptions (less those voided) and reimbursed
-    expenses. Reimbursements have no shop; a shop selling several of the call's categories
-    is shown as such under "category". Only money from the funder's contributions counts
-    (budget assigned from a fund as a whole belongs to no funder in particular).
+    expenses. Reimbursements have no shop. Under "category" a shop counts under one
+    category, chosen now by the staff reports' rule (``vouchers.reports.category_of_shops``),
+    so that the categories add up and agree with ``call_report``. Only money from the
+    funder's contributions counts (budget assigned from a fund as a whole belongs to no
+    funder in particular).
     ``within`` limits the report to those contributions (what the reader may see);
     ``refresh`` attributes what is new first.
     """
@@ -661,12 +654,15 @@ def funder_reach(
         for call in calls:
             attribution_refresh(initiative=call)
     key_field = _GROUP_FIELDS[group_by]
+    # By category, a shop's money is placed by the shop's category as the reports read it
+    # today, not by the one written when it was attributed.
+    shop_field = ["merchant_ref"] if group_by == "category" else []
     aggregated = (
         _funder_attributions(
             funder=funder, contribution=contribution, initiative=initiative, within=within
         )
         .order_by()
-        .values("initiative_id", key_field)
+        .values("initiative_id", key_field, *shop_field)
         .annotate(
             total=Sum("amount"),
             redemptions=Count(
@@ -683,6 +679,8 @@ def funder_reach(
         )
     )
     aggregated = list(aggregated)
+    if group_by == "category":
+        aggregated = _by_shop_category(aggregated)
     titles = dict(
         Initiative.objects.filter(pk__in={row["initiative_id"] for row in aggregated}).values_list(
             "pk", "title"
@@ -710,6 +708,37 @@ def funder_reach(
     return result
 
 
+def _by_shop_category(rows: list[dict]) -> list[dict]:
+    """Merge rows grouped by call, category and shop into rows by call and category, each
+    shop under the category the reports count it under (an expense keeps its own)."""
+    shops: dict[int, set[int]] = defaultdict(set)
+    for row in rows:
+        if row["merchant_ref"] is not None:
+            shops[row["initiative_id"]].add(row["merchant_ref"])
+    allowed: dict[int, set[int]] = defaultdict(set)
+    for initiative_id, category_id in Initiative.allowed_categories.through.objects.filter(
+        initiative_id__in=shops
+    ).values_list("initiative_id", "spendingcategory_id"):
+        allowed[initiative_id].add(category_id)
+    category_of = {
+        initiative_id: _shop_categories(merchant_ids, allowed[initiative_id])
+        for initiative_id, merchant_ids in shops.items()
+    }
+    merged: dict[tuple, dict] = {}
+    for row in rows:
+        shop = row.pop("merchant_ref")
+        if shop is not None:
+            row["category_id"] = category_of[row["initiative_id"]].get(shop)
+        key = (row["initiative_id"], row["category_id"])
+        row["total"] = (row["total"] or ZERO).quantize(CENT)
+        if key not in merged:
+            merged[key] = row
+            continue
+        for name in ("total", "redemptions", "voids", "expenses"):
+            merged[key][name] += row[name]
+    return list(merged.values())
+
+
 def _labels(group_by: str, keys: set, titles: dict[int, str]) -> dict:
     if group_by == "merchant":
         labels = shop_names(keys)
@@ -717,7 +746,7 @@ def _labels(group_by: str, keys: set, titles: dict[int, str]) -> dict:
         return labels
     if group_by == "category":
         labels = dict(SpendingCategory.objects.filter(pk__in=keys).values_list("pk", "name"))
-        labels[None] = _("Negozi di più categorie")
+        labels[None] = _("Senza categoria")
         return labels
     if group_by == "municipality":
         return dict(Organization.objects.filter(pk__in=keys).values_list("pk", "name"))

@@ -289,37 +289,48 @@ def _grouped(queryset: QuerySet, key, aggregates: dict) -> dict[Any, dict]:
     return {row.pop("report_key"): row for row in rows}
 
 
-def shop_categories(*, initiative_ids: Iterable[int]) -> dict[int, int | None]:
-    """The one category each shop that took vouchers of these calls is counted under.
+def category_of_shops(
+    *, merchant_ids: Iterable[int], allowed: Iterable[int]
+) -> dict[int, int | None]:
+    """The one category each shop is counted under, so that the categories add up.
 
-    A shop may sell in several categories; it counts under the first, by name, of those the
-    calls allow (or of its own when it has none of them), so that the categories add up.
+    A shop may sell in several categories; it counts under the first, by name, of those
+    ``allowed`` (the calls' categories), or of its own when it has none of them; a shop with
+    no category counts under none (None). The funders' report (``vouchers.funding``)
+    follows the same rule, so both give the same figures per category.
     """
-    initiative_ids = list(initiative_ids)
-    merchant_model = _model("Merchant")
-    through = merchant_model.categories.through
-    shops = (
-        _model("Redemption")
-        .objects.filter(voucher__initiative_id__in=initiative_ids)
-        .values("merchant_id")
-        .distinct()
-    )
-    allowed = set(
-        Initiative.allowed_categories.through.objects.filter(
-            initiative_id__in=initiative_ids
-        ).values_list("spendingcategory_id", flat=True)
-    )
+    if not isinstance(merchant_ids, QuerySet):  # a queryset stays a subquery
+        merchant_ids = list(merchant_ids)
+    allowed = set(allowed)
+    through = _model("Merchant").categories.through
     choice: dict[int, tuple] = {}
-    for merchant_id, category_id, name in through.objects.filter(merchant_id__in=shops).values_list(
-        "merchant_id", "spendingcategory_id", "spendingcategory__name"
-    ):
+    for merchant_id, category_id, name in through.objects.filter(
+        merchant_id__in=merchant_ids
+    ).values_list("merchant_id", "spendingcategory_id", "spendingcategory__name"):
         rank = (category_id not in allowed, name, category_id)
         if merchant_id not in choice or rank < choice[merchant_id]:
             choice[merchant_id] = rank
-    result: dict[int, int | None] = {shop: rank[2] for shop, rank in choice.items()}
-    for merchant_id in shops.values_list("merchant_id", flat=True):
-        result.setdefault(merchant_id, None)
-    return result
+    return {
+        merchant_id: choice[merchant_id][2] if merchant_id in choice else None
+        for merchant_id in merchant_ids
+    }
+
+
+def shop_categories(*, initiative_ids: Iterable[int]) -> dict[int, int | None]:
+    """The one category each shop that took vouchers of these calls is counted under
+    (``category_of_shops``, with the categories the calls allow)."""
+    initiative_ids = list(initiative_ids)
+    shops = (
+        _model("Redemption")
+        .objects.filter(voucher__initiative_id__in=initiative_ids)
+        .order_by()
+        .values_list("merchant_id", flat=True)
+        .distinct()
+    )
+    allowed = Initiative.allowed_categories.through.objects.filter(
+        initiative_id__in=initiative_ids
+    ).values_list("spendingcategory_id", flat=True)
+    return category_of_shops(merchant_ids=shops, allowed=allowed)
 
 
 def _category_key(categories: dict[int, int | None]):

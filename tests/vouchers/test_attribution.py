@@ -376,6 +376,79 @@ def test_funder_reach_says_which_shops_and_towns_the_money_reached():
         funder_reach(funder=first.contribution.funder, group_by="iban")
 
 
+def shop_in_two_categories_call(*shares: str):
+    """Alimentari and Farmacia allowed: the grocer takes 30, the shop selling both 20 (and
+    5 voided), the chemist 50."""
+    initiative, sources = funded_call(*shares)
+    food = factories.category(slug="alimentari")
+    medicines = factories.category(slug="farmacia")
+    initiative.allowed_categories.set([food, medicines])
+    grocer = factories.merchant(initiative=initiative, categories=[food])
+    both = factories.merchant(initiative=initiative, categories=[medicines, food])
+    chemist = factories.merchant(initiative=initiative, categories=[medicines])
+    first = factories.voucher(initiative=initiative)
+    second = factories.voucher(initiative=initiative)
+    redeem(grocer, first, "30.00")
+    redeem(both, first, "20.00")
+    voided = redeem(both, second, "5.00")
+    redemption_void(till=factories.till(shop=both), redemption_id=voided.pk)
+    redeem(chemist, second, "50.00")
+    return initiative, sources, both, food, medicines
+
+
+def staff_redeemed_by_category(initiative) -> tuple[dict[str, Decimal], Decimal]:
+    from vouchers.reports import Dimension, call_report
+
+    report = call_report(initiative=initiative, dimension=Dimension.CATEGORY)
+    return {row.label: row.figures["redeemed"] for row in report.rows}, report.totals["redeemed"]
+
+
+def funder_reach_by_category(funder_or_none, initiative, refresh=False) -> dict[str, Decimal]:
+    rows = funder_reach(
+        funder=funder_or_none, initiative=initiative, group_by="category", refresh=refresh
+    )
+    return {row.label: row.amount for row in rows}
+
+
+def test_a_shop_in_two_categories_counts_once_and_the_same_in_both_reports():
+    initiative, (source,), both, food, _medicines = shop_in_two_categories_call("1000.00")
+    staff, total = staff_redeemed_by_category(initiative)
+    # Counted once, under the first allowed category by name: the rows add up to the total.
+    assert staff == {"Alimentari": D("50.00"), "Farmacia": D("50.00")}
+    assert sum(staff.values()) == total == D("100.00")
+
+    reach = funder_reach_by_category(source.contribution.funder, initiative, refresh=True)
+    assert reach == staff
+    counts = {
+        row.label: row.count
+        for row in funder_reach(funder=source.contribution.funder, group_by="category")
+    }
+    assert counts == {"Alimentari": 2, "Farmacia": 1}  # the voided redemption is not counted
+    attributed = FundingAttribution.objects.filter(initiative=initiative, merchant_ref=both.pk)
+    assert {row.category_id for row in attributed} == {food.pk}
+
+
+def test_the_category_split_of_every_source_adds_up_to_the_staff_report():
+    initiative, sources, _both, _food, _medicines = shop_in_two_categories_call("300.00", "700.00")
+    staff, _total = staff_redeemed_by_category(initiative)
+    assert funder_reach_by_category(None, initiative, refresh=True) == staff
+    per_funder = [
+        funder_reach_by_category(source.contribution.funder, initiative) for source in sources
+    ]
+    assert {
+        label: sum((shares.get(label, D("0")) for shares in per_funder), D("0")) for label in staff
+    } == staff
+
+
+def test_the_funder_report_follows_a_shop_that_changes_categories_like_the_staff_report():
+    initiative, (source,), both, _food, medicines = shop_in_two_categories_call("1000.00")
+    attribution_refresh(initiative=initiative)
+    both.categories.set([medicines])
+    staff, _total = staff_redeemed_by_category(initiative)
+    assert staff == {"Alimentari": D("30.00"), "Farmacia": D("70.00")}
+    assert funder_reach_by_category(source.contribution.funder, initiative) == staff
+
+
 def test_the_funder_report_shows_his_share_of_the_call_and_of_its_spending():
     from vouchers.reports import Dimension, funder_report
 
