@@ -285,8 +285,15 @@ def _grouped(queryset: QuerySet, key, aggregates: dict) -> dict[Any, dict]:
     queryset = queryset.order_by()
     if key is None:
         return {None: queryset.aggregate(**aggregates)}
-    rows = queryset.annotate(report_key=key).values("report_key").annotate(**aggregates)
-    return {row.pop("report_key"): row for row in rows}
+    # A constant key (every shop without a category) adds no GROUP BY: the database then
+    # aggregates the whole queryset into one row even when it is empty. Count the rows
+    # behind each group and keep only the groups that have some.
+    rows = (
+        queryset.annotate(report_key=key)
+        .values("report_key")
+        .annotate(report_rows=Count("pk"), **aggregates)
+    )
+    return {row.pop("report_key"): row for row in rows if row.pop("report_rows")}
 
 
 def category_of_shops(

@@ -183,3 +183,43 @@ def test_the_selector_matches_the_page(call):
     tables = transparency_tables(initiative=call["initiative"])
     assert [table.dimension for table in tables] == ["municipality", "category", "week"]
     assert tables[0].total.cells["issued"].value == Decimal("3000.00")
+
+
+def test_a_call_with_no_spending_has_no_category_rows(client):
+    initiative = factories.initiative(status=Initiative.Status.ISSUED)
+    for _ in range(12):
+        factories.voucher(initiative=initiative)
+    html = page(client, initiative)
+    rows = table_rows(html, "per-category")
+    # Nothing was spent: no row, not an empty "Senza categoria" one.
+    assert "Senza categoria" not in rows
+    assert list(rows) == ["Totale"]
+    assert rows["Totale"][3:] == ["0", "€ 0,00", "0"]
+    category_table = re.search(r'id="per-category".*?</table>', html, re.S).group(0)
+    assert "Ancora nessun dato." in category_table
+    # The vouchers issued still show by municipality.
+    assert table_rows(html, "per-municipality")["Totale"][:3] == ["12", "12", "€ 1.200,00"]
+
+
+def test_a_call_with_spending_shows_only_its_categories(client, call):
+    rows = table_rows(page(client, call["initiative"]), "per-category")
+    assert sorted(rows) == ["Alimentari", "Farmacia", "Totale"]
+
+
+def test_spending_at_a_shop_without_category_has_its_row(client):
+    initiative = factories.initiative(status=Initiative.Status.ISSUED)
+    vouchers = [factories.voucher(initiative=initiative) for _ in range(10)]
+    shop = factories.merchant(initiative=initiative)
+    cashier = factories.cashier(shop=shop)
+    for voucher in vouchers:
+        voucher_redeem(
+            till=Till(merchant=shop, user=cashier),
+            code=voucher.code,
+            amount="10.00",
+            idempotency_key=f"transparency-{next(_keys)}",
+        )
+    # The shop's categories were taken away after it took the vouchers.
+    shop.categories.clear()
+    rows = table_rows(page(client, initiative), "per-category")
+    assert rows["Senza categoria"] == ["—", "—", "—", "10", "€ 100,00", "1"]
+    assert rows["Totale"][3:] == ["10", "€ 100,00", "1"]
