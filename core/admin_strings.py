@@ -11,6 +11,8 @@ word without a translation: add it here and to the catalogues.
 from django.utils.translation import gettext_noop
 
 ADMIN_STRINGS = [
+    # Django 6.1's label for a select's empty choice, which its Italian catalogue lacks.
+    gettext_noop("- Select an option -"),
     gettext_noop("(no comment exists)"),
     gettext_noop("AMQP Message Headers"),
     gettext_noop("Add new item"),

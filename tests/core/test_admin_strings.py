@@ -57,3 +57,16 @@ def test_english_keeps_the_admin_themes_words():
         assert translation.gettext("Search apps and models...") == "Search apps and models..."
     with translation.override("it"):
         assert translation.gettext("Search apps and models...") == "Cerca sezioni e tabelle..."
+
+
+def test_the_empty_choice_of_a_select_reads_in_italian():
+    from django.db.models.fields import BLANK_CHOICE_LABEL
+
+    from core.models import Organization
+
+    kind = Organization._meta.get_field("kind")
+    with translation.override("it"):
+        assert str(BLANK_CHOICE_LABEL) == "- Seleziona un'opzione -"
+        assert str(kind.get_choices(include_blank=True)[0][1]) == "- Seleziona un'opzione -"
+    with translation.override("en"):
+        assert str(BLANK_CHOICE_LABEL) == "- Select an option -"
