@@ -6,9 +6,12 @@ the admin. Schedules run settlements and expiry for every municipality: only sup
 the agency see or change them, whatever model permissions a user has been given.
 """
 
+import re
+
 import django_celery_beat.admin  # noqa: F401  (registers the defaults replaced below)
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import ngettext
 from django_celery_beat.admin import CrontabScheduleAdmin as BaseCrontabScheduleAdmin
 from django_celery_beat.admin import PeriodicTaskAdmin as BasePeriodicTaskAdmin
 from django_celery_beat.admin import PeriodicTaskForm, TaskSelectWidget
@@ -72,6 +75,21 @@ class UnfoldPeriodicTaskForm(PeriodicTaskForm):
 class PeriodicTaskAdmin(AgencySchedulesMixin, BasePeriodicTaskAdmin, ModelAdmin):
     form = UnfoldPeriodicTaskForm
     list_display = ("name", "enabled", "task", "scheduler", "last_run_at", "total_run_count")
+
+    def message_user(self, request, message, *args, **kwargs):
+        # The "run selected tasks" action builds its sentence with an English plural ending
+        # ("{0} task{1} {2} successfully run"), which no catalogue can translate: it is said
+        # again here, in the reader's language.
+        if match := RUN_MESSAGE.match(str(message)):
+            count = int(match["count"])
+            message = ngettext(
+                "%(count)d attività avviata.", "%(count)d attività avviate.", count
+            ) % {"count": count}
+        return super().message_user(request, message, *args, **kwargs)
+
+
+# "was"/"were" come through Django's pluralize, which the catalogue translates.
+RUN_MESSAGE = re.compile(r"^(?P<count>\d+) tasks? .+ successfully run$")
 
 
 class PeriodicTaskInline(TabularInline):

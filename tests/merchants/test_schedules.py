@@ -365,3 +365,35 @@ def test_the_merchant_form_offers_the_settlement_frequency(client):
     content = page.content.decode()
     assert 'name="settlement_frequency"' in content
     assert 'name="settlement_weekday"' in content
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "two"),
+    [
+        ("it", "1 attività avviata.", "2 attività avviate."),
+        ("en", "1 task started.", "2 tasks started."),
+    ],
+)
+def test_running_tasks_by_hand_is_confirmed_in_the_readers_language(
+    client, monkeypatch, language, one, two
+):
+    from celery.app.task import Task
+    from django.contrib.messages import get_messages
+
+    schedules_install()
+    started = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, *a, **k: started.append(self.name))
+    tasks = list(PeriodicTask.objects.order_by("pk")[:2])
+    agency = Organization.objects.create(kind=Organization.Kind.AGENCY, name="Agenzia")
+    client.force_login(staff(Role.AGENCY_ADMIN, agency))
+    for chosen in (tasks[:1], tasks):
+        response = client.post(
+            beat_url("periodictask"),
+            {"action": "run_tasks", ACTION_CHECKBOX_NAME: [task.pk for task in chosen]},
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+        assert response.status_code == 302
+    # Both confirmations wait to be shown on the next page.
+    said = [str(message) for message in get_messages(response.wsgi_request)]
+    assert said == [one, two]
+    assert len(started) == 3
