@@ -379,6 +379,7 @@ def test_running_tasks_by_hand_is_confirmed_in_the_readers_language(
 ):
     from celery.app.task import Task
     from django.contrib.messages import get_messages
+    from django.utils import translation
 
     schedules_install()
     started = []
@@ -386,13 +387,15 @@ def test_running_tasks_by_hand_is_confirmed_in_the_readers_language(
     tasks = list(PeriodicTask.objects.order_by("pk")[:2])
     agency = Organization.objects.create(kind=Organization.Kind.AGENCY, name="Agenzia")
     client.force_login(staff(Role.AGENCY_ADMIN, agency))
-    for chosen in (tasks[:1], tasks):
-        response = client.post(
-            beat_url("periodictask"),
-            {"action": "run_tasks", ACTION_CHECKBOX_NAME: [task.pk for task in chosen]},
-            HTTP_ACCEPT_LANGUAGE=language,
-        )
-        assert response.status_code == 302
+    # The requests switch the thread's language: put back the one before afterwards.
+    with translation.override(None):
+        for chosen in (tasks[:1], tasks):
+            response = client.post(
+                beat_url("periodictask"),
+                {"action": "run_tasks", ACTION_CHECKBOX_NAME: [task.pk for task in chosen]},
+                HTTP_ACCEPT_LANGUAGE=language,
+            )
+            assert response.status_code == 302
     # Both confirmations wait to be shown on the next page.
     said = [str(message) for message in get_messages(response.wsgi_request)]
     assert said == [one, two]
