@@ -40,7 +40,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
 from merchants import services
-from merchants.api import unknown_code_throttle
+from merchants.api import unknown_code_throttle_recent
 from merchants.authentication import DevicePrincipal, device_authenticate
 from merchants.models import hash_device_key
 
@@ -190,7 +190,7 @@ def redeem(request) -> HttpResponse | None:
         principal = DevicePrincipal(device)
         till = services.Till(merchant=principal.merchant, device=device)
         request.user = principal
-        if unknown_code_throttle(request, till) is not None:
+        if unknown_code_throttle_recent(request, till) is not None:
             return None
         result = redeem_reconnecting(
             till=till,

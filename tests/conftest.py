@@ -26,10 +26,15 @@ def _till_fast_lane(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Start every test with an empty cache: the API's rate-limit counters live there."""
+    """Start every test with an empty cache: the API's rate-limit counters live there (and
+    each process remembers a moment which tills were under their limits)."""
+    from merchants.api import _recently_clean
+
     cache.clear()
+    _recently_clean.clear()
     yield
     cache.clear()
+    _recently_clean.clear()
 
 
 @pytest.fixture
