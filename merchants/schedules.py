@@ -130,6 +130,16 @@ DEFAULT_SCHEDULES = (
             "conservazione è passato; importi e conteggi restano."
         ),
     ),
+    DefaultSchedule(
+        name="Eliminazione degli archivi scaricabili scaduti",
+        task="vouchers.tasks.archive_exports_purge",
+        minute="45",
+        hour="3",
+        description=(
+            "Elimina i file ZIP degli archivi dei bandi preparati per lo scaricamento, "
+            "passati i giorni in cui restano disponibili: contengono dati personali."
+        ),
+    ),
 )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -30,7 +31,7 @@ from tests import factories
 from tests.vouchers.test_programme import fiscal_code
 from vouchers import programme
 from vouchers.access import beneficiary_user
-from vouchers.models import Application, Initiative, InitiativeFunding
+from vouchers.models import Application, ArchiveExport, Initiative, InitiativeFunding
 from vouchers.notifications import initiative_notify_outcomes
 from vouchers.reimbursements import ExpenseData, reimbursement_claim_submit
 
@@ -172,6 +173,16 @@ def tenant_build(name: str, *, agency_user) -> Tenant:
     programme.initiative_issue(initiative=call)
     initiative_notify_outcomes(initiative=call)
     run = programme.issuance_run_start(initiative=call, started_by=users[Role.PROGRAMME_MANAGER])
+    # A prepared archive of the call (its content does not matter here: who may open it does).
+    archive = ArchiveExport(
+        initiative=call,
+        requested_by=users[Role.PROGRAMME_MANAGER],
+        status=ArchiveExport.Status.DONE,
+        size=len(b"PK"),
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    archive.file.save(f"{name}.zip", ContentFile(b"PK"), save=False)
+    archive.save()
     voucher = funded.vouchers.get()
     holder = funded.applicant
     users[BENEFICIARY] = beneficiary_user(beneficiary=holder)
@@ -243,6 +254,7 @@ def tenant_build(name: str, *, agency_user) -> Tenant:
             "vouchers.Application": funded,
             "vouchers.Voucher": voucher,
             "vouchers.IssuanceRun": run,
+            "vouchers.ArchiveExport": archive,
             "vouchers.Notification": funded.notifications.first(),
             "vouchers.ReimbursementClaim": claim,
             "vouchers.Expense": claim.expenses.get(),

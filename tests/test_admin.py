@@ -33,7 +33,7 @@ from tests.vouchers.test_programme import fiscal_code
 from tests.vouchers.test_reimbursement_review import add_claim_and_transfer
 from vouchers import programme
 from vouchers.funding import attribution_refresh
-from vouchers.models import Application, Initiative, Voucher
+from vouchers.models import Application, ArchiveExport, Initiative, Voucher
 from vouchers.notifications import initiative_notify_outcomes
 from vouchers.selectors import voucher_ledger_balance
 from vouchers.services import initiative_budget_available, voucher_issue_bulk
@@ -129,6 +129,7 @@ def add_row_everywhere(*, town: Organization) -> dict:
     application = add_ranked_application(town=town)
     add_claim_and_transfer()
     schedules_install()
+    ArchiveExport.objects.create(initiative=application.initiative)
     return {
         "application": application,
         "initiative": initiative,
@@ -297,6 +298,7 @@ CHANGELIST_QUERY_LIMITS = {
     # Two more when the calls' figures are not in the cache (vouchers, redemptions per call).
     "vouchers.Initiative": 9,
     "vouchers.IssuanceRun": 6,
+    "vouchers.ArchiveExport": 6,
     "vouchers.Notification": 5,
     "vouchers.SpendingCategory": 5,
     "vouchers.Voucher": 6,

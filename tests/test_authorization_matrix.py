@@ -69,6 +69,8 @@ ACCESS: dict[str, dict[str, str]] = {
     "vouchers.Beneficiary": {**EVERYTHING, PM: OWN, DO: OWN, VA: OWN, TU: SCOPED},
     "vouchers.Voucher": {**EVERYTHING, PM: OWN, DO: OWN},
     "vouchers.IssuanceRun": {**EVERYTHING, PM: OWN},
+    # Archives hold every applicant's data: those who manage calls and see applications.
+    "vouchers.ArchiveExport": {**EVERYTHING, PM: OWN},
     "vouchers.Notification": {**EVERYTHING, PM: OWN, DO: OWN},
     "merchants.Merchant": {**EVERYTHING, PM: OWN},
     "merchants.DeviceKey": EVERYTHING,

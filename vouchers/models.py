@@ -703,6 +703,84 @@ class IssuanceRun(models.Model):
         return 100 if not self.total else int(self.done * 100 / self.total)
 
 
+def archive_export_path(instance, filename: str) -> str:
+    return f"archives/{instance.initiative_id}/{filename}"
+
+
+class ArchiveExport(models.Model):
+    """A call's archive ZIP, prepared in the background and kept a few days to download.
+
+    It holds every applicant's personal data: only staff allowed to see the call's
+    applications download it, each download is counted, and the file is deleted when it
+    expires (``ARCHIVE_EXPORT_KEEP_DAYS``).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("In coda")
+        RUNNING = "running", _("In preparazione")
+        DONE = "done", _("Pronto")
+        FAILED = "failed", _("Non riuscito")
+        EXPIRED = "expired", _("Scaduto, file eliminato")
+
+    initiative = models.ForeignKey(
+        Initiative,
+        on_delete=models.CASCADE,
+        related_name="archive_exports",
+        verbose_name=_("bando"),
+    )
+    status = models.CharField(
+        _("stato"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("richiesto da"),
+    )
+    created_at = models.DateTimeField(_("richiesto il"), default=timezone.now)
+    started_at = models.DateTimeField(_("iniziato il"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("pronto il"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("disponibile fino al"), null=True, blank=True)
+    file = models.FileField(_("file"), upload_to=archive_export_path, blank=True, max_length=255)
+    size = models.PositiveBigIntegerField(_("dimensione (byte)"), null=True, blank=True)
+    sha256 = models.CharField(_("SHA-256 del file ZIP"), max_length=64, blank=True, default="")
+    files_count = models.PositiveIntegerField(_("file nell'archivio"), default=0)
+    missing_count = models.PositiveIntegerField(_("file mancanti"), default=0)
+    error = models.TextField(_("errore"), blank=True, default="")
+    downloads = models.PositiveIntegerField(_("scaricamenti"), default=0)
+    last_downloaded_at = models.DateTimeField(_("ultimo scaricamento"), null=True, blank=True)
+    last_downloaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ultimo scaricamento da"),
+    )
+
+    class Meta:
+        verbose_name = _("archivio preparato")
+        verbose_name_plural = _("archivi preparati")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["initiative", "-created_at"], name="archiveexport_initiative"),
+            models.Index(
+                fields=["expires_at"],
+                name="archiveexport_to_purge",
+                condition=models.Q(status="done"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative} · {self.get_status_display()}"
+
+    @property
+    def filename(self) -> str:
+        return f"bando-{self.initiative_id}-archivio.zip"
+
+
 class OutcomeTemplate(models.Model):
     """The text sent to applicants of a call for one outcome (Italian by default)."""
 

@@ -220,6 +220,12 @@ CELERY_TIMEZONE = TIME_ZONE
 # install_schedules writes the default ones); run exactly one `celery -A core beat -S django`.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# A call's archive ZIP, prepared in the background, holds personal data: its file is deleted
+# this many days after it is ready; one queued or running for longer than this many minutes
+# is taken as lost (its worker stopped) and staff may ask for another.
+ARCHIVE_EXPORT_KEEP_DAYS = int(os.environ.get("ARCHIVE_EXPORT_KEEP_DAYS", "7"))
+ARCHIVE_EXPORT_STALE_MINUTES = int(os.environ.get("ARCHIVE_EXPORT_STALE_MINUTES", "120"))
+
 MAILERS = {
     "default": {
         "BACKEND": os.environ.get(
@@ -393,6 +399,12 @@ UNFOLD = {
                         "icon": "receipt",
                         "link": reverse_lazy("admin:vouchers_reimbursementclaim_changelist"),
                         "permission": may_open_list("vouchers.ReimbursementClaim"),
+                    },
+                    {
+                        "title": _("Archivi preparati"),
+                        "icon": "folder_zip",
+                        "link": reverse_lazy("admin:vouchers_archiveexport_changelist"),
+                        "permission": may_open_list("vouchers.ArchiveExport"),
                     },
                 ],
             },

@@ -256,14 +256,16 @@ def test_install_schedules_creates_the_periodic_tasks_and_is_idempotent(capsys):
     anonymise = tasks["Anonimizzazione dei bandi oltre la conservazione"]
     assert anonymise.task == "vouchers.tasks.expired_initiatives_anonymise"
     assert tasks["Cifre del cruscotto"].task == "merchants.tasks.refresh_dashboard_figures"
-    assert "5 create" in capsys.readouterr().out
+    purge = tasks["Eliminazione degli archivi scaricabili scaduti"]
+    assert purge.task == "vouchers.tasks.archive_exports_purge"
+    assert "6 create" in capsys.readouterr().out
 
     snapshot = list(PeriodicTask.objects.order_by("pk").values())
     crontabs = CrontabSchedule.objects.count()
     call_command("install_schedules")
     assert list(PeriodicTask.objects.order_by("pk").values()) == snapshot
     assert CrontabSchedule.objects.count() == crontabs
-    assert "0 create, 0 aggiornate, 5 già a posto" in capsys.readouterr().out
+    assert "0 create, 0 aggiornate, 6 già a posto" in capsys.readouterr().out
 
 
 def test_every_scheduled_task_is_a_registered_celery_task():

@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -13,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import timezone
 from lxml import etree
 
 from core.payments import payment_batch_export, payment_batch_release
@@ -23,7 +25,19 @@ from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
 from vouchers import programme
 from vouchers.archive import ArchiveError, initiative_archive_zip
-from vouchers.models import Initiative, InitiativeDocument, Notification, Voucher
+from vouchers.archive_exports import (
+    archive_export_build,
+    archive_export_download,
+    archive_export_request,
+    archive_exports_purge,
+)
+from vouchers.models import (
+    ArchiveExport,
+    Initiative,
+    InitiativeDocument,
+    Notification,
+    Voucher,
+)
 from vouchers.notifications import initiative_notify_outcomes
 from vouchers.programme import MemberData
 
@@ -305,38 +319,204 @@ def test_the_command_has_help(capsys):
 # --- The admin ----------------------------------------------------------------------------------
 
 
-def test_staff_download_the_archive_from_the_call_page(client):
-    data = closed_programme()
-    admin = factories.user(is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    url = reverse("admin:vouchers_initiative_archive_download_detail", args=[data["initiative"].pk])
+def prepare_from_the_call_page(client, initiative, capture):
+    """Ask for the archive as staff do: the action's page, then its confirmation."""
+    url = reverse("admin:vouchers_initiative_archive_prepare_detail", args=[initiative.pk])
     page = client.get(url)
     assert page.status_code == 200
-    response = client.post(url, {"confirm": "yes"})
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/zip"
-    assert "attachment" in response["Content-Disposition"]
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
-    assert json.loads(archive.read("manifest.json"))["generated_by"] == admin.username
+    assert "in secondo piano" in page.content.decode()
+    with capture(execute=True):
+        return client.post(url, {"confirm": "yes"})
 
 
-def test_the_download_of_an_open_call_is_refused_with_a_message(client):
+def test_staff_prepare_the_archive_in_the_background_then_download_it(
+    client, django_capture_on_commit_callbacks
+):
+    data = closed_programme()
+    admin_user = factories.user(is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    response = prepare_from_the_call_page(
+        client, data["initiative"], django_capture_on_commit_callbacks
+    )
+    export = ArchiveExport.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:vouchers_archiveexport_change", args=[export.pk])
+    assert export.status == ArchiveExport.Status.DONE  # tasks run inline in the tests
+    assert export.requested_by == admin_user
+    assert export.expires_at > export.finished_at
+    page = client.get(response["Location"]).content.decode()
+    assert "Pronto" in page and "Scarica" in page
+
+    download = client.get(reverse("admin:vouchers_archiveexport_download_detail", args=[export.pk]))
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/zip"
+    assert "attachment" in download["Content-Disposition"]
+    assert f"bando-{data['initiative'].pk}-archivio.zip" in download["Content-Disposition"]
+    assert "no-store" in download["Cache-Control"]
+    body = b"".join(download.streaming_content)
+    assert hashlib.sha256(body).hexdigest() == export.sha256
+    assert len(body) == export.size
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["generated_by"] == admin_user.username
+    assert export.files_count == len(archive.namelist())
+
+    export.refresh_from_db()
+    assert export.downloads == 1
+    assert export.last_downloaded_by == admin_user
+    call_page = client.get(
+        reverse("admin:vouchers_initiative_change", args=[data["initiative"].pk])
+    ).content.decode()
+    assert reverse("admin:vouchers_archiveexport_download_detail", args=[export.pk]) in call_page
+
+
+def test_asking_twice_while_it_is_being_prepared_prepares_one(django_capture_on_commit_callbacks):
+    data = closed_programme()
+    staff = factories.user(is_staff=True)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        first = archive_export_request(initiative=data["initiative"], by=staff)
+        again = archive_export_request(initiative=data["initiative"], by=staff)
+    assert first.pk == again.pk
+    assert ArchiveExport.objects.count() == 1
+    assert len(queued) == 1
+    # The task delivered twice (a worker lost after it started): built once.
+    built = archive_export_build(export=first)
+    assert built.status == ArchiveExport.Status.DONE
+    name = built.file.name
+    assert archive_export_build(export=first).file.name == name
+    assert ArchiveExport.objects.get().status == ArchiveExport.Status.DONE
+
+
+def test_an_export_lost_by_its_worker_does_not_block_a_new_one(settings):
+    data = closed_programme()
+    settings.ARCHIVE_EXPORT_STALE_MINUTES = 60
+    lost = ArchiveExport.objects.create(
+        initiative=data["initiative"],
+        status=ArchiveExport.Status.RUNNING,
+        created_at=timezone.now() - timedelta(minutes=61),
+    )
+    fresh = archive_export_request(initiative=data["initiative"], by=None)
+    assert fresh.pk != lost.pk
+
+
+def test_an_open_call_is_not_prepared_and_nothing_is_queued(client):
     initiative = open_call()
     client.force_login(factories.user(is_staff=True, is_superuser=True))
-    url = reverse("admin:vouchers_initiative_archive_download_detail", args=[initiative.pk])
+    url = reverse("admin:vouchers_initiative_archive_prepare_detail", args=[initiative.pk])
     response = client.post(url, {"confirm": "yes"}, follow=True)
     assert response.redirect_chain
     assert "chiuso" in response.content.decode()
+    assert not ArchiveExport.objects.exists()
 
 
-def test_staff_without_the_permission_cannot_download(client):
+def test_a_call_reopened_before_the_worker_starts_fails_with_the_reason():
     data = closed_programme()
+    export = ArchiveExport.objects.create(initiative=data["initiative"])
+    Initiative.objects.filter(pk=data["initiative"].pk).update(status=Initiative.Status.PUBLISHED)
+    export = archive_export_build(export=export)
+    assert export.status == ArchiveExport.Status.FAILED
+    assert "chiuso" in export.error
+    assert not export.file
+    with pytest.raises(ArchiveError) as refused:
+        archive_export_download(export=export, by=None)
+    assert refused.value.code == "failed"
+
+
+def test_an_unexpected_error_leaves_a_failed_export_and_no_file(monkeypatch, tmp_path):
+    data = closed_programme()
+    export = ArchiveExport.objects.create(initiative=data["initiative"])
+
+    def broken(**kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("vouchers.archive_exports.initiative_archive_zip", broken)
+    export = archive_export_build(export=export)
+    assert export.status == ArchiveExport.Status.FAILED
+    assert "errore imprevisto" in export.error
+    assert not export.file
+    assert not (tmp_path / "media" / "archives").exists()
+
+
+def test_expired_archives_are_deleted_by_the_nightly_purge(
+    settings, django_capture_on_commit_callbacks
+):
+    data = closed_programme()
+    settings.ARCHIVE_EXPORT_KEEP_DAYS = 7
+    export = archive_export_build(
+        export=ArchiveExport.objects.create(initiative=data["initiative"])
+    )
+    path = Path(export.file.path)
+    assert path.exists()
+    assert archive_exports_purge(now=export.expires_at - timedelta(seconds=1)) == 0
+    assert path.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert archive_exports_purge(now=export.expires_at) == 1
+    export.refresh_from_db()
+    assert export.status == ArchiveExport.Status.EXPIRED
+    assert not export.file
+    assert not path.exists()
+    with pytest.raises(ArchiveError) as refused:
+        archive_export_download(export=export, by=None)
+    assert refused.value.code == "expired"
+    assert export.downloads == 0
+
+
+def test_staff_can_delete_the_file_before_it_expires(client, django_capture_on_commit_callbacks):
+    data = closed_programme()
+    export = archive_export_build(
+        export=ArchiveExport.objects.create(initiative=data["initiative"])
+    )
+    path = Path(export.file.path)
+    client.force_login(factories.user(is_staff=True, is_superuser=True))
+    url = reverse("admin:vouchers_archiveexport_discard_detail", args=[export.pk])
+    assert client.get(url).status_code == 200
+    assert path.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"confirm": "yes"}, follow=True)
+    assert "eliminato" in response.content.decode()
+    export.refresh_from_db()
+    assert export.status == ArchiveExport.Status.EXPIRED
+    assert not path.exists()
+    download = client.get(
+        reverse("admin:vouchers_archiveexport_download_detail", args=[export.pk]), follow=True
+    )
+    assert download.get("Content-Type") != "application/zip"
+    assert "non è più disponibile" in download.content.decode()
+
+
+def test_a_missing_file_is_a_message_and_the_download_is_not_counted(client):
+    data = closed_programme()
+    export = archive_export_build(
+        export=ArchiveExport.objects.create(initiative=data["initiative"])
+    )
+    Path(export.file.path).unlink()
+    client.force_login(factories.user(is_staff=True, is_superuser=True))
+    response = client.get(
+        reverse("admin:vouchers_archiveexport_download_detail", args=[export.pk]), follow=True
+    )
+    assert "non si trova più" in response.content.decode()
+    export.refresh_from_db()
+    assert export.downloads == 0
+
+
+def test_staff_without_the_permission_cannot_prepare_or_download(client):
+    data = closed_programme()
+    export = archive_export_build(
+        export=ArchiveExport.objects.create(initiative=data["initiative"])
+    )
     clerk = factories.user(is_staff=True)
     client.force_login(clerk)
-    url = reverse("admin:vouchers_initiative_archive_download_detail", args=[data["initiative"].pk])
-    response = client.post(url, {"confirm": "yes"})
+    prepare = reverse(
+        "admin:vouchers_initiative_archive_prepare_detail", args=[data["initiative"].pk]
+    )
+    response = client.post(prepare, {"confirm": "yes"})
     assert response.status_code in (302, 403)
-    assert response.get("Content-Type") != "application/zip"
+    assert ArchiveExport.objects.count() == 1
+    download = client.get(reverse("admin:vouchers_archiveexport_download_detail", args=[export.pk]))
+    assert download.status_code in (302, 403, 404)
+    assert download.get("Content-Type") != "application/zip"
+    export.refresh_from_db()
+    assert export.downloads == 0
 
 
 def test_retention_term_defaults_to_ten_years_after_the_end_of_validity():
@@ -348,3 +528,32 @@ def test_retention_term_defaults_to_ten_years_after_the_end_of_validity():
     initiative.valid_from = initiative.valid_until - timedelta(days=10)
     initiative.retention_years = 1
     assert str(initiative.retain_until) == "2029-02-28"
+
+
+def test_the_purge_command_deletes_what_the_nightly_job_would(capsys):
+    data = closed_programme()
+    export = archive_export_build(
+        export=ArchiveExport.objects.create(initiative=data["initiative"])
+    )
+    ArchiveExport.objects.filter(pk=export.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    call_command("purge_archive_exports")
+    assert "Archivi eliminati: 1" in capsys.readouterr().out
+    export.refresh_from_db()
+    assert export.status == ArchiveExport.Status.EXPIRED
+
+
+def test_the_page_of_an_archive_being_prepared_reloads_itself_until_it_is_ready(client):
+    data = closed_programme()
+    export = ArchiveExport.objects.create(initiative=data["initiative"])
+    client.force_login(factories.user(is_staff=True, is_superuser=True))
+    url = reverse("admin:vouchers_archiveexport_change", args=[export.pk])
+    page = client.get(url).content.decode()
+    assert 'http-equiv="refresh"' in page and "In coda" in page
+    download = client.get(
+        reverse("admin:vouchers_archiveexport_download_detail", args=[export.pk]), follow=True
+    )
+    assert "non è ancora pronto" in download.content.decode()
+    archive_export_build(export=export)
+    assert 'http-equiv="refresh"' not in client.get(url).content.decode()

@@ -289,7 +289,7 @@ class InitiativeAdmin(
         "rank_detail",
         "issue_run_detail",
         "archive_detail",
-        "archive_download_detail",
+        "archive_prepare_detail",
         {"title": _("Domande"), "icon": "inbox", "items": ["import_applications_detail"]},
         {
             "title": _("Esiti e stampe"),

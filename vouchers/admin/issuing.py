@@ -464,7 +464,7 @@ class IssuanceRunAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     search_fields = ["initiative__title"]
     fields = [
         "initiative",
-        "status_display",
+        "status",
         "progress_display",
         "total",
         "done",
