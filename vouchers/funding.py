@@ -15,12 +15,14 @@ registry, so that this module never imports ``merchants``.
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from celery import shared_task
 from django.apps import apps
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -56,6 +58,7 @@ class FundingError(DomainError):
             "La spesa del bando è già attribuita alle fonti: la regola non si cambia più."
         ),
         "invalid_group": gettext_lazy("Raggruppamento sconosciuto."),
+        "invalid_period": gettext_lazy("Il periodo finisce prima di cominciare."),
     }
 
 
@@ -591,10 +594,26 @@ class ReachRow:
     count: int
 
 
+def _day_start(day: date) -> datetime:
+    """Midnight at the start of a day, in the platform's time zone (Europe/Rome)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
 def _funder_attributions(
-    *, funder: Organization | None, contribution: Contribution | None, initiative, within
+    *,
+    funder: Organization | None,
+    contribution: Contribution | None,
+    initiative,
+    within,
+    since: date | None = None,
+    until: date | None = None,
 ) -> QuerySet[FundingAttribution]:
     rows = FundingAttribution.objects.all()
+    # A movement belongs to the day it was booked: a sale to its day, a void to the void's.
+    if since is not None:
+        rows = rows.filter(journal__created_at__gte=_day_start(since))
+    if until is not None:
+        rows = rows.filter(journal__created_at__lt=_day_start(until + timedelta(days=1)))
     if within is not None:
         rows = rows.filter(source__contribution__in=within)
     if funder is not None:
@@ -630,6 +649,8 @@ def funder_reach(
     group_by: str = "merchant",
     contribution: Contribution | None = None,
     within: QuerySet[Contribution] | None = None,
+    since: date | None = None,
+    until: date | None = None,
     refresh: bool = False,
 ) -> list[ReachRow]:
     """Where a funder's money went, per call: amount and count per shop, category or town.
@@ -641,10 +662,15 @@ def funder_reach(
     funder's contributions counts (budget assigned from a fund as a whole belongs to no
     funder in particular).
     ``within`` limits the report to those contributions (what the reader may see);
-    ``refresh`` attributes what is new first.
+    ``since`` and ``until`` (both included, either may be left out) to the money moved on
+    those days, in Europe/Rome: a sale on the day it was made, a void on the day it was
+    voided, so a sale in one period voided in the next counts in the first and is taken back
+    in the second, as the ledger books it. ``refresh`` attributes what is new first.
     """
     if group_by not in _GROUP_FIELDS:
         raise FundingError("invalid_group")
+    if since is not None and until is not None and since > until:
+        raise FundingError("invalid_period")
     if refresh:
         calls = (
             [initiative]
@@ -659,7 +685,12 @@ def funder_reach(
     shop_field = ["merchant_ref"] if group_by == "category" else []
     aggregated = (
         _funder_attributions(
-            funder=funder, contribution=contribution, initiative=initiative, within=within
+            funder=funder,
+            contribution=contribution,
+            initiative=initiative,
+            within=within,
+            since=since,
+            until=until,
         )
         .order_by()
         .values("initiative_id", key_field, *shop_field)

@@ -1,3 +1,5 @@
+import zoneinfo
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -8,7 +10,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.models import Organization
+from core.models import Journal, Organization
 from core.selectors import fund_balance
 from core.services import FundError, contribution_record
 from merchants.services import redemption_void, voucher_redeem
@@ -376,6 +378,46 @@ def test_funder_reach_says_which_shops_and_towns_the_money_reached():
         funder_reach(funder=first.contribution.funder, group_by="iban")
 
 
+def booked_on(journal_id: int, moment: datetime) -> None:
+    Journal.objects.filter(pk=journal_id).update(created_at=moment)
+
+
+def test_funder_reach_over_a_period_counts_what_was_booked_on_those_days():
+    initiative, (first, _second) = funded_call("100.00", "300.00")
+    shop = factories.merchant(initiative=initiative)
+    voucher = factories.voucher(initiative=initiative)
+    rome = zoneinfo.ZoneInfo("Europe/Rome")
+    march_sale = redeem(shop, voucher, "40.00")
+    # 23:30 in Rome on 31 March is 21:30 UTC: still March for the report.
+    booked_on(march_sale.journal_id, datetime(2026, 3, 31, 23, 30, tzinfo=rome))
+    april_sale = redeem(shop, voucher, "20.00")
+    booked_on(april_sale.journal_id, datetime(2026, 4, 5, 10, 0, tzinfo=rome))
+    voided = redeem(shop, voucher, "8.00")
+    booked_on(voided.journal_id, datetime(2026, 3, 20, 10, 0, tzinfo=rome))
+    redemption_void(till=factories.till(shop=shop), redemption_id=voided.pk)
+    void_journal = Journal.objects.filter(kind=Journal.Kind.REDEMPTION_VOID).latest("pk")
+    booked_on(void_journal.pk, datetime(2026, 4, 2, 9, 0, tzinfo=rome))
+    attribution_refresh(initiative=initiative)
+    funder_first = first.contribution.funder
+
+    def reach(since=None, until=None):
+        rows = funder_reach(funder=funder_first, group_by="municipality", since=since, until=until)
+        return [(row.amount, row.count) for row in rows]
+
+    # A quarter of each movement is the first funder's: the sale voided in April counts in
+    # March and is taken back in April, as the ledger books it.
+    assert reach(date(2026, 3, 1), date(2026, 3, 31)) == [(D("12.00"), 2)]
+    assert reach(date(2026, 4, 1), date(2026, 4, 30)) == [(D("3.00"), 0)]
+    assert reach() == [(D("15.00"), 2)]
+    assert reach(since=date(2026, 4, 1)) == reach(date(2026, 4, 1), date(2026, 4, 30))
+    assert reach(until=date(2026, 3, 31)) == [(D("12.00"), 2)]
+    assert reach(date(2026, 4, 1), date(2026, 4, 1)) == []
+    assert reach(date(2026, 4, 2), date(2026, 4, 2)) == [(D("-2.00"), -1)]
+    with pytest.raises(FundingError) as refused:
+        reach(date(2026, 4, 30), date(2026, 4, 1))
+    assert refused.value.code == "invalid_period"
+
+
 def shop_in_two_categories_call(*shares: str):
     """Alimentari and Farmacia allowed: the grocer takes 30, the shop selling both 20 (and
     5 voided), the chemist 50."""
@@ -524,6 +566,46 @@ def test_funder_report_shows_a_funder_only_his_own_contributions(client):
     assert "10.00" in download.content.decode("utf-8-sig")
     xlsx = client.get(url, {"funder": mine.pk, "group_by": "category", "formato": "xlsx"})
     assert xlsx.content.startswith(b"PK")
+
+
+def test_funder_report_for_a_period_in_the_page_and_the_files(client):
+    from core.models import Role
+
+    initiative, (first, _second) = funded_call("100.00", "300.00")
+    shop = factories.merchant(initiative=initiative)
+    voucher = factories.voucher(initiative=initiative)
+    earlier = redeem(shop, voucher, "40.00")
+    booked_on(earlier.journal_id, timezone.now() - timedelta(days=40))
+    redeem(shop, voucher, "20.00")
+    mine = first.contribution.funder
+    client.force_login(staff_member(Role.FUNDER, mine))
+    url = reverse("admin:vouchers_funder_reach")
+    today = timezone.localdate()
+    since = today - timedelta(days=7)
+    query = {
+        "funder": mine.pk,
+        "group_by": "merchant",
+        "since": since.strftime("%d/%m/%Y"),
+        "until": today.strftime("%d/%m/%Y"),
+    }
+    response = client.get(url, query)
+    assert [row[1:] for row in response.context["table"]["rows"]] == [[shop.name, "€\xa05,00", 1]]
+    page = response.content.decode()
+    assert f"dal {since:%d/%m/%Y} al {today:%d/%m/%Y}" in page
+    whole = client.get(url, {"funder": mine.pk, "group_by": "merchant"})
+    assert [row[2] for row in whole.context["table"]["rows"]] == ["€\xa015,00"]
+
+    download = client.get(url, {**query, "formato": "csv"})
+    assert f"-dal{since:%Y%m%d}-al{today:%Y%m%d}-" in download["Content-Disposition"]
+    assert "5.00" in download.content.decode("utf-8-sig")
+    assert "15.00" not in download.content.decode("utf-8-sig")
+
+    backwards = client.get(url, {**query, "since": query["until"], "until": query["since"]})
+    assert backwards.context["table"] is None
+    assert "La data finale viene prima di quella iniziale." in backwards.content.decode()
+    nonsense = client.get(url, {**query, "since": "31/02/2026"})
+    assert nonsense.status_code == 200 and nonsense.context["table"] is None
+    assert "Data non valida: controlla giorno, mese e anno." in nonsense.content.decode()
 
 
 def test_funder_report_is_closed_to_staff_without_a_funding_role(client):

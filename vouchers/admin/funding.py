@@ -16,7 +16,7 @@ from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -25,7 +25,7 @@ from openpyxl.styles import Font
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
-from unfold.widgets import UnfoldAdminSelectWidget
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminSingleDateWidget
 
 from core.admin import (
     action_form_page,
@@ -361,6 +361,23 @@ class ReachForm(forms.Form):
         widget=UnfoldAdminSelectWidget,
         error_messages={"invalid_choice": gettext_lazy("Scegli una delle voci dell'elenco.")},
     )
+    since = forms.DateField(
+        label=gettext_lazy("Dal"),
+        required=False,
+        widget=UnfoldAdminSingleDateWidget,
+        help_text=gettext_lazy("Vuoto: dall'inizio. Giorno incluso."),
+        error_messages={"invalid": gettext_lazy("Data non valida: controlla giorno, mese e anno.")},
+    )
+    until = forms.DateField(
+        label=gettext_lazy("Al"),
+        required=False,
+        widget=UnfoldAdminSingleDateWidget,
+        help_text=gettext_lazy(
+            "Vuoto: fino a oggi. Giorno incluso: conta la spesa e gli annullamenti "
+            "registrati in quei giorni."
+        ),
+        error_messages={"invalid": gettext_lazy("Data non valida: controlla giorno, mese e anno.")},
+    )
 
     def __init__(self, *args, contributions: QuerySet[Contribution], **kwargs):
         super().__init__(*args, **kwargs)
@@ -374,7 +391,25 @@ class ReachForm(forms.Form):
         contribution, funder = data.get("contribution"), data.get("funder")
         if contribution is not None and funder is not None and contribution.funder_id != funder.pk:
             self.add_error("contribution", _("Il contributo è di un altro finanziatore."))
+        since, until = data.get("since"), data.get("until")
+        if since is not None and until is not None and since > until:
+            self.add_error("until", _("La data finale viene prima di quella iniziale."))
         return data
+
+
+def period_label(since, until) -> str:
+    """The report's period in words, or "" for the whole life of the calls."""
+
+    def day(value):
+        return formats.date_format(value, "SHORT_DATE_FORMAT")
+
+    if since is not None and until is not None:
+        return _("dal %(since)s al %(until)s") % {"since": day(since), "until": day(until)}
+    if since is not None:
+        return _("dal %(since)s") % {"since": day(since)}
+    if until is not None:
+        return _("fino al %(until)s") % {"until": day(until)}
+    return ""
 
 
 def reach_table(rows: list[ReachRow], group_by: str) -> dict:
@@ -425,14 +460,26 @@ def funder_report_page(request: HttpRequest, model_admin) -> HttpResponse:
             contribution=data["contribution"],
             group_by=data["group_by"],
             within=contributions,
+            since=data["since"],
+            until=data["until"],
             refresh=True,
         )
         total = sum((row.amount for row in rows), ZERO)
+        period = period_label(data["since"], data["until"])
         title = _("Dove sono arrivati i fondi di %(funder)s") % {"funder": data["funder"]}
+        if period:
+            title = f"{title}, {period}"
         file_format = request.GET.get("formato")
         if file_format in FILE_FORMATS:
             stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-            name = f"finanziatore-{data['funder'].pk}-{data['group_by']}-{stamp}.{file_format}"
+            days = "".join(
+                f"-{which}{value:%Y%m%d}"
+                for which, value in (("dal", data["since"]), ("al", data["until"]))
+                if value is not None
+            )
+            name = (
+                f"finanziatore-{data['funder'].pk}-{data['group_by']}{days}-{stamp}.{file_format}"
+            )
             if file_format == "csv":
                 response = HttpResponse(
                     reach_csv(rows, data["group_by"]), content_type="text/csv; charset=utf-8"
@@ -467,6 +514,9 @@ def funder_report_page(request: HttpRequest, model_admin) -> HttpResponse:
             "media": model_admin.media + form.media,
             "table": reach_table(rows, form.cleaned_data["group_by"]) if rows else None,
             "searched": rows is not None,
+            "period": period_label(form.cleaned_data["since"], form.cleaned_data["until"])
+            if rows is not None
+            else "",
             "total": euro(total),
             "downloads": downloads,
             "sources_url": changelist_url(InitiativeFunding),
