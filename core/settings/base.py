@@ -167,6 +167,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "it"
 LANGUAGES = [("it", _("Italiano")), ("en", _("English"))]
+# English dates as read in Italy (day/month/year, 24-hour clock): see core/formats/en.
+FORMAT_MODULE_PATH = ["core.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Rome"
 USE_I18N = True

@@ -70,3 +70,20 @@ def test_the_empty_choice_of_a_select_reads_in_italian():
         assert str(kind.get_choices(include_blank=True)[0][1]) == "- Seleziona un'opzione -"
     with translation.override("en"):
         assert str(BLANK_CHOICE_LABEL) == "- Select an option -"
+
+
+def test_english_dates_read_day_before_month_as_in_italy():
+    from datetime import UTC, date, datetime
+
+    from django import forms
+    from django.utils import formats, translation
+
+    with translation.override("en"):
+        field = forms.DateField()
+        assert field.clean("05/12/2026") == date(2026, 12, 5)
+        assert field.clean("2026-12-05") == date(2026, 12, 5)
+        assert formats.date_format(date(2026, 12, 5), "SHORT_DATE_FORMAT") == "05/12/2026"
+        moment = datetime(2026, 12, 5, 14, 30, tzinfo=UTC)
+        assert formats.date_format(moment, "SHORT_DATETIME_FORMAT") == "05/12/2026 14:30"
+    with translation.override("it"):
+        assert forms.DateField().clean("05/12/2026") == date(2026, 12, 5)
