@@ -296,6 +296,26 @@ def _grouped(queryset: QuerySet, key, aggregates: dict) -> dict[Any, dict]:
     return {row.pop("report_key"): row for row in rows if row.pop("report_rows")}
 
 
+def _counted_category(categories: list[tuple[int, str]], allowed: set[int]) -> int | None:
+    """Of a shop's (id, name) categories, the one it is counted under: the first by name of
+    those allowed, else the first by name of its own; None when it has none."""
+    if not categories:
+        return None
+    return min((category_id not in allowed, name, category_id) for category_id, name in categories)[
+        2
+    ]
+
+
+def _categories_of(merchant_ids) -> dict[int, list[tuple[int, str]]]:
+    through = _model("Merchant").categories.through
+    found: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for merchant_id, category_id, name in through.objects.filter(
+        merchant_id__in=merchant_ids
+    ).values_list("merchant_id", "spendingcategory_id", "spendingcategory__name"):
+        found[merchant_id].append((category_id, name))
+    return found
+
+
 def category_of_shops(
     *, merchant_ids: Iterable[int], allowed: Iterable[int]
 ) -> dict[int, int | None]:
@@ -303,23 +323,39 @@ def category_of_shops(
 
     A shop may sell in several categories; it counts under the first, by name, of those
     ``allowed`` (the calls' categories), or of its own when it has none of them; a shop with
-    no category counts under none (None). The funders' report (``vouchers.funding``)
-    follows the same rule, so both give the same figures per category.
+    no category counts under none (None). The funders' report (``vouchers.funding``) and the
+    dashboard follow the same rule, so all give the same figures per category.
     """
     if not isinstance(merchant_ids, QuerySet):  # a queryset stays a subquery
         merchant_ids = list(merchant_ids)
     allowed = set(allowed)
-    through = _model("Merchant").categories.through
-    choice: dict[int, tuple] = {}
-    for merchant_id, category_id, name in through.objects.filter(
-        merchant_id__in=merchant_ids
-    ).values_list("merchant_id", "spendingcategory_id", "spendingcategory__name"):
-        rank = (category_id not in allowed, name, category_id)
-        if merchant_id not in choice or rank < choice[merchant_id]:
-            choice[merchant_id] = rank
+    categories = _categories_of(merchant_ids)
     return {
-        merchant_id: choice[merchant_id][2] if merchant_id in choice else None
+        merchant_id: _counted_category(categories.get(merchant_id, []), allowed)
         for merchant_id in merchant_ids
+    }
+
+
+def category_of_shops_per_call(
+    *, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[int, str] | None]:
+    """``category_of_shops`` for (call, shop) pairs, each call with its own allowed
+    categories, as (id, name): two queries however many calls."""
+    pairs = list(pairs)
+    categories = _categories_of({merchant_id for _call, merchant_id in pairs})
+    names = {category_id: name for found in categories.values() for category_id, name in found}
+    allowed: dict[int, set[int]] = defaultdict(set)
+    for initiative_id, category_id in Initiative.allowed_categories.through.objects.filter(
+        initiative_id__in={call for call, _shop in pairs}
+    ).values_list("initiative_id", "spendingcategory_id"):
+        allowed[initiative_id].add(category_id)
+    chosen = {
+        (call, shop): _counted_category(categories.get(shop, []), allowed[call])
+        for call, shop in pairs
+    }
+    return {
+        pair: (category_id, names[category_id]) if category_id is not None else None
+        for pair, category_id in chosen.items()
     }
 
 

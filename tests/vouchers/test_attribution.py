@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.models import Journal, Organization
+from core.money import format_euro
 from core.selectors import fund_balance
 from core.services import FundError, contribution_record
 from merchants.services import redemption_void, voucher_redeem
@@ -700,3 +701,15 @@ def test_the_celery_tasks_attribute_new_spending():
     assert attribute_initiative_funding.delay(initiative.pk).get() == 1
     assert attribute_funding.delay().get() == 0
     assert attribution_totals(initiative=initiative)["attributed"] == D("4.00")
+
+
+def test_the_dashboard_counts_a_shop_of_two_categories_once_as_the_reports_do(admin_client):
+    initiative, _sources, _both, _food, _medicines = shop_in_two_categories_call("1000.00")
+    staff, total = staff_redeemed_by_category(initiative)
+    response = admin_client.get(reverse("admin:index"), {"aggiorna": "1"})
+    rows = dict(response.context["category_table"]["rows"])
+    assert rows == {
+        name: format_euro(amount).replace(" ", "\xa0") for name, amount in staff.items()
+    }
+    assert sum(staff.values()) == total
+    assert "le righe sommano la spesa" in response.content.decode()
