@@ -51,7 +51,11 @@ from unfold.contrib.filters.admin import (
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
-from unfold.widgets import UnfoldAdminFileFieldWidget, UnfoldAdminTextareaWidget
+from unfold.widgets import (
+    UnfoldAdminFileFieldWidget,
+    UnfoldAdminSplitDateTimeWidget,
+    UnfoldAdminTextareaWidget,
+)
 
 from core.errors import DomainError
 from core.models import (
@@ -112,6 +116,22 @@ class OptionalReasonForm(forms.Form):
         required=False,
         widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
     )
+
+
+class LabelledSplitDateTimeWidget(UnfoldAdminSplitDateTimeWidget):
+    """Unfold's date and time boxes, each with a name a screen reader announces (the
+    field's label names the pair; a placeholder is no name)."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.widgets[0].attrs["aria-label"] = _("Data")
+        self.widgets[1].attrs["aria-label"] = _("Ora")
+
+
+# For ``formfield_overrides`` of admins whose forms edit a date and time.
+LABELLED_DATETIME = {
+    DateTimeField: {"form_class": forms.SplitDateTimeField, "widget": LabelledSplitDateTimeWidget}
+}
 
 
 class ConfirmForm(forms.Form):

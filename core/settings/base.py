@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -344,6 +345,8 @@ UNFOLD = {
         ],
     },
     "DASHBOARD_CALLBACK": "merchants.dashboard.dashboard_callback",
+    # Accessibility fixes for markup written by Django's admin scripts (static/js).
+    "SCRIPTS": [lambda request: static("js/admin-a11y.js")],
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": True,

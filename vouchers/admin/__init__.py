@@ -31,6 +31,7 @@ from unfold.views import ChangeList
 from unfold.widgets import UnfoldAdminDecimalFieldWidget
 
 from core.admin import (
+    LABELLED_DATETIME,
     ConfirmForm,
     DayRangeFilter,
     LedgerReadOnlyMixin,
@@ -198,6 +199,7 @@ class InitiativeAdmin(
     search_fields = ["title"]
     list_select_related = ["fund"]
     filter_horizontal = ["municipalities", "allowed_categories"]
+    formfield_overrides = LABELLED_DATETIME
     fieldsets = [
         (
             _("Bando"),
