@@ -39,7 +39,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
-from django.utils.text import smart_split, unescape_string_literal
+from django.utils.text import capfirst, smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
@@ -132,6 +132,20 @@ class LabelledSplitDateTimeWidget(UnfoldAdminSplitDateTimeWidget):
 LABELLED_DATETIME = {
     DateTimeField: {"form_class": forms.SplitDateTimeField, "widget": LabelledSplitDateTimeWidget}
 }
+
+
+class LabelledTabularInline(TabularInline):
+    """A tabular inline whose boxes carry their column's name for screen readers: the
+    table's header names them for the eye, but no <label> points at them."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is None:
+            return None
+        widget = getattr(formfield.widget, "widget", formfield.widget)  # related wrapper
+        if not widget.is_hidden and not hasattr(widget, "widgets"):
+            widget.attrs.setdefault("aria-label", capfirst(db_field.verbose_name))
+        return formfield
 
 
 class ConfirmForm(forms.Form):
@@ -322,6 +336,7 @@ admin.site.unregister(Group)
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin, ModelAdmin):
+    formfield_overrides = LABELLED_DATETIME
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
@@ -332,7 +347,7 @@ class GroupAdmin(BaseGroupAdmin, ModelAdmin):
     pass
 
 
-class MembershipInline(TabularInline):
+class MembershipInline(LabelledTabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -356,7 +371,7 @@ class OrganizationAdmin(SimpleHistoryAdmin, ModelAdmin):
 # --- funds and contributions -------------------------------------------------------------
 
 
-class ContributionInline(TabularInline):
+class ContributionInline(LabelledTabularInline):
     model = Contribution
     extra = 0
     can_delete = False
@@ -512,7 +527,7 @@ class ContributionAdmin(RowScopedAdminMixin, ModelAdmin):
 # --- the ledger --------------------------------------------------------------------------
 
 
-class PostingInline(TabularInline):
+class PostingInline(LabelledTabularInline):
     model = Posting
     extra = 0
     can_delete = False
@@ -777,7 +792,7 @@ class Camt054Form(forms.Form):
         return upload
 
 
-class PaymentLineInline(TabularInline):
+class PaymentLineInline(LabelledTabularInline):
     model = PaymentLine
     extra = 0
     can_delete = False

@@ -22,9 +22,10 @@ from django_celery_beat.models import (
     PeriodicTask,
     SolarSchedule,
 )
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import ModelAdmin
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from core.admin import LABELLED_DATETIME, LabelledTabularInline
 from core.roles import sees_everything
 
 
@@ -73,6 +74,7 @@ class UnfoldPeriodicTaskForm(PeriodicTaskForm):
 
 @admin.register(PeriodicTask)
 class PeriodicTaskAdmin(AgencySchedulesMixin, BasePeriodicTaskAdmin, ModelAdmin):
+    formfield_overrides = LABELLED_DATETIME
     form = UnfoldPeriodicTaskForm
     list_display = ("name", "enabled", "task", "scheduler", "last_run_at", "total_run_count")
 
@@ -92,7 +94,7 @@ class PeriodicTaskAdmin(AgencySchedulesMixin, BasePeriodicTaskAdmin, ModelAdmin)
 RUN_MESSAGE = re.compile(r"^(?P<count>\d+) tasks? .+ successfully run$")
 
 
-class PeriodicTaskInline(TabularInline):
+class PeriodicTaskInline(LabelledTabularInline):
     """The tasks that run at a time, on its page: read here, changed on the task's page."""
 
     model = PeriodicTask

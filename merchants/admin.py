@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.fields import Field
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import (
     AutocompleteSelectFilter,
     ChoicesDropdownFilter,
@@ -38,6 +38,7 @@ from core.admin import (
     AgencyOnlyMixin,
     ConfirmForm,
     DayRangeFilter,
+    LabelledTabularInline,
     LedgerReadOnlyMixin,
     OptionalReasonForm,
     ReasonForm,
@@ -182,14 +183,14 @@ class RedemptionResource(ListResource):
 # --- shops -------------------------------------------------------------------------------
 
 
-class MerchantStaffInline(TabularInline):
+class MerchantStaffInline(LabelledTabularInline):
     model = MerchantStaff
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["user", "role"]
 
 
-class DeviceKeyInline(TabularInline):
+class DeviceKeyInline(LabelledTabularInline):
     model = DeviceKey
     extra = 0
     can_delete = False
@@ -787,7 +788,7 @@ class RedemptionAdmin(
         return format_html('<a href="{}" class="text-link">#{}</a>', url, obj.settlement_id)
 
 
-class SettlementRedemptionInline(RedemptionDisplayMixin, TabularInline):
+class SettlementRedemptionInline(RedemptionDisplayMixin, LabelledTabularInline):
     model = Redemption
     fk_name = "settlement"
     extra = 0
@@ -1032,7 +1033,7 @@ class RefusedAttemptAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAd
 # --- the shop side of vouchers and calls -------------------------------------------------
 
 
-class VoucherRedemptionInline(RedemptionDisplayMixin, TabularInline):
+class VoucherRedemptionInline(RedemptionDisplayMixin, LabelledTabularInline):
     model = Redemption
     fk_name = "voucher"
     extra = 0

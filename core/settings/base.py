@@ -345,8 +345,9 @@ UNFOLD = {
         ],
     },
     "DASHBOARD_CALLBACK": "merchants.dashboard.dashboard_callback",
-    # Accessibility fixes for markup written by Django's admin scripts (static/js).
+    # Accessibility fixes for markup written by Django's admin scripts and unfold's colours.
     "SCRIPTS": [lambda request: static("js/admin-a11y.js")],
+    "STYLES": [lambda request: static("css/admin.css")],
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": True,

@@ -18,12 +18,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import StackedInline, TabularInline
+from unfold.admin import StackedInline
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
 from core.admin import (
     ConfirmForm,
+    LabelledTabularInline,
     action_form_page,
     bound_if_confirmed,
     change_url,
@@ -92,7 +93,7 @@ class InitiativeDocumentForm(forms.ModelForm):
 # --- inlines of the call -----------------------------------------------------------------
 
 
-class InitiativeDocumentInline(TabularInline):
+class InitiativeDocumentInline(LabelledTabularInline):
     model = InitiativeDocument
     form = InitiativeDocumentForm
     extra = 0

@@ -18,7 +18,7 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
@@ -32,6 +32,7 @@ from unfold.widgets import (
 
 from core.admin import (
     ConfirmForm,
+    LabelledTabularInline,
     action_form_page,
     bound_if_confirmed,
     change_url,
@@ -95,7 +96,7 @@ def receipt_link(expense: Expense) -> str:
     return format_html('<a href="{}" class="text-link">{}</a>', url, _("Scontrino"))
 
 
-class ExpenseInline(TabularInline):
+class ExpenseInline(LabelledTabularInline):
     model = Expense
     extra = 0
     can_delete = False
