@@ -57,6 +57,7 @@ from unfold.widgets import (
     UnfoldAdminTextareaWidget,
 )
 
+from core.days import FIRST_DAY, LAST_DAY
 from core.errors import DomainError
 from core.models import (
     Account,
@@ -231,9 +232,12 @@ class DayRangeFilter(RangeDateFilter):
     def _day(self, suffix: str):
         value = self.used_parameters.get(f"{self.parameter_name}_{suffix}")
         try:
-            return forms.DateField().to_python(value)
+            day = forms.DateField().to_python(value)
         except ValidationError:
             return None
+        # A day before 2000 or after 2099 bounds nothing more than those years do, and the
+        # calendar's own ends have no midnight in Rome's time.
+        return min(max(day, FIRST_DAY), LAST_DAY) if day is not None else None
 
     def queryset(self, request, queryset):
         start, end = self._day("from"), self._day("to")

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, error_response
+from core.days import OUT_OF_RANGE, day_in_range
 from merchants import selectors, services
 from merchants.authentication import DevicePrincipal
 from merchants.errors import RedemptionError
@@ -372,7 +373,7 @@ class RedemptionListCreateApi(APIView):
         ],
         responses={
             200: RedemptionListOutputSerializer,
-            400: _error("Malformed date or page.", "invalid_request"),
+            400: _error("Malformed date or page, or a day outside 2000–2099.", "invalid_request"),
             401: AUTH_ERRORS[401],
             403: AUTH_ERRORS[403],
             503: UNAVAILABLE,
@@ -394,10 +395,14 @@ class RedemptionListCreateApi(APIView):
             )
         if page < 1 or not 1 <= page_size <= 200:
             return error_response("invalid_request", str(_("Pagina o dimensione non valida.")))
+        if not day_in_range(day):
+            return error_response("invalid_request", str(OUT_OF_RANGE))
         redemptions = selectors.merchant_redemptions_on(merchant_id=till.merchant.pk, day=day)
         count = redemptions.count()
         start = (page - 1) * page_size
-        rows = list(redemptions[start : start + page_size])
+        # A page past the end is empty without asking: an absurd page number would not even
+        # fit the database's integers.
+        rows = list(redemptions[start : start + page_size]) if start < count else []
 
         def page_url(number: int) -> str:
             query = request.query_params.copy()

@@ -666,6 +666,14 @@ def test_redemption_list_finds_a_receipt_and_filters_by_merchant_and_day(admin_c
     yesterday = (timezone.localdate() - timedelta(days=1)).strftime("%d/%m/%Y")
     none = admin_client.get(changelist, {"created_at_to": yesterday})
     assert len(none.context["cl"].result_list) == 0
+    # The calendar's ends, typed by mistake: no midnight exists there, the list still opens.
+    ends = admin_client.get(
+        changelist, {"created_at_from": "01/01/0001", "created_at_to": "31/12/9999"}
+    )
+    assert ends.status_code == 200
+    assert len(ends.context["cl"].result_list) == Redemption.objects.count() == 2
+    before = admin_client.get(changelist, {"created_at_to": "01/01/0001"})
+    assert before.status_code == 200 and len(before.context["cl"].result_list) == 0
 
 
 def test_refused_attempts_filter_by_reason(admin_client, world):

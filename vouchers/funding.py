@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.days import OUT_OF_RANGE, day_in_range
 from core.errors import DomainError
 from core.models import Account, Contribution, Fund, Journal, Organization, Posting
 from core.money import CENT, ZERO, InvalidAmount, format_euro, positive_euro
@@ -59,6 +60,7 @@ class FundingError(DomainError):
         ),
         "invalid_group": gettext_lazy("Raggruppamento sconosciuto."),
         "invalid_period": gettext_lazy("Il periodo finisce prima di cominciare."),
+        "period_out_of_range": OUT_OF_RANGE,
     }
 
 
@@ -671,6 +673,8 @@ def funder_reach(
         raise FundingError("invalid_group")
     if since is not None and until is not None and since > until:
         raise FundingError("invalid_period")
+    if any(day is not None and not day_in_range(day) for day in (since, until)):
+        raise FundingError("period_out_of_range")
     if refresh:
         calls = (
             [initiative]

@@ -32,6 +32,7 @@ from core.models import PaymentLine
 from vouchers.models import (
     Application,
     ApplicationDocument,
+    ArchiveExport,
     Beneficiary,
     Expense,
     HouseholdMember,
@@ -69,6 +70,7 @@ class AnonymisationResult:
     documents_deleted: int = 0
     receipts_deleted: int = 0
     notifications: int = 0
+    archives_deleted: int = 0  # prepared archive ZIPs still downloadable
     beneficiaries_anonymised: int = 0
     beneficiaries_kept: list[int] = field(default_factory=list)  # still in a kept call
 
@@ -138,6 +140,20 @@ def _delete_files_on_commit(names: list[str]) -> None:
 
     if names:
         transaction.on_commit(delete)
+
+
+def _delete_prepared_archives(initiative: Initiative) -> int:
+    """The archive ZIPs prepared for download hold the data just removed: delete them."""
+    ready = dict(
+        ArchiveExport.objects.filter(initiative=initiative, status=ArchiveExport.Status.DONE)
+        .select_for_update()
+        .values_list("pk", "file")
+    )
+    ArchiveExport.objects.filter(pk__in=list(ready)).update(
+        status=ArchiveExport.Status.EXPIRED, file="", expires_at=timezone.now()
+    )
+    _delete_files_on_commit([name for name in ready.values() if name])
+    return len(ready)
 
 
 def _anonymise_applications(initiative: Initiative, result: AnonymisationResult) -> None:
@@ -292,6 +308,7 @@ def initiative_anonymise(
         _anonymise_beneficiaries(anonymised)
         result.beneficiaries_anonymised = len(anonymised)
         result.beneficiaries_kept = sorted(kept)
+        result.archives_deleted = _delete_prepared_archives(initiative)
         initiative.personal_data_erased_at = now or timezone.now()
         initiative._change_reason = "Dati personali anonimizzati"
         initiative._history_user = by

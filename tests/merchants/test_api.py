@@ -376,6 +376,8 @@ def test_void_of_another_shops_redemption_is_refused_with_404(circuit, till_clie
 
 def test_void_of_an_id_that_exists_nowhere_is_refused_with_404(circuit, till_client):
     assert_error(till_client.post(void_url(987654)), 404, "redemption_not_found")
+    # Past the database's integers too.
+    assert_error(till_client.post(void_url(10**30)), 404, "redemption_not_found")
 
 
 def test_a_cashier_cannot_void_another_cashiers_redemption_but_the_owner_can(circuit):
@@ -700,6 +702,9 @@ def test_redemption_list_is_paginated_by_page_size(circuit, till_client):
     assert [row["id"] for row in last["results"]] == ids[:1]
     assert last["next"] is None
     assert "page=2" in last["previous"]
+    beyond = till_client.get(REDEMPTIONS, {"page": str(10**30), "page_size": "2"})
+    assert beyond.status_code == 200
+    assert beyond.json()["results"] == [] and beyond.json()["next"] is None
 
 
 @pytest.mark.parametrize(
@@ -707,6 +712,10 @@ def test_redemption_list_is_paginated_by_page_size(circuit, till_client):
     [
         {"date": "2026-13-01"},
         {"date": "ieri"},
+        # Days a till never asks for, whose bounds in Rome's time fall outside the calendar.
+        {"date": "0001-01-01"},
+        {"date": "9999-12-31"},
+        {"date": "1999-12-31"},
         {"page": "abc"},
         {"page": "0"},
         {"page_size": "0"},

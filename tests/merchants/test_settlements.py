@@ -351,6 +351,9 @@ def test_settle_merchants_takes_a_cutoff_a_shop_and_a_user(programme):
     assert Settlement.objects.get().created_by == person
     with pytest.raises(CommandError, match="Data non valida"):
         call_command("settle_merchants", "--until", "ieri")
+    for far in ("9999-12-31", "0001-01-01T10:00"):
+        with pytest.raises(CommandError, match="Scegli un giorno tra il 01/01/2000"):
+            call_command("settle_merchants", "--until", far)
     with pytest.raises(CommandError, match="inesistente"):
         call_command("settle_merchants", "--user", "nessuno")
 

@@ -417,6 +417,9 @@ def test_funder_reach_over_a_period_counts_what_was_booked_on_those_days():
     with pytest.raises(FundingError) as refused:
         reach(date(2026, 4, 30), date(2026, 4, 1))
     assert refused.value.code == "invalid_period"
+    with pytest.raises(FundingError) as refused:
+        reach(date(1, 1, 1), date(9999, 12, 31))
+    assert refused.value.code == "period_out_of_range"
 
 
 def shop_in_two_categories_call(*shares: str):
@@ -604,6 +607,10 @@ def test_funder_report_for_a_period_in_the_page_and_the_files(client):
     backwards = client.get(url, {**query, "since": query["until"], "until": query["since"]})
     assert backwards.context["table"] is None
     assert "La data finale viene prima di quella iniziale." in backwards.content.decode()
+    for far in ("01/01/0001", "31/12/9999"):
+        outside = client.get(url, {**query, "since": far, "until": far})
+        assert outside.status_code == 200 and outside.context["table"] is None
+        assert "Scegli un giorno tra il 01/01/2000 e il 31/12/2099." in outside.content.decode()
     nonsense = client.get(url, {**query, "since": "31/02/2026"})
     assert nonsense.status_code == 200 and nonsense.context["table"] is None
     assert "Data non valida: controlla giorno, mese e anno." in nonsense.content.decode()

@@ -436,3 +436,17 @@ def test_draft_calls_are_reported_too_for_the_agency(agency_client, call):
         report_url(initiative=call["initiative"].pk, dimension=Dimension.CALL)
     )
     assert response.context["report"].totals["issued"] == D("300.00")
+
+
+@pytest.mark.parametrize("day", ["01/01/0001", "31/12/9999", "01/01/1899"])
+def test_a_day_outside_the_platforms_years_is_a_form_error(agency_client, call, day):
+    for field in ("date_from", "date_to"):
+        response = agency_client.get(
+            report_url(
+                initiative=call["initiative"].pk, dimension=Dimension.MUNICIPALITY, **{field: day}
+            )
+        )
+        assert response.status_code == 200
+        assert "Scegli un giorno tra il 01/01/2000 e il 31/12/2099." in str(
+            response.context["form"].errors[field]
+        )

@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
+from core.errors import DomainError
 from core.models import Account, Posting
 from core.selectors import money_sum, unbalanced_journals
 from tests import factories
@@ -128,6 +129,33 @@ def test_anonymisation_keeps_every_figure_and_removes_personal_data_everywhere(
     everything = b"".join(archive.read(n) for n in archive.namelist() if n.endswith(".csv"))
     for secret in secrets:
         assert secret.encode() not in everything, secret
+
+
+def test_archives_prepared_for_download_are_deleted_with_the_personal_data(
+    django_capture_on_commit_callbacks,
+):
+    from vouchers.archive_exports import archive_export_build, archive_export_download
+    from vouchers.models import ArchiveExport
+
+    data = archived_programme()
+    initiative = data["initiative"]
+    ready = archive_export_build(export=ArchiveExport.objects.create(initiative=initiative))
+    stored = ready.file.name
+    assert default_storage.exists(stored)
+    queued = ArchiveExport.objects.create(initiative=initiative)  # built later, from new data
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = initiative_anonymise(initiative=initiative, today=data["after_term"])
+
+    assert result.archives_deleted == 1
+    assert not default_storage.exists(stored)
+    ready.refresh_from_db()
+    assert ready.status == ArchiveExport.Status.EXPIRED and not ready.file
+    with pytest.raises(DomainError) as refused:
+        archive_export_download(export=ready, by=None)
+    assert refused.value.code == "expired"
+    queued.refresh_from_db()
+    assert queued.status == ArchiveExport.Status.QUEUED
 
 
 def test_nothing_is_anonymised_before_the_end_of_the_term():

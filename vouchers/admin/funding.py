@@ -33,6 +33,7 @@ from core.admin import (
     euro,
     is_confirmed,
 )
+from core.days import day_validators
 from core.errors import DomainError
 from core.models import Contribution, Membership, Organization, Role
 from core.money import CENT, ZERO
@@ -365,6 +366,7 @@ class ReachForm(forms.Form):
         label=gettext_lazy("Dal"),
         required=False,
         widget=UnfoldAdminSingleDateWidget,
+        validators=day_validators(),
         help_text=gettext_lazy("Vuoto: dall'inizio. Giorno incluso."),
         error_messages={"invalid": gettext_lazy("Data non valida: controlla giorno, mese e anno.")},
     )
@@ -372,6 +374,7 @@ class ReachForm(forms.Form):
         label=gettext_lazy("Al"),
         required=False,
         widget=UnfoldAdminSingleDateWidget,
+        validators=day_validators(),
         help_text=gettext_lazy(
             "Vuoto: fino a oggi. Giorno incluso: conta la spesa e gli annullamenti "
             "registrati in quei giorni."

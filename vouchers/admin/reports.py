@@ -28,6 +28,7 @@ from reportlab.pdfgen.canvas import Canvas
 from unfold.widgets import UnfoldAdminDateWidget, UnfoldAdminSelectWidget
 
 from core.admin import euro
+from core.days import day_validators
 from vouchers.admin.scoping import request_scope
 from vouchers.models import Initiative
 from vouchers.reports import (
@@ -83,12 +84,14 @@ class ReportForm(forms.Form):
     date_from = forms.DateField(
         label=gettext_lazy("Dal"),
         required=False,
+        validators=day_validators(),
         widget=UnfoldAdminDateWidget,
         error_messages={"invalid": gettext_lazy("Scrivi la data come 31/01/2026.")},
     )
     date_to = forms.DateField(
         label=gettext_lazy("Al"),
         required=False,
+        validators=day_validators(),
         widget=UnfoldAdminDateWidget,
         error_messages={"invalid": gettext_lazy("Scrivi la data come 31/01/2026.")},
     )

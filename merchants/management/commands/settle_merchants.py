@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.days import OUT_OF_RANGE, day_in_range
 from core.money import ZERO, format_euro
 from merchants.schedules import due_settlements_run
 from merchants.settlements import settlements_run
@@ -15,12 +16,16 @@ def _cutoff(text: str) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            if not day_in_range(day):
+                raise CommandError(str(OUT_OF_RANGE))
             return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min)) - (
                 timedelta(microseconds=1)
             )
         moment = datetime.fromisoformat(text)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # 9999-12-31 has no next day
         raise CommandError(_("Data non valida: usa AAAA-MM-GG oppure AAAA-MM-GGTHH:MM.")) from exc
+    if not day_in_range(moment.date()):
+        raise CommandError(str(OUT_OF_RANGE))
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
