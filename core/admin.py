@@ -7,7 +7,7 @@ through services.
 """
 
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
@@ -36,7 +36,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import capfirst, smart_split, unescape_string_literal
@@ -57,7 +56,7 @@ from unfold.widgets import (
     UnfoldAdminTextareaWidget,
 )
 
-from core.days import FIRST_DAY, LAST_DAY
+from core.days import FIRST_DAY, LAST_DAY, start_of_day
 from core.errors import DomainError
 from core.models import (
     Account,
@@ -253,10 +252,6 @@ class DayRangeFilter(RangeDateFilter):
             if end is not None:
                 lookups[f"{self.field_path}__lte"] = end
         return queryset.filter(**lookups)
-
-
-def start_of_day(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class RowScopedAdminMixin(BigListAdminMixin):

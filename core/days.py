@@ -6,14 +6,20 @@ figure of this platform lies before 2000 or after 2099: a day outside is a typin
 refused with a sentence, not carried into a query.
 """
 
-from datetime import date
+from datetime import date, datetime, time
 
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
 OUT_OF_RANGE = _("Scegli un giorno tra il 01/01/2000 e il 31/12/2099.")
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight at the start of a day, in the platform's time zone (Europe/Rome)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def day_in_range(day: date) -> bool:

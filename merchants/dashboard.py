@@ -15,7 +15,7 @@ computed and offers to compute them again.
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
@@ -27,6 +27,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.days import start_of_day
 from core.models import Contribution, Membership, Organization, Role
 from core.money import ZERO, format_euro
 from merchants.models import Merchant, Redemption, RefusedAttempt
@@ -48,10 +49,6 @@ REFRESH_PARAMETER = "aggiorna"
 def _changelist(model, **filters) -> str:
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
     return f"{url}?{urlencode(filters)}" if filters else url
-
-
-def _start_of(day) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _euro(amount) -> str:
@@ -210,7 +207,7 @@ def redemptions_per_day(scope: DashboardScope, *, days: int = CHART_DAYS) -> lis
     found = {
         row["day"]: row
         for row in _confirmed_redemptions(scope)
-        .filter(created_at__gte=_start_of(first_day))
+        .filter(created_at__gte=start_of_day(first_day))
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(count=Count("id"), total=Sum("amount"))
@@ -268,7 +265,7 @@ def merchant_figures(scope: DashboardScope) -> dict:
 
 
 def refused_today(scope: DashboardScope) -> int:
-    attempts = RefusedAttempt.objects.filter(created_at__gte=_start_of(timezone.localdate()))
+    attempts = RefusedAttempt.objects.filter(created_at__gte=start_of_day(timezone.localdate()))
     if scope.merchants is not None:
         attempts = attempts.filter(merchant__in=scope.merchants)
     return attempts.count()

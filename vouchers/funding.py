@@ -15,18 +15,17 @@ registry, so that this module never imports ``merchants``.
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from celery import shared_task
 from django.apps import apps
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.days import OUT_OF_RANGE, day_in_range
+from core.days import OUT_OF_RANGE, day_in_range, start_of_day
 from core.errors import DomainError
 from core.models import Account, Contribution, Fund, Journal, Organization, Posting
 from core.money import CENT, ZERO, InvalidAmount, format_euro, positive_euro
@@ -596,11 +595,6 @@ class ReachRow:
     count: int
 
 
-def _day_start(day: date) -> datetime:
-    """Midnight at the start of a day, in the platform's time zone (Europe/Rome)."""
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def _funder_attributions(
     *,
     funder: Organization | None,
@@ -613,9 +607,9 @@ def _funder_attributions(
     rows = FundingAttribution.objects.all()
     # A movement belongs to the day it was booked: a sale to its day, a void to the void's.
     if since is not None:
-        rows = rows.filter(journal__created_at__gte=_day_start(since))
+        rows = rows.filter(journal__created_at__gte=start_of_day(since))
     if until is not None:
-        rows = rows.filter(journal__created_at__lt=_day_start(until + timedelta(days=1)))
+        rows = rows.filter(journal__created_at__lt=start_of_day(until + timedelta(days=1)))
     if within is not None:
         rows = rows.filter(source__contribution__in=within)
     if funder is not None:
