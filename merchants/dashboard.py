@@ -245,14 +245,15 @@ def spending_per_category(redemptions: list[dict]) -> list[dict]:
     for row in redemptions:
         by_pair[(row["voucher__initiative_id"], row["merchant_id"])] += row["total"] or ZERO
     chosen = category_of_shops_per_call(pairs=list(by_pair))
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    # Shops with no category under None, named in the reader's language when shown (the
+    # figures are kept in the cache for everybody).
+    totals: dict[str | None, Decimal] = defaultdict(lambda: ZERO)
     for pair, amount in by_pair.items():
         category = chosen[pair]
-        label = category[1] if category is not None else str(_("Senza categoria"))
-        totals[label] += amount
+        totals[category[1] if category is not None else None] += amount
     return [
         {"name": name, "total": total}
-        for name, total in sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+        for name, total in sorted(totals.items(), key=lambda item: (-item[1], item[0] or ""))
     ]
 
 
@@ -592,7 +593,10 @@ def dashboard_callback(request, context):
     context["more_towns"] = max(len(figures["by_town"]) - TABLE_ROWS, 0)
     context["category_table"] = {
         "headers": [_("Categoria"), _("Speso")],
-        "rows": [[row["name"], _euro(row["total"])] for row in computed["categories"]],
+        "rows": [
+            [row["name"] or _("Senza categoria"), _euro(row["total"])]
+            for row in computed["categories"]
+        ],
     }
     context["funder_only"] = scope.funder_only
     context["figures_computed_at"] = computed["computed_at"]

@@ -720,3 +720,17 @@ def test_the_dashboard_counts_a_shop_of_two_categories_once_as_the_reports_do(ad
     }
     assert sum(staff.values()) == total
     assert "le righe sommano la spesa" in response.content.decode()
+
+
+def test_the_dashboards_shops_without_a_category_are_named_in_the_readers_language(
+    admin_client,
+):
+    initiative, _sources = funded_call("1000.00")
+    shop = factories.merchant(initiative=initiative)
+    redeem(shop, factories.voucher(initiative=initiative), "12.00")
+    shop.categories.clear()  # its categories removed since
+    italian = admin_client.get(reverse("admin:index"), {"aggiorna": "1"})
+    assert dict(italian.context["category_table"]["rows"]) == {"Senza categoria": "€\xa012,00"}
+    # The figures come from the cache now, kept for every reader.
+    english = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="en")
+    assert dict(english.context["category_table"]["rows"]) == {"No category": "€\xa012.00"}
