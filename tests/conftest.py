@@ -1,6 +1,7 @@
 import pytest
 from django.core.cache import cache
 from django.test.client import ClientHandler
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from merchants import fastlane
@@ -22,6 +23,14 @@ def _till_fast_lane(monkeypatch):
         return stack(self, request) if response is None else response
 
     monkeypatch.setattr(ClientHandler, "get_response", get_response)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """End every test in the default language: a request in English through the test client
+    leaves English active in this thread, and the next test would read English sentences."""
+    yield
+    translation.deactivate()  # back to LANGUAGE_CODE, as every test starts
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from django.db import connection
 
@@ -29,11 +30,16 @@ pytestmark = [
 
 
 def forget_broker_connections() -> None:
-    """Drop pooled connections, so that a change of broker_url takes effect in this process."""
+    """Drop pooled connections, so that a change of broker_url takes effect in this process.
+
+    kombu keeps its pools in global groups keyed by broker: emptied too, or the next test on
+    the same broker would be handed the pool closed here.
+    """
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    kombu.pools.reset()
 
 
 @pytest.fixture
@@ -106,3 +112,38 @@ def test_bulk_issuing_runs_on_a_real_worker_and_reports_progress(worker, monkeyp
         time.sleep(0.2)
     assert (run.status, run.done, run.total, run.vouchers_issued) == ("done", 3, 3, 3)
     assert Voucher.objects.filter(initiative=initiative).count() == 3
+
+
+@pytest.fixture
+def shared_media(tmp_path, monkeypatch, settings):
+    """One media folder for this process and the worker, as app servers and workers share."""
+    media = tmp_path / "media"
+    monkeypatch.setenv("MEDIA_ROOT", str(media))
+    settings.MEDIA_ROOT = media
+    return media
+
+
+def test_a_calls_archive_is_prepared_on_a_real_worker(shared_media, worker, monkeypatch):
+    import hashlib
+
+    from vouchers import archive_exports
+    from vouchers.models import ArchiveExport
+
+    def not_here(**_kwargs):
+        raise AssertionError("the archive was written in the test process, not on the worker")
+
+    monkeypatch.setattr(archive_exports, "initiative_archive_zip", not_here)
+    initiative, _applications = run_to_ranking(3)
+    export = archive_exports.archive_export_request(initiative=initiative, by=None)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        export.refresh_from_db()
+        if export.status in (ArchiveExport.Status.DONE, ArchiveExport.Status.FAILED):
+            break
+        if worker.poll() is not None:
+            pytest.fail("the worker stopped: " + worker.stdout.read().decode(errors="replace"))
+        time.sleep(0.2)
+    assert export.status == ArchiveExport.Status.DONE, export.error
+    stored = shared_media / export.file.name
+    assert stored.parent.parent == shared_media / "archives"
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == export.sha256
