@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -162,24 +162,37 @@ def archive_export_download(*, export: ArchiveExport, by) -> ArchiveExport:
     return export
 
 
-def _expire(export: ArchiveExport) -> bool:
-    """Mark one export's file gone and delete the file once that is committed."""
+def _delete_files_on_commit(names: list[str]) -> None:
+    def delete() -> None:
+        for name in names:
+            try:
+                default_storage.delete(name)
+            except OSError:  # the row no longer points at it: log and go on
+                logger.exception("Could not delete the archive file %s", name)
+
+    if names:
+        transaction.on_commit(delete)
+
+
+def _expire_ready(exports: QuerySet[ArchiveExport]) -> int:
+    """Mark the ready ones of these exports as gone and delete their files once that is
+    committed; return how many."""
     with transaction.atomic():
-        locked = ArchiveExport.objects.select_for_update().filter(pk=export.pk).first()
-        if locked is None or locked.status != ArchiveExport.Status.DONE:
-            return False
-        name = locked.file.name
-        ArchiveExport.objects.filter(pk=export.pk).update(
+        ready = dict(
+            exports.filter(status=ArchiveExport.Status.DONE)
+            .select_for_update()
+            .values_list("pk", "file")
+        )
+        ArchiveExport.objects.filter(pk__in=list(ready)).update(
             status=ArchiveExport.Status.EXPIRED, file="", expires_at=timezone.now()
         )
-        if name:
-            transaction.on_commit(lambda: default_storage.delete(name))
-    return True
+        _delete_files_on_commit([name for name in ready.values() if name])
+    return len(ready)
 
 
 def archive_export_discard(*, export: ArchiveExport) -> ArchiveExport:
     """Delete a ready archive's file before its time (staff have what they needed)."""
-    if not _expire(export):
+    if not _expire_ready(ArchiveExport.objects.filter(pk=export.pk)):
         export.refresh_from_db()
         if export.status in ACTIVE_STATUSES:
             raise ArchiveExportError("not_ready")
@@ -190,6 +203,9 @@ def archive_export_discard(*, export: ArchiveExport) -> ArchiveExport:
 
 def archive_exports_purge(*, now: datetime | None = None) -> int:
     """Delete the files of the archives whose days are over; return how many."""
-    now = now or timezone.now()
-    due = ArchiveExport.objects.filter(status=ArchiveExport.Status.DONE, expires_at__lte=now)
-    return sum(_expire(export) for export in due.only("pk"))
+    return _expire_ready(ArchiveExport.objects.filter(expires_at__lte=now or timezone.now()))
+
+
+def initiative_archives_delete(*, initiative: Initiative) -> int:
+    """Delete the ready archives of a call now (its personal data are being anonymised)."""
+    return _expire_ready(ArchiveExport.objects.filter(initiative=initiative))

@@ -29,10 +29,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from core.models import PaymentLine
+from vouchers.archive_exports import initiative_archives_delete
 from vouchers.models import (
     Application,
     ApplicationDocument,
-    ArchiveExport,
     Beneficiary,
     Expense,
     HouseholdMember,
@@ -140,20 +140,6 @@ def _delete_files_on_commit(names: list[str]) -> None:
 
     if names:
         transaction.on_commit(delete)
-
-
-def _delete_prepared_archives(initiative: Initiative) -> int:
-    """The archive ZIPs prepared for download hold the data just removed: delete them."""
-    ready = dict(
-        ArchiveExport.objects.filter(initiative=initiative, status=ArchiveExport.Status.DONE)
-        .select_for_update()
-        .values_list("pk", "file")
-    )
-    ArchiveExport.objects.filter(pk__in=list(ready)).update(
-        status=ArchiveExport.Status.EXPIRED, file="", expires_at=timezone.now()
-    )
-    _delete_files_on_commit([name for name in ready.values() if name])
-    return len(ready)
 
 
 def _anonymise_applications(initiative: Initiative, result: AnonymisationResult) -> None:
@@ -308,7 +294,8 @@ def initiative_anonymise(
         _anonymise_beneficiaries(anonymised)
         result.beneficiaries_anonymised = len(anonymised)
         result.beneficiaries_kept = sorted(kept)
-        result.archives_deleted = _delete_prepared_archives(initiative)
+        # The archive ZIPs prepared for download hold the data just removed.
+        result.archives_deleted = initiative_archives_delete(initiative=initiative)
         initiative.personal_data_erased_at = now or timezone.now()
         initiative._change_reason = "Dati personali anonimizzati"
         initiative._history_user = by

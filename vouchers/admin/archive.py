@@ -253,11 +253,10 @@ class ArchiveExportAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     def scoped_queryset(self, request):
         return ArchiveExport.objects.filter(initiative__in=visible_initiatives(request))
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        export = self.get_object(request, object_id)
-        if export is not None and export.status in ACTIVE_STATUSES:
-            extra_context = {**(extra_context or {}), "refresh_seconds": REFRESH_SECONDS}
-        return super().change_view(request, object_id, form_url, extra_context)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.status in ACTIVE_STATUSES:
+            context["refresh_seconds"] = REFRESH_SECONDS
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_module_permission(self, request):
         return super().has_module_permission(request) and may_download_archives(request.user)
