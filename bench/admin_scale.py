@@ -11,8 +11,10 @@ manager of the largest municipality, it GETs in-process (``django.test.Client``,
 every change list registered in ``admin.site`` (first page, default ordering), the same with
 a search term and with each of its filters, and the dashboard (``/admin/``): one warm-up,
 then five timed requests each, counting the SQL queries. Goal: ≤ 300 ms and ≤ 15 queries per
-page. It prints a table and the pages over the goals, and always exits 0: it is a
-measurement. ``--keep`` reuses a database built earlier. See bench/README.md.
+page. It prints a table and the pages over the goals. It exits 1 if a check of the built data
+failed or a page answered with an error (a role's 403 aside): the figures are then not to be
+trusted; pages over the goals are figures, not failures. ``--keep`` reuses a database built
+earlier. See bench/README.md.
 """
 
 import argparse
@@ -1833,7 +1835,26 @@ def main() -> int:
                 indent=1,
             )
         )
-    return 0  # a measurement: the figures, not the exit code, tell how it went
+    return exit_status(marker=marker, pages=pages)
+
+
+def exit_status(*, marker: dict, pages: list[Page]) -> int:
+    """Say how the run went: 1 if the built data failed a check or a page broke, else 0.
+
+    Pages over the goals are what the bench measures, not failures; a failed check of the
+    books or a page that answers an error means the figures cannot be trusted.
+    """
+    checks_failed = marker.get("checks_failed", 0)
+    page_errors = sum(1 for p in pages if p.error and not p.error.startswith("HTTP 403"))
+    problems = []
+    if checks_failed:
+        problems.append(f"{checks_failed} failed checks of the built data")
+    if page_errors:
+        problems.append(f"{page_errors} pages answered with an error")
+    if problems:
+        print(f"FAILED: {'; '.join(problems)} (exit status 1).")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
