@@ -6,22 +6,26 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# The first Python >= 3.12 found: python3.13, python3.12, then pyenv's installs.
-PYTHON_CANDIDATES := python3.13 python3.12 python3 \
-	$(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.1[23]*/bin/python3)) \
-	$(sort $(wildcard $(HOME)/.pyenv/versions/3.1[23]*/bin/python3))
+# The first Python >= 3.12 found: python3.13, python3.12, then pyenv's installs (3.13 before
+# 3.12). A plain python3 is not tried: on Debian 12 it is 3.11.
+PYENV_ROOT_DIR := $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
+PYTHON_CANDIDATES := python3.13 python3.12 \
+	$(sort $(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python3)) \
+	$(sort $(wildcard $(PYENV_ROOT_DIR)/versions/3.12*/bin/python3))
 BASE_PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 		command -v $$p; break; fi; done)
 
-.PHONY: run test test-fast lint format seed bench messages check-migrations clean venv
+.PHONY: run test test-fast lint format seed bench messages check-migrations clean venv \
+	system-packages system-packages-run
 
 $(BIN)/.installed: pyproject.toml
 	@if [ ! -x "$(PY)" ]; then \
 		if [ -z "$(BASE_PYTHON)" ]; then \
 			echo "BuonoComune needs Python 3.12 or newer, and none was found."; \
-			echo "Tried: python3.13, python3.12, python3 and pyenv's versions/3.12*, 3.13*."; \
-			echo "Install one (for example 'apt-get install python3.12' or 'pyenv install 3.12') and run make again."; \
+			echo "Tried: python3.13, python3.12 (on the PATH), then $(PYENV_ROOT_DIR)/versions/3.13* and 3.12*."; \
+			echo "Install one (Debian 13: 'sudo apt-get install -y python3 python3-venv' gives 3.13;"; \
+			echo "elsewhere 'pyenv install 3.13'), or run make with BASE_PYTHON=/path/to/python3.12, and run make again."; \
 			exit 1; fi; \
 		echo "Creating $(VENV) with $(BASE_PYTHON)"; \
 		"$(BASE_PYTHON)" -m venv $(VENV); fi
@@ -31,9 +35,17 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-run: venv
+# libzbar0, gettext and (for the tests) chromium: installed when run as root, otherwise the
+# command to install them is printed.
+system-packages:
+	@.ci/system-packages test
+
+system-packages-run:
+	@.ci/system-packages run
+
+run: system-packages-run venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py compilemessages --ignore '.venv' -v0 || echo "gettext is not installed: shipped translations are used"
+	$(PY) manage.py compilemessages --ignore '.venv' -v0
 	$(PY) manage.py seed_demo
 	@echo
 	@echo "  App (beneficiari e cassieri):  http://$(HOST):$(PORT)/"
@@ -48,7 +60,7 @@ seed: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 
-test: venv
+test: system-packages venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
