@@ -1301,6 +1301,8 @@ def demo_report(*, today: date | None = None) -> dict:
 
     Built from the database, so that it is the same whether the data was just created or
     found. ``in_circuit`` says whether the shop can take the vouchers of at least one demo call.
+    ``beneficiary`` is how the demo beneficiary logs in to the app (fiscal code and access
+    code); each shop's ``owner`` and ``cashier`` log in to the till at ``/cassa/``.
     """
     today = today or timezone.localdate()
     org_names = _organization_names()
@@ -1337,8 +1339,13 @@ def demo_report(*, today: date | None = None) -> dict:
         merchant = Merchant.objects.filter(vat_number=shop_vat_number(shop)).first()
         if merchant is None:
             continue
+        owner = None
         if shop.owner.username in existing:
             users.append(login(shop.owner.username, MERCHANT_OWNER, merchant.name))
+            owner = {
+                "username": shop.owner.username,
+                "password": demo_password(shop.owner.username),
+            }
         cashier = None
         if shop.cashier is not None and shop.cashier.username in existing:
             users.append(login(shop.cashier.username, CASHIER, merchant.name))
@@ -1359,6 +1366,7 @@ def demo_report(*, today: date | None = None) -> dict:
                     for pk in initiative_ids
                 ),
                 "device_key": raw_key if key_exists else None,
+                "owner": owner,
                 "cashier": cashier,
             }
         )
@@ -1377,4 +1385,9 @@ def demo_report(*, today: date | None = None) -> dict:
         .select_related("beneficiary", "initiative")
         .order_by("pk")
     ]
-    return {"users": users, "merchants": merchants, "vouchers": vouchers}
+    return {
+        "users": users,
+        "beneficiary": demo_app_access(),
+        "merchants": merchants,
+        "vouchers": vouchers,
+    }

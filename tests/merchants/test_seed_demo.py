@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import re
+from contextlib import redirect_stdout
 from datetime import date
 from io import StringIO
 
@@ -12,7 +13,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
-from django.test import RequestFactory, override_settings
+from django.test import Client, RequestFactory, override_settings
 from rest_framework.test import APIClient
 from stdnum.it import codicefiscale
 
@@ -81,11 +82,20 @@ def test_seed_demo_creates_the_data_once_and_a_second_run_changes_nothing():
 
 
 def test_json_has_exactly_the_documented_shape(report):
-    assert set(report) == {"users", "merchants", "vouchers"}
+    assert set(report) == {"users", "beneficiary", "merchants", "vouchers"}
     for user in report["users"]:
         assert set(user) == {"username", "password", "role", "organization"}
+    assert set(report["beneficiary"]) == {"name", "fiscal_code", "access_code", "email"}
     for merchant in report["merchants"]:
-        assert set(merchant) == {"name", "status", "in_circuit", "device_key", "cashier"}
+        assert set(merchant) == {
+            "name",
+            "status",
+            "in_circuit",
+            "device_key",
+            "owner",
+            "cashier",
+        }
+        assert set(merchant["owner"]) == {"username", "password"}
         assert merchant["cashier"] is None or set(merchant["cashier"]) == {"username", "password"}
     for voucher in report["vouchers"]:
         assert set(voucher) == {
@@ -286,6 +296,8 @@ def test_logins_prints_users_keys_and_grouped_codes_in_italian(report):
     assert re.search(r"([0-9A-Z]{5}-){3}[0-9A-Z]{5}\s+attivo", output)
     for label in ("speso in parte", "esaurito", "scaduto", "non ancora valido", "revocato"):
         assert label in output
+    assert "Titolari e cassieri entrano nella cassa (/cassa/)" in output
+    assert report["merchants"][0]["owner"]["username"] in output
 
 
 def test_json_and_logins_seed_an_empty_database_first():
@@ -365,3 +377,47 @@ def test_logins_mention_the_calls_paid_by_transfer(report):
 
     assert "«Rimborso spese scolastiche», «Contributo affitto»" in output
     assert "prepara-distinta" in output
+
+
+CONSOLE_MAIL = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+
+
+# Committed for real, as in a terminal, so that the mail goes out while the command runs.
+@pytest.mark.django_db(transaction=True)
+@override_settings(MAILERS=CONSOLE_MAIL)
+def test_json_on_a_fresh_database_is_json_alone_and_its_logins_open_the_app_and_the_till():
+    # As in a terminal: the command and the development mailer share the same stdout.
+    terminal = StringIO()
+    with redirect_stdout(terminal):
+        call_command("seed_demo", "--json")
+
+    report = json.loads(terminal.getvalue())
+
+    beneficiary = report["beneficiary"]
+    app = Client()
+    response = app.post(
+        "/accesso/",
+        {
+            "code-fiscal_code": beneficiary["fiscal_code"],
+            "code-access_code": beneficiary["access_code"],
+        },
+    )
+    assert response.status_code == 302 and response.url == "/buoni/"
+    assert app.get("/buoni/").status_code == 200
+    owners = [m for m in report["merchants"] if m["owner"]]
+    assert len(owners) == len(demo.MERCHANTS)
+    for merchant in owners:
+        till = Client()
+        response = till.post("/cassa/accesso/", merchant["owner"])
+        assert response.status_code == 302 and response.url == "/cassa/", merchant["name"]
+        assert merchant["name"] in till.get("/cassa/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(MAILERS=CONSOLE_MAIL)
+def test_the_mail_sent_while_seeding_goes_to_stderr(capsys):
+    seed()
+
+    captured = capsys.readouterr()
+    assert "Subject:" not in captured.out
+    assert "Subject:" in captured.err

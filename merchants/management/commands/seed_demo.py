@@ -1,6 +1,8 @@
 """``manage.py seed_demo``: load the demo data once, and print its logins, keys and codes."""
 
 import json
+import sys
+from contextlib import redirect_stdout
 from decimal import Decimal
 
 from django.conf import settings
@@ -61,7 +63,10 @@ class Command(BaseCommand):
         output.add_argument(
             "--json",
             action="store_true",
-            help=_("Stampa in JSON accessi, negozi con chiave del dispositivo e buoni."),
+            help=_(
+                "Stampa in JSON accessi, accesso del beneficiario all'app, negozi con chiave "
+                "del dispositivo, titolare e cassiere, e buoni."
+            ),
         )
         output.add_argument(
             "--logins",
@@ -78,7 +83,10 @@ class Command(BaseCommand):
                 )
             )
         try:
-            summary = seed_demo()
+            # The development mailer prints the demo's e-mails on stdout: they go to stderr,
+            # so that stdout holds only what the command prints (``--json`` is JSON alone).
+            with redirect_stdout(sys.stderr):
+                summary = seed_demo()
         except DemoConflict as exc:
             raise CommandError(
                 _(
@@ -150,6 +158,16 @@ class Command(BaseCommand):
                     "/admin/vouchers/reimbursementclaim/prepara-distinta/."
                 )
                 % {"calls": ", ".join(f"«{title}»" for title in transfer_calls)}
+            )
+
+        if any(m["owner"] for m in report["merchants"]):
+            write("")
+            write(
+                _(
+                    "Titolari e cassieri entrano nella cassa (/cassa/) con utente e password: "
+                    "verificano e incassano i buoni e vedono le vendite del giorno del negozio; "
+                    "il titolare può annullare anche quelle dei cassieri."
+                )
             )
 
         tills = [m for m in report["merchants"] if m["device_key"]]
