@@ -1,7 +1,9 @@
 """Domain errors: a stable machine code and a translated sentence for people."""
 
+from decimal import Decimal
 from typing import ClassVar
 
+from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -27,7 +29,16 @@ class DomainError(Exception):
     @property
     def detail(self) -> str:
         text = str(self.message)
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        # Amounts read as the reader writes them: "20.000,00" in Italian, not "20000.00".
+        params = {
+            key: number_format(value, decimal_pos=2, use_l10n=True, force_grouping=True)
+            if isinstance(value, Decimal)
+            else value
+            for key, value in self.params.items()
+        }
+        return text % params
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}"

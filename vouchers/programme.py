@@ -215,7 +215,10 @@ def application_eligibility_errors(
         errors.append(ProgrammeError("not_resident"))
     missing = [d for d in initiative.declaration_list if d not in data.declarations_accepted]
     if missing:
-        errors.append(ProgrammeError("declarations_missing", missing="; ".join(missing)))
+        # Each declaration is a sentence with its own full stop: quoted without it, so that
+        # the message ends with one full stop, not ".);" and "..".
+        listed = "; ".join(f"«{d.rstrip(' .;:')}»" for d in missing)
+        errors.append(ProgrammeError("declarations_missing", missing=listed))
     if initiative.max_isee is not None:
         if data.isee is None or data.isee == "":
             errors.append(ProgrammeError("isee_required"))

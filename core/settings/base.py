@@ -65,9 +65,9 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
-    "django_celery_beat",
+    "core.vendor_apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, named in Italian
+    "core.vendor_apps.BackupCodesConfig",  # django_otp.plugins.otp_static
+    "core.vendor_apps.PeriodicTasksConfig",  # django_celery_beat
     "core",
     "vouchers",
     "merchants",

@@ -2,7 +2,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 from stdnum.it import codicefiscale
 
 from core.selectors import unbalanced_journals
@@ -375,3 +375,27 @@ def test_an_expired_residual_stays_in_the_budget_once_the_call_has_ended():
     assert vouchers_expire_due(today=after) == 3
     assert Application.objects.get(rank=4).outcome == Application.Outcome.WAITING
     assert initiative_budget_available(initiative=initiative) == Decimal("300.00")
+
+
+def test_refusals_read_with_one_full_stop_and_italian_numbers():
+    declarations = (
+        "Dichiaro di risiedere nel Comune (art. 46 DPR 445/2000).\nDichiaro che i dati sono veri."
+    )
+    initiative = open_call(max_isee=Decimal("15000.00"), declarations=declarations)
+    errors = programme.application_eligibility_errors(
+        initiative=initiative,
+        data=applicant(initiative, 1, isee="20000.00"),
+        on=timezone.localdate(),
+    )
+
+    with translation.override("it"):
+        details = {error.code: error.detail for error in errors}
+    assert details["declarations_missing"] == (
+        "Mancano dichiarazioni obbligatorie: «Dichiaro di risiedere nel Comune (art. 46 DPR "
+        "445/2000)»; «Dichiaro che i dati sono veri»."
+    )
+    assert details["isee_too_high"] == (
+        "L'ISEE (20.000,00) supera il massimo del bando (15.000,00)."
+    )
+    with translation.override("en"):
+        assert "20,000.00" in next(e for e in errors if e.code == "isee_too_high").detail
