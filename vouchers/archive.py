@@ -1,16 +1,18 @@
 """The archive of a closed call: one ZIP with its data, its files and a SHA-256 manifest.
 
-The ZIP holds the call's settings (``call.json``), one CSV per kind of record, the pain.001
-files of the payment batches that paid its shops or beneficiaries, the settlement statements,
-the outcome letters, the call's published documents and the files uploaded with its
-applications and claims. ``MANIFEST.sha256`` lists every other file as ``sha256sum`` does
-(``sha256sum -c MANIFEST.sha256`` checks an unzipped copy); ``manifest.json`` adds sizes,
-when the archive was made and by whom.
+The ZIP holds the call's settings (``bando.json``), one CSV per kind of record
+(``domande.csv``, ``buoni.csv``, ``contabilita.csv``…), the pain.001 files of the payment
+batches that paid its shops or beneficiaries (``distinte/``), the settlement statements
+(``liquidazioni/``), the outcome letters (``lettere/``), the reports (``rendicontazione/``), the
+call's published documents (``documenti/``) and the files uploaded with its applications and
+claims (``allegati/``): Italian names, the same whatever the language of the contents.
+``INDICE.sha256`` lists every other file as ``sha256sum`` does (``sha256sum -c INDICE.sha256``
+checks an unzipped copy); ``indice.json`` adds sizes, when the archive was made and by whom.
 
 Everything is streamed: rows are read in chunks and written straight into the compressed
 member, files are copied in blocks, so memory stays flat however large the call is. Entries
 are written in a fixed order and rows by id, so two archives of the same call differ only in
-``manifest.json``'s time and author (and the date printed on regenerated letters).
+``indice.json``'s time and author (and the date printed on regenerated letters).
 
 The shop side of a call (redemptions, settlements, statements) lives in ``merchants``, which
 builds on this app: its models are looked up through the app registry, as the reports do, and
@@ -71,7 +73,16 @@ SENT_BATCH_STATUSES = (PaymentBatch.Status.EXPORTED, PaymentBatch.Status.PAID)
 ROWS_PER_CHUNK = 2000  # rows read per query and encoded per write
 COPY_BLOCK = 1024 * 1024
 LETTERS_PER_PDF = 500
-MANIFEST_NAME = "MANIFEST.sha256"
+MANIFEST_NAME = "INDICE.sha256"
+# The reports' file names, by dimension.
+REPORT_NAMES = {
+    "call": "bando",
+    "municipality": "comune",
+    "shop": "negozio",
+    "category": "categoria",
+    "week": "settimana",
+    "funder": "finanziatore",
+}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -746,7 +757,7 @@ def _ledger_rows(
 
 
 def _receipt_path(claim_id: int, expense_id: int, name: str) -> str:
-    return f"attachments/receipts/{claim_id}/{expense_id}-{_safe_name(name)}"
+    return f"allegati/scontrini/{claim_id}/{expense_id}-{_safe_name(name)}"
 
 
 # --- The archive -----------------------------------------------------------------------------
@@ -760,8 +771,9 @@ def _reports(writer: _ArchiveWriter, initiative: Initiative) -> None:
     # By funder is a funder's own report, across calls: not one of the call's.
     for dimension in [d for d in Dimension.values if d != Dimension.FUNDER]:
         report = call_report(initiative=initiative, dimension=dimension)
-        writer.write_bytes(f"reports/report-{dimension}.csv", report_csv(report))
-        writer.write_bytes(f"reports/report-{dimension}.pdf", report_pdf(report))
+        name = f"rendicontazione/rendicontazione-per-{REPORT_NAMES[dimension]}"
+        writer.write_bytes(f"{name}.csv", report_csv(report))
+        writer.write_bytes(f"{name}.pdf", report_pdf(report))
 
 
 def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
@@ -769,11 +781,11 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
 
     Settlement = _model("Settlement")
 
-    writer.write_bytes("call.json", _call_json(initiative))
-    writer.write_csv("summary.csv", [_("voce"), _("valore")], _summary_rows(initiative))
-    writer.write_csv("applications.csv", APPLICATIONS_HEADER, _applications_rows(initiative))
+    writer.write_bytes("bando.json", _call_json(initiative))
+    writer.write_csv("riepilogo.csv", [_("voce"), _("valore")], _summary_rows(initiative))
+    writer.write_csv("domande.csv", APPLICATIONS_HEADER, _applications_rows(initiative))
     writer.write_csv(
-        "household_members.csv",
+        "componenti_dei_nuclei.csv",
         [
             _("protocollo"),
             _("codice fiscale"),
@@ -785,7 +797,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
         _members_rows(initiative),
     )
     writer.write_csv(
-        "decisions.csv",
+        "decisioni.csv",
         [
             _("id"),
             _("protocollo"),
@@ -799,7 +811,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
         _decisions_rows(initiative),
     )
     writer.write_csv(
-        "ranking.csv",
+        "graduatoria.csv",
         [
             _("posizione"),
             _("protocollo"),
@@ -811,7 +823,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
         _ranking_rows(initiative),
     )
     writer.write_csv(
-        "vouchers.csv",
+        "buoni.csv",
         [
             _("id"),
             _("codice (ultime cifre)"),
@@ -830,7 +842,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
         _vouchers_rows(initiative),
     )
     writer.write_csv(
-        "redemptions.csv",
+        "utilizzi.csv",
         [
             _("id"),
             _("scontrino"),
@@ -850,7 +862,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
     )
     settlement_ids = _settlement_ids(initiative)
     writer.write_csv(
-        "settlements.csv",
+        "liquidazioni.csv",
         [
             _("id"),
             _("esercente"),
@@ -868,7 +880,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
         _settlements_rows(initiative, settlement_ids),
     )
     writer.write_csv(
-        "reimbursement_claims.csv",
+        "richieste_di_rimborso.csv",
         [
             _("id"),
             _("protocollo"),
@@ -880,7 +892,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
         _claims_rows(initiative),
     )
     writer.write_csv(
-        "expenses.csv",
+        "spese.csv",
         [
             _("id"),
             _("richiesta"),
@@ -896,7 +908,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
         _expenses_rows(initiative),
     )
     writer.write_csv(
-        "notifications.csv",
+        "comunicazioni.csv",
         [
             _("id"),
             _("protocollo"),
@@ -913,7 +925,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
     )
     batches = _payment_batches(initiative, settlement_ids)
     writer.write_csv(
-        "ledger.csv",
+        "contabilita.csv",
         [
             _("registrazione"),
             _("tipo"),
@@ -931,13 +943,13 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
     )
     _reports(writer, initiative)
     for batch in batches:
-        with writer.member(f"payments/{_safe_name(batch.message_id)}.xml") as member:
+        with writer.member(f"distinte/{_safe_name(batch.message_id)}.xml") as member:
             payment_batch_xml(batch, member)
     for settlement in (
         Settlement.objects.filter(pk__in=settlement_ids).select_related("merchant").order_by("pk")
     ):
         writer.write_bytes(
-            f"settlements/statement-{settlement.pk:08d}.pdf",
+            f"liquidazioni/estratto-conto-{settlement.pk:08d}.pdf",
             settlement_statement_pdf(settlement, language=translation.get_language()),
         )
     letters = (
@@ -950,10 +962,10 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
     letter_ids = list(letters.values_list("pk", flat=True))
     for part, start in enumerate(range(0, len(letter_ids), LETTERS_PER_PDF), start=1):
         chunk = list(letters.filter(pk__in=letter_ids[start : start + LETTERS_PER_PDF]))
-        writer.write_bytes(f"letters/outcome-letters-{part:04d}.pdf", outcome_letters_pdf(chunk))
+        writer.write_bytes(f"lettere/lettere-di-esito-{part:04d}.pdf", outcome_letters_pdf(chunk))
     for document in initiative.documents.order_by("pk"):
         writer.copy_stored(
-            f"documents/{document.pk}-{_safe_name(document.file.name)}", document.file
+            f"documenti/{document.pk}-{_safe_name(document.file.name)}", document.file
         )
     for document in (
         ApplicationDocument.objects.filter(application__initiative=initiative)
@@ -964,7 +976,7 @@ def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
     ):
         application = document.application
         writer.copy_stored(
-            f"attachments/applications/{application.protocol_year}-"
+            f"allegati/domande/{application.protocol_year}-"
             f"{application.protocol_sequence:06d}/{document.pk}-{_safe_name(document.file.name)}",
             document.file,
         )
@@ -1024,7 +1036,7 @@ def initiative_archive_zip(
             "missing_files": writer.result.missing,
         }
         writer.write_bytes(
-            "manifest.json",
+            "indice.json",
             json.dumps(manifest, indent=2, ensure_ascii=False).encode(),
         )
         lines = "".join(f"{f.sha256}  {f.path}\n" for f in writer.result.files)

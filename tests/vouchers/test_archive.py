@@ -4,6 +4,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -132,47 +133,47 @@ def test_the_archive_holds_every_record_and_file_of_the_call():
     archive = build(data["initiative"])
     names = archive.namelist()
     for name in (
-        "call.json",
-        "summary.csv",
-        "applications.csv",
-        "household_members.csv",
-        "decisions.csv",
-        "ranking.csv",
-        "vouchers.csv",
-        "redemptions.csv",
-        "settlements.csv",
-        "ledger.csv",
-        "notifications.csv",
-        "manifest.json",
-        "MANIFEST.sha256",
+        "bando.json",
+        "riepilogo.csv",
+        "domande.csv",
+        "componenti_dei_nuclei.csv",
+        "decisioni.csv",
+        "graduatoria.csv",
+        "buoni.csv",
+        "utilizzi.csv",
+        "liquidazioni.csv",
+        "contabilita.csv",
+        "comunicazioni.csv",
+        "indice.json",
+        "INDICE.sha256",
     ):
         assert name in names
-    assert names[-2:] == ["manifest.json", "MANIFEST.sha256"]
+    assert names[-2:] == ["indice.json", "INDICE.sha256"]
     assert all(info.compress_type == zipfile.ZIP_DEFLATED for info in archive.infolist())
 
-    call = json.loads(archive.read("call.json"))
+    call = json.loads(archive.read("bando.json"))
     assert call["initiative"]["title"] == data["initiative"].title
     assert call["initiative"]["amount_base"] == "100.00"
     assert call["documents"][0]["title"] == "Avviso"
 
-    applications = read_csv(archive, "applications.csv")
+    applications = read_csv(archive, "domande.csv")
     assert len(applications) == 1 + 3
     assert applications[1][4] == data["applications"][0].applicant.fiscal_code
     assert applications[1][7] == "mario.rossi@example.org"
     assert applications[1][18] == "2"  # applicant and one household member
-    ranking = read_csv(archive, "ranking.csv")
+    ranking = read_csv(archive, "graduatoria.csv")
     assert [row[0] for row in ranking[1:]] == ["1", "2"]
-    assert len(read_csv(archive, "decisions.csv")) == 1 + 3
-    vouchers = read_csv(archive, "vouchers.csv")
+    assert len(read_csv(archive, "decisioni.csv")) == 1 + 3
+    vouchers = read_csv(archive, "buoni.csv")
     assert len(vouchers) == 1 + 2
     full_codes = set(Voucher.objects.values_list("code", flat=True))
-    assert not any(code in archive.read("vouchers.csv").decode() for code in full_codes)
-    [redemption] = read_csv(archive, "redemptions.csv")[1:]
+    assert not any(code in archive.read("buoni.csv").decode() for code in full_codes)
+    [redemption] = read_csv(archive, "utilizzi.csv")[1:]
     assert redemption[8] == "12.34"
-    [settlement] = read_csv(archive, "settlements.csv")[1:]
+    [settlement] = read_csv(archive, "liquidazioni.csv")[1:]
     assert settlement[0] == str(data["settlement"].pk)
     assert settlement[8] == "12.34" and settlement[9] == data["batch"].message_id
-    ledger = read_csv(archive, "ledger.csv")[1:]
+    ledger = read_csv(archive, "contabilita.csv")[1:]
     kinds = {row[1] for row in ledger}
     assert {"Budget assegnato al bando", "Buoni emessi", "Utilizzo del buono"} <= kinds
     assert "Liquidazione all'esercente" in kinds
@@ -181,19 +182,22 @@ def test_the_archive_holds_every_record_and_file_of_the_call():
         journals[row[0]] = journals.get(row[0], 0) + round(float(row[8]) * 100)
     assert set(journals.values()) == {0}
 
-    assert any(n.startswith("documents/") and n.endswith("avviso_pubblico.pdf") for n in names)
-    [attachment] = [n for n in names if n.startswith("attachments/applications/")]
+    assert any(n.startswith("documenti/") and n.endswith("avviso_pubblico.pdf") for n in names)
+    [attachment] = [n for n in names if n.startswith("allegati/domande/")]
     assert archive.read(attachment) == PDF
-    assert f"settlements/statement-{data['settlement'].pk:08d}.pdf" in names
-    assert {"reports/report-call.csv", "reports/report-shop.pdf"} <= set(names)
+    assert f"liquidazioni/estratto-conto-{data['settlement'].pk:08d}.pdf" in names
+    assert {
+        "rendicontazione/rendicontazione-per-bando.csv",
+        "rendicontazione/rendicontazione-per-negozio.pdf",
+    } <= set(names)
     assert Notification.objects.filter(channel=Notification.Channel.LETTER).exists()
-    assert archive.read("letters/outcome-letters-0001.pdf").startswith(b"%PDF")
+    assert archive.read("lettere/lettere-di-esito-0001.pdf").startswith(b"%PDF")
 
 
 def test_the_payment_file_of_the_batch_that_paid_the_shop_is_in_the_archive():
     data = closed_programme()
     archive = build(data["initiative"])
-    xml = archive.read(f"payments/{data['batch'].message_id}.xml")
+    xml = archive.read(f"distinte/{data['batch'].message_id}.xml")
     validate_pain001(xml)
     again = io.BytesIO()
     payment_batch_export(batch=data["batch"], out=again)
@@ -207,20 +211,20 @@ def test_the_manifest_lists_every_file_with_its_sha256_as_sha256sum_does():
     data = closed_programme()
     author = data["staff"][1]
     archive = build(data["initiative"], by=author)
-    lines = archive.read("MANIFEST.sha256").decode().splitlines()
+    lines = archive.read("INDICE.sha256").decode().splitlines()
     listed = {}
     for line in lines:
         digest, path = line.split("  ", 1)
         listed[path] = digest
-    others = [n for n in archive.namelist() if n != "MANIFEST.sha256"]
+    others = [n for n in archive.namelist() if n != "INDICE.sha256"]
     assert sorted(listed) == sorted(others)
     for name in others:
         assert hashlib.sha256(archive.read(name)).hexdigest() == listed[name], name
-    manifest = json.loads(archive.read("manifest.json"))
+    manifest = json.loads(archive.read("indice.json"))
     assert manifest["generated_by"] == author.username
     assert manifest["generated_at"]
     sizes = {f["path"]: f["size"] for f in manifest["files"]}
-    assert sizes["applications.csv"] == len(archive.read("applications.csv"))
+    assert sizes["domande.csv"] == len(archive.read("domande.csv"))
     assert manifest["missing_files"] == []
 
 
@@ -230,8 +234,8 @@ def test_an_archive_made_twice_has_the_same_files_and_contents():
     assert first.namelist() == second.namelist()
     for name in first.namelist():
         if (
-            name in {"manifest.json", "MANIFEST.sha256"}
-            or name.startswith(("letters/", "reports/report-"))
+            name in {"indice.json", "INDICE.sha256"}
+            or name.startswith(("lettere/", "rendicontazione/"))
             and name.endswith(".pdf")
         ):
             continue  # the time of generation printed on regenerated letters and reports
@@ -253,9 +257,9 @@ def test_a_missing_stored_file_is_reported_not_fatal():
     document = data["initiative"].documents.get()
     document.file.storage.delete(document.file.name)
     archive = build(data["initiative"])
-    manifest = json.loads(archive.read("manifest.json"))
+    manifest = json.loads(archive.read("indice.json"))
     assert len(manifest["missing_files"]) == 1
-    assert manifest["missing_files"][0].startswith("documents/")
+    assert manifest["missing_files"][0].startswith("documenti/")
 
 
 # --- The command ------------------------------------------------------------------------------
@@ -357,7 +361,7 @@ def test_staff_prepare_the_archive_in_the_background_then_download_it(
     assert hashlib.sha256(body).hexdigest() == export.sha256
     assert len(body) == export.size
     archive = zipfile.ZipFile(io.BytesIO(body))
-    manifest = json.loads(archive.read("manifest.json"))
+    manifest = json.loads(archive.read("indice.json"))
     assert manifest["generated_by"] == admin_user.username
     assert export.files_count == len(archive.namelist())
 
@@ -557,3 +561,22 @@ def test_the_page_of_an_archive_being_prepared_reloads_itself_until_it_is_ready(
     assert "non è ancora pronto" in download.content.decode()
     archive_export_build(export=export)
     assert 'http-equiv="refresh"' not in client.get(url).content.decode()
+
+
+def test_the_archive_names_its_files_in_italian_whatever_the_language_of_the_contents():
+    data = closed_programme()
+    english_words = {
+        "call", "summary", "applications", "household", "members", "decisions", "ranking",
+        "vouchers", "redemptions", "settlements", "ledger", "notifications", "manifest",
+        "report", "reports", "payments", "statement", "letters", "outcome", "documents",
+        "attachments", "receipts", "claims", "expenses", "shop", "MANIFEST",
+    }  # fmt: skip
+    for language in ("it", "en"):
+        names = build(data["initiative"], language=language).namelist()
+        # Uploaded files and the bank's message ids keep their own names.
+        ours = [
+            n.rsplit("/", 1)[0] if n.startswith(("documenti/", "allegati/", "distinte/")) else n
+            for n in names
+        ]
+        assert not [n for n in ours if english_words & set(re.split(r"[/_.-]", n))], names
+        assert {"bando.json", "domande.csv", "contabilita.csv", "INDICE.sha256"} <= set(names)

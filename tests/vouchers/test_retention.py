@@ -53,9 +53,9 @@ def figures(initiative: Initiative) -> dict:
     """What the reports and the ledger show: sums per account, counts per status."""
     archive = build(initiative)
     return {
-        "summary": archive.read("summary.csv"),
-        "ledger": archive.read("ledger.csv"),
-        "ranking": archive.read("ranking.csv"),
+        "summary": archive.read("riepilogo.csv"),
+        "ledger": archive.read("contabilita.csv"),
+        "ranking": archive.read("graduatoria.csv"),
         "accounts": {
             key: money_sum(Posting.objects.filter(account__key=key))
             for key in Account.objects.values_list("key", flat=True)
@@ -125,7 +125,7 @@ def test_anonymisation_keeps_every_figure_and_removes_personal_data_everywhere(
     # The uploaded files are gone from storage, and so are they from a new archive.
     assert not any(default_storage.exists(name) for name in stored)
     archive = build(initiative)
-    assert not [n for n in archive.namelist() if n.startswith("attachments/")]
+    assert not [n for n in archive.namelist() if n.startswith("allegati/")]
     everything = b"".join(archive.read(n) for n in archive.namelist() if n.endswith(".csv"))
     for secret in secrets:
         assert secret.encode() not in everything, secret
