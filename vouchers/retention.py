@@ -236,8 +236,6 @@ def _anonymise_beneficiaries(ids: list[int]) -> None:
                 **_beneficiary_placeholder(beneficiary.pk),
                 "user": None,
                 "access_code_hash": "",
-                "access_code_failures": 0,
-                "access_locked_until": None,
             },
         )
         _bulk_replace(
