@@ -2,10 +2,13 @@
 
 An archived call keeps its beneficiaries' personal data for ``retention_years`` after the end
 of its validity. Then names, fiscal codes, contacts, IBANs, addresses, household members,
-uploaded documents and receipts, the texts and recipients of the outcome messages and the
-ways to log in are replaced by placeholders or deleted, in the live rows and in their
-history. Every amount, count, status, date, municipality and category stays, and no journal
-is touched: the call's figures and its ledger read the same afterwards.
+uploaded documents and receipts, the texts and recipients of the outcome messages, the ways
+to log in and the records of past logins, and the transfers that paid them are replaced by
+placeholders or deleted, in the live rows and in their history. Every amount, count, status,
+date, municipality and category stays, and no journal is touched (the ledger's accounts of
+each person are only renamed after his number): the call's figures and its ledger read the
+same afterwards. tests/vouchers/test_anonymisation_everywhere.py reads every table for what
+is left.
 
 A beneficiary who also belongs to a call whose data is still kept keeps his own row (name,
 fiscal code, contacts); only what belongs to this call is anonymised. His row is anonymised
