@@ -21,6 +21,7 @@ from vouchers.models import Beneficiary, LoginLink
 LINK_LIFETIME = timedelta(minutes=30)
 ACCESS_CODE_LENGTH = 12  # 60 bits, typed from paper; attempts are limited below
 MAX_FAILURES = 5  # per fiscal code and client address
+MAX_FAILURES_PER_IP = 50  # whatever the fiscal codes: each check costs a hash
 LOCK_TIME = timedelta(minutes=15)
 # Login links asked for one e-mail address, and from one client address, in a window.
 LINK_REQUESTS_PER_EMAIL = 3
@@ -165,18 +166,30 @@ def _stand_in_hash(algorithm: str) -> str:
     return make_password(secrets.token_urlsafe(16))
 
 
-def _access_code_counters(*, fiscal_code: str, client_ip: str | None) -> tuple[Counter, Counter]:
+def _access_code_counters(
+    *, fiscal_code: str, client_ip: str | None
+) -> tuple[Counter, Counter, list[Counter]]:
+    seconds = int(LOCK_TIME.total_seconds())
     failures = Counter(
         key=counter_key("access-code:failures", fiscal_code, client_ip),
         limit=MAX_FAILURES,
-        seconds=int(LOCK_TIME.total_seconds()),
+        seconds=seconds,
     )
     lock = Counter(
-        key=counter_key("access-code:lock", fiscal_code, client_ip),
-        limit=1,
-        seconds=int(LOCK_TIME.total_seconds()),
+        key=counter_key("access-code:lock", fiscal_code, client_ip), limit=1, seconds=seconds
     )
-    return failures, lock
+    per_ip = (
+        [
+            Counter(
+                key=counter_key("access-code:ip-failures", client_ip),
+                limit=MAX_FAILURES_PER_IP,
+                seconds=seconds,
+            )
+        ]
+        if client_ip is not None
+        else []
+    )
+    return failures, lock, per_ip
 
 
 def access_code_login(
@@ -187,14 +200,15 @@ def access_code_login(
     Known or not, a fiscal code takes the same time to check (the hasher runs on a stand-in
     when there is no code to compare with) and gets the same answers: ``MAX_FAILURES``
     failures from one client address lock that fiscal code from that address, and only from
-    it, for ``LOCK_TIME``, whether or not anybody has it. A call without ``client_ip`` (a
-    script) is counted with every other call without one.
+    it, for ``LOCK_TIME``, whether or not anybody has it; ``MAX_FAILURES_PER_IP`` failures
+    from one address, whatever the fiscal codes, lock that address. A call without
+    ``client_ip`` (a script) is counted with every other call without one.
     """
     fiscal_code = (fiscal_code or "").strip().upper()
     cleaned = "".join(ch for ch in (access_code or "").upper() if ch.isalnum())
     cleaned = cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
-    failures, lock = _access_code_counters(fiscal_code=fiscal_code, client_ip=client_ip)
-    if limit_reached([lock]):
+    failures, lock, per_ip = _access_code_counters(fiscal_code=fiscal_code, client_ip=client_ip)
+    if limit_reached([lock, *per_ip]):
         raise AccessRefused(locked=True)
     with transaction.atomic():
         beneficiary = (
@@ -206,6 +220,7 @@ def access_code_login(
             beneficiary_user(beneficiary=beneficiary)
             attempts_forget([failures.key])
             return beneficiary
+    attempt_count(per_ip)
     if attempt_count([failures]) >= failures.limit:
         attempts_forget([failures.key])
         attempt_count([lock])

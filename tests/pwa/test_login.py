@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from merchants.models import Merchant
 from tests import factories
+from tests.vouchers.test_programme import fiscal_code as valid_fiscal_code
 from vouchers.access import (
     LINK_REQUESTS_PER_EMAIL,
     LINK_REQUESTS_PER_IP,
@@ -236,3 +237,20 @@ def test_accreditation_requests_are_limited_per_client_address():
     )
     assert other.status_code == 200
     assert Merchant.objects.count() == ACCREDITATION_REQUESTS_PER_IP + 1
+
+
+def test_an_address_trying_many_fiscal_codes_is_stopped_whatever_they_are():
+    from vouchers.access import MAX_FAILURES_PER_IP
+
+    holder = factories.beneficiary()
+    code = access_code_issue(beneficiary=holder)
+    client = Client()
+    tried = [valid_fiscal_code(n)[0] for n in range(MAX_FAILURES_PER_IP)]
+    answers = [
+        code_login(client, tried_code, "WRONG-CODE-0000", ip="203.0.113.7") for tried_code in tried
+    ]
+    assert {a.status_code for a in answers} == {200}
+    # The next one is refused before any check, even for a person with the right code.
+    refused = code_login(client, holder.fiscal_code, code, ip="203.0.113.7")
+    assert refused.status_code == 429 and "Troppi tentativi" in refused.content.decode()
+    assert code_login(Client(), holder.fiscal_code, code, ip="198.51.100.20").status_code == 302
