@@ -516,7 +516,7 @@ def copy_beneficiaries(world: World) -> None:
     created = world.now - timedelta(days=450)
     columns = (
         "fiscal_code, first_name, last_name, email, phone, created_at, municipality_id, "
-        "access_code_failures, access_code_hash"
+        "access_code_hash"
     )
     with connection.cursor() as cursor:
         with cursor.copy(f"COPY vouchers_beneficiary ({columns}) FROM STDIN") as copy:
@@ -538,7 +538,6 @@ def copy_beneficiaries(world: World) -> None:
                         else "",
                         created + timedelta(minutes=n),
                         town.pk,
-                        0,
                         "",
                     )
                 )

@@ -1,7 +1,6 @@
 """The redemption API: thin views that parse, call one service and render."""
 
 import io
-import ipaddress
 import logging
 import math
 import time
@@ -22,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, error_response
+from core.client_address import client_ip
 from core.days import OUT_OF_RANGE, day_in_range
 from merchants import selectors, services
 from merchants.authentication import DevicePrincipal
@@ -85,29 +85,6 @@ def till_for(request: Request) -> services.Till:
             "not_a_merchant", message=_("Questo utente non lavora per un negozio del circuito.")
         )
     return services.Till(merchant=staff.merchant, user=request.user, role=staff.role)
-
-
-def client_ip(request: Request) -> str | None:
-    """The address of the device that made the request.
-
-    Behind ``AXES_IPWARE_PROXY_COUNT`` reverse proxies, each appending the address it saw to
-    ``X-Forwarded-For``, the client is that many entries from the right: entries further
-    left were written by the client itself and could be anything.
-    """
-    proxies = settings.AXES_IPWARE_PROXY_COUNT or 0
-    candidate = request.META.get("REMOTE_ADDR") or ""
-    if proxies > 0:
-        forwarded = [
-            part.strip()
-            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if part.strip()
-        ]
-        if len(forwarded) >= proxies:
-            candidate = forwarded[-proxies]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
 
 
 def refuse(request, till, action, error, code="", amount=None) -> Response:

@@ -13,7 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.client_address import client_ip
 from core.errors import DomainError
+from core.rate_limits import Counter, attempt_count, counter_key, limit_reached
 from merchants.accreditation import AccreditationRequest, merchant_request_accreditation
 from merchants.models import Redemption
 from merchants.selectors import circuit_merchants
@@ -26,7 +28,7 @@ from pwa.forms import (
     ClaimForm,
     EmailLinkForm,
 )
-from vouchers.access import AccessRefused, access_code_login, login_link_consume, login_link_send
+from vouchers.access import AccessRefused, access_code_login, login_link_consume, login_link_request
 from vouchers.cash import contribution_status
 from vouchers.models import Application, Initiative, ReimbursementClaim, Voucher
 from vouchers.programme import (
@@ -147,8 +149,22 @@ def initiative_ranking(request: HttpRequest, initiative_id: int) -> HttpResponse
     return render(request, "pwa/ranking.html", {"initiative": initiative, "ranking": ranking})
 
 
+# Shops asking to join, from one client address: each request writes a shop and its people
+# and lands in the agency's queue, so a script must not fill it.
+ACCREDITATION_REQUESTS_PER_IP = 5
+ACCREDITATION_WINDOW_SECONDS = 60 * 60
+
+
 def accreditation_request(request: HttpRequest) -> HttpResponse:
     form = AccreditationForm(request.POST if request.method == "POST" else None)
+    counter = Counter(
+        key=counter_key("accreditation:ip", client_ip(request)),
+        limit=ACCREDITATION_REQUESTS_PER_IP,
+        seconds=ACCREDITATION_WINDOW_SECONDS,
+    )
+    if request.method == "POST" and limit_reached([counter]):
+        form.add_error(None, _("Troppe richieste da questa rete: riprova tra un'ora."))
+        return render(request, "pwa/accreditation.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -170,6 +186,7 @@ def accreditation_request(request: HttpRequest) -> HttpResponse:
             else:
                 form.add_error(None, error.messages)
         else:
+            attempt_count([counter])
             return render(request, "pwa/accreditation_done.html", {"merchant": merchant})
     return render(request, "pwa/accreditation.html", {"form": form})
 
@@ -185,16 +202,26 @@ def login_page(request: HttpRequest) -> HttpResponse:
     next_url = request.GET.get("next") or request.POST.get("next") or ""
     if not next_url.startswith("/") or next_url.startswith("//"):
         next_url = reverse("webapp:my-vouchers")
+    status = 200
     if request.method == "POST" and "link-email" in request.POST:
         email_form = EmailLinkForm(request.POST, prefix="link")
         if email_form.is_valid():
-            login_link_send(
-                email=email_form.cleaned_data["email"],
-                build_url=lambda token: request.build_absolute_uri(
-                    reverse("webapp:login-link", args=[token])
-                ),
-            )
-            sent = True
+            # The link's absolute URL with a slot for the token, written in the background.
+            link = request.build_absolute_uri(reverse("webapp:login-link", args=["TOKEN"]))
+            head, _slot, tail = link.rpartition("TOKEN")
+            try:
+                login_link_request(
+                    email=email_form.cleaned_data["email"],
+                    link_template=f"{head}{{token}}{tail}",
+                    client_ip=client_ip(request),
+                )
+            except AccessRefused:
+                email_form.add_error(
+                    None, _("Troppe richieste in poco tempo. Riprova tra qualche minuto.")
+                )
+                status = 429
+            else:
+                sent = True
     elif request.method == "POST":
         code_form = AccessCodeForm(request.POST, prefix="code")
         if code_form.is_valid():
@@ -202,6 +229,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
                 beneficiary = access_code_login(
                     fiscal_code=code_form.cleaned_data["fiscal_code"],
                     access_code=code_form.cleaned_data["access_code"],
+                    client_ip=client_ip(request),
                 )
             except AccessRefused as refused:
                 code_form.add_error(
@@ -210,6 +238,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
                     if refused.locked
                     else _("Codice fiscale o codice di accesso non corretti."),
                 )
+                status = 429 if refused.locked else 200
             else:
                 login(
                     request, beneficiary.user, backend="django.contrib.auth.backends.ModelBackend"
@@ -219,6 +248,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         request,
         "pwa/login.html",
         {"email_form": email_form, "code_form": code_form, "sent": sent, "next": next_url},
+        status=status,
     )
 
 

@@ -304,14 +304,8 @@ class Beneficiary(models.Model):
     access_code_hash = models.CharField(
         _("codice di accesso (impronta)"), max_length=128, blank=True, default="", editable=False
     )
-    access_code_failures = models.PositiveSmallIntegerField(
-        _("tentativi di accesso falliti"), default=0, editable=False
-    )
-    access_locked_until = models.DateTimeField(
-        _("accesso bloccato fino al"), null=True, blank=True, editable=False
-    )
     created_at = models.DateTimeField(_("creato il"), auto_now_add=True)
-    history = HistoricalRecords(excluded_fields=["access_code_hash", "access_code_failures"])
+    history = HistoricalRecords(excluded_fields=["access_code_hash"])
 
     class Meta:
         verbose_name = _("beneficiario")

@@ -2,10 +2,13 @@
 
 An archived call keeps its beneficiaries' personal data for ``retention_years`` after the end
 of its validity. Then names, fiscal codes, contacts, IBANs, addresses, household members,
-uploaded documents and receipts, the texts and recipients of the outcome messages and the
-ways to log in are replaced by placeholders or deleted, in the live rows and in their
-history. Every amount, count, status, date, municipality and category stays, and no journal
-is touched: the call's figures and its ledger read the same afterwards.
+uploaded documents and receipts, the texts and recipients of the outcome messages, the ways
+to log in and the records of past logins, and the transfers that paid them are replaced by
+placeholders or deleted, in the live rows and in their history. Every amount, count, status,
+date, municipality and category stays, and no journal is touched (the ledger's accounts of
+each person are only renamed after his number): the call's figures and its ledger read the
+same afterwards. tests/vouchers/test_anonymisation_everywhere.py reads every table for what
+is left.
 
 A beneficiary who also belongs to a call whose data is still kept keeps his own row (name,
 fiscal code, contacts); only what belongs to this call is anonymised. His row is anonymised
@@ -16,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -23,12 +27,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import CharField, Q, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast, Concat, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
-from core.models import PaymentLine
+from core.models import Account, PaymentLine
+from core.payments import beneficiary_paid_key, beneficiary_payable_key
 from vouchers.archive_exports import initiative_archives_delete
 from vouchers.models import (
     Application,
@@ -178,8 +183,11 @@ def _anonymise_applications(initiative: Initiative, result: AnonymisationResult)
     )
 
     claim_ids = ReimbursementClaim.objects.filter(initiative=initiative).values("pk")
-    # The transfers that reimbursed the call's beneficiaries: amounts and ids stay.
-    PaymentLine.objects.filter(claim_ref__in=claim_ids).update(
+    # The transfers that reimbursed the call's beneficiaries or paid their cash
+    # contributions: amounts and ids stay.
+    PaymentLine.objects.filter(
+        Q(claim_ref__in=claim_ids) | Q(application_ref__in=applications.values("pk"))
+    ).update(
         creditor_name=ANONYMOUS_NAME,
         creditor_iban="",
         creditor_bic="",
@@ -229,6 +237,7 @@ def _anonymise_beneficiaries(ids: list[int]) -> None:
                 "user_id", flat=True
             )
         )
+        _forget_logins(chunk, users)
         # bulk_update writes no history row: the history is anonymised below, not added to.
         _bulk_replace(
             Beneficiary.objects.filter(pk__in=chunk).order_by("pk").only("pk"),
@@ -236,8 +245,6 @@ def _anonymise_beneficiaries(ids: list[int]) -> None:
                 **_beneficiary_placeholder(beneficiary.pk),
                 "user": None,
                 "access_code_hash": "",
-                "access_code_failures": 0,
-                "access_locked_until": None,
             },
         )
         _bulk_replace(
@@ -256,11 +263,39 @@ def _anonymise_beneficiaries(ids: list[int]) -> None:
             is_active=False,
             password=make_password(None),
         )
+        # The ledger's accounts of what was owed and paid to each person are named after
+        # him: they keep their keys and postings, and take his number instead.
+        for kind, key, name in (
+            (
+                Account.Kind.BENEFICIARY_PAYABLE,
+                beneficiary_payable_key,
+                "Debito verso il beneficiario",
+            ),
+            (Account.Kind.BENEFICIARY_PAID, beneficiary_paid_key, "Pagato al beneficiario"),
+        ):
+            Account.objects.filter(kind=kind, key__in=[key(pk) for pk in chunk]).update(
+                name=Concat(Value(f"{name} "), Cast("pk", CharField()))
+            )
         # The admin's own log names the people it changed.
         LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(Beneficiary),
             object_id__in=[str(pk) for pk in chunk],
         ).update(object_repr=ANONYMOUS_NAME)
+
+
+def _forget_logins(beneficiary_ids: list[int], user_ids: list[int]) -> None:
+    """Delete the login records of these people: their accounts' names, and the fiscal
+    codes or e-mail addresses they typed as user names, with the addresses they came from."""
+    names = set(get_user_model().objects.filter(pk__in=user_ids).values_list("username", flat=True))
+    for fiscal_code, email in Beneficiary.objects.filter(pk__in=beneficiary_ids).values_list(
+        "fiscal_code", "email"
+    ):
+        names |= {fiscal_code, email, f"beneficiario-{fiscal_code}"}
+    names = sorted({name.lower() for name in names if name})
+    for model in (AccessAttempt, AccessFailureLog, AccessLog):
+        model.objects.annotate(lower_username=Lower("username")).filter(
+            lower_username__in=names
+        ).delete()
 
 
 def initiative_anonymise(

@@ -52,3 +52,14 @@ def archive_exports_purge() -> int:
     from vouchers.archive_exports import archive_exports_purge as purge
 
     return purge()
+
+
+@shared_task
+def login_link_send(email: str, link_template: str, language: str | None = None) -> bool:
+    """E-mail a login link to whoever has this address, in the language it was asked in."""
+    from django.utils import translation
+
+    from vouchers.access import login_link_send as send
+
+    with translation.override(language):
+        return send(email=email, link_template=link_template)

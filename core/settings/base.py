@@ -107,7 +107,12 @@ AXES_RESET_ON_SUCCESS = True
 # Unlock with `manage.py axes_reset_username USERNAME`; the admin lists stay focused on the programmes.
 AXES_ENABLE_ADMIN = False
 AXES_LOCKOUT_TEMPLATE = "lockout.html"
+# Reverse proxies in front of the app, each appending the address it saw to X-Forwarded-For.
+# The lockouts (and the app's rate limits) take the client's address from the right-most
+# entries the trusted proxies wrote, never from what the client put on the left: with
+# django-ipware's own lookup this count resolved every address to None behind one proxy.
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "1" if PRODUCTION else "0"))
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_ip"
 
 # Two-factor authentication (TOTP) for staff in the admin, see core/otp.py. Required in
 # production: a staff member without an authenticator app must enrol one before any admin

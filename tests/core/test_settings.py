@@ -61,3 +61,37 @@ def test_production_settings_load_with_a_long_secret_key_and_allowed_hosts():
         "buonocomune.example.org,www.buonocomune.example.org",
         "True",
     ]
+
+
+def test_production_locks_logins_by_user_and_the_address_the_proxy_appended():
+    script = (
+        "import django\n"
+        "django.setup()\n"
+        "from axes.helpers import get_client_ip_address\n"
+        "from django.conf import settings\n"
+        "from django.test import RequestFactory\n"
+        "request = RequestFactory().post('/admin/login/', REMOTE_ADDR='10.0.0.2',\n"
+        "    HTTP_X_FORWARDED_FOR='192.0.2.1, 203.0.113.7')\n"
+        "print(get_client_ip_address(request), settings.AXES_LOCKOUT_PARAMETERS)\n"
+    )
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "AXES_PROXY_COUNT"} and not key.startswith("PYTEST")
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="core.settings.production",
+        SECRET_KEY="s" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
+        ALLOWED_HOSTS="buonocomune.example.org",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "203.0.113.7 [['username', 'ip_address']]"

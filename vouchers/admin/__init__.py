@@ -489,10 +489,6 @@ class BeneficiaryAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin, ExportA
     def access_code_detail(self, obj):
         if obj.pk is None or not obj.access_code_hash:
             return _("Nessun codice stampato: si genera col pulsante «Genera codice di accesso».")
-        if obj.access_locked_until and obj.access_locked_until > timezone.now():
-            return _("Codice stampato; accesso bloccato fino alle %(time)s per troppi errori.") % {
-                "time": timezone.localtime(obj.access_locked_until).strftime("%H:%M")
-            }
         return _("Codice stampato consegnato (se è stato perso, generane uno nuovo).")
 
     @display(description=_("domande"))
