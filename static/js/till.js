@@ -1,7 +1,9 @@
 // The cashier's till: read a voucher (camera or typed code), check it, redeem, void.
 // Every rule lives on the server; this file only talks to the redemption API and shows
 // its answers. A sale keeps its Idempotency-Key until its outcome is known, so a retry
-// after a lost response never charges twice.
+// after a lost response never charges twice; the key is kept on the device too, so that a
+// sale left or reloaded without an answer is resolved (the server is asked whether it was
+// recorded) before the till takes another one.
 (function () {
   "use strict";
   var root = document.getElementById("till");
@@ -29,11 +31,16 @@
     todayRefresh: $("today-refresh"), todayMore: $("today-more"),
     dialog: $("void-dialog"), voidText: $("void-text"),
     voidError: $("void-error"), voidYes: $("void-yes"), voidNo: $("void-no"),
-    banner: $("offline-banner")
+    banner: $("offline-banner"),
+    pending: $("pending"), pendingTitle: $("pending-title"), pendingText: $("pending-text"),
+    pendingCheck: $("pending-check"), readNotice: $("read-notice"),
+    repeatDialog: $("repeat-dialog"), repeatText: $("repeat-text"),
+    repeatYes: $("repeat-yes"), repeatNo: $("repeat-no"),
+    receiptBalanceTerm: $("receipt-balance-term")
   };
 
-  var checked = null;   // the voucher on screen: {code, data}
-  var sale = null;      // the sale being confirmed: {code, amount, key}; kept until its outcome is known
+  var checked = null;   // the voucher on screen: {code, data, voucher (its fingerprint)}
+  var sale = null;      // the sale being confirmed: {code, amount, key, …}; kept until its outcome is known
   var busy = false;
   var lastReceipt = null;
   var voidTarget = null;
@@ -55,7 +62,9 @@
   function show(node, visible) { node.hidden = !visible; }
   // One step at a time on a phone's screen: reading a code, a checked voucher, a receipt.
   function step(name) {
+    show(el.pending, name === "pending");
     show(el.read, name === "read");
+    if (name !== "read") show(el.readNotice, false);
     show(el.voucher, name === "voucher");
     show(el.receipt, name === "receipt");
   }
@@ -74,6 +83,60 @@
     b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
     var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // ---- sales kept on this device ------------------------------------------------------
+  // The sale whose outcome is unknown, until the server says whether it was recorded, and
+  // the sales of the last minutes, so that the till asks before the same voucher is charged
+  // the same amount again. Per shop; a voucher is kept only as a digest of its code.
+  var STORE = "buonocomune.till." + conf.shop + ".";
+  var REPEAT_WINDOW = 10 * 60 * 1000;
+  var memory = {};  // where localStorage is refused (a private window), for this page only
+  function stored(name) {
+    try {
+      var text = window.localStorage.getItem(STORE + name);
+      return text === null ? null : JSON.parse(text);
+    } catch (e) {
+      return memory[name] === undefined ? null : memory[name];
+    }
+  }
+  function store(name, value) {
+    memory[name] = value;
+    try {
+      if (value === null) window.localStorage.removeItem(STORE + name);
+      else window.localStorage.setItem(STORE + name, JSON.stringify(value));
+    } catch (e) { /* kept in memory only */ }
+  }
+  function cents(value) { return Math.round(Number(value) * 100); }
+  async function fingerprint(code) {
+    var text = code.toUpperCase().replace(/[^0-9A-Z]/g, "");
+    if (window.crypto && crypto.subtle && window.TextEncoder) {
+      try {
+        var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode("buonocomune-till:" + text));
+        return Array.prototype.map.call(new Uint8Array(digest), function (x) { return (x + 256).toString(16).slice(1); }).join("");
+      } catch (e) { /* an insecure origin: the code itself, on the shop's own device */ }
+    }
+    return text;
+  }
+  function recentSales() {
+    var now = Date.now();
+    return (stored("recent") || []).filter(function (r) { return now - r.at < REPEAT_WINDOW && r.at <= now; });
+  }
+  function rememberSale(voucher, redemption) {
+    if (!voucher) return;
+    var list = recentSales().filter(function (r) { return r.id !== redemption.id; });
+    list.push({
+      voucher: voucher, cents: cents(redemption.amount), at: Date.now(), id: redemption.id,
+      number: redemption.receipt_number, createdAt: redemption.created_at
+    });
+    store("recent", list.slice(-50));
+  }
+  function forgetSale(id) {
+    store("recent", recentSales().filter(function (r) { return r.id !== id; }));
+  }
+  function earlierSale(voucher, amount) {
+    var same = recentSales().filter(function (r) { return r.voucher === voucher && r.cents === cents(amount); });
+    return same.length ? same[same.length - 1] : null;
   }
 
   // The cookie, read at each request, is always current; the page's copy of the token can
@@ -253,11 +316,11 @@
       loginAgain(result);
       return;
     }
-    showVoucher(code, result.data);
+    showVoucher(code, result.data, await fingerprint(code));
   }
 
-  function showVoucher(code, data) {
-    checked = { code: code, data: data };
+  function showVoucher(code, data, voucher) {
+    checked = { code: code, data: data, voucher: voucher };
     say(el.holder, data.holder_name);
     say(el.balance, euro(data.balance));
     say(el.validity, interpolate(gettext("dal %(from)s al %(until)s"), {
@@ -309,7 +372,8 @@
     return /^\d+(\.\d{1,2})?$/.test(text) && Number(text) > 0 ? text : null;
   }
 
-  function confirmSale() {
+  // "again" is the cashier's answer to "charge this voucher again?".
+  function confirmSale(again) {
     if (!checked || busy || offline()) return;
     say(el.saleError, "");
     var amount = checked.data.partial_allowed ? amountText(el.amount.value) : checked.data.balance;
@@ -320,9 +384,31 @@
       return;
     }
     el.amount.removeAttribute("aria-invalid");
-    // One key per sale, made when the cashier confirms and reused by every retry of it.
-    sale = { code: checked.code, amount: amount, key: uuid() };
+    var earlier = again ? null : earlierSale(checked.voucher, amount);
+    if (earlier) {
+      askRepeat(earlier, amount);
+      return;
+    }
+    // One key per sale, made when the cashier confirms and reused by every retry of it,
+    // kept on the device before it is sent: whatever happens next, its outcome can be asked.
+    sale = {
+      code: checked.code, amount: amount, key: uuid(), voucher: checked.voucher,
+      holder: checked.data.holder_name
+    };
+    store("pending", { key: sale.key, amount: sale.amount, holder: sale.holder, voucher: sale.voucher });
     send();
+  }
+
+  function askRepeat(earlier, amount) {
+    say(el.repeatText, interpolate(gettext("Questo buono è già stato addebitato di %(amount)s alle %(time)s (scontrino %(number)s). Addebitalo di nuovo solo se il cliente fa davvero un secondo acquisto."), {
+      amount: euro(amount), time: clock(earlier.createdAt), number: earlier.number
+    }, true));
+    if (el.repeatDialog.showModal) el.repeatDialog.showModal(); else el.repeatDialog.setAttribute("open", "");
+    el.repeatNo.focus();
+  }
+
+  function closeRepeat() {
+    if (el.repeatDialog.close) el.repeatDialog.close(); else el.repeatDialog.removeAttribute("open");
   }
 
   async function send() {
@@ -335,8 +421,10 @@
     busy = false;
     if (result.ok) {
       var replayed = result.replayed;
+      store("pending", null);
+      rememberSale(sale.voucher, result.data);
       closeVoucher();
-      showReceipt(result.data, replayed);
+      showReceipt(result.data, replayed ? "replayed" : "");
       loadToday();
       return;
     }
@@ -351,6 +439,7 @@
       return;
     }
     // A clear refusal: nothing was charged. The next confirmation is a new sale.
+    store("pending", null);
     var message = problem(result);
     resetSale();
     say(el.saleError, message);
@@ -361,24 +450,77 @@
     }
   }
 
-  function showReceipt(data, replayed) {
+  // how: "" for a new sale, "replayed" for a retry the server had already recorded,
+  // "resolved" for a sale left without an answer that the server says it recorded.
+  function showReceipt(data, how) {
     lastReceipt = data;
-    say(el.receiptTitle, gettext("Pagamento registrato"));
+    var confirmed = data.status === "confirmed";
+    var figures = { amount: euro(data.amount), number: data.receipt_number };
+    var note = "";
+    if (how === "replayed") {
+      note = gettext("Questo pagamento era già stato registrato: non è stato addebitato di nuovo.");
+    } else if (how === "resolved") {
+      note = confirmed
+        ? interpolate(gettext("Il pagamento di %(amount)s è andato a buon fine (scontrino %(number)s): non addebitarlo di nuovo."), figures, true)
+        : interpolate(gettext("Il pagamento di %(amount)s era andato a buon fine (scontrino %(number)s) ed è stato annullato."), figures, true);
+    }
+    say(el.receiptTitle, confirmed ? gettext("Pagamento registrato") : gettext("Utilizzo annullato"));
     say($("receipt-amount"), euro(data.amount));
     say($("receipt-balance"), euro(data.balance_after));
+    show(el.receiptBalanceTerm, confirmed);
+    show($("receipt-balance"), confirmed);
     say($("receipt-number"), data.receipt_number);
     say($("receipt-time"), clock(data.created_at));
     say($("receipt-holder"), data.holder_name);
-    say(el.receiptNote, replayed ? gettext("Questo pagamento era già stato registrato: non è stato addebitato di nuovo.") : "");
-    show(el.receiptNote, replayed);
-    show(el.receiptVoid, data.status === "confirmed");
-    el.receipt.classList.remove("voided");
+    say(el.receiptNote, note);
+    show(el.receiptNote, note !== "");
+    show(el.receiptVoid, confirmed);
+    el.receipt.classList.toggle("voided", !confirmed);
     step("receipt");
     el.receiptTitle.focus();
   }
 
+  // ---- a sale left without an answer ------------------------------------------------
+  // Asked, not sent again: if the sale never reached the server, sending it now would
+  // charge the voucher when the customer may have left. Until the answer comes the till
+  // reads no other voucher.
+  var resolving = false;
+
+  async function resolvePending() {
+    var left = stored("pending");
+    if (!left || resolving) return;
+    resolving = true;
+    var figures = { amount: euro(left.amount), holder: left.holder || "" };
+    step("pending");
+    show(el.pendingCheck, false);
+    say(el.pendingText, interpolate(gettext("La cassa sta verificando se il pagamento di %(amount)s (%(holder)s) è andato a buon fine…"), figures, true));
+    el.pendingTitle.focus();
+    var result = await call(conf.lookupUrl, { key: left.key });
+    resolving = false;
+    if (result.ok) {
+      store("pending", null);
+      rememberSale(left.voucher, result.data);
+      showReceipt(result.data, "resolved");
+      loadToday();
+      return;
+    }
+    if (result.status === 404 && result.data && result.data.code === "redemption_not_found") {
+      store("pending", null);
+      step("read");
+      say(el.readNotice, interpolate(gettext("Il pagamento di %(amount)s (%(holder)s) non è arrivato: nulla è stato addebitato. Se il cliente è ancora qui, leggi di nuovo il buono."), figures, true));
+      show(el.readNotice, true);
+      el.readNotice.focus();
+      return;
+    }
+    loginAgain(result);
+    say(el.pendingText, interpolate(gettext("Non sappiamo ancora se il pagamento di %(amount)s (%(holder)s) è andato a buon fine. Finché non si sa, la cassa non legge altri buoni: controlla la connessione e premi «Verifica di nuovo»."), figures, true) + (result.status === 0 ? "" : " " + problem(result)));
+    show(el.pendingCheck, true);
+    el.pendingCheck.focus();
+  }
+
   function nextSale() {
     step("read");
+    say(el.readNotice, "");
     lastReceipt = null;
     say(el.scanStatus, "");
     el.scanStart.focus();
@@ -413,6 +555,7 @@
       return;
     }
     voidTarget = null;
+    forgetSale(target.redemption.id);
     closeVoid();
     var message = interpolate(gettext("Utilizzo %(number)s annullato: %(amount)s tornano sul buono."), {
       number: target.redemption.receipt_number, amount: euro(target.redemption.amount)
@@ -527,15 +670,24 @@
   });
   el.saleForm.addEventListener("submit", function (event) {
     event.preventDefault();
-    confirmSale();
+    confirmSale(false);
   });
+  el.repeatNo.addEventListener("click", closeRepeat);
+  el.repeatYes.addEventListener("click", function () {
+    closeRepeat();
+    confirmSale(true);
+  });
+  el.repeatDialog.addEventListener("close", function () {
+    if (!sale && checked) (el.amount.readOnly ? el.confirm : el.amount).focus();
+  });
+  el.pendingCheck.addEventListener("click", resolvePending);
   el.retry.addEventListener("click", function () { if (sale && !busy) send(); });
   el.checkCancel.addEventListener("click", function () {
     var unknownOutcome = sale !== null;
     closeVoucher();
-    el.code.focus();
-    // A sale left without an answer may have gone through: the list says whether it did.
-    if (unknownOutcome) loadToday();
+    // A sale left without an answer may have gone through: the server says whether it did.
+    if (unknownOutcome && stored("pending")) resolvePending();
+    else el.code.focus();
   });
   el.nextSale.addEventListener("click", nextSale);
   el.receiptVoid.addEventListener("click", function () { if (lastReceipt) askVoid(lastReceipt, el.receiptVoid); });
@@ -548,7 +700,12 @@
     if (target && target.opener && document.body.contains(target.opener)) target.opener.focus();
   });
   el.todayRefresh.addEventListener("click", function () { say(el.todayStatus, ""); loadToday(); });
-  window.addEventListener("online", function () { networkFailed = false; updateNetwork(); loadToday(); });
+  window.addEventListener("online", function () {
+    networkFailed = false;
+    updateNetwork();
+    loadToday();
+    if (!sale && stored("pending")) resolvePending();
+  });
   window.addEventListener("offline", updateNetwork);
   document.addEventListener("visibilitychange", function () {
     if (document.hidden && stream) { stopScan(); say(el.scanStatus, ""); }
@@ -559,4 +716,6 @@
   $("code-submit").disabled = false;
   updateNetwork();
   loadToday();
+  // A sale left without an answer, on this page before a reload or on an earlier visit.
+  if (stored("pending")) resolvePending();
 })();

@@ -322,3 +322,184 @@ def test_till_pages_have_no_serious_accessibility_violations(
     page.get_by_role("button", name="Nuovo buono").click()
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 320
     assert page_errors.errors == []
+
+
+def lose_the_answer_of_the_first_sale(page, *, reaches_server: bool) -> list[str]:
+    """Route the redemptions so that the first sale's answer never reaches the till.
+
+    With ``reaches_server`` the server records the sale first; without, the request dies on
+    the way. Returns the Idempotency-Keys of the sales sent.
+    """
+    keys: list[str] = []
+
+    def route(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            if reaches_server:
+                route.fetch()  # the server charges the voucher…
+            route.abort("connectionreset")  # …but no answer reaches the till
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/redemptions/", route)
+    return keys
+
+
+def sell(page, code: str, amount: str) -> None:
+    check_by_hand(page, code)
+    page.get_by_label("Importo").fill(amount)
+    page.get_by_role("button", name="Conferma").click()
+
+
+def test_a_sale_left_without_an_answer_is_resolved_and_the_same_charge_is_not_repeated(
+    live_server, launch_browser, page_errors, shop
+):
+    page = page_errors.watch(launch_browser(service_workers="block").new_page())
+    keys = lose_the_answer_of_the_first_sale(page, reaches_server=True)
+    lookups = []
+    page.on("request", lambda r: "/redemptions/lookup/" in r.url and lookups.append(r))
+    log_in(page, live_server.url, shop.cashier)
+    sell(page, shop.voucher.code, "20,00")
+    expect(page.get_by_role("button", name="Riprova")).to_be_focused()
+    assert Redemption.objects.count() == 1  # charged, but the till does not know
+
+    page.get_by_role("button", name="Lascia questo buono").click()
+    redemption = Redemption.objects.get()
+    expect(page.get_by_role("heading", name="Pagamento registrato")).to_be_focused()
+    expect(page.locator("#receipt-note")).to_have_text(
+        f"Il pagamento di € 20,00 è andato a buon fine (scontrino {redemption.receipt_number}): "
+        "non addebitarlo di nuovo."
+    )
+    # Asked with the sale's own key, not sent again.
+    assert [r.method for r in lookups] == ["GET"]
+    assert lookups[0].headers["idempotency-key"] == keys[0]
+    assert len(keys) == 1
+
+    # The customer is still there and the cashier reads the same voucher for the same amount.
+    page.get_by_role("button", name="Nuovo buono").click()
+    sell(page, shop.voucher.code, "20")
+    dialog = page.get_by_role("dialog", name="Addebitare di nuovo questo buono?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(
+        f"già stato addebitato di € 20,00 alle {redemption.created_at.astimezone():%H:%M}"
+    )
+    expect(dialog).to_contain_text(redemption.receipt_number)
+    expect(dialog.get_by_role("button", name="No, non addebitare")).to_be_focused()
+    dialog.get_by_role("button", name="No, non addebitare").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_label("Importo")).to_be_focused()
+
+    assert len(keys) == 1
+    assert Redemption.objects.count() == 1
+    shop.voucher.refresh_from_db()
+    assert shop.voucher.balance == Decimal("80.00")
+    assert page_errors.errors == []
+
+
+def test_a_sale_whose_answer_was_lost_is_resolved_after_a_reload_before_any_new_sale(
+    live_server, launch_browser, page_errors, shop
+):
+    page = page_errors.watch(launch_browser(service_workers="block").new_page())
+    keys = lose_the_answer_of_the_first_sale(page, reaches_server=True)
+    log_in(page, live_server.url, shop.cashier)
+    sell(page, shop.voucher.code, "20,00")
+    expect(page.get_by_role("button", name="Riprova")).to_be_visible()
+
+    # The server cannot be asked at first: the till says so and reads no voucher meanwhile.
+    page.route("**/api/v1/redemptions/lookup/", lambda route: route.abort("internetdisconnected"))
+    page.reload()
+    expect(page.get_by_role("heading", name="Un pagamento è in sospeso")).to_be_visible()
+    expect(page.locator("#pending-text")).to_contain_text(
+        "Non sappiamo ancora se il pagamento di € 20,00"
+    )
+    expect(page.get_by_label("Codice del buono")).to_be_hidden()
+    check_again = page.get_by_role("button", name="Verifica di nuovo")
+    expect(check_again).to_be_focused()
+
+    page.unroute("**/api/v1/redemptions/lookup/")
+    check_again.click()
+    redemption = Redemption.objects.get()
+    expect(page.locator("#receipt-note")).to_contain_text(
+        f"è andato a buon fine (scontrino {redemption.receipt_number})"
+    )
+    expect(page.locator("#receipt-balance")).to_have_text("€ 80,00")
+
+    # Once known, a reload finds nothing pending.
+    page.reload()
+    expect(page.get_by_label("Codice del buono")).to_be_visible()
+    expect(page.locator("#pending")).to_be_hidden()
+    assert len(keys) == 1
+    shop.voucher.refresh_from_db()
+    assert shop.voucher.balance == Decimal("80.00")
+    assert page_errors.errors == []
+
+
+def test_a_sale_that_never_reached_the_server_is_told_as_not_charged_and_can_be_made(
+    live_server, launch_browser, page_errors, shop
+):
+    page = page_errors.watch(launch_browser(service_workers="block").new_page())
+    keys = lose_the_answer_of_the_first_sale(page, reaches_server=False)
+    log_in(page, live_server.url, shop.cashier)
+    sell(page, shop.voucher.code, "20,00")
+    expect(page.get_by_role("button", name="Riprova")).to_be_visible()
+    page.reload()
+
+    notice = page.locator("#read-notice")
+    expect(notice).to_have_text(
+        f"Il pagamento di € 20,00 ({shop.voucher.beneficiary.full_name}) non è arrivato: nulla "
+        "è stato addebitato. Se il cliente è ancora qui, leggi di nuovo il buono."
+    )
+    expect(notice).to_be_focused()
+    assert Redemption.objects.count() == 0
+
+    # Nothing was charged, so the same sale asks no "charge again?".
+    sell(page, shop.voucher.code, "20,00")
+    expect(page.get_by_role("heading", name="Pagamento registrato")).to_be_visible()
+    expect(page.locator("#receipt-balance")).to_have_text("€ 80,00")
+    assert len(keys) == 2 and keys[0] != keys[1]
+    assert Redemption.objects.count() == 1
+    assert page_errors.errors == []
+
+
+def test_charging_the_same_voucher_the_same_amount_again_asks_first(
+    live_server, launch_browser, page_errors, shop
+):
+    page = page_errors.watch(launch_browser().new_page())
+    log_in(page, live_server.url, shop.cashier)
+    sell(page, shop.voucher.code, "20,00")
+    expect(page.locator("#receipt-balance")).to_have_text("€ 80,00")
+
+    # Another amount is another purchase: no question.
+    page.get_by_role("button", name="Nuovo buono").click()
+    sell(page, shop.voucher.code, "5")
+    expect(page.locator("#receipt-balance")).to_have_text("€ 75,00")
+
+    # The same amount again, even after a reload and with the code typed another way.
+    page.reload()
+    page.get_by_role("button", name="Inquadra il QR con la fotocamera").wait_for()
+    sell(page, group_code(shop.voucher.code).lower(), "20.00")
+    dialog = page.get_by_role("dialog", name="Addebitare di nuovo questo buono?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Sì, addebita di nuovo").click()
+    expect(page.locator("#receipt-balance")).to_have_text("€ 55,00")
+    assert Redemption.objects.count() == 3
+    assert page_errors.errors == []
+
+
+def test_a_voided_sale_no_longer_asks_before_charging_the_same_amount(
+    live_server, launch_browser, page_errors, shop
+):
+    page = page_errors.watch(launch_browser().new_page())
+    log_in(page, live_server.url, shop.cashier)
+    sell(page, shop.voucher.code, "20,00")
+    page.get_by_role("button", name="Annulla questo utilizzo").click()
+    page.get_by_role("dialog").get_by_role("button", name="Sì, annulla l'utilizzo").click()
+    expect(page.get_by_role("heading", name="Utilizzo annullato")).to_be_visible()
+    page.get_by_role("button", name="Nuovo buono").click()
+    sell(page, shop.voucher.code, "20,00")
+    expect(page.get_by_role("heading", name="Pagamento registrato")).to_be_visible()
+    expect(page.locator("#receipt-balance")).to_have_text("€ 80,00")
+    assert page_errors.errors == []
