@@ -1,5 +1,6 @@
 """The cashier's till in a real browser: camera, typed codes, redemption, void, lost answers."""
 
+import io
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -502,4 +503,85 @@ def test_a_voided_sale_no_longer_asks_before_charging_the_same_amount(
     sell(page, shop.voucher.code, "20,00")
     expect(page.get_by_role("heading", name="Pagamento registrato")).to_be_visible()
     expect(page.locator("#receipt-balance")).to_have_text("€ 80,00")
+    assert page_errors.errors == []
+
+
+def qr_photo(code: str, path, *, size=(800, 600)):
+    """A photo of a voucher's QR on a white table, as a phone's camera would save it."""
+    from PIL import Image
+
+    from vouchers.qr import voucher_qr_png
+
+    photo = Image.new("RGB", size, "white")
+    with Image.open(io.BytesIO(voucher_qr_png(code, scale=10))) as qr:
+        qr = qr.convert("RGB")
+        photo.paste(qr, ((size[0] - qr.width) // 2, (size[1] - qr.height) // 2))
+    photo.save(path)
+    return path
+
+
+@pytest.mark.parametrize("size", [(800, 600), (4000, 3000)], ids=["small", "large"])
+def test_a_photo_of_the_qr_reads_the_voucher_when_the_camera_does_not_stream(
+    live_server, launch_browser, page_errors, shop, tmp_path, size
+):
+    context = launch_browser()
+    # A phone whose camera refuses the page; the picture sent is kept to look at.
+    context.add_init_script(
+        "const send = window.fetch; window.fetch = (url, init) => {"
+        "  if (init && init.body instanceof FormData) window.sentImage = init.body.get('image');"
+        "  return send(url, init); };"
+    )
+    context.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('', 'NotReadableError'));"
+    )
+    page = page_errors.watch(context.new_page())
+    uploads = []
+    page.on("request", lambda r: "/api/v1/scan/" in r.url and uploads.append(r))
+    log_in(page, live_server.url, shop.cashier)
+    page.get_by_role("button", name="Inquadra il QR con la fotocamera").click()
+    expect(page.locator("#scan-status")).to_contain_text("La fotocamera non si apre")
+
+    photo = page.get_by_label("Fotografa il QR")
+    expect(photo).to_have_attribute("accept", "image/*")
+    expect(photo).to_have_attribute("capture", "environment")
+    photo.set_input_files(qr_photo(shop.voucher.code, tmp_path / "photo.png", size=size))
+    expect(page.locator("#holder")).to_have_text(shop.voucher.beneficiary.full_name)
+    expect(page.get_by_label("Importo")).to_be_focused()
+    assert len(uploads) == 1
+    if size[0] > 2000:  # sent smaller than taken
+        sent = page.evaluate("() => [window.sentImage.type, window.sentImage.size]")
+        assert sent[0] == "image/jpeg"
+        assert 0 < sent[1] < (tmp_path / "photo.png").stat().st_size
+    assert page_errors.errors == []
+
+
+def test_a_photo_the_server_cannot_read_shows_its_reason_to_the_cashier(
+    live_server, launch_browser, page_errors, shop, tmp_path
+):
+    from PIL import Image
+
+    page = page_errors.watch(launch_browser().new_page())
+    log_in(page, live_server.url, shop.cashier)
+    photo = page.get_by_label("Fotografa il QR")
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (400, 300), "white").save(blank)
+    photo.set_input_files(blank)
+    error = page.locator("#photo-error")
+    expect(error).to_have_text("Nessun QR di un buono nell'immagine: avvicina il buono e riprova.")
+    expect(photo).to_be_focused()
+
+    not_a_picture = tmp_path / "note.png"
+    not_a_picture.write_text("not a picture")
+    photo.set_input_files(not_a_picture)
+    expect(error).not_to_have_text(
+        "Nessun QR di un buono nell'immagine: avvicina il buono e riprova."
+    )
+    expect(error).not_to_be_empty()
+    expect(page.locator("#voucher")).to_be_hidden()
+
+    # Typing the code still works, and clears the photo's error.
+    check_by_hand(page, shop.voucher.code)
+    expect(page.locator("#holder")).to_have_text(shop.voucher.beneficiary.full_name)
+    expect(error).to_be_empty()
     assert page_errors.errors == []
