@@ -1,9 +1,8 @@
 // The cashier's till: read a voucher (camera, a photo or typed code), check it, redeem, void.
 // Every rule lives on the server; this file only talks to the redemption API and shows
 // its answers. A sale keeps its Idempotency-Key until its outcome is known, so a retry
-// after a lost response never charges twice; the key is kept on the device too, so that a
-// sale left or reloaded without an answer is resolved (the server is asked whether it was
-// recorded) before the till takes another one.
+// after a lost response never charges twice, and on the device until the server says
+// whether that sale was recorded.
 (function () {
   "use strict";
   var root = document.getElementById("till");
@@ -37,7 +36,7 @@
     pendingCheck: $("pending-check"), readNotice: $("read-notice"),
     repeatDialog: $("repeat-dialog"), repeatText: $("repeat-text"),
     repeatYes: $("repeat-yes"), repeatNo: $("repeat-no"),
-    receiptBalanceTerm: $("receipt-balance-term")
+    receiptBalanceRow: $("receipt-balance-row")
   };
 
   var checked = null;   // the voucher on screen: {code, data, voucher (its fingerprint)}
@@ -70,6 +69,8 @@
     show(el.receipt, name === "receipt");
   }
   function say(node, text) { node.textContent = text || ""; }
+  function openDialog(d) { if (d.showModal) d.showModal(); else d.setAttribute("open", ""); }
+  function closeDialog(d) { if (d.close) d.close(); else d.removeAttribute("open"); }
 
   // ---- network ----------------------------------------------------------------------
   function offline() { return networkFailed || navigator.onLine === false; }
@@ -86,45 +87,34 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  // ---- sales kept on this device ------------------------------------------------------
-  // The sale whose outcome is unknown, until the server says whether it was recorded, and
-  // the sales of the last minutes, so that the till asks before the same voucher is charged
-  // the same amount again. Per shop; a voucher is kept only as a digest of its code.
+  // ---- sales kept on this device, per shop ---------------------------------------------
+  // The sale of unknown outcome, and the last minutes' sales (to ask before charging a
+  // voucher the same amount again), its code as a digest. No localStorage: in memory.
   var STORE = "buonocomune.till." + conf.shop + ".";
   var REPEAT_WINDOW = 10 * 60 * 1000;
-  var memory = {};  // where localStorage is refused (a private window), for this page only
+  var memory = {};
   function stored(name) {
-    try {
-      var text = window.localStorage.getItem(STORE + name);
-      return text === null ? null : JSON.parse(text);
-    } catch (e) {
-      return memory[name] === undefined ? null : memory[name];
-    }
+    try { return JSON.parse(localStorage.getItem(STORE + name)); }
+    catch (e) { return memory[name] || null; }
   }
   function store(name, value) {
     memory[name] = value;
-    try {
-      if (value === null) window.localStorage.removeItem(STORE + name);
-      else window.localStorage.setItem(STORE + name, JSON.stringify(value));
-    } catch (e) { /* kept in memory only */ }
+    try { localStorage.setItem(STORE + name, JSON.stringify(value)); } catch (e) { /* memory */ }
   }
   function cents(value) { return Math.round(Number(value) * 100); }
   async function fingerprint(code) {
     var text = code.toUpperCase().replace(/[^0-9A-Z]/g, "");
-    if (window.crypto && crypto.subtle && window.TextEncoder) {
-      try {
-        var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode("buonocomune-till:" + text));
-        return Array.prototype.map.call(new Uint8Array(digest), function (x) { return (x + 256).toString(16).slice(1); }).join("");
-      } catch (e) { /* an insecure origin: the code itself, on the shop's own device */ }
-    }
-    return text;
+    try {
+      var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode("till:" + text));
+      return btoa(String.fromCharCode.apply(null, new Uint8Array(digest)));
+    } catch (e) { return text; }  // an insecure origin: the code, on the shop's own device
   }
   function recentSales() {
     var now = Date.now();
     return (stored("recent") || []).filter(function (r) { return now - r.at < REPEAT_WINDOW && r.at <= now; });
   }
   function rememberSale(voucher, redemption) {
-    if (!voucher) return;
+    if (!voucher || redemption.status !== "confirmed") return;
     var list = recentSales().filter(function (r) { return r.id !== redemption.id; });
     list.push({
       voucher: voucher, cents: cents(redemption.amount), at: Date.now(), id: redemption.id,
@@ -280,13 +270,7 @@
 
   // Browsers without BarcodeDetector: a downscaled JPEG frame, decoded by the server.
   async function detectOnServer() {
-    var v = el.video;
-    var scale = Math.min(1, 640 / Math.max(v.videoWidth, v.videoHeight));
-    canvas = canvas || document.createElement("canvas");
-    canvas.width = Math.round(v.videoWidth * scale);
-    canvas.height = Math.round(v.videoHeight * scale);
-    canvas.getContext("2d").drawImage(v, 0, 0, canvas.width, canvas.height);
-    var blob = await new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.8); });
+    var blob = await jpeg(el.video, el.video.videoWidth, el.video.videoHeight, 640, 0.8);
     if (!blob) return null;
     var form = new FormData();
     form.append("image", blob, "frame.jpg");
@@ -298,24 +282,28 @@
   }
 
   // ---- a photo of the QR ------------------------------------------------------------
-  // For phones whose camera will not stream to the page: the phone's own camera takes a
-  // photo, which the server decodes. A large photo is sent smaller, which is faster on a
-  // shop's mobile connection and still plenty for a QR.
+  // For phones whose camera will not stream to the page; the server decodes it. A large
+  // photo is sent smaller: quicker on a mobile connection, still plenty for a QR.
   var PHOTO_SIDE = 2000;
 
+  // A JPEG of a picture (a video frame, a photo) at most `side` pixels long.
+  function jpeg(source, width, height, side, quality) {
+    var scale = Math.min(1, side / Math.max(width, height));
+    canvas = canvas || document.createElement("canvas");
+    canvas.width = Math.round(width * scale);
+    canvas.height = Math.round(height * scale);
+    canvas.getContext("2d").drawImage(source, 0, 0, canvas.width, canvas.height);
+    return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", quality); });
+  }
+
   async function smallerPhoto(file) {
-    if (!window.createImageBitmap) return file;
-    var bitmap;
-    try { bitmap = await createImageBitmap(file); } catch (e) { return file; }
-    var scale = PHOTO_SIDE / Math.max(bitmap.width, bitmap.height);
-    if (scale >= 1) { bitmap.close(); return file; }
-    var board = document.createElement("canvas");
-    board.width = Math.round(bitmap.width * scale);
-    board.height = Math.round(bitmap.height * scale);
-    board.getContext("2d").drawImage(bitmap, 0, 0, board.width, board.height);
-    bitmap.close();
-    var blob = await new Promise(function (resolve) { board.toBlob(resolve, "image/jpeg", 0.9); });
-    return blob || file;
+    try {
+      var bitmap = await createImageBitmap(file);
+      if (Math.max(bitmap.width, bitmap.height) > PHOTO_SIDE) {
+        return (await jpeg(bitmap, bitmap.width, bitmap.height, PHOTO_SIDE, 0.9)) || file;
+      }
+    } catch (e) { /* one the browser cannot read: the server says why */ }
+    return file;
   }
 
   async function readPhoto() {
@@ -369,7 +357,11 @@
 
   function showVoucher(code, data, voucher) {
     checked = { code: code, data: data, voucher: voucher };
-    say(el.holder, data.holder_name);
+    // A shop outside the voucher's circuit is not told whose it is: nobody to identify.
+    var named = data.holder_name !== "";
+    say(el.holder, named ? data.holder_name : gettext("Buono di un altro circuito"));
+    show($("holder-kicker"), named);
+    show($("holder-help"), named);
     say(el.balance, euro(data.balance));
     say(el.validity, interpolate(gettext("dal %(from)s al %(until)s"), {
       from: day(data.valid_from), until: day(data.valid_until)
@@ -437,8 +429,8 @@
       askRepeat(earlier, amount);
       return;
     }
-    // One key per sale, made when the cashier confirms and reused by every retry of it,
-    // kept on the device before it is sent: whatever happens next, its outcome can be asked.
+    // One key per sale, made when the cashier confirms, reused by every retry of it and
+    // kept on the device before it is sent: whatever happens, its outcome can be asked.
     sale = {
       code: checked.code, amount: amount, key: uuid(), voucher: checked.voucher,
       holder: checked.data.holder_name
@@ -448,15 +440,15 @@
   }
 
   function askRepeat(earlier, amount) {
-    say(el.repeatText, interpolate(gettext("Questo buono è già stato addebitato di %(amount)s alle %(time)s (scontrino %(number)s). Addebitalo di nuovo solo se il cliente fa davvero un secondo acquisto."), {
+    say(el.repeatText, interpolate(gettext("Questo buono è già stato addebitato di %(amount)s alle %(time)s (scontrino %(number)s). È davvero un secondo acquisto?"), {
       amount: euro(amount), time: clock(earlier.createdAt), number: earlier.number
     }, true));
-    if (el.repeatDialog.showModal) el.repeatDialog.showModal(); else el.repeatDialog.setAttribute("open", "");
+    openDialog(el.repeatDialog);
     el.repeatNo.focus();
   }
 
   function closeRepeat() {
-    if (el.repeatDialog.close) el.repeatDialog.close(); else el.repeatDialog.removeAttribute("open");
+    closeDialog(el.repeatDialog);
   }
 
   async function send() {
@@ -515,8 +507,7 @@
     say(el.receiptTitle, confirmed ? gettext("Pagamento registrato") : gettext("Utilizzo annullato"));
     say($("receipt-amount"), euro(data.amount));
     say($("receipt-balance"), euro(data.balance_after));
-    show(el.receiptBalanceTerm, confirmed);
-    show($("receipt-balance"), confirmed);
+    show(el.receiptBalanceRow, confirmed);
     say($("receipt-number"), data.receipt_number);
     say($("receipt-time"), clock(data.created_at));
     say($("receipt-holder"), data.holder_name);
@@ -529,9 +520,8 @@
   }
 
   // ---- a sale left without an answer ------------------------------------------------
-  // Asked, not sent again: if the sale never reached the server, sending it now would
-  // charge the voucher when the customer may have left. Until the answer comes the till
-  // reads no other voucher.
+  // Asked, not sent again: a sale that never arrived would be charged now, maybe after the
+  // customer left. Until the answer comes the till reads no other voucher.
   var resolving = false;
 
   async function resolvePending() {
@@ -541,7 +531,7 @@
     var figures = { amount: euro(left.amount), holder: left.holder || "" };
     step("pending");
     show(el.pendingCheck, false);
-    say(el.pendingText, interpolate(gettext("La cassa sta verificando se il pagamento di %(amount)s (%(holder)s) è andato a buon fine…"), figures, true));
+    say(el.pendingText, interpolate(gettext("Verifico se il pagamento di %(amount)s (%(holder)s) è andato a buon fine…"), figures, true));
     el.pendingTitle.focus();
     var result = await call(conf.lookupUrl, { key: left.key });
     resolving = false;
@@ -555,13 +545,13 @@
     if (result.status === 404 && result.data && result.data.code === "redemption_not_found") {
       store("pending", null);
       step("read");
-      say(el.readNotice, interpolate(gettext("Il pagamento di %(amount)s (%(holder)s) non è arrivato: nulla è stato addebitato. Se il cliente è ancora qui, leggi di nuovo il buono."), figures, true));
+      say(el.readNotice, interpolate(gettext("Il pagamento di %(amount)s (%(holder)s) non è arrivato: nulla è stato addebitato. Puoi leggere di nuovo il buono."), figures, true));
       show(el.readNotice, true);
       el.readNotice.focus();
       return;
     }
     loginAgain(result);
-    say(el.pendingText, interpolate(gettext("Non sappiamo ancora se il pagamento di %(amount)s (%(holder)s) è andato a buon fine. Finché non si sa, la cassa non legge altri buoni: controlla la connessione e premi «Verifica di nuovo»."), figures, true) + (result.status === 0 ? "" : " " + problem(result)));
+    say(el.pendingText, interpolate(gettext("Non sappiamo ancora se il pagamento di %(amount)s (%(holder)s) è andato a buon fine: controlla la connessione e premi «Verifica di nuovo». Intanto la cassa non legge altri buoni."), figures, true) + (result.status === 0 ? "" : " " + problem(result)));
     show(el.pendingCheck, true);
     el.pendingCheck.focus();
   }
@@ -582,12 +572,12 @@
     }, true));
     say(el.voidError, "");
     el.voidYes.disabled = false;
-    if (el.dialog.showModal) el.dialog.showModal(); else el.dialog.setAttribute("open", "");
+    openDialog(el.dialog);
     el.voidNo.focus();
   }
 
   function closeVoid() {
-    if (el.dialog.close) el.dialog.close(); else el.dialog.removeAttribute("open");
+    closeDialog(el.dialog);
   }
 
   async function doVoid() {
@@ -609,6 +599,10 @@
       number: target.redemption.receipt_number, amount: euro(target.redemption.amount)
     }, true);
     if (lastReceipt && lastReceipt.id === target.redemption.id) {
+      // The voucher's balance now (unknown if another till voided it first).
+      var balanceNow = result.ok ? result.data.voucher_balance : null;
+      say($("receipt-balance"), balanceNow === null ? "" : euro(balanceNow));
+      show(el.receiptBalanceRow, balanceNow !== null);
       show(el.receiptVoid, false);
       el.receipt.classList.add("voided");
       say(el.receiptTitle, gettext("Utilizzo annullato"));

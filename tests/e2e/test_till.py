@@ -451,7 +451,7 @@ def test_a_sale_that_never_reached_the_server_is_told_as_not_charged_and_can_be_
     notice = page.locator("#read-notice")
     expect(notice).to_have_text(
         f"Il pagamento di € 20,00 ({shop.voucher.beneficiary.full_name}) non è arrivato: nulla "
-        "è stato addebitato. Se il cliente è ancora qui, leggi di nuovo il buono."
+        "è stato addebitato. Puoi leggere di nuovo il buono."
     )
     expect(notice).to_be_focused()
     assert Redemption.objects.count() == 0
@@ -584,4 +584,68 @@ def test_a_photo_the_server_cannot_read_shows_its_reason_to_the_cashier(
     check_by_hand(page, shop.voucher.code)
     expect(page.locator("#holder")).to_have_text(shop.voucher.beneficiary.full_name)
     expect(error).to_be_empty()
+    assert page_errors.errors == []
+
+
+def test_a_voided_receipt_shows_the_balance_with_the_amount_back(
+    live_server, launch_browser, page_errors, shop
+):
+    page = page_errors.watch(launch_browser().new_page())
+    log_in(page, live_server.url, shop.cashier)
+    sell(page, shop.voucher.code, "20,00")
+    expect(page.locator("#receipt-balance")).to_have_text("€ 80,00")
+    page.get_by_role("button", name="Annulla questo utilizzo").click()
+    page.get_by_role("dialog").get_by_role("button", name="Sì, annulla l'utilizzo").click()
+    expect(page.get_by_role("heading", name="Utilizzo annullato")).to_be_focused()
+    expect(page.locator("#receipt-balance")).to_have_text("€ 100,00")
+    shop.voucher.refresh_from_db()
+    assert shop.voucher.balance == Decimal("100.00")
+    assert page_errors.errors == []
+
+
+def test_a_voucher_of_another_circuit_has_a_heading_and_no_name_to_compare(
+    live_server, launch_browser, page_errors, shop
+):
+    elsewhere = factories.voucher(initiative=factories.initiative())
+    page = page_errors.watch(launch_browser().new_page())
+    log_in(page, live_server.url, shop.cashier)
+    check_by_hand(page, elsewhere.code)
+    expect(page.locator("#voucher-refusal")).to_contain_text(
+        "Questo negozio non fa parte del circuito del bando di questo buono."
+    )
+    expect(page.get_by_role("heading", level=2, name="Buono di un altro circuito")).to_be_visible()
+    expect(page.get_by_text("Intestatario del buono")).to_be_hidden()
+    expect(page.get_by_text("Confronta il nome con un documento d'identità.")).to_be_hidden()
+    expect(page.get_by_label("Importo")).to_be_hidden()
+
+    # The next voucher, of this circuit, is named again.
+    page.get_by_role("button", name="Lascia questo buono").click()
+    check_by_hand(page, shop.voucher.code)
+    expect(page.locator("#holder")).to_have_text(shop.voucher.beneficiary.full_name)
+    expect(page.get_by_text("Intestatario del buono")).to_be_visible()
+    assert page_errors.errors == []
+
+
+def test_the_till_reloaded_without_network_shows_the_apps_offline_page(
+    live_server, launch_browser, page_errors, shop
+):
+    context = launch_browser()
+    page = page_errors.watch(context.new_page())
+    log_in(page, live_server.url, shop.cashier)
+    page.wait_for_function(
+        "async () => (await navigator.serviceWorker.ready).active !== null"
+        " && navigator.serviceWorker.controller !== null"
+    )
+    context.set_offline(True)
+    page.reload()
+    expect(
+        page.get_by_role("heading", level=1, name="La cassa è senza connessione")
+    ).to_be_visible()
+    expect(page.get_by_text("nulla viene addebitato")).to_be_visible()
+    expect(page.get_by_text("Senza connessione: i buoni non si possono incassare")).to_be_visible()
+
+    context.set_offline(False)
+    page.get_by_role("link", name="Riapri la cassa").click()
+    expect(page.get_by_role("heading", level=1, name=shop.merchant.name)).to_be_visible()
+    expect(page.get_by_label("Codice del buono")).to_be_visible()
     assert page_errors.errors == []
