@@ -107,7 +107,7 @@
     try {
       var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode("till:" + text));
       return btoa(String.fromCharCode.apply(null, new Uint8Array(digest)));
-    } catch (e) { return text; }  // an insecure origin: the code, on the shop's own device
+    } catch (e) { return text; }  // an insecure origin
   }
   function recentSales() {
     var now = Date.now();
@@ -435,8 +435,13 @@
       code: checked.code, amount: amount, key: uuid(), voucher: checked.voucher,
       holder: checked.data.holder_name
     };
-    store("pending", { key: sale.key, amount: sale.amount, holder: sale.holder, voucher: sale.voucher });
+    keepPending();
     send();
+  }
+
+  // "at": when the till last knew the sale on its way (see resolvePending).
+  function keepPending() {
+    store("pending", Object.assign({}, sale, { code: undefined, at: Date.now() }));
   }
 
   function askRepeat(earlier, amount) {
@@ -471,6 +476,7 @@
     if (result.status === 0 || result.status >= 500 || !result.data || !result.data.code) {
       // The outcome is unknown: the voucher may have been charged. Keep the key and the
       // amount, and offer only "Riprova", which the server answers once.
+      keepPending();
       show(el.confirm, false);
       show(el.retry, true);
       say(el.saleError, gettext("Non sappiamo se il pagamento è stato registrato. Premi «Riprova»: se era già registrato non verrà addebitato una seconda volta."));
@@ -490,8 +496,7 @@
     }
   }
 
-  // how: "" for a new sale, "replayed" for a retry the server had already recorded,
-  // "resolved" for a sale left without an answer that the server says it recorded.
+  // how: "", "replayed" (a retry already recorded) or "resolved" (see resolvePending).
   function showReceipt(data, how) {
     lastReceipt = data;
     var confirmed = data.status === "confirmed";
@@ -502,7 +507,7 @@
     } else if (how === "resolved") {
       note = confirmed
         ? interpolate(gettext("Il pagamento di %(amount)s è andato a buon fine (scontrino %(number)s): non addebitarlo di nuovo."), figures, true)
-        : interpolate(gettext("Il pagamento di %(amount)s era andato a buon fine (scontrino %(number)s) ed è stato annullato."), figures, true);
+        : interpolate(gettext("Utilizzo %(number)s annullato: %(amount)s tornano sul buono."), figures, true);
     }
     say(el.receiptTitle, confirmed ? gettext("Pagamento registrato") : gettext("Utilizzo annullato"));
     say($("receipt-amount"), euro(data.amount));
@@ -523,6 +528,7 @@
   // Asked, not sent again: a sale that never arrived would be charged now, maybe after the
   // customer left. Until the answer comes the till reads no other voucher.
   var resolving = false;
+  var SETTLE = 5000;
 
   async function resolvePending() {
     var left = stored("pending");
@@ -534,6 +540,12 @@
     say(el.pendingText, interpolate(gettext("Verifico se il pagamento di %(amount)s (%(holder)s) è andato a buon fine…"), figures, true));
     el.pendingTitle.focus();
     var result = await call(conf.lookupUrl, { key: left.key });
+    // A request held up on the way could still land after a "not found": ask again later.
+    var settle = (left.at || 0) + SETTLE - Date.now();
+    if (result.status === 404 && settle > 0) {
+      await new Promise(function (done) { setTimeout(done, Math.min(settle, SETTLE)); });
+      result = await call(conf.lookupUrl, { key: left.key });
+    }
     resolving = false;
     if (result.ok) {
       store("pending", null);
@@ -545,13 +557,13 @@
     if (result.status === 404 && result.data && result.data.code === "redemption_not_found") {
       store("pending", null);
       step("read");
-      say(el.readNotice, interpolate(gettext("Il pagamento di %(amount)s (%(holder)s) non è arrivato: nulla è stato addebitato. Puoi leggere di nuovo il buono."), figures, true));
+      say(el.readNotice, interpolate(gettext("Il pagamento di %(amount)s (%(holder)s) non è arrivato: nulla è stato addebitato."), figures, true));
       show(el.readNotice, true);
       el.readNotice.focus();
       return;
     }
     loginAgain(result);
-    say(el.pendingText, interpolate(gettext("Non sappiamo ancora se il pagamento di %(amount)s (%(holder)s) è andato a buon fine: controlla la connessione e premi «Verifica di nuovo». Intanto la cassa non legge altri buoni."), figures, true) + (result.status === 0 ? "" : " " + problem(result)));
+    say(el.pendingText, interpolate(gettext("Non sappiamo ancora se il pagamento di %(amount)s (%(holder)s) è andato a buon fine: controlla la connessione e premi «Verifica di nuovo»."), figures, true) + (result.status === 0 ? "" : " " + problem(result)));
     show(el.pendingCheck, true);
     el.pendingCheck.focus();
   }

@@ -449,9 +449,11 @@ def test_a_sale_that_never_reached_the_server_is_told_as_not_charged_and_can_be_
     page.reload()
 
     notice = page.locator("#read-notice")
+    # Asked twice, a few seconds apart, in case the sale was only held up on its way.
     expect(notice).to_have_text(
-        f"Il pagamento di € 20,00 ({shop.voucher.beneficiary.full_name}) non è arrivato: nulla "
-        "è stato addebitato. Puoi leggere di nuovo il buono."
+        timeout=15_000,
+        expected=f"Il pagamento di € 20,00 ({shop.voucher.beneficiary.full_name}) non è arrivato: nulla "
+        "è stato addebitato.",
     )
     expect(notice).to_be_focused()
     assert Redemption.objects.count() == 0
@@ -648,4 +650,37 @@ def test_the_till_reloaded_without_network_shows_the_apps_offline_page(
     page.get_by_role("link", name="Riapri la cassa").click()
     expect(page.get_by_role("heading", level=1, name=shop.merchant.name)).to_be_visible()
     expect(page.get_by_label("Codice del buono")).to_be_visible()
+    assert page_errors.errors == []
+
+
+def test_a_sale_held_up_on_its_way_and_recorded_after_a_first_not_found_is_told_as_made(
+    live_server, launch_browser, page_errors, shop
+):
+    page = page_errors.watch(launch_browser(service_workers="block").new_page())
+    keys = lose_the_answer_of_the_first_sale(page, reaches_server=False)
+    answers = []
+
+    def land_the_sale_after_the_first_answer(route):
+        response = route.fetch()
+        answers.append(response.status)
+        if len(answers) == 1:
+            # The sale, held up by a proxy, reaches the server just after the first look-up.
+            voucher_redeem(
+                till=Till(merchant=shop.merchant, user=shop.cashier),
+                code=shop.voucher.code,
+                amount="20.00",
+                idempotency_key=keys[0],
+            )
+        route.fulfill(response=response)
+
+    page.route("**/api/v1/redemptions/lookup/", land_the_sale_after_the_first_answer)
+    log_in(page, live_server.url, shop.cashier)
+    sell(page, shop.voucher.code, "20,00")
+    page.get_by_role("button", name="Lascia questo buono").click()
+    expect(page.locator("#receipt-note")).to_contain_text(
+        "Il pagamento di € 20,00 è andato a buon fine", timeout=15_000
+    )
+    assert answers == [404, 200]
+    expect(page.locator("#read-notice")).to_be_hidden()
+    assert Redemption.objects.count() == 1
     assert page_errors.errors == []
