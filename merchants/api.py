@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from PIL import Image, UnidentifiedImageError
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -399,12 +399,20 @@ class RedemptionListCreateApi(APIView):
 
 
 class RedemptionVoidApi(APIView):
+    class OutputSerializer(RedemptionOutputSerializer):
+        voucher_balance = serializers.DecimalField(
+            source="voucher.balance",
+            max_digits=10,
+            decimal_places=2,
+            help_text="The voucher's balance now, with the voided amount back on it.",
+        )
+
     @extend_schema(
         operation_id="redemption_void",
         summary="Void a mistaken redemption (same day, not yet settled)",
         request=None,
         responses={
-            200: RedemptionOutputSerializer,
+            200: OutputSerializer,
             404: _error(
                 "No redemption of this shop has this id, or the id is not a number.",
                 "redemption_not_found",
@@ -433,6 +441,61 @@ class RedemptionVoidApi(APIView):
         except RedemptionError as error:
             return refuse(request, till, RefusedAttempt.Action.VOID, error)
         redemption = Redemption.objects.select_related("voucher__beneficiary").get(pk=redemption.pk)
+        return Response(self.OutputSerializer(redemption).data)
+
+
+class RedemptionLookupApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        idempotency_key = serializers.CharField(max_length=255, trim_whitespace=True)
+
+    @extend_schema(
+        operation_id="redemption_lookup",
+        summary="Whether a sale sent with an Idempotency-Key was recorded",
+        description=(
+            "For a till that lost the answer to a redemption: returns the redemption this "
+            "shop recorded under the `Idempotency-Key`, or `redemption_not_found` if none was "
+            "recorded, so that nothing was charged. Asking charges nothing, unlike sending "
+            "the redemption again."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
+                OpenApiParameter.HEADER,
+                required=True,
+                description="The key the redemption was sent with.",
+            )
+        ],
+        responses={
+            200: RedemptionOutputSerializer,
+            400: _error("The header is missing, blank or too long.", "idempotency_key_missing"),
+            404: _error(
+                "This shop recorded no redemption with this key: nothing was charged.",
+                "redemption_not_found",
+            ),
+            401: AUTH_ERRORS[401],
+            403: _error("The user is not shop staff.", "not_a_merchant"),
+            503: UNAVAILABLE,
+        },
+        tags=["redemptions"],
+    )
+    def get(self, request: Request) -> Response:
+        till = till_for(request)
+        serializer = self.InputSerializer(
+            data={"idempotency_key": request.headers.get("Idempotency-Key", "")}
+        )
+        if not serializer.is_valid():
+            raise RedemptionError("idempotency_key_missing")
+        redemption = selectors.merchant_redemption_by_idempotency_key(
+            merchant_id=till.merchant.pk, key=serializer.validated_data["idempotency_key"]
+        )
+        if redemption is None:
+            raise RedemptionError(
+                "redemption_not_found",
+                message=_(
+                    "Nessun utilizzo registrato con questa chiave: nulla è stato addebitato."
+                ),
+            )
         return Response(RedemptionOutputSerializer(redemption).data)
 
 

@@ -87,3 +87,16 @@ def merchant_day_total(*, merchant_id: int, day: date) -> Decimal:
 def merchant_payable(*, merchant_id: int) -> Decimal:
     """What the agency owes the shop now, from the ledger."""
     return account_balance(key=f"merchant:{merchant_id}:payable")
+
+
+def merchant_redemption_by_idempotency_key(*, merchant_id: int, key: str) -> Redemption | None:
+    """The shop's redemption recorded under a till's Idempotency-Key, or None if there is none."""
+    return (
+        Redemption.objects.filter(
+            merchant_id=merchant_id,
+            idempotency_record__merchant_id=merchant_id,
+            idempotency_record__key=key,
+        )
+        .select_related("voucher__beneficiary")
+        .first()
+    )

@@ -5,6 +5,7 @@ from merchants import api
 urlpatterns = [
     path("vouchers/check/", api.VoucherCheckApi.as_view(), name="api-voucher-check"),
     path("redemptions/", api.RedemptionListCreateApi.as_view(), name="api-redemptions"),
+    path("redemptions/lookup/", api.RedemptionLookupApi.as_view(), name="api-redemption-lookup"),
     path(
         "redemptions/<int:redemption_id>/void/",
         api.RedemptionVoidApi.as_view(),

@@ -112,3 +112,8 @@ def till(request: HttpRequest) -> HttpResponse:
             "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
         },
     )
+
+
+def till_offline(request: HttpRequest) -> HttpResponse:
+    """The page the service worker shows for the till when the network is down."""
+    return render(request, "pwa/till/offline.html")

@@ -8,6 +8,8 @@ urlpatterns = [
     path("", till.till, name="till"),
     path("accesso/", till.till_login, name="till-login"),
     path("esci/", till.till_logout, name="till-logout"),
+    # Kept by the service worker, shown when the till is opened without network.
+    path("senza-rete/", till.till_offline, name="till-offline"),
     # Only the project's own catalogue (LOCALE_PATHS): the admin's would weigh the till down.
     path(
         "jsi18n/",

@@ -1,9 +1,14 @@
 // BuonoComune service worker: the beneficiary's voucher pages stay readable offline.
 // Pages are fetched from the network first and kept; without network the last copy is
 // shown, marked as such by the page's offline banner. Money never moves offline: API
-// requests are never cached.
+// requests are never cached. The till's pages are never kept either (they carry the shop's
+// sales and its CSRF token): opened without network, the till shows its own offline page.
 var CACHE = "buonocomune-v1";
-var PRECACHE = ["/", "/static/css/app.css", "/static/js/app.js", "/offline/"];
+var TILL_OFFLINE = "/cassa/senza-rete/";
+var PRECACHE = [
+  "/", "/static/css/app.css", "/static/js/app.js", "/offline/",
+  "/static/css/till.css", TILL_OFFLINE
+];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
@@ -35,8 +40,22 @@ function cacheable(request) {
   return true;
 }
 
+function tillPage(request) {
+  var url = new URL(request.url);
+  return request.method === "GET" && request.mode === "navigate" &&
+    url.origin === self.location.origin && url.pathname.indexOf("/cassa/") === 0;
+}
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
+  if (tillPage(request)) {
+    event.respondWith(fetch(request).catch(function () {
+      return caches.match(TILL_OFFLINE).then(function (page) {
+        return page || caches.match("/offline/");
+      });
+    }));
+    return;
+  }
   if (!cacheable(request)) return;
   event.respondWith(
     fetch(request).then(function (response) {

@@ -1,7 +1,8 @@
-// The cashier's till: read a voucher (camera or typed code), check it, redeem, void.
+// The cashier's till: read a voucher (camera, a photo or typed code), check it, redeem, void.
 // Every rule lives on the server; this file only talks to the redemption API and shows
 // its answers. A sale keeps its Idempotency-Key until its outcome is known, so a retry
-// after a lost response never charges twice.
+// after a lost response never charges twice, and on the device until the server says
+// whether that sale was recorded.
 (function () {
   "use strict";
   var root = document.getElementById("till");
@@ -18,6 +19,7 @@
   var el = {
     read: $("read"), scanStart: $("scan-start"), scanStop: $("scan-stop"), video: $("scan-video"),
     scanStatus: $("scan-status"), codeForm: $("code-form"), code: $("code"),
+    photo: $("photo"), photoError: $("photo-error"),
     codeError: $("code-error"), voucher: $("voucher"), holder: $("holder"),
     balance: $("voucher-balance"), validity: $("voucher-validity"),
     initiative: $("voucher-initiative"), refusal: $("voucher-refusal"), reason: $("voucher-reason"),
@@ -29,11 +31,16 @@
     todayRefresh: $("today-refresh"), todayMore: $("today-more"),
     dialog: $("void-dialog"), voidText: $("void-text"),
     voidError: $("void-error"), voidYes: $("void-yes"), voidNo: $("void-no"),
-    banner: $("offline-banner")
+    banner: $("offline-banner"),
+    pending: $("pending"), pendingTitle: $("pending-title"), pendingText: $("pending-text"),
+    pendingCheck: $("pending-check"), readNotice: $("read-notice"),
+    repeatDialog: $("repeat-dialog"), repeatText: $("repeat-text"),
+    repeatYes: $("repeat-yes"), repeatNo: $("repeat-no"),
+    receiptBalanceRow: $("receipt-balance-row")
   };
 
-  var checked = null;   // the voucher on screen: {code, data}
-  var sale = null;      // the sale being confirmed: {code, amount, key}; kept until its outcome is known
+  var checked = null;   // the voucher on screen: {code, data, voucher (its fingerprint)}
+  var sale = null;      // the sale being confirmed: {code, amount, key, …}; kept until its outcome is known
   var busy = false;
   var lastReceipt = null;
   var voidTarget = null;
@@ -55,11 +62,15 @@
   function show(node, visible) { node.hidden = !visible; }
   // One step at a time on a phone's screen: reading a code, a checked voucher, a receipt.
   function step(name) {
+    show(el.pending, name === "pending");
     show(el.read, name === "read");
+    if (name !== "read") show(el.readNotice, false);
     show(el.voucher, name === "voucher");
     show(el.receipt, name === "receipt");
   }
   function say(node, text) { node.textContent = text || ""; }
+  function openDialog(d) { if (d.showModal) d.showModal(); else d.setAttribute("open", ""); }
+  function closeDialog(d) { if (d.close) d.close(); else d.removeAttribute("open"); }
 
   // ---- network ----------------------------------------------------------------------
   function offline() { return networkFailed || navigator.onLine === false; }
@@ -74,6 +85,49 @@
     b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
     var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // ---- sales kept on this device, per shop ---------------------------------------------
+  // The sale of unknown outcome, and the last minutes' sales (to ask before charging a
+  // voucher the same amount again), its code as a digest. No localStorage: in memory.
+  var STORE = "buonocomune.till." + conf.shop + ".";
+  var REPEAT_WINDOW = 10 * 60 * 1000;
+  var memory = {};
+  function stored(name) {
+    try { return JSON.parse(localStorage.getItem(STORE + name)); }
+    catch (e) { return memory[name] || null; }
+  }
+  function store(name, value) {
+    memory[name] = value;
+    try { localStorage.setItem(STORE + name, JSON.stringify(value)); } catch (e) { /* memory */ }
+  }
+  function cents(value) { return Math.round(Number(value) * 100); }
+  async function fingerprint(code) {
+    var text = code.toUpperCase().replace(/[^0-9A-Z]/g, "");
+    try {
+      var digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode("till:" + text));
+      return btoa(String.fromCharCode.apply(null, new Uint8Array(digest)));
+    } catch (e) { return text; }  // an insecure origin
+  }
+  function recentSales() {
+    var now = Date.now();
+    return (stored("recent") || []).filter(function (r) { return now - r.at < REPEAT_WINDOW && r.at <= now; });
+  }
+  function rememberSale(voucher, redemption) {
+    if (!voucher || redemption.status !== "confirmed") return;
+    var list = recentSales().filter(function (r) { return r.id !== redemption.id; });
+    list.push({
+      voucher: voucher, cents: cents(redemption.amount), at: Date.now(), id: redemption.id,
+      number: redemption.receipt_number, createdAt: redemption.created_at
+    });
+    store("recent", list.slice(-50));
+  }
+  function forgetSale(id) {
+    store("recent", recentSales().filter(function (r) { return r.id !== id; }));
+  }
+  function earlierSale(voucher, amount) {
+    var same = recentSales().filter(function (r) { return r.voucher === voucher && r.cents === cents(amount); });
+    return same.length ? same[same.length - 1] : null;
   }
 
   // The cookie, read at each request, is always current; the page's copy of the token can
@@ -216,13 +270,7 @@
 
   // Browsers without BarcodeDetector: a downscaled JPEG frame, decoded by the server.
   async function detectOnServer() {
-    var v = el.video;
-    var scale = Math.min(1, 640 / Math.max(v.videoWidth, v.videoHeight));
-    canvas = canvas || document.createElement("canvas");
-    canvas.width = Math.round(v.videoWidth * scale);
-    canvas.height = Math.round(v.videoHeight * scale);
-    canvas.getContext("2d").drawImage(v, 0, 0, canvas.width, canvas.height);
-    var blob = await new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.8); });
+    var blob = await jpeg(el.video, el.video.videoWidth, el.video.videoHeight, 640, 0.8);
     if (!blob) return null;
     var form = new FormData();
     form.append("image", blob, "frame.jpg");
@@ -233,10 +281,61 @@
     throw new Error(problem(result));
   }
 
+  // ---- a photo of the QR ------------------------------------------------------------
+  // For phones whose camera will not stream to the page; the server decodes it. A large
+  // photo is sent smaller: quicker on a mobile connection, still plenty for a QR.
+  var PHOTO_SIDE = 2000;
+
+  // A JPEG of a picture (a video frame, a photo) at most `side` pixels long.
+  function jpeg(source, width, height, side, quality) {
+    var scale = Math.min(1, side / Math.max(width, height));
+    canvas = canvas || document.createElement("canvas");
+    canvas.width = Math.round(width * scale);
+    canvas.height = Math.round(height * scale);
+    canvas.getContext("2d").drawImage(source, 0, 0, canvas.width, canvas.height);
+    return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", quality); });
+  }
+
+  async function smallerPhoto(file) {
+    try {
+      var bitmap = await createImageBitmap(file);
+      if (Math.max(bitmap.width, bitmap.height) > PHOTO_SIDE) {
+        return (await jpeg(bitmap, bitmap.width, bitmap.height, PHOTO_SIDE, 0.9)) || file;
+      }
+    } catch (e) { /* one the browser cannot read: the server says why */ }
+    return file;
+  }
+
+  async function readPhoto() {
+    var file = el.photo.files && el.photo.files[0];
+    if (!file) return;
+    stopScan();
+    say(el.photoError, "");
+    say(el.scanStatus, gettext("Leggo il QR nella foto…"));
+    el.photo.disabled = true;
+    var picture = await smallerPhoto(file);
+    var form = new FormData();
+    form.append("image", picture, picture === file ? (file.name || "photo.jpg") : "photo.jpg");
+    var result = await call(conf.scanUrl, { method: "POST", form: form });
+    el.photo.disabled = false;
+    el.photo.value = "";  // the same photo chosen again is read again
+    say(el.scanStatus, "");
+    if (result.ok) {
+      say(el.scanStatus, gettext("QR letto."));
+      el.code.value = result.data.code;
+      check(result.data.code);
+      return;
+    }
+    say(el.photoError, problem(result));
+    loginAgain(result);
+    el.photo.focus();
+  }
+
   // ---- check ------------------------------------------------------------------------
   async function check(code) {
     code = code.trim();
     say(el.codeError, "");
+    say(el.photoError, "");
     el.code.removeAttribute("aria-invalid");
     if (!code) {
       say(el.codeError, gettext("Scrivi il codice del buono."));
@@ -253,12 +352,16 @@
       loginAgain(result);
       return;
     }
-    showVoucher(code, result.data);
+    showVoucher(code, result.data, await fingerprint(code));
   }
 
-  function showVoucher(code, data) {
-    checked = { code: code, data: data };
-    say(el.holder, data.holder_name);
+  function showVoucher(code, data, voucher) {
+    checked = { code: code, data: data, voucher: voucher };
+    // A shop outside the voucher's circuit is not told whose it is: nobody to identify.
+    var named = data.holder_name !== "";
+    say(el.holder, named ? data.holder_name : gettext("Buono di un altro circuito"));
+    show($("holder-kicker"), named);
+    show($("holder-help"), named);
     say(el.balance, euro(data.balance));
     say(el.validity, interpolate(gettext("dal %(from)s al %(until)s"), {
       from: day(data.valid_from), until: day(data.valid_until)
@@ -309,7 +412,8 @@
     return /^\d+(\.\d{1,2})?$/.test(text) && Number(text) > 0 ? text : null;
   }
 
-  function confirmSale() {
+  // "again" is the cashier's answer to "charge this voucher again?".
+  function confirmSale(again) {
     if (!checked || busy || offline()) return;
     say(el.saleError, "");
     var amount = checked.data.partial_allowed ? amountText(el.amount.value) : checked.data.balance;
@@ -320,9 +424,36 @@
       return;
     }
     el.amount.removeAttribute("aria-invalid");
-    // One key per sale, made when the cashier confirms and reused by every retry of it.
-    sale = { code: checked.code, amount: amount, key: uuid() };
+    var earlier = again ? null : earlierSale(checked.voucher, amount);
+    if (earlier) {
+      askRepeat(earlier, amount);
+      return;
+    }
+    // One key per sale, made when the cashier confirms, reused by every retry of it and
+    // kept on the device before it is sent: whatever happens, its outcome can be asked.
+    sale = {
+      code: checked.code, amount: amount, key: uuid(), voucher: checked.voucher,
+      holder: checked.data.holder_name
+    };
+    keepPending();
     send();
+  }
+
+  // "at": when the till last knew the sale on its way (see resolvePending).
+  function keepPending() {
+    store("pending", Object.assign({}, sale, { code: undefined, at: Date.now() }));
+  }
+
+  function askRepeat(earlier, amount) {
+    say(el.repeatText, interpolate(gettext("Questo buono è già stato addebitato di %(amount)s alle %(time)s (scontrino %(number)s). È davvero un secondo acquisto?"), {
+      amount: euro(amount), time: clock(earlier.createdAt), number: earlier.number
+    }, true));
+    openDialog(el.repeatDialog);
+    el.repeatNo.focus();
+  }
+
+  function closeRepeat() {
+    closeDialog(el.repeatDialog);
   }
 
   async function send() {
@@ -335,14 +466,17 @@
     busy = false;
     if (result.ok) {
       var replayed = result.replayed;
+      store("pending", null);
+      rememberSale(sale.voucher, result.data);
       closeVoucher();
-      showReceipt(result.data, replayed);
+      showReceipt(result.data, replayed ? "replayed" : "");
       loadToday();
       return;
     }
     if (result.status === 0 || result.status >= 500 || !result.data || !result.data.code) {
       // The outcome is unknown: the voucher may have been charged. Keep the key and the
       // amount, and offer only "Riprova", which the server answers once.
+      keepPending();
       show(el.confirm, false);
       show(el.retry, true);
       say(el.saleError, gettext("Non sappiamo se il pagamento è stato registrato. Premi «Riprova»: se era già registrato non verrà addebitato una seconda volta."));
@@ -351,6 +485,7 @@
       return;
     }
     // A clear refusal: nothing was charged. The next confirmation is a new sale.
+    store("pending", null);
     var message = problem(result);
     resetSale();
     say(el.saleError, message);
@@ -361,24 +496,81 @@
     }
   }
 
-  function showReceipt(data, replayed) {
+  // how: "", "replayed" (a retry already recorded) or "resolved" (see resolvePending).
+  function showReceipt(data, how) {
     lastReceipt = data;
-    say(el.receiptTitle, gettext("Pagamento registrato"));
+    var confirmed = data.status === "confirmed";
+    var figures = { amount: euro(data.amount), number: data.receipt_number };
+    var note = "";
+    if (how === "replayed") {
+      note = gettext("Questo pagamento era già stato registrato: non è stato addebitato di nuovo.");
+    } else if (how === "resolved") {
+      note = confirmed
+        ? interpolate(gettext("Il pagamento di %(amount)s è andato a buon fine (scontrino %(number)s): non addebitarlo di nuovo."), figures, true)
+        : interpolate(gettext("Utilizzo %(number)s annullato: %(amount)s tornano sul buono."), figures, true);
+    }
+    say(el.receiptTitle, confirmed ? gettext("Pagamento registrato") : gettext("Utilizzo annullato"));
     say($("receipt-amount"), euro(data.amount));
     say($("receipt-balance"), euro(data.balance_after));
+    show(el.receiptBalanceRow, confirmed);
     say($("receipt-number"), data.receipt_number);
     say($("receipt-time"), clock(data.created_at));
     say($("receipt-holder"), data.holder_name);
-    say(el.receiptNote, replayed ? gettext("Questo pagamento era già stato registrato: non è stato addebitato di nuovo.") : "");
-    show(el.receiptNote, replayed);
-    show(el.receiptVoid, data.status === "confirmed");
-    el.receipt.classList.remove("voided");
+    say(el.receiptNote, note);
+    show(el.receiptNote, note !== "");
+    show(el.receiptVoid, confirmed);
+    el.receipt.classList.toggle("voided", !confirmed);
     step("receipt");
     el.receiptTitle.focus();
   }
 
+  // ---- a sale left without an answer ------------------------------------------------
+  // Asked, not sent again: a sale that never arrived would be charged now, maybe after the
+  // customer left. Until the answer comes the till reads no other voucher.
+  var resolving = false;
+  var SETTLE = 5000;
+
+  async function resolvePending() {
+    var left = stored("pending");
+    if (!left || resolving) return;
+    resolving = true;
+    var figures = { amount: euro(left.amount), holder: left.holder || "" };
+    step("pending");
+    show(el.pendingCheck, false);
+    say(el.pendingText, interpolate(gettext("Verifico se il pagamento di %(amount)s (%(holder)s) è andato a buon fine…"), figures, true));
+    el.pendingTitle.focus();
+    var result = await call(conf.lookupUrl, { key: left.key });
+    // A request held up on the way could still land after a "not found": ask again later.
+    var settle = (left.at || 0) + SETTLE - Date.now();
+    if (result.status === 404 && settle > 0) {
+      await new Promise(function (done) { setTimeout(done, Math.min(settle, SETTLE)); });
+      result = await call(conf.lookupUrl, { key: left.key });
+    }
+    resolving = false;
+    if (result.ok) {
+      store("pending", null);
+      rememberSale(left.voucher, result.data);
+      showReceipt(result.data, "resolved");
+      loadToday();
+      return;
+    }
+    if (result.status === 404 && result.data && result.data.code === "redemption_not_found") {
+      store("pending", null);
+      step("read");
+      say(el.readNotice, interpolate(gettext("Il pagamento di %(amount)s (%(holder)s) non è arrivato: nulla è stato addebitato."), figures, true));
+      show(el.readNotice, true);
+      el.readNotice.focus();
+      return;
+    }
+    loginAgain(result);
+    say(el.pendingText, interpolate(gettext("Non sappiamo ancora se il pagamento di %(amount)s (%(holder)s) è andato a buon fine: controlla la connessione e premi «Verifica di nuovo»."), figures, true) + (result.status === 0 ? "" : " " + problem(result)));
+    show(el.pendingCheck, true);
+    el.pendingCheck.focus();
+  }
+
   function nextSale() {
     step("read");
+    say(el.readNotice, "");
     lastReceipt = null;
     say(el.scanStatus, "");
     el.scanStart.focus();
@@ -392,12 +584,12 @@
     }, true));
     say(el.voidError, "");
     el.voidYes.disabled = false;
-    if (el.dialog.showModal) el.dialog.showModal(); else el.dialog.setAttribute("open", "");
+    openDialog(el.dialog);
     el.voidNo.focus();
   }
 
   function closeVoid() {
-    if (el.dialog.close) el.dialog.close(); else el.dialog.removeAttribute("open");
+    closeDialog(el.dialog);
   }
 
   async function doVoid() {
@@ -413,11 +605,16 @@
       return;
     }
     voidTarget = null;
+    forgetSale(target.redemption.id);
     closeVoid();
     var message = interpolate(gettext("Utilizzo %(number)s annullato: %(amount)s tornano sul buono."), {
       number: target.redemption.receipt_number, amount: euro(target.redemption.amount)
     }, true);
     if (lastReceipt && lastReceipt.id === target.redemption.id) {
+      // The voucher's balance now (unknown if another till voided it first).
+      var balanceNow = result.ok ? result.data.voucher_balance : null;
+      say($("receipt-balance"), balanceNow === null ? "" : euro(balanceNow));
+      show(el.receiptBalanceRow, balanceNow !== null);
       show(el.receiptVoid, false);
       el.receipt.classList.add("voided");
       say(el.receiptTitle, gettext("Utilizzo annullato"));
@@ -520,6 +717,7 @@
     say(el.scanStatus, "");
     el.scanStart.focus();
   });
+  el.photo.addEventListener("change", readPhoto);
   el.codeForm.addEventListener("submit", function (event) {
     event.preventDefault();
     stopScan();
@@ -527,15 +725,24 @@
   });
   el.saleForm.addEventListener("submit", function (event) {
     event.preventDefault();
-    confirmSale();
+    confirmSale(false);
   });
+  el.repeatNo.addEventListener("click", closeRepeat);
+  el.repeatYes.addEventListener("click", function () {
+    closeRepeat();
+    confirmSale(true);
+  });
+  el.repeatDialog.addEventListener("close", function () {
+    if (!sale && checked) (el.amount.readOnly ? el.confirm : el.amount).focus();
+  });
+  el.pendingCheck.addEventListener("click", resolvePending);
   el.retry.addEventListener("click", function () { if (sale && !busy) send(); });
   el.checkCancel.addEventListener("click", function () {
     var unknownOutcome = sale !== null;
     closeVoucher();
-    el.code.focus();
-    // A sale left without an answer may have gone through: the list says whether it did.
-    if (unknownOutcome) loadToday();
+    // A sale left without an answer may have gone through: the server says whether it did.
+    if (unknownOutcome && stored("pending")) resolvePending();
+    else el.code.focus();
   });
   el.nextSale.addEventListener("click", nextSale);
   el.receiptVoid.addEventListener("click", function () { if (lastReceipt) askVoid(lastReceipt, el.receiptVoid); });
@@ -548,7 +755,12 @@
     if (target && target.opener && document.body.contains(target.opener)) target.opener.focus();
   });
   el.todayRefresh.addEventListener("click", function () { say(el.todayStatus, ""); loadToday(); });
-  window.addEventListener("online", function () { networkFailed = false; updateNetwork(); loadToday(); });
+  window.addEventListener("online", function () {
+    networkFailed = false;
+    updateNetwork();
+    loadToday();
+    if (!sale && stored("pending")) resolvePending();
+  });
   window.addEventListener("offline", updateNetwork);
   document.addEventListener("visibilitychange", function () {
     if (document.hidden && stream) { stopScan(); say(el.scanStatus, ""); }
@@ -556,7 +768,10 @@
   window.addEventListener("pagehide", stopScan);
   // The buttons stay disabled until now, so that nothing is sent before the till is ready.
   el.scanStart.disabled = false;
+  el.photo.disabled = false;
   $("code-submit").disabled = false;
   updateNetwork();
   loadToday();
+  // A sale left without an answer, on this page before a reload or on an earlier visit.
+  if (stored("pending")) resolvePending();
 })();

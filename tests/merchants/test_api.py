@@ -879,3 +879,77 @@ def test_an_anonymous_visitor_is_sent_to_log_in_for_a_voucher_qr(
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
     assert "next=" in response["Location"]
+
+
+# --- A sale whose answer was lost --------------------------------------------------------------
+
+LOOKUP = "/api/v1/redemptions/lookup/"
+
+
+def lookup(client: APIClient, key: str | None):
+    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+    return client.get(LOOKUP, **headers)
+
+
+def test_lookup_returns_the_receipt_of_a_sale_recorded_under_the_key_and_charges_nothing(
+    circuit, till_client
+):
+    voucher = circuit["voucher"]
+    sale = redeem(till_client, voucher.code, "20.00", key="lost-answer").json()
+    before = snapshot(voucher)
+    response = lookup(till_client, "lost-answer")
+    assert response.status_code == 200, response.content
+    assert response.json() == sale
+    assert snapshot(voucher) == before
+
+
+def test_lookup_of_a_key_never_recorded_says_redemption_not_found_and_charges_nothing(
+    circuit, till_client
+):
+    before = snapshot(circuit["voucher"])
+    body = assert_error(lookup(till_client, "never-arrived"), 404, "redemption_not_found")
+    assert "nulla è stato addebitato" in body["detail"]
+    assert snapshot(circuit["voucher"]) == before
+
+
+def test_lookup_by_a_cashier_finds_the_sale_of_the_shop_and_not_another_shops(circuit):
+    voucher = circuit["voucher"]
+    cashier = session_client(factories.cashier(shop=circuit["merchant"]))
+    sale = redeem(cashier, voucher.code, "20.00", key="shared-key").json()
+    assert lookup(cashier, "shared-key").json()["receipt_number"] == sale["receipt_number"]
+    other_shop = factories.merchant(initiative=circuit["initiative"])
+    assert_error(lookup(device_client(other_shop), "shared-key"), 404, "redemption_not_found")
+
+
+def test_lookup_of_a_voided_sale_says_it_was_voided(circuit, till_client):
+    sale = redeem(till_client, circuit["voucher"].code, "20.00", key="voided-later").json()
+    till_client.post(void_url(sale["id"]))
+    assert lookup(till_client, "voided-later").json()["status"] == "voided"
+
+
+@pytest.mark.parametrize("key", [None, "", "   ", "k" * 256])
+def test_lookup_without_a_usable_key_is_refused_with_idempotency_key_missing(
+    circuit, till_client, key
+):
+    assert_error(lookup(till_client, key), 400, "idempotency_key_missing")
+
+
+def test_lookup_needs_a_till(circuit, api_client):
+    assert_error(lookup(api_client, "any"), 401, "not_authenticated")
+    assert_error(lookup(session_client(factories.user()), "any"), 403, "not_a_merchant")
+
+
+def test_the_openapi_schema_documents_the_lookup(client):
+    schema = client.get("/api/schema/").content.decode()
+    assert "redemption_lookup" in schema
+    assert "/api/v1/redemptions/lookup/" in schema
+
+
+def test_void_answers_with_the_vouchers_balance_after_the_void(circuit, till_client):
+    voucher = circuit["voucher"]
+    first = redeem(till_client, voucher.code, "30.00").json()
+    redeem(till_client, voucher.code, "10.00")
+    response = till_client.post(void_url(first["id"]))
+    assert response.status_code == 200, response.content
+    assert response.json()["balance_after"] == "70.00"  # the sale's, kept as it was
+    assert response.json()["voucher_balance"] == "90.00"

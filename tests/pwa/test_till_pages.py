@@ -177,3 +177,30 @@ def test_till_first_load_is_well_under_100_kb(client, shop):
         else:
             total += len(client.get(url).content)
     assert total < 60_000, f"the till's first load weighs {total} bytes"
+
+
+def test_till_offers_a_photo_of_the_qr_and_knows_where_to_ask_about_a_lost_sale(client, shop):
+    client.force_login(factories.cashier(shop=shop))
+    page = client.get(TILL_URL).content.decode()
+    assert '<label for="photo" class="button wide">Fotografa il QR</label>' in page
+    assert 'type="file" id="photo"' in page
+    assert 'accept="image/*" capture="environment"' in page
+    # Between the camera and the typed code.
+    assert page.index('id="scan-start"') < page.index('id="photo"') < page.index('id="code"')
+    assert 'data-lookup-url="/api/v1/redemptions/lookup/"' in page
+    assert f'data-shop="{shop.pk}"' in page
+
+
+def test_the_tills_offline_page_is_public_and_says_nothing_is_charged(client):
+    assert reverse("webapp:till-offline") == "/cassa/senza-rete/"
+    response = client.get("/cassa/senza-rete/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "La cassa è senza connessione" in page
+    assert "nulla viene addebitato" in page
+    assert f'href="{TILL_URL}"' in page
+
+
+def test_the_service_worker_keeps_the_tills_offline_page(client):
+    worker = client.get("/serviceworker.js").content.decode()
+    assert 'TILL_OFFLINE = "/cassa/senza-rete/"' in worker
