@@ -4,18 +4,23 @@ The pages only render; the till's JavaScript talks to the redemption API
 (``/api/v1/…``) with the session cookie and the CSRF token.
 """
 
+import functools
+import json
+import re
 from datetime import timedelta
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from django.views.i18n import JavaScriptCatalog
 
 from merchants.models import Merchant, MerchantStaff
 
@@ -117,3 +122,30 @@ def till(request: HttpRequest) -> HttpResponse:
 def till_offline(request: HttpRequest) -> HttpResponse:
     """The page the service worker shows for the till when the network is down."""
     return render(request, "pwa/till/offline.html")
+
+
+# A double-quoted string literal passed to gettext or ngettext in the till's script.
+SCRIPT_MESSAGE = re.compile(r'gettext\(\s*("(?:[^"\\]|\\.)*")')
+
+
+@functools.cache
+def till_script_messages() -> frozenset[str]:
+    """Return the texts the till's script translates."""
+    with open(finders.find("js/till.js"), encoding="utf-8") as script:
+        return frozenset(json.loads(literal) for literal in SCRIPT_MESSAGE.findall(script.read()))
+
+
+class TillCatalog(JavaScriptCatalog):
+    """The project's JavaScript catalogue cut to the till's own texts.
+
+    The catalogue also carries the admin's texts (its two-box selector, its calendar); a
+    till on a weak mobile connection downloads only what its script asks for.
+    """
+
+    def get_catalog(self) -> dict:
+        wanted = till_script_messages()
+        return {
+            key: value
+            for key, value in super().get_catalog().items()
+            if key.rpartition("\x04")[2] in wanted
+        }

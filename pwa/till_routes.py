@@ -1,5 +1,4 @@
 from django.urls import path
-from django.views.i18n import JavaScriptCatalog
 
 from pwa import till
 
@@ -10,10 +9,10 @@ urlpatterns = [
     path("esci/", till.till_logout, name="till-logout"),
     # Kept by the service worker, shown when the till is opened without network.
     path("senza-rete/", till.till_offline, name="till-offline"),
-    # Only the project's own catalogue (LOCALE_PATHS): the admin's would weigh the till down.
+    # Only the project's own catalogue (LOCALE_PATHS), cut to the till's texts.
     path(
         "jsi18n/",
-        JavaScriptCatalog.as_view(packages=["pwa"]),
+        till.TillCatalog.as_view(packages=["pwa"]),
         name="javascript-catalog",
     ),
 ]

@@ -1,5 +1,6 @@
 """The till's pages: login once per device, staff only, the till's markup and catalogue."""
 
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from merchants.models import Merchant, MerchantStaff
+from pwa.till import till_script_messages
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +206,16 @@ def test_the_tills_offline_page_is_public_and_says_nothing_is_charged(client):
 def test_the_service_worker_keeps_the_tills_offline_page(client):
     worker = client.get("/serviceworker.js").content.decode()
     assert 'TILL_OFFLINE = "/cassa/senza-rete/"' in worker
+
+
+def test_till_catalogue_carries_every_till_text_and_none_of_the_admins(client):
+    texts = till_script_messages()
+    assert "La sessione della cassa è scaduta: accedi di nuovo." in texts
+    english = client.get("/cassa/jsi18n/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for text in texts:
+        assert json.dumps(text) in english, f"the till's English catalogue lacks {text!r}"
+    italian = client.get("/cassa/jsi18n/", HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert "Scegli tutto" not in italian and "Choose all" not in italian
+    # The admin's own catalogue still has them.
+    admin_catalogue = Path(settings.BASE_DIR, "locale/it/LC_MESSAGES/djangojs.po").read_text()
+    assert 'msgstr "Scegli tutto (%s)"' in admin_catalogue
