@@ -23,7 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from core.models import Role
-from merchants.models import DeviceKey, MerchantStaff, Redemption, RefusedAttempt
+from merchants.models import DeviceKey, IdempotencyRecord, MerchantStaff, Redemption, RefusedAttempt
 from merchants.services import device_key_revoke
 from tests.matrix_fixtures import (
     BENEFICIARY,
@@ -467,6 +467,7 @@ API_ENDPOINTS = {
         "arguments": {"redemption_id": lambda b: b.rows["merchants.Redemption"].pk},
     },
     "api-scan": {"methods": ["post"], "arguments": {}},
+    "api-redemption-lookup": {"methods": ["get"], "arguments": {}},
 }
 
 
@@ -561,6 +562,12 @@ def test_a_till_of_shop_a_cannot_touch_shop_bs_redemptions_or_vouchers(world, sh
     )
     assert response.status_code >= 400, response.json()
     assert set(response.json()) == {"code", "detail"}
+
+    sale_b = world.b.rows["merchants.Redemption"]
+    key_b = IdempotencyRecord.objects.filter(redemption=sale_b).values_list("key", flat=True)
+    assert key_b, "B's sale was recorded with an Idempotency-Key"
+    response = shop_a_till.get(reverse("api-redemption-lookup"), HTTP_IDEMPOTENCY_KEY=key_b[0])
+    assert_error(response, 404, "redemption_not_found")
 
     listed = shop_a_till.get(reverse("api-redemptions"))
     assert listed.status_code == 200
