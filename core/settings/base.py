@@ -269,6 +269,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
+# /health/deep/ (database, Redis, workers) answers only a monitor that sends
+# "Authorization: Bearer <this token>"; empty, nobody. /health/ is public and reads nothing.
+HEALTH_CHECK_TOKEN = os.environ.get("HEALTH_CHECK_TOKEN", "")
+
 # merchants.fastlane: tills' redemptions by device key skip the stack they do not need.
 TILL_FAST_LANE = env_bool("TILL_FAST_LANE", default=True)
 
