@@ -134,10 +134,59 @@ def test_redeem_refuses_an_amount_larger_than_any_voucher_with_insufficient_bala
     assert (attempt.reason, attempt.amount) == ("insufficient_balance", None)
 
 
-def test_redeem_takes_a_json_number_as_its_decimal_text(circuit, till_client):
-    response = redeem(till_client, circuit["voucher"].code, 12.5)
+# Amounts outside the schema's pattern that Python's Decimal would read as a number.
+AMOUNTS_OUTSIDE_THE_PATTERN = [
+    "1e0",
+    "1E1",
+    "1_0",
+    "\u0661\u0660",  # Arabic-Indic "10"
+    "\uff11\uff10",  # full-width "10"
+    " 1,5 ",
+    "1,5",
+    " 10.00",
+    "10.00 ",
+    "10.00\n",
+    "+10",
+    "10.",
+    ".5",
+    "0x10",
+    "",
+    12,
+    12.5,
+    1e0,
+]
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["fast lane", "view"])
+@pytest.mark.parametrize("amount", AMOUNTS_OUTSIDE_THE_PATTERN)
+def test_redeem_refuses_an_amount_outside_the_schemas_pattern_and_debits_nothing(
+    circuit, till_client, settings, amount, lane
+):
+    settings.TILL_FAST_LANE = lane
+    voucher = circuit["voucher"]
+    before = snapshot(voucher)
+    assert_error(redeem(till_client, voucher.code, amount), 400, "invalid_amount")
+    assert snapshot(voucher) == before
+    assert not Redemption.objects.exists()
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["fast lane", "view"])
+@pytest.mark.parametrize("amount", ["10", "10.5", "10.50", "0010.50"])
+def test_redeem_takes_every_amount_the_schemas_pattern_allows(
+    circuit, till_client, settings, amount, lane
+):
+    settings.TILL_FAST_LANE = lane
+    response = redeem(till_client, circuit["voucher"].code, amount)
     assert response.status_code == 201, response.content
-    assert response.json()["amount"] == "12.50"
+    assert Decimal(response.json()["amount"]) == Decimal(amount)
+
+
+def test_the_schemas_amount_pattern_is_the_one_the_api_applies(client):
+    from merchants.services import AMOUNT_PATTERN
+
+    schema = client.get("/api/schema/?format=json").json()
+    field = schema["components"]["schemas"]["RedemptionInputRequest"]["properties"]["amount"]
+    assert field["pattern"] == AMOUNT_PATTERN == r"^[0-9]+(\.[0-9]{1,2})?$"
 
 
 def test_redeem_refuses_malformed_json_with_invalid_request(circuit, till_client):
@@ -156,6 +205,64 @@ def test_redeem_refuses_a_json_nan_literal_with_invalid_request(circuit, till_cl
         REDEMPTIONS, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k"
     )
     assert_error(response, 400, "invalid_request")
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["fast lane", "view"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        nested(2000),
+        '{"code": ' + nested(2000) + ', "amount": "1.00"}',
+        '{"code": "X", "amount": ' + '{"a": ' * 1500 + "1" + "}" * 1500 + "}",
+    ],
+    ids=["array", "code", "amount"],
+)
+@pytest.mark.parametrize("path", [CHECK, REDEMPTIONS])
+def test_json_nested_thousands_of_levels_deep_is_refused_with_invalid_request(
+    circuit, till_client, settings, path, body, lane
+):
+    settings.TILL_FAST_LANE = lane
+    voucher = circuit["voucher"]
+    before = snapshot(voucher)
+    response = till_client.post(
+        path, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="deep"
+    )
+    detail = assert_error(response, 400, "invalid_request")["detail"]
+    assert "annidati" in detail
+    assert snapshot(voucher) == before
+
+
+def test_json_nested_to_the_limit_is_parsed_and_judged_on_its_fields(circuit, till_client):
+    from core.parsers import MAX_JSON_DEPTH
+
+    body = '{"code": ' + nested(MAX_JSON_DEPTH - 1) + "}"
+    response = till_client.post(CHECK, body, content_type="application/json")
+    body = assert_error(response, 400, "invalid_request")
+    assert body["detail"].startswith("code:")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(circuit, till_client):
+    code = circuit["voucher"].code
+    response = till_client.post(
+        CHECK, {"code": code, "note": "[{" * 100 + '\\"' + "]}" * 100}, format="json"
+    )
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("path", [CHECK, REDEMPTIONS])
+def test_a_json_body_over_the_limit_is_refused_with_request_too_large(circuit, till_client, path):
+    from core.parsers import MAX_JSON_BYTES
+
+    body = '{"code": "' + "A" * MAX_JSON_BYTES + '"}'
+    response = till_client.post(
+        path, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big"
+    )
+    body = assert_error(response, 413, "request_too_large")
+    assert "64" in body["detail"]
 
 
 def test_redeem_refuses_a_body_without_a_code_with_invalid_request(circuit, till_client):

@@ -131,7 +131,7 @@ def test_requests_out_of_the_ordinary_go_to_the_view(circuit, view_calls, case):
         expected = (201, None)
     elif case == "float amount":
         response = post(client, {"code": code, "amount": 1.5})
-        expected = (201, None)
+        expected = (400, "invalid_amount")
     elif case == "extra field":
         response = post(client, {"code": code, "amount": "1.00", "note": "x"})
         expected = (201, None)
