@@ -1,7 +1,9 @@
 """The redemption API as a till sees it: every error code, the contract's bodies, the QR views."""
 
 import io
+import struct
 import uuid
+import zlib
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -12,13 +14,13 @@ from django.test import override_settings
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from PIL import Image
-from pyzbar.pyzbar import decode
 from rest_framework.test import APIClient
 
 from core.models import Journal
 from merchants.models import Merchant, MerchantStaff, Redemption, RefusedAttempt
 from merchants.services import device_key_revoke, settlement_create
 from tests import factories
+from tests.zbar import decode
 from vouchers.models import Voucher
 from vouchers.qr import voucher_qr_png
 from vouchers.services import voucher_issue_bulk, voucher_revoke
@@ -870,11 +872,199 @@ def test_scan_of_a_qr_that_is_not_a_voucher_code_is_refused_with_no_code_found(
     assert_error(response, 422, "no_code_found")
 
 
-def test_scan_of_a_file_that_is_not_an_image_is_refused_with_invalid_image(circuit, till_client):
+def _picture(image_format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares its size in its header and holds (almost) no pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fail the test if a subprocess starts (Ghostscript) or a picture's pixels are decoded."""
+    import subprocess
+
+    from PIL import ImageFile
+
+    def forbidden(what):
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{what} must not run for this picture")
+
+        return refuse
+
+    monkeypatch.setattr(subprocess, "Popen", forbidden("a subprocess"))
+    monkeypatch.setattr(ImageFile.ImageFile, "load", forbidden("decoding"))
+    monkeypatch.setattr(Image.Image, "convert", forbidden("decoding"))
+
+
+EPS = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n%%EndComments\n{ } loop\nshowpage\n%%EOF\n"
+)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [EPS, b"\xc5\xd0\xd3\xc6" + b"\x00" * 26 + EPS],
+    ids=["eps", "eps with a binary header"],
+)
+def test_scan_of_postscript_is_refused_without_starting_ghostscript(
+    circuit, till_client, no_decoding, content
+):
+    response = till_client.post(
+        SCAN, _upload(content, "frame.png", "image/png"), format="multipart"
+    )
+    body = assert_error(response, 400, "unsupported_image_format")
+    assert "JPEG o PNG" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("image_format", "options"),
+    [
+        ("GIF", {}),
+        ("TIFF", {}),
+        ("WEBP", {}),
+        ("JPEG2000", {}),
+        ("BMP", {}),
+        ("ICO", {}),
+        ("PDF", {}),
+    ],
+)
+def test_scan_of_any_format_but_jpeg_and_png_is_refused_undecoded(
+    circuit, till_client, image_format, options
+):
+    content = _picture(image_format, **options)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Image, "open", lambda *a, **k: pytest.fail("the picture was opened"))
+        response = till_client.post(SCAN, _upload(content), format="multipart")
+    assert_error(response, 400, "unsupported_image_format")
+
+
+def test_scan_takes_a_jpeg_frame(circuit, till_client):
+    code = circuit["voucher"].code
+    picture = Image.open(io.BytesIO(voucher_qr_png(code))).convert("RGB")
+    picture = picture.resize((picture.width * 8, picture.height * 8), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=90)
+    response = till_client.post(
+        SCAN, _upload(buffer.getvalue(), "frame.jpg", "image/jpeg"), format="multipart"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == {"code": code}
+
+
+def test_scan_of_a_png_of_169_million_pixels_is_refused_before_decoding(
+    circuit, till_client, no_decoding
+):
+    content = _png_header(13_000, 13_000)
+    assert len(content) < 1024
+    response = till_client.post(SCAN, _upload(content), format="multipart")
+    body = assert_error(response, 400, "image_too_large")
+    assert "25 milioni di pixel" in body["detail"]
+
+
+def test_scan_of_a_file_that_is_not_an_image_is_refused_with_unsupported_image_format(
+    circuit, till_client
+):
     response = till_client.post(
         SCAN, _upload(b"%PDF-1.7 not a picture", "frame.png"), format="multipart"
     )
-    assert_error(response, 400, "invalid_image")
+    assert_error(response, 400, "unsupported_image_format")
+
+
+def test_scan_of_a_broken_png_is_refused_with_invalid_image(circuit, till_client):
+    content = _png(Image.new("RGB", (64, 48), "white"))[:40]
+    response = till_client.post(SCAN, _upload(content), format="multipart")
+    body = assert_error(response, 400, "invalid_image")
+    assert body["detail"] == "Il file non è un'immagine JPEG o PNG leggibile."
+
+
+def test_scan_of_a_body_over_the_limit_is_refused_before_anything_is_stored(
+    circuit, till_client, monkeypatch
+):
+    from django.core.files import uploadedfile
+
+    from core.parsers import MemoryUploadHandler
+
+    monkeypatch.setattr(
+        uploadedfile.TemporaryUploadedFile,
+        "__init__",
+        lambda *a, **k: pytest.fail("the upload was written to a temporary file"),
+    )
+    monkeypatch.setattr(
+        MemoryUploadHandler,
+        "receive_data_chunk",
+        lambda *a, **k: pytest.fail("the upload was read"),
+    )
+    content = b"\x89PNG\r\n\x1a\n" + b"\x00" * (6 * 1024 * 1024)
+    response = till_client.post(SCAN, _upload(content), format="multipart")
+    body = assert_error(response, 413, "request_too_large")
+    assert "MB" in body["detail"]
+
+
+def test_scan_of_an_image_over_5_mb_within_the_body_limit_is_refused_with_image_too_large(
+    circuit, till_client
+):
+    content = b"\x89PNG\r\n\x1a\n" + b"\x00" * (5 * 1024 * 1024)
+    response = till_client.post(SCAN, _upload(content), format="multipart")
+    body = assert_error(response, 400, "image_too_large")
+    assert body["detail"] == "L'immagine supera i 5 MB."
+
+
+def test_scan_keeps_the_frame_in_memory_whatever_the_upload_settings(
+    circuit, till_client, settings, monkeypatch
+):
+    from django.core.files import uploadedfile
+
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100
+    monkeypatch.setattr(
+        uploadedfile.TemporaryUploadedFile,
+        "__init__",
+        lambda *a, **k: pytest.fail("the upload was written to a temporary file"),
+    )
+    code = circuit["voucher"].code
+    response = till_client.post(SCAN, _upload(voucher_qr_png(code)), format="multipart")
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("failure", ["import", "decode"])
+def test_scan_without_the_zbar_library_answers_503_service_unavailable(
+    circuit, till_client, monkeypatch, failure
+):
+    import sys
+
+    if failure == "import":
+        # What importing pyzbar does on a machine without libzbar0.
+        monkeypatch.setitem(sys.modules, "pyzbar.pyzbar", None)
+    else:
+        import pyzbar.pyzbar
+
+        def missing(*args, **kwargs):
+            raise OSError("libzbar.so.0: cannot open shared object file")
+
+        monkeypatch.setattr(pyzbar.pyzbar, "decode", missing)
+    code = circuit["voucher"].code
+    response = till_client.post(
+        SCAN, _upload(voucher_qr_png(code)), format="multipart", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    body = assert_error(response, 503, "service_unavailable")
+    assert "type the voucher" in body["detail"]
 
 
 def test_scan_without_an_image_is_refused_with_invalid_request(circuit, till_client):
