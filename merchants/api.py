@@ -48,6 +48,7 @@ def _error(description: str, *codes: str) -> OpenApiResponse:
 
 
 UNSUPPORTED_BODY = _error("The body is not in the documented format.", "invalid_request")
+TOO_LARGE = _error("The body is larger than 64 KB; it was not read.", "request_too_large")
 UNAVAILABLE = _error(
     "The database could not be reached; nothing was written. Retry after `Retry-After` "
     "seconds (a redemption with the same Idempotency-Key).",
@@ -231,6 +232,7 @@ class VoucherCheckApi(APIView):
         responses={
             200: VoucherCheckOutputSerializer,
             400: _error("Malformed input.", "invalid_code_format", "invalid_request"),
+            413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
             404: _error("No voucher has this code.", "voucher_not_found"),
             **AUTH_ERRORS,
@@ -316,6 +318,7 @@ class RedemptionListCreateApi(APIView):
                 "idempotency_key_missing",
                 "invalid_request",
             ),
+            413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
             404: _error("No voucher has this code.", "voucher_not_found"),
             409: _error(

@@ -1107,11 +1107,23 @@ def test_the_openapi_schema_documents_the_error_codes(client):
         "already_settled",
         "not_your_redemption",
         "invalid_image",
+        "unsupported_image_format",
+        "image_too_large",
+        "request_too_large",
         "no_code_found",
     ]:
         assert code in schema, code
     assert "Idempotency-Key" in schema
     assert "deviceKey" in schema
+
+
+def test_the_schema_documents_the_body_limits_of_the_operations_that_read_a_body(client):
+    document = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    for path in ("/api/v1/vouchers/check/", "/api/v1/redemptions/", "/api/v1/scan/"):
+        assert (
+            "request_too_large"
+            in document["paths"][path]["post"]["responses"]["413"]["description"]
+        ), path
 
 
 def test_the_api_docs_page_loads(client):
