@@ -167,7 +167,8 @@ def test_redeem_refuses_an_amount_outside_the_schemas_pattern_and_debits_nothing
     settings.TILL_FAST_LANE = lane
     voucher = circuit["voucher"]
     before = snapshot(voucher)
-    assert_error(redeem(till_client, voucher.code, amount), 400, "invalid_amount")
+    body = assert_error(redeem(till_client, voucher.code, amount), 400, "invalid_amount")
+    assert "al massimo due decimali (per esempio 12.50)" in body["detail"]
     assert snapshot(voucher) == before
     assert not Redemption.objects.exists()
 
