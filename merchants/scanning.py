@@ -83,7 +83,6 @@ def voucher_code_from_frame(image_bytes: bytes) -> str:
     if len(image_bytes) > MAX_SCAN_BYTES:
         raise ScanError("image_too_large")
     image_format = scan_format(image_bytes)
-    decode, symbol = zbar_decode()
     try:
         # Opening reads the header only; no pixel is decoded before the size is checked.
         with Image.open(io.BytesIO(image_bytes), formats=(image_format,)) as picture:
@@ -93,6 +92,7 @@ def voucher_code_from_frame(image_bytes: bytes) -> str:
                     _("L'immagine è troppo grande: al massimo %(millions)s milioni di pixel."),
                     millions=MAX_SCAN_PIXELS // 1_000_000,
                 )
+            decode, symbol = zbar_decode()  # before decoding pixels nobody could read
             picture.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
             grey = picture.convert("L")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:

@@ -12,10 +12,15 @@ INSTALL = (
 )
 
 
-def decode(*args, **kwargs):
-    """pyzbar's ``decode``, or a failed test saying what to install."""
+def require():
+    """pyzbar's module, or a failed test saying what to install."""
     try:
-        from pyzbar.pyzbar import decode as zbar_decode
+        from pyzbar import pyzbar
     except (ImportError, OSError) as exc:
         pytest.fail(f"{INSTALL} ({exc})", pytrace=False)
-    return zbar_decode(*args, **kwargs)
+    return pyzbar
+
+
+def decode(*args, **kwargs):
+    """pyzbar's ``decode``, or a failed test saying what to install."""
+    return require().decode(*args, **kwargs)
