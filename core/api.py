@@ -1,8 +1,14 @@
 """The API's single error format: ``{"code": "<stable code>", "detail": "<translated>"}``."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import InterfaceError, OperationalError, connections
 from django.http import Http404, JsonResponse
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, serializers, status
@@ -10,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import DomainError
+from core.parsers import MAX_JSON_DEPTH, JSONTooDeep, RequestTooLarge
 
 # HTTP status of each domain error code; any code not listed is a refused state (409).
 STATUS_BY_CODE: dict[str, int] = {
@@ -18,6 +25,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_request": status.HTTP_400_BAD_REQUEST,
     "invalid_image": status.HTTP_400_BAD_REQUEST,
     "idempotency_key_missing": status.HTTP_400_BAD_REQUEST,
+    "unsupported_image_format": status.HTTP_400_BAD_REQUEST,
+    "image_too_large": status.HTTP_400_BAD_REQUEST,
+    "request_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "voucher_not_found": status.HTTP_404_NOT_FOUND,
     "redemption_not_found": status.HTTP_404_NOT_FOUND,
     "not_found": status.HTTP_404_NOT_FOUND,
@@ -77,6 +87,16 @@ def exception_handler(exc, context):
     """Turn every error into ``{"code", "detail"}`` with the right status."""
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.detail)
+    if isinstance(exc, RequestTooLarge):
+        return error_response(
+            "request_too_large",
+            _("La richiesta supera il limite di %(size)s.") % {"size": filesizeformat(exc.limit)},
+        )
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own limit on a body read whole (DATA_UPLOAD_MAX_MEMORY_SIZE).
+        return error_response("request_too_large", _("La richiesta è troppo grande."))
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return error_response("invalid_request", _("La richiesta ha troppi campi o file."))
     if isinstance(exc, OperationalError | InterfaceError):
         # The database went away mid-request: the transaction was rolled back, so nothing
         # was written; the till may retry with the same Idempotency-Key.
@@ -115,6 +135,12 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, exceptions.ValidationError):
         return error_response("invalid_request", _first_message(exc.detail))
+    if isinstance(exc, JSONTooDeep):
+        return error_response(
+            "invalid_request",
+            _("La richiesta JSON ha troppi livelli annidati (al massimo %(depth)s).")
+            % {"depth": MAX_JSON_DEPTH},
+        )
     if isinstance(exc, exceptions.ParseError):
         return error_response("invalid_request", _("La richiesta non è JSON valido."))
     if isinstance(exc, exceptions.UnsupportedMediaType):

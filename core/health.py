@@ -1,8 +1,17 @@
-"""Health check for load balancers and monitoring: database, Redis and task workers."""
+"""Health checks: a cheap public liveness answer, and a deep check behind a token.
+
+``/health/`` tells a load balancer that this app server answers; it reads nothing, so any
+number of clients cannot slow the tills down with it. ``/health/deep/`` checks the database,
+Redis and the task workers (the workers' ping waits up to a second): only for a monitor that
+sends ``Authorization: Bearer <HEALTH_CHECK_TOKEN>``; without that setting nobody gets it.
+"""
+
+import secrets
 
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -35,6 +44,33 @@ def _workers() -> str:
 @never_cache
 @require_GET
 def health(request):
+    """Liveness: this process answers requests. No query, no network."""
+    return JsonResponse({"status": "ok"})
+
+
+def deep_check_allowed(request) -> bool:
+    """Whether the request carries the configured health-check token (compared in constant
+    time); with no token configured, no request does."""
+    token = settings.HEALTH_CHECK_TOKEN
+    scheme, _space, given = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return secrets.compare_digest(given.strip().encode(), token.encode())
+
+
+@never_cache
+@require_GET
+def health_deep(request):
+    """Readiness for monitoring: the database, Redis and the task workers."""
+    if not deep_check_allowed(request):
+        return JsonResponse(
+            {
+                "code": "not_authenticated",
+                "detail": _("Il controllo completo richiede il token di monitoraggio."),
+            },
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     checks = {}
     healthy = True
     for name, check in (("database", _database), ("redis", _redis), ("workers", _workers)):

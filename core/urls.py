@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import otp
-from core.health import health
+from core.health import health, health_deep
 from pwa import transparency
 from vouchers.admin.reports import report_page
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("vouchers/", include("vouchers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", health, name="health"),
+    path("health/deep/", health_deep, name="health-deep"),
     path(
         "trasparenza/<int:initiative_id>/",
         transparency.transparency_page,

@@ -1,6 +1,5 @@
 """The redemption API: thin views that parse, call one service and render."""
 
-import io
 import logging
 import math
 import time
@@ -13,9 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from PIL import Image, UnidentifiedImageError
 from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,6 +24,7 @@ from merchants import selectors, services
 from merchants.authentication import DevicePrincipal
 from merchants.errors import RedemptionError
 from merchants.models import MerchantStaff, Redemption, RefusedAttempt
+from merchants.scanning import MAX_SCAN_BYTES, ScanError, ScanParser, voucher_code_from_frame
 from merchants.serializers import (
     RedemptionInputSerializer,
     RedemptionListOutputSerializer,
@@ -36,10 +34,7 @@ from merchants.serializers import (
     VoucherCheckInputSerializer,
     VoucherCheckOutputSerializer,
 )
-from vouchers.codes import InvalidCodeFormat, normalize_code
 from vouchers.models import Voucher
-
-MAX_SCAN_BYTES = 5 * 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +48,7 @@ def _error(description: str, *codes: str) -> OpenApiResponse:
 
 
 UNSUPPORTED_BODY = _error("The body is not in the documented format.", "invalid_request")
+TOO_LARGE = _error("The body is larger than 64 KB; it was not read.", "request_too_large")
 UNAVAILABLE = _error(
     "The database could not be reached; nothing was written. Retry after `Retry-After` "
     "seconds (a redemption with the same Idempotency-Key).",
@@ -213,6 +209,7 @@ class VoucherCheckApi(APIView):
         responses={
             200: VoucherCheckOutputSerializer,
             400: _error("Malformed input.", "invalid_code_format", "invalid_request"),
+            413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
             404: _error("No voucher has this code.", "voucher_not_found"),
             **AUTH_ERRORS,
@@ -298,6 +295,7 @@ class RedemptionListCreateApi(APIView):
                 "idempotency_key_missing",
                 "invalid_request",
             ),
+            413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
             404: _error("No voucher has this code.", "voucher_not_found"),
             409: _error(
@@ -499,39 +497,37 @@ class RedemptionLookupApi(APIView):
         return Response(RedemptionOutputSerializer(redemption).data)
 
 
-def decode_voucher_code(image_bytes: bytes) -> str | None:
-    """Return the first voucher code found in a picture, or None."""
-    from pyzbar.pyzbar import ZBarSymbol, decode
-
-    with Image.open(io.BytesIO(image_bytes)) as picture:
-        picture.load()
-        if picture.width * picture.height > 25_000_000:
-            raise RedemptionError("invalid_image")
-        grey = picture.convert("L")
-    for symbol in decode(grey, symbols=[ZBarSymbol.QRCODE]):
-        try:
-            return normalize_code(symbol.data.decode("ascii", errors="replace"))
-        except InvalidCodeFormat:
-            continue
-    return None
-
-
 class ScanApi(APIView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [ScanParser]
 
     @extend_schema(
         operation_id="scan",
         summary="Decode a voucher QR from a camera frame",
-        description="For browsers without BarcodeDetector: send a JPEG or PNG frame.",
+        description=(
+            "For browsers without BarcodeDetector: send a JPEG or PNG frame of at most 5 MB "
+            "and 25 million pixels. Any other format is refused unread; a larger body is "
+            "refused before it is read."
+        ),
         request={"multipart/form-data": ScanInputSerializer},
         responses={
             200: ScanOutputSerializer,
-            400: _error("Not an image, or too large.", "invalid_image", "invalid_request"),
+            400: _error(
+                "Not a JPEG or PNG, unreadable, too large, or no image field.",
+                "unsupported_image_format",
+                "invalid_image",
+                "image_too_large",
+                "invalid_request",
+            ),
+            413: _error("The body is larger than the frame allowed.", "request_too_large"),
             415: UNSUPPORTED_BODY,
             422: _error("No voucher QR in the picture.", "no_code_found"),
             401: AUTH_ERRORS[401],
             403: AUTH_ERRORS[403],
-            503: UNAVAILABLE,
+            503: _error(
+                "The server cannot read QR codes from pictures now (its decoder is missing), "
+                "or the database could not be reached: type the code instead.",
+                "service_unavailable",
+            ),
         },
         tags=["vouchers"],
     )
@@ -541,16 +537,5 @@ class ScanApi(APIView):
         if image is None:
             return error_response("invalid_request", str(_("Manca l'immagine (campo image).")))
         if image.size > MAX_SCAN_BYTES:
-            return error_response("invalid_image", str(_("L'immagine supera i 5 MB.")))
-        try:
-            code = decode_voucher_code(image.read())
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-            return error_response(
-                "invalid_image", str(_("Il file non è un'immagine JPEG o PNG leggibile."))
-            )
-        if code is None:
-            return error_response(
-                "no_code_found",
-                str(_("Nessun QR di un buono nell'immagine: avvicina il buono e riprova.")),
-            )
-        return Response({"code": code})
+            raise ScanError("image_too_large")
+        return Response({"code": voucher_code_from_frame(image.read(MAX_SCAN_BYTES + 1))})

@@ -8,6 +8,11 @@ class RedemptionError(VoucherError):
 
     messages = {
         **VoucherError.messages,
+        # The API's amount: the sentence says the format the schema publishes.
+        "invalid_amount": _(
+            "Importo non valido: scrivi un importo in euro maggiore di zero, in cifre, con il "
+            "punto e al massimo due decimali (per esempio 12.50)."
+        ),
         "merchant_not_in_circuit": _(
             "Questo negozio non fa parte del circuito del bando di questo buono."
         ),

@@ -3,16 +3,18 @@ from rest_framework import serializers
 
 from merchants.errors import RedemptionError
 from merchants.models import Redemption
+from merchants.services import AMOUNT_PATTERN
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": "12.50"})
-class LooseAmountField(serializers.Field):
-    """An amount as a decimal string ("12.50"); JSON numbers are taken by their text."""
+@extend_schema_field({"type": "string", "pattern": AMOUNT_PATTERN, "example": "12.50"})
+class AmountField(serializers.Field):
+    """An amount as the schema's decimal string ("12.50"): a JSON number is refused here,
+    a string outside the pattern by ``voucher_redeem`` (which records the refusal)."""
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, str | int | float):
+        if not isinstance(data, str):
             raise RedemptionError("invalid_amount")
-        return data if isinstance(data, str) else repr(data)
+        return data
 
     def to_representation(self, value):
         return str(value)
@@ -47,10 +49,13 @@ class VoucherCheckOutputSerializer(serializers.Serializer):
 
 class RedemptionInputSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=64, trim_whitespace=True)
-    amount = LooseAmountField(
+    amount = AmountField(
         required=False,
         allow_null=True,
-        help_text='Decimal string such as "12.50"; omit it for fixed-denomination buoni.',
+        help_text=(
+            'Decimal string such as "12.50" (digits 0-9, a point, at most two decimals); '
+            "omit it or send null for fixed-denomination buoni."
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 import functools
 import hashlib
+import re
 import secrets
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -137,10 +138,22 @@ def parse_code(text: object) -> str:
         raise RedemptionError("invalid_code_format") from exc
 
 
+# An amount as the API takes it, the pattern its OpenAPI schema publishes
+# (merchants.serializers.AmountField): euros in ASCII digits, a point and at most two
+# decimals, nothing around them. Not "1e0", "1_0", "١٠", " 1,5 ", which Decimal would read.
+AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
+_AMOUNT_TEXT = re.compile(AMOUNT_PATTERN)
+
+
 def parse_amount(value: object) -> Decimal:
+    """A positive amount from the API's text (``AMOUNT_PATTERN``) or from a Decimal."""
+    if isinstance(value, str) and _AMOUNT_TEXT.fullmatch(value) is None:
+        raise RedemptionError("invalid_amount")
+    if not isinstance(value, str | Decimal | int) or isinstance(value, bool):
+        raise RedemptionError("invalid_amount")
     try:
-        return positive_euro(value)  # type: ignore[arg-type]
-    except (InvalidAmount, TypeError) as exc:
+        return positive_euro(value)
+    except InvalidAmount as exc:
         raise RedemptionError("invalid_amount") from exc
 
 
@@ -199,7 +212,7 @@ def voucher_redeem(
     if not idempotency_key or len(idempotency_key) > 255:
         raise RedemptionError("idempotency_key_missing")
     code = parse_code(code)
-    amount = None if amount is None or amount == "" else parse_amount(amount)
+    amount = None if amount is None else parse_amount(amount)
     request_hash = _request_hash(code, amount)
 
     redeem = _redeem_in_database if connection.vendor == "postgresql" else _redeem_with_orm
@@ -537,8 +550,8 @@ def refused_attempt_record(
 ) -> RefusedAttempt:
     """Keep a refused check, redemption or void, with its reason, for the audit."""
     try:
-        amount_value = positive_euro(amount) if amount not in (None, "") else None
-    except (InvalidAmount, TypeError):
+        amount_value = parse_amount(amount) if amount is not None else None
+    except RedemptionError:
         amount_value = None
     if amount_value is not None and amount_value > LARGEST_LOGGED_AMOUNT:
         amount_value = None  # the column holds 10 digits; PostgreSQL refuses a larger sum

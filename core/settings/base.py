@@ -264,15 +264,17 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # DRF's parsers with size limits (and a depth limit for JSON), files kept in memory.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "core.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# /health/deep/ (database, Redis, workers) answers only a monitor that sends
+# "Authorization: Bearer <this token>"; empty, nobody. /health/ is public and reads nothing.
+HEALTH_CHECK_TOKEN = os.environ.get("HEALTH_CHECK_TOKEN", "")
 
 # merchants.fastlane: tills' redemptions by device key skip the stack they do not need.
 TILL_FAST_LANE = env_bool("TILL_FAST_LANE", default=True)

@@ -5,10 +5,10 @@ import re
 
 import pytest
 from PIL import Image
-from pyzbar.pyzbar import decode
 
 from tests import factories
 from tests.vouchers.test_programme import open_call
+from tests.zbar import decode
 from vouchers.access import access_code_issue
 from vouchers.models import Voucher
 

@@ -1,7 +1,9 @@
 """The redemption API as a till sees it: every error code, the contract's bodies, the QR views."""
 
 import io
+import struct
 import uuid
+import zlib
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -12,13 +14,13 @@ from django.test import override_settings
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from PIL import Image
-from pyzbar.pyzbar import decode
 from rest_framework.test import APIClient
 
 from core.models import Journal
 from merchants.models import Merchant, MerchantStaff, Redemption, RefusedAttempt
 from merchants.services import device_key_revoke, settlement_create
-from tests import factories
+from tests import factories, zbar
+from tests.zbar import decode
 from vouchers.models import Voucher
 from vouchers.qr import voucher_qr_png
 from vouchers.services import voucher_issue_bulk, voucher_revoke
@@ -134,10 +136,60 @@ def test_redeem_refuses_an_amount_larger_than_any_voucher_with_insufficient_bala
     assert (attempt.reason, attempt.amount) == ("insufficient_balance", None)
 
 
-def test_redeem_takes_a_json_number_as_its_decimal_text(circuit, till_client):
-    response = redeem(till_client, circuit["voucher"].code, 12.5)
+# Amounts outside the schema's pattern that Python's Decimal would read as a number.
+AMOUNTS_OUTSIDE_THE_PATTERN = [
+    "1e0",
+    "1E1",
+    "1_0",
+    "\u0661\u0660",  # Arabic-Indic "10"
+    "\uff11\uff10",  # full-width "10"
+    " 1,5 ",
+    "1,5",
+    " 10.00",
+    "10.00 ",
+    "10.00\n",
+    "+10",
+    "10.",
+    ".5",
+    "0x10",
+    "",
+    12,
+    12.5,
+    1e0,
+]
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["fast lane", "view"])
+@pytest.mark.parametrize("amount", AMOUNTS_OUTSIDE_THE_PATTERN)
+def test_redeem_refuses_an_amount_outside_the_schemas_pattern_and_debits_nothing(
+    circuit, till_client, settings, amount, lane
+):
+    settings.TILL_FAST_LANE = lane
+    voucher = circuit["voucher"]
+    before = snapshot(voucher)
+    body = assert_error(redeem(till_client, voucher.code, amount), 400, "invalid_amount")
+    assert "al massimo due decimali (per esempio 12.50)" in body["detail"]
+    assert snapshot(voucher) == before
+    assert not Redemption.objects.exists()
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["fast lane", "view"])
+@pytest.mark.parametrize("amount", ["10", "10.5", "10.50", "0010.50"])
+def test_redeem_takes_every_amount_the_schemas_pattern_allows(
+    circuit, till_client, settings, amount, lane
+):
+    settings.TILL_FAST_LANE = lane
+    response = redeem(till_client, circuit["voucher"].code, amount)
     assert response.status_code == 201, response.content
-    assert response.json()["amount"] == "12.50"
+    assert Decimal(response.json()["amount"]) == Decimal(amount)
+
+
+def test_the_schemas_amount_pattern_is_the_one_the_api_applies(client):
+    from merchants.services import AMOUNT_PATTERN
+
+    schema = client.get("/api/schema/?format=json").json()
+    field = schema["components"]["schemas"]["RedemptionInputRequest"]["properties"]["amount"]
+    assert field["pattern"] == AMOUNT_PATTERN == r"^[0-9]+(\.[0-9]{1,2})?$"
 
 
 def test_redeem_refuses_malformed_json_with_invalid_request(circuit, till_client):
@@ -156,6 +208,64 @@ def test_redeem_refuses_a_json_nan_literal_with_invalid_request(circuit, till_cl
         REDEMPTIONS, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k"
     )
     assert_error(response, 400, "invalid_request")
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["fast lane", "view"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        nested(2000),
+        '{"code": ' + nested(2000) + ', "amount": "1.00"}',
+        '{"code": "X", "amount": ' + '{"a": ' * 1500 + "1" + "}" * 1500 + "}",
+    ],
+    ids=["array", "code", "amount"],
+)
+@pytest.mark.parametrize("path", [CHECK, REDEMPTIONS])
+def test_json_nested_thousands_of_levels_deep_is_refused_with_invalid_request(
+    circuit, till_client, settings, path, body, lane
+):
+    settings.TILL_FAST_LANE = lane
+    voucher = circuit["voucher"]
+    before = snapshot(voucher)
+    response = till_client.post(
+        path, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="deep"
+    )
+    detail = assert_error(response, 400, "invalid_request")["detail"]
+    assert "annidati" in detail
+    assert snapshot(voucher) == before
+
+
+def test_json_nested_to_the_limit_is_parsed_and_judged_on_its_fields(circuit, till_client):
+    from core.parsers import MAX_JSON_DEPTH
+
+    body = '{"code": ' + nested(MAX_JSON_DEPTH - 1) + "}"
+    response = till_client.post(CHECK, body, content_type="application/json")
+    body = assert_error(response, 400, "invalid_request")
+    assert body["detail"].startswith("code:")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(circuit, till_client):
+    code = circuit["voucher"].code
+    response = till_client.post(
+        CHECK, {"code": code, "note": "[{" * 100 + '\\"' + "]}" * 100}, format="json"
+    )
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("path", [CHECK, REDEMPTIONS])
+def test_a_json_body_over_the_limit_is_refused_with_request_too_large(circuit, till_client, path):
+    from core.parsers import MAX_JSON_BYTES
+
+    body = '{"code": "' + "A" * MAX_JSON_BYTES + '"}'
+    response = till_client.post(
+        path, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big"
+    )
+    body = assert_error(response, 413, "request_too_large")
+    assert "64" in body["detail"]
 
 
 def test_redeem_refuses_a_body_without_a_code_with_invalid_request(circuit, till_client):
@@ -731,6 +841,12 @@ def test_redemption_list_refuses_a_bad_date_or_page_with_invalid_request(
 # --- Scanning a camera frame -----------------------------------------------------------------
 
 
+@pytest.fixture
+def decoder():
+    """The server's QR decoder (the system's libzbar0), for the scans that must read a code."""
+    zbar.require()
+
+
 def _upload(content: bytes, name: str = "frame.png", content_type: str = "image/png"):
     return {"image": SimpleUploadedFile(name, content, content_type=content_type)}
 
@@ -741,21 +857,21 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def test_scan_reads_the_code_from_a_voucher_qr(circuit, till_client):
+def test_scan_reads_the_code_from_a_voucher_qr(circuit, till_client, decoder):
     code = circuit["voucher"].code
     response = till_client.post(SCAN, _upload(voucher_qr_png(code)), format="multipart")
     assert response.status_code == 200, response.content
     assert response.json() == {"code": code}
 
 
-def test_scan_of_a_blank_picture_is_refused_with_422_no_code_found(circuit, till_client):
+def test_scan_of_a_blank_picture_is_refused_with_422_no_code_found(circuit, till_client, decoder):
     blank = _png(Image.new("RGB", (320, 240), "white"))
     response = till_client.post(SCAN, _upload(blank), format="multipart")
     assert_error(response, 422, "no_code_found")
 
 
 def test_scan_of_a_qr_that_is_not_a_voucher_code_is_refused_with_no_code_found(
-    circuit, till_client
+    circuit, till_client, decoder
 ):
     buffer = io.BytesIO()
     segno.make_qr("https://example.org/").save(buffer, kind="png", scale=10)
@@ -763,11 +879,199 @@ def test_scan_of_a_qr_that_is_not_a_voucher_code_is_refused_with_no_code_found(
     assert_error(response, 422, "no_code_found")
 
 
-def test_scan_of_a_file_that_is_not_an_image_is_refused_with_invalid_image(circuit, till_client):
+def _picture(image_format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares its size in its header and holds (almost) no pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fail the test if a subprocess starts (Ghostscript) or a picture's pixels are decoded."""
+    import subprocess
+
+    from PIL import ImageFile
+
+    def forbidden(what):
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{what} must not run for this picture")
+
+        return refuse
+
+    monkeypatch.setattr(subprocess, "Popen", forbidden("a subprocess"))
+    monkeypatch.setattr(ImageFile.ImageFile, "load", forbidden("decoding"))
+    monkeypatch.setattr(Image.Image, "convert", forbidden("decoding"))
+
+
+EPS = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n%%EndComments\n{ } loop\nshowpage\n%%EOF\n"
+)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [EPS, b"\xc5\xd0\xd3\xc6" + b"\x00" * 26 + EPS],
+    ids=["eps", "eps with a binary header"],
+)
+def test_scan_of_postscript_is_refused_without_starting_ghostscript(
+    circuit, till_client, no_decoding, content
+):
+    response = till_client.post(
+        SCAN, _upload(content, "frame.png", "image/png"), format="multipart"
+    )
+    body = assert_error(response, 400, "unsupported_image_format")
+    assert "JPEG o PNG" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("image_format", "options"),
+    [
+        ("GIF", {}),
+        ("TIFF", {}),
+        ("WEBP", {}),
+        ("JPEG2000", {}),
+        ("BMP", {}),
+        ("ICO", {}),
+        ("PDF", {}),
+    ],
+)
+def test_scan_of_any_format_but_jpeg_and_png_is_refused_undecoded(
+    circuit, till_client, image_format, options
+):
+    content = _picture(image_format, **options)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Image, "open", lambda *a, **k: pytest.fail("the picture was opened"))
+        response = till_client.post(SCAN, _upload(content), format="multipart")
+    assert_error(response, 400, "unsupported_image_format")
+
+
+def test_scan_takes_a_jpeg_frame(circuit, till_client, decoder):
+    code = circuit["voucher"].code
+    picture = Image.open(io.BytesIO(voucher_qr_png(code))).convert("RGB")
+    picture = picture.resize((picture.width * 8, picture.height * 8), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=90)
+    response = till_client.post(
+        SCAN, _upload(buffer.getvalue(), "frame.jpg", "image/jpeg"), format="multipart"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == {"code": code}
+
+
+def test_scan_of_a_png_of_169_million_pixels_is_refused_before_decoding(
+    circuit, till_client, no_decoding
+):
+    content = _png_header(13_000, 13_000)
+    assert len(content) < 1024
+    response = till_client.post(SCAN, _upload(content), format="multipart")
+    body = assert_error(response, 400, "image_too_large")
+    assert "25 milioni di pixel" in body["detail"]
+
+
+def test_scan_of_a_file_that_is_not_an_image_is_refused_with_unsupported_image_format(
+    circuit, till_client
+):
     response = till_client.post(
         SCAN, _upload(b"%PDF-1.7 not a picture", "frame.png"), format="multipart"
     )
-    assert_error(response, 400, "invalid_image")
+    assert_error(response, 400, "unsupported_image_format")
+
+
+def test_scan_of_a_broken_png_is_refused_with_invalid_image(circuit, till_client, decoder):
+    content = _png(Image.new("RGB", (64, 48), "white"))[:40]
+    response = till_client.post(SCAN, _upload(content), format="multipart")
+    body = assert_error(response, 400, "invalid_image")
+    assert body["detail"] == "Il file non è un'immagine JPEG o PNG leggibile."
+
+
+def test_scan_of_a_body_over_the_limit_is_refused_before_anything_is_stored(
+    circuit, till_client, monkeypatch
+):
+    from django.core.files import uploadedfile
+
+    from core.parsers import MemoryUploadHandler
+
+    monkeypatch.setattr(
+        uploadedfile.TemporaryUploadedFile,
+        "__init__",
+        lambda *a, **k: pytest.fail("the upload was written to a temporary file"),
+    )
+    monkeypatch.setattr(
+        MemoryUploadHandler,
+        "receive_data_chunk",
+        lambda *a, **k: pytest.fail("the upload was read"),
+    )
+    content = b"\x89PNG\r\n\x1a\n" + b"\x00" * (6 * 1024 * 1024)
+    response = till_client.post(SCAN, _upload(content), format="multipart")
+    body = assert_error(response, 413, "request_too_large")
+    assert "MB" in body["detail"]
+
+
+def test_scan_of_an_image_over_5_mb_within_the_body_limit_is_refused_with_image_too_large(
+    circuit, till_client
+):
+    content = b"\x89PNG\r\n\x1a\n" + b"\x00" * (5 * 1024 * 1024)
+    response = till_client.post(SCAN, _upload(content), format="multipart")
+    body = assert_error(response, 400, "image_too_large")
+    assert body["detail"] == "L'immagine supera i 5 MB."
+
+
+def test_scan_keeps_the_frame_in_memory_whatever_the_upload_settings(
+    circuit, till_client, decoder, settings, monkeypatch
+):
+    from django.core.files import uploadedfile
+
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100
+    monkeypatch.setattr(
+        uploadedfile.TemporaryUploadedFile,
+        "__init__",
+        lambda *a, **k: pytest.fail("the upload was written to a temporary file"),
+    )
+    code = circuit["voucher"].code
+    response = till_client.post(SCAN, _upload(voucher_qr_png(code)), format="multipart")
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("failure", ["import", "decode"])
+def test_scan_without_the_zbar_library_answers_503_service_unavailable(
+    circuit, till_client, monkeypatch, failure
+):
+    import sys
+
+    if failure == "import":
+        # What importing pyzbar does on a machine without libzbar0.
+        monkeypatch.setitem(sys.modules, "pyzbar.pyzbar", None)
+    else:
+        pyzbar = zbar.require()
+
+        def missing(*args, **kwargs):
+            raise OSError("libzbar.so.0: cannot open shared object file")
+
+        monkeypatch.setattr(pyzbar, "decode", missing)
+    code = circuit["voucher"].code
+    response = till_client.post(
+        SCAN, _upload(voucher_qr_png(code)), format="multipart", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    body = assert_error(response, 503, "service_unavailable")
+    assert "type the voucher" in body["detail"]
 
 
 def test_scan_without_an_image_is_refused_with_invalid_request(circuit, till_client):
@@ -810,11 +1114,23 @@ def test_the_openapi_schema_documents_the_error_codes(client):
         "already_settled",
         "not_your_redemption",
         "invalid_image",
+        "unsupported_image_format",
+        "image_too_large",
+        "request_too_large",
         "no_code_found",
     ]:
         assert code in schema, code
     assert "Idempotency-Key" in schema
     assert "deviceKey" in schema
+
+
+def test_the_schema_documents_the_body_limits_of_the_operations_that_read_a_body(client):
+    document = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    for path in ("/api/v1/vouchers/check/", "/api/v1/redemptions/", "/api/v1/scan/"):
+        assert (
+            "request_too_large"
+            in document["paths"][path]["post"]["responses"]["413"]["description"]
+        ), path
 
 
 def test_the_api_docs_page_loads(client):

@@ -131,7 +131,7 @@ def test_requests_out_of_the_ordinary_go_to_the_view(circuit, view_calls, case):
         expected = (201, None)
     elif case == "float amount":
         response = post(client, {"code": code, "amount": 1.5})
-        expected = (201, None)
+        expected = (400, "invalid_amount")
     elif case == "extra field":
         response = post(client, {"code": code, "amount": "1.00", "note": "x"})
         expected = (201, None)
@@ -386,3 +386,18 @@ def test_an_unknown_code_counted_here_is_seen_by_the_lane_at_once(
     assert post(till_client, {"code": generate_code(), "amount": "1.00"}).status_code == 404
     assert post(till_client, body).status_code == 429
     assert Redemption.objects.count() == 1
+
+
+@pytest.mark.parametrize("amount", ["1e0", "1_0", "\u0661\u0660", " 1,5 ", "1.005", "0", ""])
+def test_the_service_the_lane_calls_refuses_an_amount_outside_the_pattern_before_any_query(
+    circuit, django_assert_num_queries, amount
+):
+    """On PostgreSQL the sale is one call of the database function: the amount is refused
+    before it, so the function only ever sees a positive amount in cents."""
+    from merchants.errors import RedemptionError
+    from merchants.services import Till, voucher_redeem
+
+    till = Till(merchant=circuit["merchant"])
+    with django_assert_num_queries(0), pytest.raises(RedemptionError) as refusal:
+        voucher_redeem(till=till, code=circuit["voucher"].code, amount=amount, idempotency_key="a")
+    assert refusal.value.code == "invalid_amount"

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pypdfium2
 import pytest
-from pyzbar.pyzbar import decode
 
 from tests import factories
+from tests.zbar import decode
 from vouchers.models import Voucher
 from vouchers.printing import printable_vouchers, vouchers_pdf
 from vouchers.services import voucher_issue_bulk
