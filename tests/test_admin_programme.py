@@ -691,3 +691,69 @@ def test_the_issuing_page_speaks_of_what_the_call_gives(client, town, kind, titl
     assert label in detail
     if kind != Initiative.BenefitKind.VOUCHER_CARD:
         assert "Emetti i buoni" not in detail
+
+
+# --- the outcome people read -------------------------------------------------------------
+
+
+def test_an_application_out_of_the_ranking_says_its_outcome_in_list_detail_export_and_app(
+    client, call, desk, validator
+):
+    from vouchers.access import beneficiary_user
+
+    logged_in(client, desk)
+    for n in range(1, 5):
+        intake(client, call, n)
+    rejected, withdrawn, admitted, in_review = Application.objects.order_by("pk")
+    bulk(client, "withdraw_applications", [withdrawn], reason="Rinuncia")
+    logged_in(client, validator)
+    bulk(client, "reject_applications", [rejected], reason="ISEE oltre soglia")
+    bulk(client, "approve_applications", [admitted], reason="Requisiti ok")
+    expected = {
+        rejected: "Respinta",
+        withdrawn: "Ritirata",
+        admitted: "In attesa della graduatoria",
+        in_review: "In istruttoria",
+    }
+
+    manager = staff(Role.PROGRAMME_MANAGER, call.municipalities.get(), Role.VALIDATOR)
+    logged_in(client, manager)
+    listing = client.get(admin_url(Application, "changelist"), {"initiative__id__exact": call.pk})
+    body = listing.content.decode()
+    rows = [row.split("</tr>")[0] for row in body.split('<tr class="data-row')[1:]]
+    for application, label in expected.items():
+        (row,) = [row for row in rows if application.protocol_number in row]
+        assert label in row, (application.status, row)
+        if application != admitted:
+            assert "In attesa della graduatoria" not in row
+
+        detail = client.get(admin_url(Application, "change", application.pk)).content.decode()
+        assert label in detail
+        if application != admitted:
+            assert "In attesa della graduatoria" not in detail
+
+    # The list's outcome filter agrees with its column.
+    pending = client.get(admin_url(Application, "changelist"), {"esito": "pending"})
+    assert list(pending.context["cl"].result_list) == [admitted]
+    refused = client.get(admin_url(Application, "changelist"), {"esito": "rejected"})
+    assert list(refused.context["cl"].result_list) == [rejected]
+
+    export = client.post(
+        reverse("admin:vouchers_application_export"), {"format": "0", "resource": "0"}
+    )
+    lines = export.content.decode("utf-8-sig").splitlines()
+    for application, label in expected.items():
+        (line,) = [line for line in lines if application.protocol_number in line]
+        assert label in line
+        if application != admitted:
+            assert "In attesa della graduatoria" not in line
+
+    for application in expected:
+        client.force_login(beneficiary_user(beneficiary=application.applicant))
+        mine = client.get(reverse("webapp:my-application", args=[application.pk]))
+        listed = client.get(reverse("webapp:my-applications"))
+        for page in (mine.content.decode(), listed.content.decode()):
+            if application != admitted:
+                assert "In attesa della graduatoria" not in page
+            else:
+                assert "In attesa della graduatoria" in page

@@ -243,7 +243,8 @@ def _summary_rows(initiative: Initiative) -> Iterator[tuple]:
         count = applications.filter(status=status).count()
         yield _("Domande: %(status)s") % {"status": label}, count
     for outcome, label in Application.Outcome.choices:
-        count = applications.filter(outcome=outcome).count()
+        # Only an admitted application has a ranking's outcome (``Application.outcome_for``).
+        count = applications.filter(status=Application.Status.APPROVED, outcome=outcome).count()
         yield _("Esito: %(outcome)s") % {"outcome": label}, count
     yield (
         _("Importo riconosciuto alle domande finanziate"),
@@ -294,9 +295,8 @@ def _applications_rows(initiative: Initiative) -> Iterator[tuple]:
         .annotate(count=Count("pk"))
         .values("count")[:1]
     )
-    status, outcome, channel = (
+    status, channel = (
         _labels(Application.Status.choices),
-        _labels(Application.Outcome.choices),
         _labels(Application.Channel.choices),
     )
     rows = (
@@ -347,7 +347,7 @@ def _applications_rows(initiative: Initiative) -> Iterator[tuple]:
             phone,
             channel.get(channel_, channel_),
             status.get(status_, status_),
-            outcome.get(outcome_, outcome_),
+            str(Application.outcome_for(status=status_, outcome=outcome_)[1]),
             submitted,
             street,
             postal_code,
@@ -440,7 +440,6 @@ def _decisions_rows(initiative: Initiative) -> Iterator[tuple]:
 
 def _ranking_rows(initiative: Initiative) -> Iterator[tuple]:
     """The ranking as published: protocol numbers, positions and outcomes, no names."""
-    outcomes = _labels(Application.Outcome.choices)
     rows = (
         Application.objects.filter(initiative=initiative, rank__isnull=False)
         .order_by("rank", "pk")
@@ -449,17 +448,18 @@ def _ranking_rows(initiative: Initiative) -> Iterator[tuple]:
             "protocol_year",
             "protocol_sequence",
             "municipality__name",
+            "status",
             "outcome",
             "amount",
             "score_key",
         )
     )
-    for rank, year, sequence, town, outcome, amount, score_key in _chunked(rows):
+    for rank, year, sequence, town, status, outcome, amount, score_key in _chunked(rows):
         yield (
             rank,
             _protocol(year, sequence),
             town,
-            outcomes.get(outcome, outcome),
+            str(Application.outcome_for(status=status, outcome=outcome)[1]),
             amount,
             score_key,
         )

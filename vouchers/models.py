@@ -591,6 +591,29 @@ class Application(models.Model):
     def protocol_number(self) -> str:
         return f"{self.protocol_year}/{self.protocol_sequence:06d}"
 
+    @classmethod
+    def outcome_for(cls, *, status: str, outcome: str) -> tuple[str, str]:
+        """The outcome people read (a stable key and its label), from status and outcome.
+
+        ``outcome`` is written by the ranking and stays «pending» for an application the
+        ranking never took in: one not yet decided is under review, a rejected or
+        withdrawn one says so. Lists, the applicant's file, exports, the archive and the
+        app all read it from here.
+        """
+        if status == cls.Status.APPROVED:
+            return outcome, cls.Outcome(outcome).label
+        if status in (cls.Status.SUBMITTED, cls.Status.INFO_REQUESTED):
+            return "in_review", _("In istruttoria")
+        return status, cls.Status(status).label
+
+    @property
+    def outcome_key(self) -> str:
+        return self.outcome_for(status=self.status, outcome=self.outcome)[0]
+
+    @property
+    def outcome_label(self) -> str:
+        return self.outcome_for(status=self.status, outcome=self.outcome)[1]
+
     @property
     def household_size(self) -> int:
         return 1 + len(self.members.all())

@@ -512,7 +512,7 @@ class BeneficiaryAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin, ExportA
                 ),
                 application.initiative,
                 application.get_status_display(),
-                application.get_outcome_display(),
+                application.outcome_label,
             ]
             for application in applications[:50]
         ]
