@@ -230,6 +230,17 @@ def _call_json(initiative: Initiative) -> bytes:
             for t in initiative.outcome_templates.order_by("outcome")
         ],
         "retain_until": initiative.retain_until,
+        "amendments": [
+            {
+                "rule": a.field,
+                "old_value": a.old_value,
+                "new_value": a.new_value,
+                "reason": a.reason,
+                "amended_by": a.amended_by.get_username() if a.amended_by else "",
+                "amended_at": a.amended_at,
+            }
+            for a in initiative.amendments.select_related("amended_by").order_by("amended_at", "pk")
+        ],
     }
     return json.dumps(
         data, cls=DjangoJSONEncoder, sort_keys=True, indent=2, ensure_ascii=False

@@ -1,5 +1,8 @@
 """A published call's rules are frozen: they change only by a recorded, reasoned amendment."""
 
+import io
+import json
+import zipfile
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,6 +13,7 @@ from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
 from vouchers import programme
 from vouchers.amendments import AmendmentError, initiative_amend
+from vouchers.archive import initiative_archive_zip
 from vouchers.models import Initiative, InitiativeAmendment, Voucher
 
 pytestmark = pytest.mark.django_db
@@ -253,3 +257,20 @@ def test_after_issuing_the_validity_is_extended_for_the_vouchers_too_never_short
     )
     voucher.refresh_from_db()
     assert voucher.valid_until == end + timedelta(days=90)
+
+
+def test_the_calls_archive_keeps_its_amendments():
+    initiative = ranked_call()
+    officer = factories.user()
+    later = initiative.valid_until + timedelta(days=30)
+    initiative_amend(
+        initiative=initiative, actor=officer, changes={"valid_until": later}, reason="Proroga"
+    )
+    out = io.BytesIO()
+    initiative_archive_zip(initiative=initiative, out=out)
+    call = json.loads(zipfile.ZipFile(out).read("call.json"))
+    [amendment] = call["amendments"]
+    assert amendment["rule"] == "valid_until"
+    assert amendment["new_value"] == later.isoformat()
+    assert amendment["reason"] == "Proroga"
+    assert amendment["amended_by"] == officer.get_username()
