@@ -135,14 +135,13 @@ def initiative_ranking(request: HttpRequest, initiative_id: int) -> HttpResponse
     rows = (
         initiative.applications.filter(rank__isnull=False)
         .order_by("rank")
-        .values("rank", "protocol_year", "protocol_sequence", "outcome")
+        .values("rank", "protocol_year", "protocol_sequence", "status", "outcome")
     )
-    outcome_labels = dict(Application.Outcome.choices)
     ranking = [
         {
             "rank": row["rank"],
             "protocol": f"{row['protocol_year']}/{row['protocol_sequence']:06d}",
-            "outcome": outcome_labels[row["outcome"]],
+            "outcome": Application.outcome_for(status=row["status"], outcome=row["outcome"])[1],
         }
         for row in rows
     ]

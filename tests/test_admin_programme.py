@@ -436,7 +436,7 @@ def test_lifecycle_errors_become_messages_and_change_nothing(client, town):
 def test_the_status_of_a_call_is_read_only_in_its_form(client, town):
     manager = staff(Role.PROGRAMME_MANAGER, town)
     logged_in(client, manager)
-    call = open_call_in(town)
+    call = draft_call_in(town)
     page = client.get(admin_url(Initiative, "change", call.pk))
     form = page.context["adminform"].form
     assert "status" not in form.fields
@@ -584,10 +584,57 @@ def test_notification_list_filters_by_channel_and_prints_selected_letters(admin_
     assert letter.status == Notification.Status.PRINTED
 
 
+def draft_call_in(town) -> Initiative:
+    call = open_call_in(town)
+    Initiative.objects.filter(pk=call.pk).update(status=Initiative.Status.DRAFT)
+    call.refresh_from_db()
+    return call
+
+
+def call_form_data(call: Initiative, **overrides) -> dict:
+    """Every box of a call's form as a draft shows it, filled with the call's values."""
+
+    def split(moment):
+        local = timezone.localtime(moment)
+        return local.strftime("%d/%m/%Y"), local.strftime("%H:%M")
+
+    data = {
+        "title": call.title,
+        "description": call.description,
+        "benefit_kind": call.benefit_kind,
+        "applications_open_at_0": split(call.applications_open_at)[0],
+        "applications_open_at_1": split(call.applications_open_at)[1],
+        "applications_close_at_0": split(call.applications_close_at)[0],
+        "applications_close_at_1": split(call.applications_close_at)[1],
+        "municipalities": [town.pk for town in call.municipalities.all()],
+        "face_value": f"{call.face_value:.2f}",
+        "partial_allowed": "on",
+        "valid_from": call.valid_from.strftime("%d/%m/%Y"),
+        "valid_until": call.valid_until.strftime("%d/%m/%Y"),
+        "allowed_categories": [category.pk for category in call.allowed_categories.all()],
+        "residency_required": "on",
+        "declarations": "",
+        "amount_rule": call.amount_rule,
+        "amount_base": f"{call.amount_base:.2f}",
+        "amount_per_member": "0.00",
+        "amount_per_child": "0.00",
+        "ranking_criteria": call.ranking_criteria,
+        "fund": call.fund_id,
+        "planned_budget": "",
+        "retention_years": "10",
+        "documents-TOTAL_FORMS": "0",
+        "documents-INITIAL_FORMS": "0",
+        "outcome_templates-TOTAL_FORMS": "0",
+        "outcome_templates-INITIAL_FORMS": "0",
+    }
+    data.update(overrides)
+    return data
+
+
 def test_saving_a_call_keeps_its_status_and_adds_documents_and_texts(client, town):
     manager = staff(Role.PROGRAMME_MANAGER, town)
     logged_in(client, manager)
-    call = open_call_in(town)
+    call = draft_call_in(town)
     category = call.allowed_categories.get()
     opens, closes = call.applications_open_at, call.applications_close_at
 
@@ -598,7 +645,7 @@ def test_saving_a_call_keeps_its_status_and_adds_documents_and_texts(client, tow
     data = {
         "title": "Buoni spesa 2026",
         "description": "Sostegno alimentare",
-        "status": Initiative.Status.DRAFT,  # ignored: the status is not in the form
+        "status": Initiative.Status.PUBLISHED,  # ignored: the status is not in the form
         "benefit_kind": call.benefit_kind,
         "applications_open_at_0": split(opens)[0],
         "applications_open_at_1": split(opens)[1],
@@ -635,7 +682,7 @@ def test_saving_a_call_keeps_its_status_and_adds_documents_and_texts(client, tow
     ]
     call.refresh_from_db()
     assert call.title == "Buoni spesa 2026"
-    assert call.status == Initiative.Status.PUBLISHED
+    assert call.status == Initiative.Status.DRAFT
     assert call.documents.get().title == "Avviso pubblico"
     assert call.outcome_templates.get().subject == "Domanda $protocollo ammessa"
 
@@ -691,3 +738,238 @@ def test_the_issuing_page_speaks_of_what_the_call_gives(client, town, kind, titl
     assert label in detail
     if kind != Initiative.BenefitKind.VOUCHER_CARD:
         assert "Emetti i buoni" not in detail
+
+
+# --- the outcome people read -------------------------------------------------------------
+
+
+def test_an_application_out_of_the_ranking_says_its_outcome_in_list_detail_export_and_app(
+    client, call, desk, validator
+):
+    from vouchers.access import beneficiary_user
+
+    logged_in(client, desk)
+    for n in range(1, 5):
+        intake(client, call, n)
+    rejected, withdrawn, admitted, in_review = Application.objects.order_by("pk")
+    bulk(client, "withdraw_applications", [withdrawn], reason="Rinuncia")
+    logged_in(client, validator)
+    bulk(client, "reject_applications", [rejected], reason="ISEE oltre soglia")
+    bulk(client, "approve_applications", [admitted], reason="Requisiti ok")
+    expected = {
+        rejected: "Respinta",
+        withdrawn: "Ritirata",
+        admitted: "In attesa della graduatoria",
+        in_review: "In istruttoria",
+    }
+
+    manager = staff(Role.PROGRAMME_MANAGER, call.municipalities.get(), Role.VALIDATOR)
+    logged_in(client, manager)
+    listing = client.get(admin_url(Application, "changelist"), {"initiative__id__exact": call.pk})
+    body = listing.content.decode()
+    rows = [row.split("</tr>")[0] for row in body.split('<tr class="data-row')[1:]]
+    for application, label in expected.items():
+        (row,) = [row for row in rows if application.protocol_number in row]
+        assert label in row, (application.status, row)
+        if application != admitted:
+            assert "In attesa della graduatoria" not in row
+
+        detail = client.get(admin_url(Application, "change", application.pk)).content.decode()
+        assert label in detail
+        if application != admitted:
+            assert "In attesa della graduatoria" not in detail
+
+    # The list's outcome filter agrees with its column.
+    pending = client.get(admin_url(Application, "changelist"), {"esito": "pending"})
+    assert list(pending.context["cl"].result_list) == [admitted]
+    refused = client.get(admin_url(Application, "changelist"), {"esito": "rejected"})
+    assert list(refused.context["cl"].result_list) == [rejected]
+
+    export = client.post(
+        reverse("admin:vouchers_application_export"), {"format": "0", "resource": "0"}
+    )
+    lines = export.content.decode("utf-8-sig").splitlines()
+    for application, label in expected.items():
+        (line,) = [line for line in lines if application.protocol_number in line]
+        assert label in line
+        if application != admitted:
+            assert "In attesa della graduatoria" not in line
+
+    for application in expected:
+        client.force_login(beneficiary_user(beneficiary=application.applicant))
+        mine = client.get(reverse("webapp:my-application", args=[application.pk]))
+        listed = client.get(reverse("webapp:my-applications"))
+        for page in (mine.content.decode(), listed.content.decode()):
+            if application != admitted:
+                assert "In attesa della graduatoria" not in page
+            else:
+                assert "In attesa della graduatoria" in page
+
+
+# --- rules that do not move once published ----------------------------------------------
+
+
+def test_a_published_calls_rules_are_read_only_and_its_texts_editable(client, town):
+    manager = staff(Role.PROGRAMME_MANAGER, town)
+    logged_in(client, manager)
+    draft = draft_call_in(town)
+    fields = client.get(admin_url(Initiative, "change", draft.pk)).context["adminform"].form
+    assert {"amount_base", "max_isee", "ranking_criteria", "municipalities"} <= set(fields.fields)
+
+    call = open_call_in(town)
+    page = client.get(admin_url(Initiative, "change", call.pk))
+    form = page.context["adminform"].form
+    assert set(form.fields) >= {"title", "description", "planned_budget"}
+    for rule in [*Initiative.RULE_FIELDS, *Initiative.RULE_M2M_FIELDS]:
+        assert rule not in form.fields, rule
+    content = page.content.decode()
+    assert reverse("admin:vouchers_initiative_amend_detail", args=[call.pk]) in content
+    assert "Nessuna rettifica: le regole sono quelle pubblicate." in content
+    documents, texts = page.context["inline_admin_formsets"]
+    # New documents may join the published ones, which stay as they were published.
+    assert documents.has_add_permission
+    assert not documents.has_change_permission and not documents.has_delete_permission
+    assert texts.has_change_permission
+
+    saved = client.post(
+        admin_url(Initiative, "change", call.pk),
+        {
+            "title": "Buoni spesa 2026",
+            "description": "Testo corretto",
+            "planned_budget": "",
+            "retention_years": "10",
+            "documents-TOTAL_FORMS": "0",
+            "documents-INITIAL_FORMS": "0",
+            "outcome_templates-TOTAL_FORMS": "0",
+            "outcome_templates-INITIAL_FORMS": "0",
+        },
+    )
+    assert saved.status_code == 302
+    call.refresh_from_db()
+    assert (call.title, call.description) == ("Buoni spesa 2026", "Testo corretto")
+
+
+@pytest.mark.parametrize("status", [Initiative.Status.PUBLISHED, Initiative.Status.RANKED])
+def test_a_crafted_post_does_not_change_a_published_calls_rules(client, town, status):
+    manager = staff(Role.PROGRAMME_MANAGER, town)
+    logged_in(client, manager)
+    call = open_call_in(town)
+    Initiative.objects.filter(pk=call.pk).update(status=status)
+    call.refresh_from_db()
+    before = Initiative.objects.filter(pk=call.pk).values().get()
+    other = factories.municipality()
+    response = client.post(
+        admin_url(Initiative, "change", call.pk),
+        call_form_data(
+            call, title="Titolo nuovo", amount_base="999.00", municipalities=[town.pk, other.pk]
+        ),
+    )
+    assert response.status_code == 200
+    errors = " ".join(response.context["adminform"].form.non_field_errors())
+    assert "Il bando è pubblicato" in errors
+    assert "«Importo base»" in errors
+    assert "Rettifica del bando" in errors
+    assert Initiative.objects.filter(pk=call.pk).values().get() == before
+    assert list(call.municipalities.all()) == [town]
+
+
+def test_an_archived_call_is_read_only_even_for_a_superuser(admin_client, town):
+    call = open_call_in(town)
+    call.documents.create(
+        title="Avviso", file=SimpleUploadedFile("avviso.pdf", PDF, content_type="application/pdf")
+    )
+    Initiative.objects.filter(pk=call.pk).update(status=Initiative.Status.ARCHIVED)
+    call.refresh_from_db()
+    before = Initiative.objects.filter(pk=call.pk).values().get()
+
+    page = admin_client.get(admin_url(Initiative, "change", call.pk))
+    assert page.status_code == 200
+    assert page.context["adminform"].form.fields == {}
+    assert not page.context["has_change_permission"]
+    for formset in page.context["inline_admin_formsets"]:
+        assert not formset.has_add_permission
+        assert not formset.has_change_permission
+        assert not formset.has_delete_permission
+    content = page.content.decode()
+    for name in ("amend_detail", "assign_budget_detail"):
+        assert reverse(f"admin:vouchers_initiative_{name}", args=[call.pk]) not in content
+
+    response = admin_client.post(
+        admin_url(Initiative, "change", call.pk),
+        call_form_data(call, amount_base="999.00", description="Cambiata"),
+        follow=True,
+    )
+    assert "Il bando è archiviato: non si modifica più." in messages_of(response)
+    assert Initiative.objects.filter(pk=call.pk).values().get() == before
+    assert call.documents.count() == 1
+
+    amend = reverse("admin:vouchers_initiative_amend_detail", args=[call.pk])
+    assert (
+        admin_client.post(
+            amend, {"confirm": "yes", "valid_until": "31/12/2099", "reason": "x"}
+        ).status_code
+        == 403
+    )
+    budget = reverse("admin:vouchers_initiative_assign_budget_detail", args=[call.pk])
+    assert admin_client.post(budget, {"confirm": "yes", "amount": "10.00"}).status_code == 403
+    assert Initiative.objects.filter(pk=call.pk).values().get() == before
+
+
+def test_an_old_version_is_not_put_back_on_a_published_call(admin_client, town):
+    call = draft_call_in(town)
+    draft_version = call.history.order_by("-history_id").first()
+    Initiative.objects.filter(pk=call.pk).update(status=Initiative.Status.DRAFT)
+    call = programme.initiative_publish(initiative=call)
+    url = reverse("admin:vouchers_initiative_simple_history", args=[call.pk, draft_version.pk])
+    response = admin_client.post(url, call_form_data(call, amount_base="999.00"), follow=True)
+    assert any("non torna a una versione precedente" in m for m in messages_of(response))
+    call.refresh_from_db()
+    assert call.status == Initiative.Status.PUBLISHED
+    assert call.amount_base == Decimal("100.00")
+
+
+def test_an_amendment_from_the_admin_needs_a_reason_and_shows_in_the_call_and_its_history(
+    client, town
+):
+    manager = staff(Role.PROGRAMME_MANAGER, town)
+    logged_in(client, manager)
+    call = open_call_in(town)
+    url = reverse("admin:vouchers_initiative_amend_detail", args=[call.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    form = page.context["form"]
+    assert {"amount_base", "max_isee", "ranking_criteria", "reason"} <= set(form.fields)
+    assert "fund" not in form.fields and "title" not in form.fields
+
+    def amend(**changes):
+        # The form as shown, unchanged but for ``changes``.
+        posted = {
+            key: value
+            for key, value in call_form_data(call).items()
+            if key.rsplit("_", 1)[0] in form.fields or key in form.fields
+        }
+        return client.post(url, {"confirm": "yes", **posted, **changes})
+
+    no_reason = amend(amount_base="150,00", reason="")
+    assert no_reason.status_code == 200
+    assert "Indica il motivo della rettifica" in no_reason.content.decode()
+    call.refresh_from_db()
+    assert call.amount_base == Decimal("100.00")
+
+    unchanged = amend(reason="Nessuna modifica")
+    assert "La rettifica non cambia nessuna regola." in unchanged.content.decode()
+
+    done = amend(amount_base="150.00", reason="Determina n. 45 del 3 dicembre")
+    assert done.status_code == 302
+    assert "Rettifica registrata: importo base." in messages_of(done)
+    call.refresh_from_db()
+    assert call.amount_base == Decimal("150.00")
+    row = call.amendments.get()
+    assert (row.field, row.old_value, row.new_value) == ("amount_base", "100.00", "150.00")
+    assert row.amended_by == manager
+
+    detail = client.get(admin_url(Initiative, "change", call.pk)).content.decode()
+    assert "Determina n. 45 del 3 dicembre" in detail
+    assert "150,00" in detail and "100,00" in detail
+    history = client.get(admin_url(Initiative, "history", call.pk)).content.decode()
+    assert "Rettifica: Determina n. 45 del 3 dicembre" in history

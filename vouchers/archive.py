@@ -241,6 +241,17 @@ def _call_json(initiative: Initiative) -> bytes:
             for t in initiative.outcome_templates.order_by("outcome")
         ],
         "retain_until": initiative.retain_until,
+        "amendments": [
+            {
+                "rule": a.field,
+                "old_value": a.old_value,
+                "new_value": a.new_value,
+                "reason": a.reason,
+                "amended_by": a.amended_by.get_username() if a.amended_by else "",
+                "amended_at": a.amended_at,
+            }
+            for a in initiative.amendments.select_related("amended_by").order_by("amended_at", "pk")
+        ],
     }
     return json.dumps(
         data, cls=DjangoJSONEncoder, sort_keys=True, indent=2, ensure_ascii=False
@@ -254,7 +265,8 @@ def _summary_rows(initiative: Initiative) -> Iterator[tuple]:
         count = applications.filter(status=status).count()
         yield _("Domande: %(status)s") % {"status": label}, count
     for outcome, label in Application.Outcome.choices:
-        count = applications.filter(outcome=outcome).count()
+        # Only an admitted application has a ranking's outcome (``Application.outcome_for``).
+        count = applications.filter(status=Application.Status.APPROVED, outcome=outcome).count()
         yield _("Esito: %(outcome)s") % {"outcome": label}, count
     yield (
         _("Importo riconosciuto alle domande finanziate"),
@@ -305,9 +317,8 @@ def _applications_rows(initiative: Initiative) -> Iterator[tuple]:
         .annotate(count=Count("pk"))
         .values("count")[:1]
     )
-    status, outcome, channel = (
+    status, channel = (
         _labels(Application.Status.choices),
-        _labels(Application.Outcome.choices),
         _labels(Application.Channel.choices),
     )
     rows = (
@@ -358,7 +369,7 @@ def _applications_rows(initiative: Initiative) -> Iterator[tuple]:
             phone,
             channel.get(channel_, channel_),
             status.get(status_, status_),
-            outcome.get(outcome_, outcome_),
+            str(Application.outcome_for(status=status_, outcome=outcome_)[1]),
             submitted,
             street,
             postal_code,
@@ -451,7 +462,6 @@ def _decisions_rows(initiative: Initiative) -> Iterator[tuple]:
 
 def _ranking_rows(initiative: Initiative) -> Iterator[tuple]:
     """The ranking as published: protocol numbers, positions and outcomes, no names."""
-    outcomes = _labels(Application.Outcome.choices)
     rows = (
         Application.objects.filter(initiative=initiative, rank__isnull=False)
         .order_by("rank", "pk")
@@ -460,17 +470,18 @@ def _ranking_rows(initiative: Initiative) -> Iterator[tuple]:
             "protocol_year",
             "protocol_sequence",
             "municipality__name",
+            "status",
             "outcome",
             "amount",
             "score_key",
         )
     )
-    for rank, year, sequence, town, outcome, amount, score_key in _chunked(rows):
+    for rank, year, sequence, town, status, outcome, amount, score_key in _chunked(rows):
         yield (
             rank,
             _protocol(year, sequence),
             town,
-            outcomes.get(outcome, outcome),
+            str(Application.outcome_for(status=status, outcome=outcome)[1]),
             amount,
             score_key,
         )

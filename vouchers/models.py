@@ -2,7 +2,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import (
     FileExtensionValidator,
     MaxValueValidator,
@@ -224,10 +224,89 @@ class Initiative(models.Model):
             ),
         ]
 
+    # What decides who is eligible, who comes first and how much each receives: frozen once
+    # the call is published (``clean``); a correction is an amendment with its reason
+    # (``vouchers.amendments.initiative_amend``). Title, description, planned budget,
+    # retention, documents and outcome texts decide nothing and stay editable until the
+    # call is archived, when everything is read-only. How spending is split among the
+    # funding sources has its own service (``vouchers.funding``), locked once money is split.
+    RULE_FIELDS = (
+        "benefit_kind",
+        "fund",
+        "face_value",
+        "partial_allowed",
+        "valid_from",
+        "valid_until",
+        "applications_open_at",
+        "applications_close_at",
+        "residency_required",
+        "max_isee",
+        "min_household_size",
+        "max_household_size",
+        "min_children",
+        "child_min_age",
+        "child_max_age",
+        "declarations",
+        "amount_rule",
+        "amount_base",
+        "amount_per_member",
+        "amount_per_child",
+        "amount_cap",
+        "ranking_criteria",
+    )
+    RULE_M2M_FIELDS = ("municipalities", "allowed_categories")
+
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def rules_frozen(self) -> bool:
+        return self.status != self.Status.DRAFT
+
     def clean(self) -> None:
+        errors = self.rule_errors()
+        for name, error in self.frozen_errors().items():
+            errors.setdefault(name, error)
+        if errors:
+            raise ValidationError(errors)
+
+    def frozen_errors(self) -> dict:
+        """The changes, against the stored row, that the call's status no longer allows.
+
+        Status changes only through the services of the phases; once published, the rules
+        change only by amendment; once archived, nothing changes. Relations (municipalities,
+        categories) are kept out of the forms of a published call.
+        """
+        if self.pk is None:
+            return {}
+        stored = Initiative.objects.filter(pk=self.pk).first()
+        if stored is None:
+            return {}
+        changed = [
+            field.name
+            for field in self._meta.concrete_fields
+            if field.editable
+            and not field.primary_key
+            and getattr(self, field.attname) != getattr(stored, field.attname)
+        ]
+        if stored.status == self.Status.ARCHIVED and changed:
+            return {NON_FIELD_ERRORS: _("Il bando è archiviato: non si modifica più.")}
+        errors = {}
+        if "status" in changed:
+            errors[NON_FIELD_ERRORS] = _(
+                "Lo stato del bando cambia solo con i pulsanti delle sue fasi."
+            )
+        if stored.rules_frozen:
+            for name in changed:
+                if name in self.RULE_FIELDS:
+                    errors[name] = _(
+                        "Il bando è pubblicato: questa regola si cambia solo con una "
+                        "rettifica motivata («Rettifica del bando»)."
+                    )
+        return errors
+
+    def rule_errors(self) -> dict:
+        """What is inconsistent among the call's own rules, by field."""
         errors = {}
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             errors["valid_until"] = _("La fine della validità viene dopo l'inizio.")
@@ -246,8 +325,7 @@ class Initiative(models.Model):
                 errors["ranking_criteria"] = _("Criterio sconosciuto: %(name)s.") % {
                     "name": criterion
                 }
-        if errors:
-            raise ValidationError(errors)
+        return errors
 
     @property
     def ranking_criterion_list(self) -> list[str]:
@@ -274,6 +352,44 @@ class Initiative(models.Model):
             return end.replace(year=end.year + years)
         except ValueError:  # 29 February in a year that has none
             return end.replace(year=end.year + years, day=28)
+
+
+class InitiativeAmendment(models.Model):
+    """One rule of a published call changed by amendment (rettifica): what, how, who, why.
+
+    Written only by ``vouchers.amendments.initiative_amend``, one row per changed rule, with
+    the call's historical record in the same transaction. Values are kept as stored data
+    (amounts and dates as text, relations as lists of ids).
+    """
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.PROTECT, related_name="amendments", verbose_name=_("bando")
+    )
+    field = models.CharField(_("regola"), max_length=50)
+    old_value = models.JSONField(_("valore precedente"), null=True, blank=True)
+    new_value = models.JSONField(_("nuovo valore"), null=True, blank=True)
+    reason = models.TextField(_("motivo"))
+    amended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("rettificato da"),
+    )
+    amended_at = models.DateTimeField(_("rettificato il"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rettifica del bando")
+        verbose_name_plural = _("rettifiche del bando")
+        ordering = ["initiative", "amended_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.initiative} · {self.field_label}"
+
+    @property
+    def field_label(self) -> str:
+        return str(Initiative._meta.get_field(self.field).verbose_name)
 
 
 class Beneficiary(models.Model):
@@ -584,6 +700,29 @@ class Application(models.Model):
     @property
     def protocol_number(self) -> str:
         return f"{self.protocol_year}/{self.protocol_sequence:06d}"
+
+    @classmethod
+    def outcome_for(cls, *, status: str, outcome: str) -> tuple[str, str]:
+        """The outcome people read (a stable key and its label), from status and outcome.
+
+        ``outcome`` is written by the ranking and stays «pending» for an application the
+        ranking never took in: one not yet decided is under review, a rejected or
+        withdrawn one says so. Lists, the applicant's file, exports, the archive and the
+        app all read it from here.
+        """
+        if status == cls.Status.APPROVED:
+            return outcome, cls.Outcome(outcome).label
+        if status in (cls.Status.SUBMITTED, cls.Status.INFO_REQUESTED):
+            return "in_review", _("In istruttoria")
+        return status, cls.Status(status).label
+
+    @property
+    def outcome_key(self) -> str:
+        return self.outcome_for(status=self.status, outcome=self.outcome)[0]
+
+    @property
+    def outcome_label(self) -> str:
+        return self.outcome_for(status=self.status, outcome=self.outcome)[1]
 
     @property
     def household_size(self) -> int:

@@ -46,11 +46,12 @@ from core.admin import (
     status_badge,
 )
 from core.errors import DomainError
-from core.models import Organization, Posting
+from core.models import Posting
 from core.money import ZERO, InvalidAmount
 from core.paginator import CappedCountPaginator
 from core.selectors import fund_balance
 from vouchers.access import access_code_issue
+from vouchers.admin.amendments import InitiativeAmendmentsMixin
 from vouchers.admin.archive import InitiativeArchiveMixin
 from vouchers.admin.exports import BeneficiaryResource, ExportAdminMixin, VoucherResource
 from vouchers.admin.imports import InitiativeImportMixin
@@ -169,6 +170,7 @@ class BudgetForm(forms.Form):
 
 @admin.register(Initiative)
 class InitiativeAdmin(
+    InitiativeAmendmentsMixin,
     ScopedAdminMixin,
     InitiativeArchiveMixin,
     InitiativePhasesMixin,
@@ -266,14 +268,17 @@ class InitiativeAdmin(
             },
         ),
         (_("Domande"), {"classes": ["tab"], "fields": ["applications_detail"]}),
+        (_("Rettifiche"), {"classes": ["tab"], "fields": ["amendments_detail"]}),
     ]
-    # The status changes only through the buttons of the phases (one service each).
+    # The status changes only through the buttons of the phases (one service each); the
+    # rules of a published call only by amendment (``InitiativeAmendmentsMixin``).
     readonly_fields = [
         "status",
         "budget_detail",
         "vouchers_detail",
         "issuance_detail",
         "applications_detail",
+        "amendments_detail",
     ]
     inlines = [InitiativeDocumentInline, OutcomeTemplateInline]
     actions = [
@@ -292,6 +297,7 @@ class InitiativeAdmin(
         "issue_run_detail",
         "archive_detail",
         "archive_prepare_detail",
+        "amend_detail",
         {"title": _("Domande"), "icon": "inbox", "items": ["import_applications_detail"]},
         {
             "title": _("Esiti e stampe"),
@@ -322,20 +328,6 @@ class InitiativeAdmin(
             .get_queryset(request)
             .annotate(budget=account_total_for("initiative:", ":budget"))
         )
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        field = form.base_fields.get("municipalities")
-        scope = request_scope(request)
-        if field is not None and not scope.everything:
-            # The user's own municipalities, and those already in the call: a joint call
-            # edited by one municipality keeps the others.
-            current = obj.municipalities.values("pk") if obj is not None else []
-            field.queryset = Organization.objects.filter(
-                Q(kind=Organization.Kind.MUNICIPALITY),
-                Q(pk__in=scope.municipality_ids) | Q(pk__in=current),
-            )
-        return form
 
     @display(description=_("stato"), label=INITIATIVE_STATUS_VARIANTS, ordering="status")
     def status_display(self, obj):
@@ -508,7 +500,7 @@ class BeneficiaryAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin, ExportA
                 ),
                 application.initiative,
                 application.get_status_display(),
-                application.get_outcome_display(),
+                application.outcome_label,
             ]
             for application in applications[:50]
         ]

@@ -58,11 +58,16 @@ from vouchers.programme import (
     application_withdraw,
 )
 
+# Keyed by ``Application.outcome_key``: the ranking's outcomes, then the decisions that keep
+# an application out of it.
 OUTCOME_VARIANTS = {
     Application.Outcome.PENDING: "info",
     Application.Outcome.FUNDED: "success",
     Application.Outcome.WAITING: "warning",
     Application.Outcome.ISSUED: "primary",
+    "in_review": "info",
+    Application.Status.REJECTED: "danger",
+    Application.Status.WITHDRAWN: "info",
 }
 PROTOCOL = re.compile(r"^(\d{4})/(\d{1,6})$")
 
@@ -223,6 +228,34 @@ class QueueFilter(DropdownFilter):
         return queryset
 
 
+class OutcomeFilter(DropdownFilter):
+    """The outcomes the list's column shows (``Application.outcome_for``), not the raw field:
+    a rejected application, whose ranking outcome never moved, is not «pending»."""
+
+    title = _("esito")
+    parameter_name = "esito"
+
+    def lookups(self, request, model_admin):
+        return [
+            *Application.Outcome.choices,
+            ("in_review", _("In istruttoria")),
+            (Application.Status.REJECTED, Application.Status.REJECTED.label),
+            (Application.Status.WITHDRAWN, Application.Status.WITHDRAWN.label),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in Application.Outcome.values:
+            return queryset.filter(status=Application.Status.APPROVED, outcome=value)
+        if value == "in_review":
+            return queryset.filter(
+                status__in=[Application.Status.SUBMITTED, Application.Status.INFO_REQUESTED]
+            )
+        if value in (Application.Status.REJECTED, Application.Status.WITHDRAWN):
+            return queryset.filter(status=value)
+        return queryset
+
+
 @admin.register(Application)
 class ApplicationAdmin(
     ApplicationIntakeMixin, ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin, ExportAdminMixin
@@ -246,7 +279,7 @@ class ApplicationAdmin(
         ("initiative", ScopedRelatedDropdownFilter),
         ("municipality", ScopedRelatedDropdownFilter),
         ("status", ChoicesDropdownFilter),
-        ("outcome", ChoicesDropdownFilter),
+        OutcomeFilter,
         ("channel", ChoicesDropdownFilter),
         "household_flag",
     ]
@@ -406,7 +439,7 @@ class ApplicationAdmin(
 
     @display(description=_("esito"), label=OUTCOME_VARIANTS, ordering="outcome")
     def outcome_display(self, obj):
-        return obj.outcome, obj.get_outcome_display()
+        return obj.outcome_key, obj.outcome_label
 
     @display(description=_("importo"), ordering="amount")
     def amount_display(self, obj):
@@ -426,7 +459,7 @@ class ApplicationAdmin(
 
     @display(description=_("esito"))
     def outcome_detail(self, obj):
-        return status_badge(obj.get_outcome_display(), OUTCOME_VARIANTS[obj.outcome])
+        return status_badge(obj.outcome_label, OUTCOME_VARIANTS.get(obj.outcome_key, "info"))
 
     @display(description=_("nucleo familiare"))
     def household_detail(self, obj):

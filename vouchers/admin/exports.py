@@ -90,7 +90,7 @@ class ApplicationResource(ListResource):
         return obj.get_status_display()
 
     def dehydrate_outcome(self, obj):
-        return obj.get_outcome_display()
+        return str(obj.outcome_label)
 
     def dehydrate_rank(self, obj):
         return obj.rank or ""

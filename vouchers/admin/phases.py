@@ -35,6 +35,7 @@ from core.admin import (
 from core.errors import DomainError
 from core.money import ZERO
 from core.uploads import UploadError, checked_upload
+from vouchers.admin.amendments import CallInlineMixin, PublishedDocumentsInlineMixin
 from vouchers.models import (
     Application,
     Initiative,
@@ -93,7 +94,7 @@ class InitiativeDocumentForm(forms.ModelForm):
 # --- inlines of the call -----------------------------------------------------------------
 
 
-class InitiativeDocumentInline(LabelledTabularInline):
+class InitiativeDocumentInline(PublishedDocumentsInlineMixin, LabelledTabularInline):
     model = InitiativeDocument
     form = InitiativeDocumentForm
     extra = 0
@@ -102,7 +103,7 @@ class InitiativeDocumentInline(LabelledTabularInline):
     verbose_name_plural = _("documenti del bando (PDF)")
 
 
-class OutcomeTemplateInline(StackedInline):
+class OutcomeTemplateInline(CallInlineMixin, StackedInline):
     model = OutcomeTemplate
     extra = 0
     max_num = len(OutcomeTemplate.Outcome.choices)
