@@ -688,6 +688,8 @@ class IssuanceRun(models.Model):
         verbose_name=_("avviata da"),
     )
     created_at = models.DateTimeField(_("creata il"), auto_now_add=True)
+    # When the task was last handed to the queue; empty while the queue has not taken it.
+    queued_at = models.DateTimeField(_("affidata alla coda il"), null=True, blank=True)
     finished_at = models.DateTimeField(_("terminata il"), null=True, blank=True)
 
     class Meta:

@@ -14,6 +14,14 @@ def issuance_run_execute(run_id: int) -> int:
     return execute(run=IssuanceRun(pk=run_id)).vouchers_issued
 
 
+@shared_task
+def issuance_runs_recover() -> int:
+    """Hand again to the queue the issuing runs it never took or no worker started."""
+    from vouchers.issuance import issuance_runs_recover as recover
+
+    return recover()
+
+
 @shared_task(acks_late=True)
 def notifications_send(initiative_id: int) -> int:
     from vouchers.notifications import pending_notifications_send

@@ -203,7 +203,8 @@ if PRODUCTION and not REDIS_URL:
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A Redis outage turns the cache into misses (pages compute their figures).
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             # A Redis that stops answering must not hold the tills' requests for long: the
             # API's counters give up after a second and let the request through.
@@ -228,6 +229,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # is taken as lost (its worker stopped) and staff may ask for another.
 ARCHIVE_EXPORT_KEEP_DAYS = int(os.environ.get("ARCHIVE_EXPORT_KEEP_DAYS", "7"))
 ARCHIVE_EXPORT_STALE_MINUTES = int(os.environ.get("ARCHIVE_EXPORT_STALE_MINUTES", "120"))
+# A call's issuing run still queued this many minutes after it was handed to the queue (no
+# worker took it) is handed over again by the next click or by the periodic recovery.
+ISSUANCE_RUN_STALE_MINUTES = int(os.environ.get("ISSUANCE_RUN_STALE_MINUTES", "10"))
 
 MAILERS = {
     "default": {
