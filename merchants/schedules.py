@@ -141,6 +141,16 @@ DEFAULT_SCHEDULES = (
         ),
     ),
     DefaultSchedule(
+        name="Ricevute di consegna degli SMS",
+        task="vouchers.tasks.sms_receipts_check",
+        minute="*/10",
+        hour="*",
+        description=(
+            "Chiede al gestore SMS se gli esiti inviati per SMS sono stati consegnati; un SMS "
+            "non consegnato diventa una lettera da stampare."
+        ),
+    ),
+    DefaultSchedule(
         name="Eliminazione degli archivi scaricabili scaduti",
         task="vouchers.tasks.archive_exports_purge",
         minute="45",

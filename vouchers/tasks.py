@@ -30,6 +30,14 @@ def notifications_send(initiative_id: int) -> int:
 
 
 @shared_task
+def sms_receipts_check() -> dict[str, int]:
+    """Read the SMS providers' delivery receipts; an SMS not delivered becomes a letter."""
+    from vouchers.notifications import sms_receipts_check as check
+
+    return check()
+
+
+@shared_task
 def expire_due_vouchers(day: str | None = None) -> int:
     """Expire the vouchers whose validity ended before today (or ``day``, AAAA-MM-GG)."""
     from vouchers.services import vouchers_expire_due as expire

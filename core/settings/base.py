@@ -533,7 +533,33 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "vouchers.sms.ConsoleSmsBackend")
+# Outcome SMS (vouchers/sms.py). Production has no SMS until a real provider is configured:
+# applicants with a phone and no e-mail get a printed letter. With SMS enabled, it refuses to
+# start with the development backends, which reach only a log or the memory.
+_SMS_DEVELOPMENT_BACKENDS = {"vouchers.sms.ConsoleSmsBackend", "vouchers.sms.LocmemSmsBackend"}
+SMS_BACKEND = os.environ.get(
+    "SMS_BACKEND", "" if PRODUCTION else "vouchers.sms.ConsoleSmsBackend"
+).strip()
+SMS_ENABLED = env_bool("SMS_ENABLED", default=bool(SMS_BACKEND))
+SMS_API_URL = os.environ.get("SMS_API_URL", "https://api.skebby.it/API/v1.0/REST/")
+SMS_USER_KEY = os.environ.get("SMS_USER_KEY", "")
+SMS_ACCESS_TOKEN = os.environ.get("SMS_ACCESS_TOKEN", "")
+SMS_SENDER = os.environ.get("SMS_SENDER", "")
+SMS_MESSAGE_TYPE = os.environ.get("SMS_MESSAGE_TYPE", "GP")
+SMS_TIMEOUT_SECONDS = float(os.environ.get("SMS_TIMEOUT_SECONDS", "10"))
+# An SMS the provider has not confirmed delivered after this many hours gets a letter.
+SMS_RECEIPT_WAIT_HOURS = int(os.environ.get("SMS_RECEIPT_WAIT_HOURS", "48"))
+if PRODUCTION and SMS_ENABLED:
+    if not SMS_BACKEND or SMS_BACKEND in _SMS_DEVELOPMENT_BACKENDS:
+        raise ImproperlyConfigured(
+            "SMS_BACKEND must be a real SMS provider in production (for example "
+            "vouchers.sms.SkebbySmsBackend), not the console or in-memory backend; "
+            "or set SMS_ENABLED=false to send printed letters instead of SMS."
+        )
+    if SMS_BACKEND == "vouchers.sms.SkebbySmsBackend" and not (SMS_USER_KEY and SMS_ACCESS_TOKEN):
+        raise ImproperlyConfigured(
+            "SMS_USER_KEY and SMS_ACCESS_TOKEN must be set for vouchers.sms.SkebbySmsBackend."
+        )
 PWA_SERVICE_WORKER_PATH = BASE_DIR / "static" / "js" / "serviceworker.js"
 
 # The agency's account that pays shops and beneficiaries: the debtor of every pain.001 file.
