@@ -164,9 +164,14 @@ def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
 
 
 def _enqueue_pending(*, initiative_id: int) -> None:
+    from vouchers.issuance import BROKER_UNAVAILABLE
     from vouchers.tasks import notifications_send
 
-    notifications_send.delay(initiative_id)
+    try:
+        notifications_send.delay(initiative_id)
+    except BROKER_UNAVAILABLE as error:
+        # The messages stay «Da inviare»: telling the outcomes again sends them.
+        logger.warning("Messages of call %s not queued: %s", initiative_id, error)
 
 
 def notification_send(*, notification: Notification) -> Notification:

@@ -138,3 +138,28 @@ def test_a_run_on_its_way_is_not_handed_over_twice(broker_down):
     run = IssuanceRun.objects.create(initiative=initiative, queued_at=timezone.now())
     assert not issuance.issuance_run_needs_queue(run)
     assert issuance.issuance_run_needs_queue(run, now=timezone.now() + timedelta(minutes=11))
+
+
+def test_telling_the_outcomes_with_redis_down_keeps_them_to_send_and_a_later_click_sends(
+    broker_down, mailoutbox
+):
+    from django.test import Client
+
+    from vouchers.models import Notification
+
+    initiative, applications = run_to_ranking(2)
+    for application in applications:
+        application.applicant.email = f"persona{application.pk}@example.org"
+        application.applicant.save(update_fields=["email"])
+    manager = staff(Role.PROGRAMME_MANAGER, initiative.municipalities.get())
+    client = logged_in(Client(), manager)
+
+    told = step(client, "notify_detail", initiative)
+    assert told.status_code == 302
+    assert set(Notification.objects.values_list("status", flat=True)) == {"pending"}
+    assert mailoutbox == []
+
+    broker_down()
+    step(client, "notify_detail", initiative)
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+    assert len(mailoutbox) == 2
