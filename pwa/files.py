@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 
 from pwa.pages import PUBLIC_STATUSES, beneficiary_required
 from vouchers.models import ApplicationDocument, Expense, InitiativeDocument
+from vouchers.selectors import initiatives_for
 
 
 def file_response(
@@ -35,14 +36,20 @@ def file_response(
 
 
 def initiative_document(request: HttpRequest, initiative_id: int, document_id: int):
+    """A call's document: public once the call is; before, only to staff who see the call."""
     document = get_object_or_404(
-        InitiativeDocument,
+        InitiativeDocument.objects.select_related("initiative"),
         pk=document_id,
         initiative_id=initiative_id,
-        initiative__status__in=PUBLIC_STATUSES,
     )
+    public = document.initiative.status in PUBLIC_STATUSES
+    if not public and not (
+        request.user.is_staff
+        and initiatives_for(user=request.user).filter(pk=initiative_id).exists()
+    ):
+        raise Http404
     return file_response(
-        document.file, content_type="application/pdf", attachment=False, public=True
+        document.file, content_type="application/pdf", attachment=False, public=public
     )
 
 

@@ -229,3 +229,20 @@ def test_a_calls_document_downloads_under_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["200", "application/pdf", "%PDF-1.4", "avviso", "404"]
+
+
+def test_staff_reach_a_draft_calls_document_from_its_admin_page_and_others_do_not(client):
+    initiative, document = published_call_with_document()
+    Initiative.objects.filter(pk=initiative.pk).update(status=Initiative.Status.DRAFT)
+    url = reverse("webapp:initiative-document", args=[initiative.pk, document.pk])
+    manager = staff(Role.PROGRAMME_MANAGER, initiative.municipalities.get())
+    client.force_login(manager)
+    page = client.get(reverse("admin:vouchers_initiative_change", args=[initiative.pk]))
+    assert page.status_code == 200
+    assert f'href="{url}"' in page.content.decode() and "/media/" not in page.content.decode()
+    response = client.get(url)
+    assert response.status_code == 200 and body(response) == PDF
+    assert response["Cache-Control"] == "private, no-store"
+
+    client.force_login(staff(Role.PROGRAMME_MANAGER, factories.municipality()))
+    assert client.get(url).status_code == 404
