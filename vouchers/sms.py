@@ -87,7 +87,7 @@ SKEBBY_FAILED = {
 
 
 class SkebbySmsBackend:
-    """The REST API v1.0 that Skebby, Aruba SMS and Mobyt share (one platform, three brands).
+    """The REST API v1.0 that Skebby, Aruba SMS and Mobyt share.
 
     Configured from the environment: ``SMS_API_URL`` (the brand's base address),
     ``SMS_USER_KEY`` and ``SMS_ACCESS_TOKEN`` (from the provider's panel, API section),
