@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -33,9 +31,6 @@ urlpatterns = [
     path("", include("pwa.urls")),
     path("", include("pwa.routes")),
 ]
-
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 # A URL under /api/ that matches nothing (say, a void of redemption "abc") answers in JSON.
 handler404 = "core.api.not_found"

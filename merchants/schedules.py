@@ -131,6 +131,26 @@ DEFAULT_SCHEDULES = (
         ),
     ),
     DefaultSchedule(
+        name="Ripresa delle emissioni dei buoni in coda",
+        task="vouchers.tasks.issuance_runs_recover",
+        minute="*/5",
+        hour="*",
+        description=(
+            "Riaffida alla coda dei compiti le emissioni dei buoni che la coda non ha preso "
+            "(Redis non raggiungibile) o che nessun worker ha avviato in tempo."
+        ),
+    ),
+    DefaultSchedule(
+        name="Ricevute di consegna degli SMS",
+        task="vouchers.tasks.sms_receipts_check",
+        minute="*/10",
+        hour="*",
+        description=(
+            "Chiede al gestore SMS se gli esiti inviati per SMS sono stati consegnati; un SMS "
+            "non consegnato diventa una lettera da stampare."
+        ),
+    ),
+    DefaultSchedule(
         name="Eliminazione degli archivi scaricabili scaduti",
         task="vouchers.tasks.archive_exports_purge",
         minute="45",

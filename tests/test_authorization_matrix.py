@@ -594,6 +594,10 @@ PWA_PAGES = {
     "webapp:my-application": ("application_id", False),
     "webapp:claim-new": ("application_id", False),
     "vouchers:voucher-qr": ("voucher_id", False),
+    # Files: a public call's documents; a beneficiary's own attachments and receipts.
+    "webapp:initiative-document": ("document_id", True),
+    "webapp:my-application-document": ("document_id", False),
+    "webapp:my-expense-receipt": ("expense_id", False),
 }
 
 
@@ -616,6 +620,19 @@ def test_every_app_page_with_an_id_is_declared(name):
     assert name in PWA_PAGES, f"declare who may open the app page {name} in PWA_PAGES"
 
 
+# A private file's address takes its owner's id and its own.
+FILE_PAGES = {
+    "webapp:my-application-document": lambda b: [
+        b.extra["document"].application_id,
+        b.extra["document"].pk,
+    ],
+    "webapp:my-expense-receipt": lambda b: [
+        b.rows["vouchers.ReimbursementClaim"].pk,
+        b.rows["vouchers.Expense"].pk,
+    ],
+}
+
+
 def private_app_urls(world: World) -> list[str]:
     b = world.b
     ids = {
@@ -625,6 +642,9 @@ def private_app_urls(world: World) -> list[str]:
     urls = []
     for name, (parameter, public) in PWA_PAGES.items():
         if public:
+            continue
+        if name in FILE_PAGES:
+            urls.append(reverse(name, args=FILE_PAGES[name](b)))
             continue
         kwargs = {parameter: ids[parameter]}
         if name == "vouchers:voucher-qr":

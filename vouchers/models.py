@@ -821,6 +821,8 @@ class IssuanceRun(models.Model):
         verbose_name=_("avviata da"),
     )
     created_at = models.DateTimeField(_("creata il"), auto_now_add=True)
+    # When the task was last handed to the queue; empty while the queue has not taken it.
+    queued_at = models.DateTimeField(_("affidata alla coda il"), null=True, blank=True)
     finished_at = models.DateTimeField(_("terminata il"), null=True, blank=True)
 
     class Meta:
@@ -961,6 +963,7 @@ class Notification(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Da inviare")
         SENT = "sent", _("Inviata")
+        DELIVERED = "delivered", _("Consegnata")
         TO_PRINT = "to_print", _("Da stampare")
         PRINTED = "printed", _("Stampata")
         FAILED = "failed", _("Non riuscita")
@@ -982,6 +985,11 @@ class Notification(models.Model):
     error = models.CharField(_("errore"), max_length=255, blank=True, default="")
     created_at = models.DateTimeField(_("creata il"), auto_now_add=True)
     sent_at = models.DateTimeField(_("inviata il"), null=True, blank=True)
+    # An SMS: the provider's id of the message, and when it confirmed the delivery.
+    provider_id = models.CharField(
+        _("codice del messaggio presso il gestore SMS"), max_length=100, blank=True, default=""
+    )
+    delivered_at = models.DateTimeField(_("consegnata il"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("comunicazione")

@@ -1,8 +1,11 @@
 """Outcome communications: e-mail, SMS or a printed letter for each applicant."""
 
 import io
+import logging
+from datetime import timedelta
 from string import Template
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import formats, timezone
@@ -15,7 +18,9 @@ from reportlab.pdfgen.canvas import Canvas
 from core.money import format_euro
 from vouchers.cash import iban_ending
 from vouchers.models import Application, Initiative, Notification, OutcomeTemplate
-from vouchers.sms import SmsError, sms_backend
+from vouchers.sms import Delivery, DeliveryReceipt, SmsError, sms_backend
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TEXTS = {
     OutcomeTemplate.Outcome.FUNDED: (
@@ -137,7 +142,7 @@ def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
             applicant = application.applicant
             if applicant.email:
                 channel, recipient, status = "email", applicant.email, Notification.Status.PENDING
-            elif applicant.phone:
+            elif applicant.phone and settings.SMS_ENABLED:
                 channel, recipient, status = "sms", applicant.phone, Notification.Status.PENDING
             else:
                 channel, recipient, status = "letter", "", Notification.Status.TO_PRINT
@@ -159,15 +164,25 @@ def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
 
 
 def _enqueue_pending(*, initiative_id: int) -> None:
+    from vouchers.issuance import BROKER_UNAVAILABLE
     from vouchers.tasks import notifications_send
 
-    notifications_send.delay(initiative_id)
+    try:
+        notifications_send.delay(initiative_id)
+    except BROKER_UNAVAILABLE as error:
+        # The messages stay «Da inviare»: telling the outcomes again sends them.
+        logger.warning("Messages of call %s not queued: %s", initiative_id, error)
 
 
 def notification_send(*, notification: Notification) -> Notification:
-    """Send one pending e-mail or SMS and record how it went."""
+    """Send one pending e-mail or SMS and record how it went.
+
+    An SMS the provider does not take becomes a letter to print at once; one it takes waits
+    for the provider's delivery receipt (``sms_receipts_check``).
+    """
     if notification.status != Notification.Status.PENDING:
         return notification
+    provider_id = ""
     try:
         if notification.channel == Notification.Channel.EMAIL:
             send_mail(
@@ -178,15 +193,100 @@ def notification_send(*, notification: Notification) -> Notification:
                 fail_silently=False,
             )
         else:
-            sms_backend().send(to=notification.recipient, text=notification.body[:SMS_LENGTH])
-    except (OSError, SmsError) as error:
+            provider_id = sms_backend().send(
+                to=notification.recipient, text=notification.body[:SMS_LENGTH]
+            )
+    except SmsError as error:
+        if notification.channel == Notification.Channel.SMS:
+            logger.warning("SMS of notification %s not sent: %s", notification.pk, error)
+            return notification_sms_undelivered(notification=notification, detail=str(error))
+        notification.status = Notification.Status.FAILED
+        notification.error = str(error)[:255]
+    except OSError as error:
         notification.status = Notification.Status.FAILED
         notification.error = str(error)[:255]
     else:
         notification.status = Notification.Status.SENT
         notification.sent_at = timezone.now()
-    notification.save(update_fields=["status", "error", "sent_at"])
+        notification.provider_id = provider_id or ""
+    notification.save(update_fields=["status", "error", "sent_at", "provider_id"])
     return notification
+
+
+def notification_sms_delivered(*, notification: Notification, at=None) -> Notification:
+    """Record the provider's receipt that an SMS reached the phone."""
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification.pk)
+        if (
+            notification.channel != Notification.Channel.SMS
+            or notification.status != Notification.Status.SENT
+        ):
+            return notification
+        notification.status = Notification.Status.DELIVERED
+        notification.delivered_at = at or timezone.now()
+        notification.save(update_fields=["status", "delivered_at"])
+    return notification
+
+
+def notification_sms_undelivered(*, notification: Notification, detail: str) -> Notification:
+    """An SMS that did not reach the applicant: turn it into a letter for the desk to print.
+
+    The communication keeps the number and the provider's reason in its error, and joins the
+    letters of the call to print («Stampa lettere»).
+    """
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification.pk)
+        if notification.channel != Notification.Channel.SMS or notification.status not in (
+            Notification.Status.PENDING,
+            Notification.Status.SENT,
+        ):
+            return notification
+        notification.error = (
+            _("SMS a %(number)s non consegnato (%(reason)s): lettera da stampare.")
+            % {"number": notification.recipient, "reason": detail.strip() or "?"}
+        )[:255]
+        notification.channel = Notification.Channel.LETTER
+        notification.status = Notification.Status.TO_PRINT
+        notification.save(update_fields=["channel", "status", "error"])
+    return notification
+
+
+def sms_receipts_check(*, now=None) -> dict[str, int]:
+    """Ask the provider how the SMS waiting for a receipt went, and record each answer.
+
+    One still unconfirmed ``SMS_RECEIPT_WAIT_HOURS`` after it was sent gets a letter too.
+    Returns how many were found delivered, undelivered and still waiting.
+    """
+    now = now or timezone.now()
+    give_up_before = now - timedelta(hours=settings.SMS_RECEIPT_WAIT_HOURS)
+    counts = {"delivered": 0, "undelivered": 0, "waiting": 0}
+    backend = sms_backend()
+    waiting = Notification.objects.filter(
+        channel=Notification.Channel.SMS, status=Notification.Status.SENT
+    ).order_by("pk")
+    for notification in waiting.iterator():
+        receipt = DeliveryReceipt(Delivery.PENDING)
+        if notification.provider_id:
+            try:
+                receipt = backend.delivery_status(notification.provider_id)
+            except SmsError as error:
+                logger.warning("Receipt of SMS %s not read: %s", notification.provider_id, error)
+        if receipt.delivery == Delivery.DELIVERED:
+            notification_sms_delivered(notification=notification, at=now)
+            counts["delivered"] += 1
+        elif receipt.delivery == Delivery.FAILED:
+            notification_sms_undelivered(notification=notification, detail=receipt.detail)
+            counts["undelivered"] += 1
+        elif notification.sent_at and notification.sent_at < give_up_before:
+            notification_sms_undelivered(
+                notification=notification,
+                detail=_("nessuna conferma di consegna in %(hours)d ore")
+                % {"hours": settings.SMS_RECEIPT_WAIT_HOURS},
+            )
+            counts["undelivered"] += 1
+        else:
+            counts["waiting"] += 1
+    return counts
 
 
 def pending_notifications_send(*, initiative_id: int) -> int:

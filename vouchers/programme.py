@@ -975,19 +975,27 @@ def application_withdraw(*, application: Application, reason: str, by=None) -> A
 
 
 def issuance_run_start(*, initiative: Initiative, started_by=None) -> IssuanceRun:
-    """Queue the bulk issuing of a ranked call; the work runs as a task after commit."""
-    from vouchers.tasks import issuance_run_execute
+    """Queue the bulk issuing of a ranked call; the work runs as a task after commit.
+
+    A run already on its way is returned; one the queue never took, or that waited too long
+    for a worker, is handed to the queue again (``vouchers.issuance``). The run returned says
+    whether the queue took it (``queued_at``) or why not (``error``).
+    """
+    from vouchers.issuance import issuance_run_enqueue, issuance_run_needs_queue
 
     with transaction.atomic():
         initiative = _locked(initiative)
         _guard_status(initiative, Initiative.Status.RANKED, Initiative.Status.ISSUED)
-        active = initiative.issuance_runs.filter(
+        run = initiative.issuance_runs.filter(
             status__in=[IssuanceRun.Status.QUEUED, IssuanceRun.Status.RUNNING]
         ).first()
-        if active is not None:
-            return active
-        run = IssuanceRun.objects.create(initiative=initiative, started_by=started_by)
-        transaction.on_commit(lambda: issuance_run_execute.delay(run.pk))
+        if run is None:
+            run = IssuanceRun.objects.create(initiative=initiative, started_by=started_by)
+        elif not issuance_run_needs_queue(run):
+            return run
+        run_id = run.pk
+        transaction.on_commit(lambda: issuance_run_enqueue(run_id=run_id))
+    run.refresh_from_db()
     return run
 
 

@@ -14,11 +14,27 @@ def issuance_run_execute(run_id: int) -> int:
     return execute(run=IssuanceRun(pk=run_id)).vouchers_issued
 
 
+@shared_task
+def issuance_runs_recover() -> int:
+    """Hand again to the queue the issuing runs it never took or no worker started."""
+    from vouchers.issuance import issuance_runs_recover as recover
+
+    return recover()
+
+
 @shared_task(acks_late=True)
 def notifications_send(initiative_id: int) -> int:
     from vouchers.notifications import pending_notifications_send
 
     return pending_notifications_send(initiative_id=initiative_id)
+
+
+@shared_task
+def sms_receipts_check() -> dict[str, int]:
+    """Read the SMS providers' delivery receipts; an SMS not delivered becomes a letter."""
+    from vouchers.notifications import sms_receipts_check as check
+
+    return check()
 
 
 @shared_task

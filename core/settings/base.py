@@ -208,7 +208,8 @@ if PRODUCTION and not REDIS_URL:
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A Redis outage turns the cache into misses (pages compute their figures).
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             # A Redis that stops answering must not hold the tills' requests for long: the
             # API's counters give up after a second and let the request through.
@@ -233,6 +234,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # is taken as lost (its worker stopped) and staff may ask for another.
 ARCHIVE_EXPORT_KEEP_DAYS = int(os.environ.get("ARCHIVE_EXPORT_KEEP_DAYS", "7"))
 ARCHIVE_EXPORT_STALE_MINUTES = int(os.environ.get("ARCHIVE_EXPORT_STALE_MINUTES", "120"))
+# A call's issuing run still queued this many minutes after it was handed to the queue (no
+# worker took it) is handed over again by the next click or by the periodic recovery.
+ISSUANCE_RUN_STALE_MINUTES = int(os.environ.get("ISSUANCE_RUN_STALE_MINUTES", "10"))
 
 MAILERS = {
     "default": {
@@ -536,7 +540,33 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "vouchers.sms.ConsoleSmsBackend")
+# Outcome SMS (vouchers/sms.py). Production has no SMS until a real provider is configured:
+# applicants with a phone and no e-mail get a printed letter. With SMS enabled, it refuses to
+# start with the development backends, which reach only a log or the memory.
+_SMS_DEVELOPMENT_BACKENDS = {"vouchers.sms.ConsoleSmsBackend", "vouchers.sms.LocmemSmsBackend"}
+SMS_BACKEND = os.environ.get(
+    "SMS_BACKEND", "" if PRODUCTION else "vouchers.sms.ConsoleSmsBackend"
+).strip()
+SMS_ENABLED = env_bool("SMS_ENABLED", default=bool(SMS_BACKEND))
+SMS_API_URL = os.environ.get("SMS_API_URL", "https://api.skebby.it/API/v1.0/REST/")
+SMS_USER_KEY = os.environ.get("SMS_USER_KEY", "")
+SMS_ACCESS_TOKEN = os.environ.get("SMS_ACCESS_TOKEN", "")
+SMS_SENDER = os.environ.get("SMS_SENDER", "")
+SMS_MESSAGE_TYPE = os.environ.get("SMS_MESSAGE_TYPE", "GP")
+SMS_TIMEOUT_SECONDS = float(os.environ.get("SMS_TIMEOUT_SECONDS", "10"))
+# An SMS the provider has not confirmed delivered after this many hours gets a letter.
+SMS_RECEIPT_WAIT_HOURS = int(os.environ.get("SMS_RECEIPT_WAIT_HOURS", "48"))
+if PRODUCTION and SMS_ENABLED:
+    if not SMS_BACKEND or SMS_BACKEND in _SMS_DEVELOPMENT_BACKENDS:
+        raise ImproperlyConfigured(
+            "SMS_BACKEND must be a real SMS provider in production (for example "
+            "vouchers.sms.SkebbySmsBackend), not the console or in-memory backend; "
+            "or set SMS_ENABLED=false to send printed letters instead of SMS."
+        )
+    if SMS_BACKEND == "vouchers.sms.SkebbySmsBackend" and not (SMS_USER_KEY and SMS_ACCESS_TOKEN):
+        raise ImproperlyConfigured(
+            "SMS_USER_KEY and SMS_ACCESS_TOKEN must be set for vouchers.sms.SkebbySmsBackend."
+        )
 PWA_SERVICE_WORKER_PATH = BASE_DIR / "static" / "js" / "serviceworker.js"
 
 # The agency's account that pays shops and beneficiaries: the debtor of every pain.001 file.

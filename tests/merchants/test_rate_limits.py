@@ -224,7 +224,7 @@ def test_production_refuses_to_start_without_redis():
 @pytest.mark.parametrize(
     ("redis_url", "backend"),
     [
-        ("redis://127.0.0.1:6379/3", "django.core.cache.backends.redis.RedisCache"),
+        ("redis://127.0.0.1:6379/3", "core.cache.ResilientRedisCache"),
         ("", "django.core.cache.backends.locmem.LocMemCache"),
     ],
 )

@@ -258,14 +258,19 @@ def test_install_schedules_creates_the_periodic_tasks_and_is_idempotent(capsys):
     assert tasks["Cifre del cruscotto"].task == "merchants.tasks.refresh_dashboard_figures"
     purge = tasks["Eliminazione degli archivi scaricabili scaduti"]
     assert purge.task == "vouchers.tasks.archive_exports_purge"
-    assert "6 create" in capsys.readouterr().out
+    recovery = tasks["Ripresa delle emissioni dei buoni in coda"]
+    assert recovery.task == "vouchers.tasks.issuance_runs_recover"
+    assert (recovery.crontab.hour, recovery.crontab.minute) == ("*", "*/5")
+    assert f"{len(DEFAULT_SCHEDULES)} create" in capsys.readouterr().out
 
     snapshot = list(PeriodicTask.objects.order_by("pk").values())
     crontabs = CrontabSchedule.objects.count()
     call_command("install_schedules")
     assert list(PeriodicTask.objects.order_by("pk").values()) == snapshot
     assert CrontabSchedule.objects.count() == crontabs
-    assert "0 create, 0 aggiornate, 6 già a posto" in capsys.readouterr().out
+    assert f"0 create, 0 aggiornate, {len(DEFAULT_SCHEDULES)} già a posto" in (
+        capsys.readouterr().out
+    )
 
 
 def test_every_scheduled_task_is_a_registered_celery_task():

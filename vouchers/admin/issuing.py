@@ -145,6 +145,9 @@ class InitiativeIssuingMixin(InitiativeActionsBase):
         except DomainError as exc:
             self.message_user(request, f"{initiative}: {exc.detail}", messages.ERROR)
             return None
+        if run.status == IssuanceRun.Status.QUEUED and run.queued_at is None and run.error:
+            self.message_user(request, f"{initiative}: {run.error}", messages.WARNING)
+            return run
         self.message_user(
             request,
             _(
@@ -472,6 +475,7 @@ class IssuanceRunAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
         "error",
         "started_by",
         "created_at",
+        "queued_at",
         "finished_at",
     ]
     readonly_fields = fields

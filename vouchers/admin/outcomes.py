@@ -42,6 +42,7 @@ from vouchers.notifications import (
 NOTIFICATION_STATUS_VARIANTS = {
     Notification.Status.PENDING: "info",
     Notification.Status.SENT: "success",
+    Notification.Status.DELIVERED: "success",
     Notification.Status.TO_PRINT: "warning",
     Notification.Status.PRINTED: "success",
     Notification.Status.FAILED: "danger",
@@ -246,6 +247,8 @@ class NotificationAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
         "body",
         "created_at",
         "sent_at",
+        "provider_id",
+        "delivered_at",
     ]
     readonly_fields = fields
     show_full_result_count = False

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import StackedInline
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
+from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from core.admin import (
     ConfirmForm,
@@ -74,10 +75,41 @@ def pdf_response(content: bytes, filename: str) -> HttpResponse:
     return response
 
 
+class LinkedFile:
+    """A stored file as the file widget shows it, linked to the view that serves it."""
+
+    def __init__(self, file, url: str):
+        self.file, self.url = file, url
+
+    def __str__(self) -> str:
+        return str(self.file)
+
+
+class ServedFileWidget(UnfoldAdminFileFieldWidget):
+    """The file widget, whose link goes to a view that serves the file (there is no /media/)."""
+
+    served_url = ""
+
+    def format_value(self, value):
+        value = super().format_value(value)
+        if value and self.served_url and self.is_initial(value):
+            return LinkedFile(value, self.served_url)
+        return value
+
+
 class InitiativeDocumentForm(forms.ModelForm):
     class Meta:
         model = InitiativeDocument
         fields = ["title", "file"]
+        widgets = {"file": ServedFileWidget}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["file"].widget.served_url = reverse(
+                "webapp:initiative-document",
+                args=[self.instance.initiative_id, self.instance.pk],
+            )
 
     def clean_file(self):
         uploaded = self.cleaned_data.get("file")
