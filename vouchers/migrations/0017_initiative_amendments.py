@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vouchers', '0015_archive_exports'),
+        ('vouchers', '0016_access_lock_per_address'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

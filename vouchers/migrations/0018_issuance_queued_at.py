@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vouchers', '0015_archive_exports'),
+        ('vouchers', '0017_initiative_amendments'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vouchers', '0016_prodparts_issuance_queued_at'),
+        ('vouchers', '0018_issuance_queued_at'),
     ]
 
     operations = [
