@@ -885,6 +885,7 @@ class IncomingTransferAdmin(ScopedAdminMixin, ModelAdmin):
                     _("Ricevuto dal comune"),
                     _("Pagato ai negozi"),
                     _("Rimborsi pagati"),
+                    _("Contributi pagati"),
                     _("Totale pagato"),
                     _("Differenza"),
                 ],
@@ -893,7 +894,8 @@ class IncomingTransferAdmin(ScopedAdminMixin, ModelAdmin):
                         row.municipality,
                         euro(row.received),
                         euro(row.paid_to_shops),
-                        euro(row.paid_to_beneficiaries),
+                        euro(row.paid_reimbursements),
+                        euro(row.paid_contributions),
                         euro(row.paid_out),
                         euro(row.difference),
                     ]
@@ -908,7 +910,8 @@ class IncomingTransferAdmin(ScopedAdminMixin, ModelAdmin):
             description=_(
                 "Per ogni comune del bando: quanto ha trasferito all'agenzia e quanto "
                 "l'agenzia ha pagato per i suoi residenti (liquidazioni ai negozi pagate dalla "
-                "banca e rimborsi pagati). Differenza positiva: somme da restituire o a "
+                "banca, rimborsi pagati e contributi economici pagati). Differenza positiva: "
+                "somme da restituire o a "
                 "credito; negativa: somme ancora da ricevere."
             ),
             form=form,
