@@ -73,7 +73,7 @@ from vouchers.models import (
     SpendingCategory,
     Voucher,
 )
-from vouchers.selectors import StaffScope, initiatives_for
+from vouchers.selectors import StaffScope, calls_of_managed_funds, initiatives_for
 
 ROME = ZoneInfo("Europe/Rome")
 # Below this many people a public figure is not shown (nor the amounts that go with it).
@@ -318,9 +318,8 @@ def report_scope(*, user, scope: StaffScope) -> ReportScope:
             True,
         )
     if Role.FUND_MANAGER in scope.roles:
-        managed = Membership.objects.filter(user_id=scope.user_id, role=Role.FUND_MANAGER)
         return ReportScope(
-            Initiative.objects.filter(fund__manager__in=managed.values("organization_id")),
+            calls_of_managed_funds(user_id=scope.user_id),
             Organization.objects.none(),
             None,
             True,
