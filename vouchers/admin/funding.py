@@ -28,6 +28,7 @@ from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminSingleDateWidget
 
 from core.admin import (
+    EURO_AMOUNTS,
     action_form_page,
     changelist_url,
     euro,
@@ -123,6 +124,7 @@ class InitiativeFundingAdmin(ScopedAdminMixin, ModelAdmin):
     """A call's sources: each a tranche of its budget, from a contribution or a fund."""
 
     form = FundingSourceForm
+    formfield_overrides = EURO_AMOUNTS
     list_display = [
         "initiative",
         "priority",
