@@ -54,10 +54,12 @@ from unfold.widgets import (
     UnfoldAdminFileFieldWidget,
     UnfoldAdminSplitDateTimeWidget,
     UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
 )
 
 from core.days import FIRST_DAY, LAST_DAY, start_of_day
 from core.errors import DomainError
+from core.forms import EuroField
 from core.models import (
     Account,
     Contribution,
@@ -132,6 +134,10 @@ class LabelledSplitDateTimeWidget(UnfoldAdminSplitDateTimeWidget):
 LABELLED_DATETIME = {
     DateTimeField: {"form_class": forms.SplitDateTimeField, "widget": LabelledSplitDateTimeWidget}
 }
+
+
+# For ``formfield_overrides`` of admins whose forms edit amounts in euros (8.500,00).
+EURO_AMOUNTS = {DecimalField: {"form_class": EuroField, "widget": UnfoldAdminTextInputWidget}}
 
 
 class LabelledTabularInline(TabularInline):
@@ -435,6 +441,7 @@ class FundAdmin(RowScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
 class ContributionAdmin(RowScopedAdminMixin, ModelAdmin):
     """Contributions are recorded through ``contribution_record``, never saved directly."""
 
+    formfield_overrides = EURO_AMOUNTS
     list_display = [
         "received_on",
         "funder",

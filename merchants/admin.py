@@ -168,10 +168,10 @@ class RedemptionResource(ListResource):
         return obj.voucher.initiative.title
 
     def dehydrate_amount(self, obj):
-        return f"{obj.amount:.2f}"
+        return obj.amount
 
     def dehydrate_balance_after(self, obj):
-        return f"{obj.balance_after:.2f}"
+        return obj.balance_after
 
     def dehydrate_status(self, obj):
         return obj.get_status_display()

@@ -28,13 +28,18 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.days import start_of_day
-from core.models import Contribution, Membership, Organization, Role
+from core.models import Organization, Role
 from core.money import ZERO, format_euro
 from merchants.models import Merchant, Redemption, RefusedAttempt
 from vouchers.admin.scoping import request_scope, visible_applications, visible_vouchers
 from vouchers.models import Application, Decision, Initiative, Voucher
 from vouchers.reports import category_of_shops_per_call
-from vouchers.selectors import StaffScope, applications_for, vouchers_for
+from vouchers.selectors import (
+    StaffScope,
+    applications_for,
+    calls_financed_for,
+    vouchers_for,
+)
 
 CHART_DAYS = 30
 TABLE_ROWS = 12
@@ -77,15 +82,9 @@ def dashboard_scope(request) -> DashboardScope:
     scope = request_scope(request)
     if scope.everything:
         return DashboardScope(funder_only=False, applications=None, vouchers=None, merchants=None)
-    if scope.funder_only:
-        # The calls paid from the funds his organisations contributed to.
-        funded = Initiative.objects.filter(
-            fund__in=Contribution.objects.filter(
-                funder__in=Membership.objects.filter(
-                    user_id=scope.user_id, role=Role.FUNDER
-                ).values("organization_id")
-            ).values("fund_id")
-        )
+    if scope.figures_only:
+        # A funder or a fund manager: the calls his money finances, as totals only.
+        funded = calls_financed_for(scope=scope)
         return DashboardScope(
             funder_only=True,
             applications=Application.objects.filter(initiative__in=funded),
@@ -108,7 +107,7 @@ def figures_cache_key(scope: StaffScope) -> str:
     """The cache key of the figures of a scope: equal for users who see the same rows."""
     if scope.everything:
         return f"{FIGURES_KEY}:all"
-    if scope.funder_only:
+    if scope.figures_only:
         return f"{FIGURES_KEY}:funder:{scope.user_id}"
     towns = ",".join(str(pk) for pk in sorted(scope.municipality_ids))
     sees_towns = int(bool(scope.roles - {Role.TUTOR}))
@@ -615,4 +614,6 @@ def dashboard_callback(request, context):
         str(_("Utilizzi")), [row["count"] for row in days], labels, "var(--color-primary-400)"
     )
     context["chart_days"] = CHART_DAYS
+    # With nothing to draw the chart would span an axis from -1 to 1: say so in words instead.
+    context["chart_has_data"] = any(row["count"] for row in days)
     return context

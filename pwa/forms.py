@@ -3,8 +3,11 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import EuroField
 from core.models import Organization
+from core.money import CENT
 from vouchers.models import Initiative, SpendingCategory
+from vouchers.programme import ISEE_CEILING
 
 
 class EmailLinkForm(forms.Form):
@@ -58,9 +61,7 @@ class ApplicationForm(forms.Form):
     postal_code = forms.CharField(label=_("CAP"), max_length=5, min_length=5)
     email = forms.EmailField(label=_("E-mail"), required=False)
     phone = forms.CharField(label=_("Telefono"), max_length=30, required=False)
-    isee = forms.DecimalField(
-        label=_("Valore ISEE in euro"), max_digits=10, decimal_places=2, min_value=0, required=False
-    )
+    isee = EuroField(label=_("Valore ISEE in euro"), max_value=ISEE_CEILING, required=False)
     dsu_protocol = forms.CharField(label=_("Protocollo DSU"), max_length=40, required=False)
     iban = forms.CharField(label=_("IBAN (per i rimborsi)"), max_length=42, required=False)
 
@@ -162,8 +163,8 @@ class ClaimForm(forms.Form):
         categories = initiative.allowed_categories.order_by("name")
         for index in range(EXPENSE_ROWS):
             prefix = f"expense_{index}_"
-            self.fields[prefix + "amount"] = forms.CharField(
-                label=_("Importo in euro"), max_length=12, required=False
+            self.fields[prefix + "amount"] = EuroField(
+                label=_("Importo in euro"), min_value=CENT, required=False
             )
             self.fields[prefix + "spent_on"] = forms.DateField(
                 label=_("Data della spesa"),

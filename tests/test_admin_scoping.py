@@ -130,7 +130,9 @@ def exported(client, model) -> list[dict]:
     )
     assert response.status_code == 200, response.status_code
     assert response["Content-Type"].startswith("text/csv")
-    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    # Italian: semicolons between columns, as an Italian spreadsheet reads them.
+    text = response.content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
 
 
 def filter_choices(client, model, parameter: str) -> set[str]:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import tablib
 from django.db import transaction
@@ -9,8 +10,15 @@ from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from core.models import Organization
+from core.money import InvalidAmount, format_euro, parse_euro
 from vouchers.models import Application, Initiative
-from vouchers.programme import ApplicantData, MemberData, ProgrammeError, application_submit
+from vouchers.programme import (
+    ISEE_CEILING,
+    ApplicantData,
+    MemberData,
+    ProgrammeError,
+    application_submit,
+)
 
 COLUMNS = [
     "codice_fiscale",
@@ -87,6 +95,24 @@ def _members(text: str) -> list[MemberData]:
     return members
 
 
+def _isee(text: str) -> Decimal | None:
+    if not text:
+        return None
+    try:
+        isee = parse_euro(text)
+    except InvalidAmount as exc:
+        raise ValueError(
+            _("isee «%(value)s» non valido: scrivi per esempio 8500,00 o 8.500,00")
+            % {"value": text}
+        ) from exc
+    if isee > ISEE_CEILING:
+        raise ValueError(
+            _("isee «%(value)s» non plausibile: al massimo %(limit)s")
+            % {"value": text, "limit": format_euro(ISEE_CEILING)}
+        )
+    return isee
+
+
 def _applicant(row: dict[str, str], initiative: Initiative, towns: dict[str, Organization]):
     missing = [column for column in REQUIRED if not row.get(column)]
     if missing:
@@ -112,7 +138,7 @@ def _applicant(row: dict[str, str], initiative: Initiative, towns: dict[str, Org
         phone=row.get("telefono", ""),
         street=row.get("indirizzo", ""),
         postal_code=row.get("cap", ""),
-        isee=row.get("isee", "").replace(",", ".") or None,
+        isee=_isee(row.get("isee", "")),
         dsu_protocol=row.get("protocollo_dsu", ""),
         iban=row.get("iban", ""),
         declarations_accepted=initiative.declaration_list if declared else [],

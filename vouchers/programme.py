@@ -38,6 +38,9 @@ from vouchers.services import (
     vouchers_create,
 )
 
+# An ISEE above this is a slip of the keyboard (8500,00 read as 850000), not a household's.
+ISEE_CEILING = Decimal("500000.00")
+
 
 class ProgrammeError(DomainError):
     """Why a step of a call cannot be taken now."""
@@ -260,6 +263,8 @@ def application_submit(
         isee = euro(data.isee) if data.isee not in (None, "") else None
     except InvalidAmount as exc:
         raise ProgrammeError("invalid_isee") from exc
+    if isee is not None and not ZERO <= isee <= ISEE_CEILING:
+        raise ProgrammeError("invalid_isee")
     iban = ""
     if data.iban:
         try:

@@ -55,6 +55,7 @@ from vouchers.models import (
     SpendingCategory,
     Voucher,
 )
+from vouchers.reports import beneficiary_transfers_paid
 from vouchers.services import budget_line, initiative_budget_available
 
 logger = logging.getLogger(__name__)
@@ -627,7 +628,12 @@ class TransferMatch:
     municipality: Organization
     received: Decimal
     paid_to_shops: Decimal
-    paid_to_beneficiaries: Decimal
+    paid_reimbursements: Decimal
+    paid_contributions: Decimal
+
+    @property
+    def paid_to_beneficiaries(self) -> Decimal:
+        return self.paid_reimbursements + self.paid_contributions
 
     @property
     def paid_out(self) -> Decimal:
@@ -645,8 +651,9 @@ def initiative_transfer_matching(
     """Match, per participating municipality, transfers received and payments made.
 
     Paid to shops: confirmed redemptions of the call's vouchers held by the municipality's
-    residents, in settlements the bank has paid. Paid to beneficiaries: the call's claims of
-    the municipality's applications, and its cash contributions, that the bank has paid.
+    residents, in settlements the bank has paid. Reimbursements and cash contributions paid,
+    each on its own: the transfers to the municipality's applicants that the bank paid and
+    whose ledger entry is posted (the reports' figures, ``vouchers.reports``).
     """
     towns = initiative.municipalities.order_by("name")
     if municipalities is not None:
@@ -667,21 +674,21 @@ def initiative_transfer_matching(
             ),
             "redemptions__amount",
         )
-        beneficiaries = money_sum(
-            Expense.objects.filter(
-                claim__initiative=initiative,
-                claim__application__municipality=town,
-                claim__status=ReimbursementClaim.Status.PAID,
-                approved_amount__gt=0,
-            ),
-            "approved_amount",
-        ) + money_sum(
-            Application.objects.filter(
-                initiative=initiative,
-                municipality=town,
-                initiative__benefit_kind=Initiative.BenefitKind.CASH_TRANSFER,
-                paid_at__isnull=False,
-            ),
+        paid = {
+            kind: money_sum(
+                beneficiary_transfers_paid(
+                    initiative_ids=[initiative.pk], benefit_kind=kind, municipality_ids=[town.pk]
+                )
+            )
+            for kind in (Initiative.BenefitKind.REIMBURSEMENT, Initiative.BenefitKind.CASH_TRANSFER)
+        }
+        rows.append(
+            TransferMatch(
+                town,
+                received,
+                shops,
+                paid[Initiative.BenefitKind.REIMBURSEMENT],
+                paid[Initiative.BenefitKind.CASH_TRANSFER],
+            )
         )
-        rows.append(TransferMatch(town, received, shops, beneficiaries))
     return rows

@@ -10,7 +10,13 @@ the date that places it in a period and in a week (Europe/Rome):
 - expired, revoked: the residual the ledger returned to the call's budget when a voucher
   expired or was revoked, by the date of that journal;
 - settled: confirmed redemptions in a settlement, by the settlement's date;
-- paid: settled redemptions whose credit transfer is paid, by payment date.
+- paid: settled redemptions whose credit transfer is paid, by payment date;
+- reimbursements approved, contributions granted: what the ledger moved from the call's
+  budget to what the agency owes each person (``beneficiary:<id>:payable``) when a claim was
+  approved or a cash call issued (less the contributions given back), by the journal's date;
+- reimbursements paid, contributions paid: the beneficiary transfers of the call's claims and
+  cash contributions that the bank paid and whose ledger entry (payable to paid) is posted,
+  by payment date. The same transfers are the "paid" of the municipalities' reconciliation.
 
 Over the same period, issued = redeemed + expired + revoked + what the vouchers still hold,
 and every dimension adds up to the call's total (a shop counts under one category, see
@@ -32,6 +38,7 @@ from django.apps import apps
 from django.db import models
 from django.db.models import (
     Case,
+    CharField,
     Count,
     F,
     IntegerField,
@@ -42,14 +49,31 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import Cast, Concat, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.models import Account, Contribution, Journal, Membership, Organization, Posting, Role
+from core.models import (
+    Account,
+    Contribution,
+    Journal,
+    Membership,
+    Organization,
+    PaymentLine,
+    Posting,
+    Role,
+)
 from core.money import CENT, ZERO
-from vouchers.models import Initiative, InitiativeFunding, SpendingCategory, Voucher
-from vouchers.selectors import StaffScope, initiatives_for
+from vouchers.models import (
+    Application,
+    Beneficiary,
+    Initiative,
+    InitiativeFunding,
+    ReimbursementClaim,
+    SpendingCategory,
+    Voucher,
+)
+from vouchers.selectors import StaffScope, calls_of_managed_funds, initiatives_for
 
 ROME = ZoneInfo("Europe/Rome")
 # Below this many people a public figure is not shown (nor the amounts that go with it).
@@ -87,6 +111,10 @@ COLUMNS = {
         Column("revoked", _("Residuo revocato"), True),
         Column("settled", _("Liquidato"), True),
         Column("paid", _("Pagato"), True),
+        Column("reimbursements_approved", _("Rimborsi approvati"), True),
+        Column("reimbursements_paid", _("Rimborsi pagati"), True),
+        Column("contributions_granted", _("Contributi concessi"), True),
+        Column("contributions_paid", _("Contributi pagati"), True),
         Column("funder_assigned", _("Quota del finanziatore"), True),
         Column("funder_spent", _("Speso con i suoi fondi"), True),
     )
@@ -130,13 +158,41 @@ DIMENSION_COLUMNS: dict[str, list[str]] = {
         "paid",
     ],
 }
+# What a call pays by transfer instead of vouchers, by its benefit kind.
+TRANSFER_COLUMNS = {
+    Initiative.BenefitKind.REIMBURSEMENT: ["reimbursements_approved", "reimbursements_paid"],
+    Initiative.BenefitKind.CASH_TRANSFER: ["contributions_granted", "contributions_paid"],
+}
+VOUCHER_KINDS = {Initiative.BenefitKind.VOUCHER_CARD, Initiative.BenefitKind.FIXED_BUONI}
+# The columns of a call paid by transfer, by dimension (a shop or a category takes no part).
+TRANSFER_DIMENSIONS = {Dimension.CALL, Dimension.FUNDER, Dimension.MUNICIPALITY, Dimension.WEEK}
 # Columns whose totals are sums of the rows (the others count distinct people or shops).
 ADDITIVE = {"allocated", "issued", "vouchers", "redeemed", "redemptions"} | {
     "expired",
     "revoked",
     "settled",
     "paid",
+    "reimbursements_approved",
+    "reimbursements_paid",
+    "contributions_granted",
+    "contributions_paid",
 }
+
+
+def report_columns(dimension: str, benefit_kinds: Iterable[str]) -> list[str]:
+    """The columns of a report by ``dimension`` of calls of these benefit kinds.
+
+    A call paid by transfer (reimbursements, cash contributions) has no voucher figures:
+    its columns are what it approved or granted and what the bank paid.
+    """
+    kinds = set(benefit_kinds)
+    base = DIMENSION_COLUMNS[dimension]
+    if dimension not in TRANSFER_DIMENSIONS or not kinds - VOUCHER_KINDS:
+        return list(base)
+    keep = {"allocated", "funder_assigned", "funder_spent"}
+    columns = base if kinds & VOUCHER_KINDS else [key for key in base if key in keep]
+    extra = [key for kind, keys in TRANSFER_COLUMNS.items() if kind in kinds for key in keys]
+    return [*columns, *extra]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,9 +318,8 @@ def report_scope(*, user, scope: StaffScope) -> ReportScope:
             True,
         )
     if Role.FUND_MANAGER in scope.roles:
-        managed = Membership.objects.filter(user_id=scope.user_id, role=Role.FUND_MANAGER)
         return ReportScope(
-            Initiative.objects.filter(fund__manager__in=managed.values("organization_id")),
+            calls_of_managed_funds(user_id=scope.user_id),
             Organization.objects.none(),
             None,
             True,
@@ -393,6 +448,33 @@ def _category_key(categories: dict[int, int | None]):
     )
 
 
+def beneficiary_transfers_paid(
+    *,
+    initiative_ids: Iterable[int],
+    benefit_kind: str,
+    municipality_ids: Iterable[int] | None = None,
+    period: Period | None = None,
+) -> QuerySet[PaymentLine]:
+    """The transfers paying the calls' reimbursement claims (or, for ``CASH_TRANSFER``, their
+    cash contributions) that the bank paid and whose ledger entry (payable to paid) is posted;
+    of the applicants of ``municipality_ids`` only, when given."""
+    lines = PaymentLine.objects.filter(
+        paid_at__isnull=False, journal__isnull=False, **(period or Period()).lookups("paid_at")
+    )
+    if benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+        claims = ReimbursementClaim.objects.filter(initiative_id__in=initiative_ids)
+        if municipality_ids is not None:
+            claims = claims.filter(application__municipality_id__in=municipality_ids)
+        return lines.filter(claim_ref__in=claims.values("pk"))
+    applications = Application.objects.filter(
+        initiative_id__in=initiative_ids,
+        initiative__benefit_kind=Initiative.BenefitKind.CASH_TRANSFER,
+    )
+    if municipality_ids is not None:
+        applications = applications.filter(municipality_id__in=municipality_ids)
+    return lines.filter(application_ref__in=applications.values("pk"))
+
+
 class _Sources:
     """The querysets each figure is read from, for some calls, a period and a scope."""
 
@@ -450,6 +532,42 @@ class _Sources:
             )
         return postings
 
+    def granted(self, journal_kinds: list[str]) -> QuerySet:
+        """What the ledger moved from the calls' budgets to what the agency owes people, in
+        journals of these kinds: the postings on each person's payable account."""
+        postings = Posting.objects.filter(
+            account__kind=Account.Kind.BENEFICIARY_PAYABLE,
+            journal__kind__in=journal_kinds,
+            journal_id__in=Posting.objects.filter(
+                account__key__in=[f"initiative:{pk}:budget" for pk in self.initiative_ids]
+            ).values("journal_id"),
+            **self.period.lookups("journal__created_at"),
+        )
+        if self.municipality_ids is not None:
+            postings = postings.filter(
+                account__key__in=Beneficiary.objects.filter(
+                    municipality_id__in=self.municipality_ids
+                )
+                .annotate(
+                    payable_key=Concat(
+                        Value("beneficiary:"),
+                        Cast("pk", CharField()),
+                        Value(":payable"),
+                        output_field=CharField(),
+                    )
+                )
+                .values("payable_key")
+            )
+        return postings
+
+    def transfers_paid(self, benefit_kind: str) -> QuerySet:
+        return beneficiary_transfers_paid(
+            initiative_ids=self.initiative_ids,
+            benefit_kind=benefit_kind,
+            municipality_ids=self.municipality_ids,
+            period=self.period,
+        )
+
     def allocated(self) -> QuerySet:
         return Posting.objects.filter(
             account__key__in=[f"initiative:{pk}:budget" for pk in self.initiative_ids],
@@ -495,6 +613,64 @@ class _Sources:
 
 def _account_call(key: str) -> int:
     return int(key.split(":")[1])
+
+
+def _granted_key(dimension: str | None):
+    if dimension in (Dimension.CALL, Dimension.FUNDER):
+        # The call whose budget the same journal took the money from.
+        return Subquery(
+            Posting.objects.filter(
+                journal_id=OuterRef("journal_id"), account__kind=Account.Kind.INITIATIVE_BUDGET
+            ).values("account__key")[:1],
+            output_field=CharField(),
+        )
+    if dimension == Dimension.MUNICIPALITY:
+        return F("account__key")  # one row per person, added up by town afterwards
+    return {None: None, Dimension.WEEK: _week("journal__created_at")}[dimension]
+
+
+def _by_town(rows: dict[Any, dict]) -> dict[Any, dict]:
+    """Rows of people's payable accounts (``beneficiary:<id>:payable``) added up by town."""
+    towns = dict(
+        Beneficiary.objects.filter(
+            pk__in=[int(key.split(":")[1]) for key in rows if key is not None]
+        ).values_list("pk", "municipality_id")
+    )
+    added: dict[Any, dict] = defaultdict(dict)
+    for key, values in rows.items():
+        town = towns.get(int(key.split(":")[1])) if key is not None else None
+        for name, value in values.items():
+            added[town][name] = added[town].get(name, 0) + (value or 0)
+    return added
+
+
+def _paid_key(dimension: str | None, benefit_kind: str):
+    if benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+        row, ref = ReimbursementClaim.objects, "claim_ref"
+        town = "application__municipality_id"
+    else:
+        row, ref, town = Application.objects, "application_ref", "municipality_id"
+    if dimension in (Dimension.CALL, Dimension.FUNDER):
+        return Subquery(
+            row.filter(pk=OuterRef(ref)).values("initiative_id")[:1],
+            output_field=IntegerField(),
+        )
+    if dimension == Dimension.MUNICIPALITY:
+        return Subquery(row.filter(pk=OuterRef(ref)).values(town)[:1], output_field=IntegerField())
+    return {None: None, Dimension.WEEK: _week("paid_at")}[dimension]
+
+
+GRANTED_JOURNALS = {
+    "reimbursements_approved": [Journal.Kind.REIMBURSEMENT_APPROVED],
+    "contributions_granted": [
+        Journal.Kind.CASH_CONTRIBUTION,
+        Journal.Kind.CASH_CONTRIBUTION_CANCELLED,
+    ],
+}
+PAID_TRANSFERS = {
+    "reimbursements_paid": Initiative.BenefitKind.REIMBURSEMENT,
+    "contributions_paid": Initiative.BenefitKind.CASH_TRANSFER,
+}
 
 
 def _figures(
@@ -574,6 +750,23 @@ def _figures(
                 ),
                 _account_call if dimension == Dimension.CALL else None,
             )
+    for name, journal_kinds in GRANTED_JOURNALS.items():
+        if name in wanted and dimension in TRANSFER_DIMENSIONS | {None}:
+            rows = _grouped(
+                sources.granted(journal_kinds), _granted_key(dimension), {name: Sum("amount")}
+            )
+            if dimension == Dimension.MUNICIPALITY:
+                rows = _by_town(rows)
+            merge(rows, _account_call if dimension in (Dimension.CALL, Dimension.FUNDER) else None)
+    for name, benefit_kind in PAID_TRANSFERS.items():
+        if name in wanted and dimension in TRANSFER_DIMENSIONS | {None}:
+            merge(
+                _grouped(
+                    sources.transfers_paid(benefit_kind),
+                    _paid_key(dimension, benefit_kind),
+                    {name: Sum("amount")},
+                )
+            )
     for values in figures.values():
         for name in wanted:
             if COLUMNS[name].money:
@@ -618,7 +811,7 @@ def call_report(
 ) -> Report:
     """A call's figures by one dimension, with the call's totals."""
     period = period or Period()
-    column_keys = DIMENSION_COLUMNS[dimension]
+    column_keys = report_columns(dimension, [initiative.benefit_kind])
     sources = _Sources(
         initiative_ids=[initiative.pk], period=period, municipality_ids=municipality_ids
     )
@@ -665,7 +858,8 @@ def funder_call_figures(
     if not ids:
         return {}
     sources = _Sources(initiative_ids=ids, period=period, municipality_ids=municipality_ids)
-    figures = dict(_figures(sources, Dimension.CALL, DIMENSION_COLUMNS[Dimension.FUNDER]))
+    columns = [*DIMENSION_COLUMNS[Dimension.FUNDER], *GRANTED_JOURNALS, *PAID_TRANSFERS]
+    figures = dict(_figures(sources, Dimension.CALL, columns))
     assigned: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for initiative_id, amount in InitiativeFunding.objects.filter(
         initiative_id__in=ids, contribution__funder=funder
@@ -689,13 +883,14 @@ def funder_report(
 ) -> Report:
     """The calls a funder's contributions financed, one row each, and their sum."""
     period = period or Period()
-    column_keys = DIMENSION_COLUMNS[Dimension.FUNDER]
     figures = funder_call_figures(
         funder=funder,
         initiatives=initiatives if initiatives is not None else Initiative.objects.all(),
         period=period,
         municipality_ids=municipality_ids,
     )
+    kinds = Initiative.objects.filter(pk__in=list(figures)).values_list("benefit_kind", flat=True)
+    column_keys = report_columns(Dimension.FUNDER, set(kinds) or VOUCHER_KINDS)
     rows = _sorted_rows(Dimension.CALL, figures)
     totals: dict[str, Any] = {}
     for key in column_keys:

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
-from core.models import Account, Organization, Posting, Role
+from core.models import Account, Contribution, Membership, Organization, Posting, Role
 from core.roles import user_memberships
 from core.selectors import money_sum
-from vouchers.models import Application, Beneficiary, Initiative, Voucher
+from vouchers.models import Application, Beneficiary, Initiative, InitiativeFunding, Voucher
 
 
 def voucher_visible_to(*, user, voucher_id: int) -> Voucher | None:
@@ -60,6 +60,12 @@ class StaffScope:
         return not self.everything and self.roles <= {Role.FUNDER}
 
     @property
+    def figures_only(self) -> bool:
+        """Whether the user reads only figures of the calls his money finances (a funder or
+        a fund manager with no other role): no person, no shop."""
+        return not self.everything and self.roles <= {Role.FUNDER, Role.FUND_MANAGER}
+
+    @property
     def tutor_only(self) -> bool:
         return not self.everything and self.roles == {Role.TUTOR}
 
@@ -95,7 +101,8 @@ def staff_scope(*, user) -> StaffScope:
 def initiatives_for(*, user, scope: StaffScope | None = None) -> QuerySet[Initiative]:
     """Calls this staff user may see: all for the agency, else his municipalities' calls.
 
-    Tutors, who follow people of any municipality, also see every call past its draft.
+    Tutors, who follow people of any municipality, also see every call past its draft; a
+    fund manager the calls his funds finance.
     """
     scope = scope or staff_scope(user=user)
     calls = Initiative.objects.all()
@@ -108,7 +115,37 @@ def initiatives_for(*, user, scope: StaffScope | None = None) -> QuerySet[Initia
     )
     if Role.TUTOR in scope.roles:
         visible |= ~Q(status=Initiative.Status.DRAFT)
+    if Role.FUND_MANAGER in scope.roles:
+        visible |= Q(pk__in=calls_of_managed_funds(user_id=scope.user_id).values("pk"))
     return calls.filter(visible)
+
+
+def calls_of_managed_funds(*, user_id: int | None) -> QuerySet[Initiative]:
+    """Calls financed by a fund that an organisation the user is fund manager of manages:
+    the call's own fund, or a fund one of its funding sources comes from."""
+    managed = Membership.objects.filter(user_id=user_id, role=Role.FUND_MANAGER).values(
+        "organization_id"
+    )
+    return Initiative.objects.filter(
+        Q(fund__manager__in=managed)
+        | Q(pk__in=InitiativeFunding.objects.filter(fund__manager__in=managed).values("initiative"))
+    )
+
+
+def calls_financed_for(*, scope: StaffScope) -> QuerySet[Initiative]:
+    """The calls a fund manager or a funder reads the figures of: those his funds finance,
+    and those paid from a fund his organisations contributed to."""
+    calls = Q(pk__in=[])
+    if Role.FUND_MANAGER in scope.roles:
+        calls |= Q(pk__in=calls_of_managed_funds(user_id=scope.user_id).values("pk"))
+    if Role.FUNDER in scope.roles:
+        funders = Membership.objects.filter(user_id=scope.user_id, role=Role.FUNDER)
+        calls |= Q(
+            fund__in=Contribution.objects.filter(
+                funder__in=funders.values("organization_id")
+            ).values("fund_id")
+        )
+    return Initiative.objects.filter(calls)
 
 
 def applications_for(*, user, scope: StaffScope | None = None) -> QuerySet[Application]:

@@ -59,7 +59,7 @@ def test_a_claim_outside_the_rules_is_refused_in_words_and_keeps_nothing(client,
     old = funded.initiative.valid_from - timedelta(days=1)
     cases = [
         (expense_form(category, spent_on=old), "fuori dal periodo"),
-        (expense_form(category, amount="-3"), "Importo della spesa non valido"),
+        (expense_form(category, amount="-3"), "L'importo non può essere negativo."),
         (
             expense_form(category, receipt=SimpleUploadedFile("x.exe", b"MZ\x90\x00")),
             "Sono accettati solo file PDF",

@@ -567,7 +567,7 @@ def test_funder_report_shows_a_funder_only_his_own_contributions(client):
 
     download = client.get(url, {"funder": mine.pk, "group_by": "municipality", "formato": "csv"})
     assert download["Content-Type"].startswith("text/csv")
-    assert "10.00" in download.content.decode("utf-8-sig")
+    assert "10,00" in download.content.decode("utf-8-sig")
     xlsx = client.get(url, {"funder": mine.pk, "group_by": "category", "formato": "xlsx"})
     assert xlsx.content.startswith(b"PK")
 
@@ -600,9 +600,9 @@ def test_funder_report_for_a_period_in_the_page_and_the_files(client):
     assert [row[2] for row in whole.context["table"]["rows"]] == ["€\xa015,00"]
 
     download = client.get(url, {**query, "formato": "csv"})
-    assert f"-dal{since:%Y%m%d}-al{today:%Y%m%d}-" in download["Content-Disposition"]
-    assert "5.00" in download.content.decode("utf-8-sig")
-    assert "15.00" not in download.content.decode("utf-8-sig")
+    assert f"-dal-{since:%Y-%m-%d}-al-{today:%Y-%m-%d}-" in download["Content-Disposition"]
+    assert "5,00" in download.content.decode("utf-8-sig")
+    assert "15,00" not in download.content.decode("utf-8-sig")
 
     backwards = client.get(url, {**query, "since": query["until"], "until": query["since"]})
     assert backwards.context["table"] is None

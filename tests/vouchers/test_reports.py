@@ -345,13 +345,14 @@ def test_csv_download(agency_client, call):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    text = response.content.decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text), delimiter=";"))
     header = lines[0]
     assert header[0] == "Negozio"
     rows = {line[0]: dict(zip(header, line, strict=True)) for line in lines[1:]}
-    assert rows[call["grocer"].name]["Speso"] == "70.00"
-    assert rows["Totale"]["Speso"] == "140.00"
-    assert rows["Totale"]["Pagato"] == "70.00"
+    assert rows[call["grocer"].name]["Speso"] == "70,00"
+    assert rows["Totale"]["Speso"] == "140,00"
+    assert rows["Totale"]["Pagato"] == "70,00"
 
 
 def test_xlsx_download(agency_client, call):

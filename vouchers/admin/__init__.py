@@ -28,9 +28,10 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.views import ChangeList
-from unfold.widgets import UnfoldAdminDecimalFieldWidget
+from unfold.widgets import UnfoldAdminTextInputWidget
 
 from core.admin import (
+    EURO_AMOUNTS,
     LABELLED_DATETIME,
     ConfirmForm,
     DayRangeFilter,
@@ -46,6 +47,7 @@ from core.admin import (
     status_badge,
 )
 from core.errors import DomainError
+from core.forms import EuroField
 from core.models import Posting
 from core.money import ZERO, InvalidAmount
 from core.paginator import CappedCountPaginator
@@ -159,12 +161,10 @@ class SpendingCategoryAdmin(ModelAdmin):
 
 
 class BudgetForm(forms.Form):
-    amount = forms.DecimalField(
+    amount = EuroField(
         label=_("Importo da assegnare (€)"),
         min_value=Decimal("0.01"),
-        max_digits=14,
-        decimal_places=2,
-        widget=UnfoldAdminDecimalFieldWidget,
+        widget=UnfoldAdminTextInputWidget,
     )
 
 
@@ -201,7 +201,7 @@ class InitiativeAdmin(
     search_fields = ["title"]
     list_select_related = ["fund"]
     filter_horizontal = ["municipalities", "allowed_categories"]
-    formfield_overrides = LABELLED_DATETIME
+    formfield_overrides = {**LABELLED_DATETIME, **EURO_AMOUNTS}
     fieldsets = [
         (
             _("Bando"),

@@ -6,12 +6,15 @@ show it. Printing a voucher is the one way its code leaves the system.
 """
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportActionModelAdmin
 from import_export.fields import Field
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.resources import Resource
 from unfold.contrib.import_export.forms import ExportForm
+
+from core.spreadsheets import csv_text, file_name, xlsx_bytes
 
 
 def _date_time(value) -> str:
@@ -22,16 +25,37 @@ def _date(value) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
 
-def _amount(value) -> str:
-    return f"{value:.2f}" if value is not None else ""
+def _amount(value):
+    """An amount stays a Decimal: a number in XLSX, 8500,00 in an Italian CSV."""
+    return value if value is not None else ""
+
+
+class ReaderCSV(CSV):
+    """CSV that opens in columns in the reader's spreadsheet (``core.spreadsheets``)."""
+
+    def export_data(self, dataset, **kwargs):
+        return csv_text([dataset.headers, *dataset])
+
+
+class NumbersXLSX(XLSX):
+    """XLSX whose amounts and counts are numbers with a number format."""
+
+    def export_data(self, dataset, **kwargs):
+        return xlsx_bytes([dataset.headers, *dataset], title=dataset.title or gettext("Elenco"))
 
 
 class ExportAdminMixin(ExportActionModelAdmin):
     """Export from the list (the button and the bulk action), CSV or XLSX, unfold's form."""
 
     export_form_class = ExportForm
-    formats = [CSV, XLSX]
+    formats = [ReaderCSV, NumbersXLSX]
     show_change_form_export = False
+
+    def get_export_filename(self, request, queryset, file_format):
+        # The list's name in Italian and the day: domande-2026-12-07.xlsx.
+        return file_name(
+            self.model._meta.verbose_name_plural, extension=file_format.get_extension()
+        )
 
     def has_export_permission(self, request):
         return self.has_view_permission(request)
@@ -93,7 +117,7 @@ class ApplicationResource(ListResource):
         return str(obj.outcome_label)
 
     def dehydrate_rank(self, obj):
-        return obj.rank or ""
+        return obj.rank if obj.rank is not None else ""
 
     def dehydrate_amount(self, obj):
         return _amount(obj.amount)

@@ -6,7 +6,6 @@ shops, categories and municipalities reached, with CSV and XLSX downloads. A fun
 only his own contributions, a fund manager those of his funds, the agency all of them.
 """
 
-import csv
 import io
 from decimal import Decimal
 
@@ -16,7 +15,7 @@ from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import formats, timezone
+from django.utils import formats
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,6 +27,7 @@ from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminSingleDateWidget
 
 from core.admin import (
+    EURO_AMOUNTS,
     action_form_page,
     changelist_url,
     euro,
@@ -38,6 +38,7 @@ from core.errors import DomainError
 from core.models import Contribution, Membership, Organization, Role
 from core.money import CENT, ZERO
 from core.selectors import funds_for
+from core.spreadsheets import MONEY_FORMAT, csv_bytes, file_name
 from vouchers.admin.scoping import (
     ScopedAdminMixin,
     ScopedRelatedDropdownFilter,
@@ -123,6 +124,7 @@ class InitiativeFundingAdmin(ScopedAdminMixin, ModelAdmin):
     """A call's sources: each a tranche of its budget, from a contribution or a fund."""
 
     form = FundingSourceForm
+    formfield_overrides = EURO_AMOUNTS
     list_display = [
         "initiative",
         "priority",
@@ -423,12 +425,12 @@ def reach_table(rows: list[ReachRow], group_by: str) -> dict:
 
 
 def reach_csv(rows: list[ReachRow], group_by: str) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_("Bando"), str(GROUPS[group_by]), _("Importo"), _("Numero")])
-    for row in rows:
-        writer.writerow([row.initiative, row.label, f"{row.amount:.2f}", row.count])
-    return out.getvalue().encode("utf-8-sig")
+    return csv_bytes(
+        [
+            [_("Bando"), str(GROUPS[group_by]), _("Importo"), _("Numero")],
+            *([row.initiative, row.label, row.amount, row.count] for row in rows),
+        ]
+    )
 
 
 def reach_xlsx(rows: list[ReachRow], group_by: str, title: str) -> bytes:
@@ -443,7 +445,7 @@ def reach_xlsx(rows: list[ReachRow], group_by: str, title: str) -> bytes:
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append([row.initiative, row.label, row.amount, row.count])
-        sheet.cell(row=sheet.max_row, column=3).number_format = "#,##0.00"
+        sheet.cell(row=sheet.max_row, column=3).number_format = MONEY_FORMAT
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -474,14 +476,18 @@ def funder_report_page(request: HttpRequest, model_admin) -> HttpResponse:
             title = f"{title}, {period}"
         file_format = request.GET.get("formato")
         if file_format in FILE_FORMATS:
-            stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-            days = "".join(
-                f"-{which}{value:%Y%m%d}"
+            days = [
+                f"{which}-{value:%Y-%m-%d}"
                 for which, value in (("dal", data["since"]), ("al", data["until"]))
                 if value is not None
-            )
-            name = (
-                f"finanziatore-{data['funder'].pk}-{data['group_by']}{days}-{stamp}.{file_format}"
+            ]
+            name = file_name(
+                "fondi",
+                data["funder"].name,
+                "per",
+                GROUPS[data["group_by"]],
+                *days,
+                extension=file_format,
             )
             if file_format == "csv":
                 response = HttpResponse(

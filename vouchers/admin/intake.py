@@ -27,11 +27,13 @@ from unfold.widgets import (
 
 from core.admin import change_url, changelist_url
 from core.errors import DomainError
+from core.forms import EuroField
 from core.models import Role
 from core.uploads import UploadError, checked_upload
 from vouchers.admin.scoping import request_scope, visible_initiatives
 from vouchers.models import Application, Initiative, validate_fiscal_code
 from vouchers.programme import (
+    ISEE_CEILING,
     ApplicantData,
     MemberData,
     ProgrammeError,
@@ -104,14 +106,11 @@ class IntakeForm(forms.Form):
     postal_code = text_field(_("CAP"), 5, required=False, min_length=5)
     email = forms.EmailField(label=_("E-mail"), required=False, widget=UnfoldAdminEmailInputWidget)
     phone = text_field(_("Telefono"), 30, required=False)
-    isee = forms.DecimalField(
+    isee = EuroField(
         label=_("Valore ISEE (€)"),
-        max_digits=10,
-        decimal_places=2,
-        min_value=0,
+        max_value=ISEE_CEILING,
         required=False,
-        localize=True,  # the desk types 4.200,00
-        widget=UnfoldAdminTextInputWidget,
+        widget=UnfoldAdminTextInputWidget,  # the desk types 4.200,00
     )
     dsu_protocol = text_field(_("Protocollo DSU"), 40, required=False)
     iban = text_field(_("IBAN"), 42, required=False)

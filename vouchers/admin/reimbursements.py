@@ -24,7 +24,6 @@ from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.widgets import (
     UnfoldAdminDateWidget,
-    UnfoldAdminDecimalFieldWidget,
     UnfoldAdminFileFieldWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextInputWidget,
@@ -42,6 +41,7 @@ from core.admin import (
     status_badge,
 )
 from core.errors import DomainError
+from core.forms import EuroField
 from core.models import Organization
 from core.money import CENT, ZERO
 from core.roles import sees_everything
@@ -171,10 +171,10 @@ class ReviewForm(forms.Form):
                 required=False,
                 widget=UnfoldAdminSelectWidget,
             )
-            self.fields[f"amount_{expense.pk}"] = forms.CharField(
+            self.fields[f"amount_{expense.pk}"] = EuroField(
                 label=_("Importo ammesso (€), se ridotta"),
                 required=False,
-                max_length=20,
+                min_value=CENT,
                 widget=UnfoldAdminTextInputWidget,
             )
             self.fields[f"reason_{expense.pk}"] = forms.CharField(
@@ -211,11 +211,11 @@ class DeskClaimForm(forms.Form):
         self.fields["application"].queryset = applications
         for index in range(DESK_EXPENSE_ROWS):
             number = index + 1
-            self.fields[f"expense_{index}_amount"] = forms.CharField(
+            self.fields[f"expense_{index}_amount"] = EuroField(
                 label=_("Spesa %(number)s: importo (€)") % {"number": number},
                 required=False,
-                max_length=20,
-                widget=UnfoldAdminDecimalFieldWidget,
+                min_value=CENT,
+                widget=UnfoldAdminTextInputWidget,
             )
             self.fields[f"expense_{index}_spent_on"] = forms.DateField(
                 label=_("Spesa %(number)s: data") % {"number": number},
@@ -730,9 +730,7 @@ class TransferForm(forms.Form):
     municipality = forms.ModelChoiceField(
         label=_("Comune"), queryset=Organization.objects.none(), widget=UnfoldAdminSelectWidget
     )
-    amount = forms.CharField(
-        label=_("Importo (€)"), max_length=20, widget=UnfoldAdminDecimalFieldWidget
-    )
+    amount = EuroField(label=_("Importo (€)"), min_value=CENT, widget=UnfoldAdminTextInputWidget)
     value_date = forms.DateField(label=_("Data valuta"), widget=UnfoldAdminDateWidget)
     bank_reference = forms.CharField(
         label=_("Riferimento bancario (CRO/TRN)"),
@@ -885,6 +883,7 @@ class IncomingTransferAdmin(ScopedAdminMixin, ModelAdmin):
                     _("Ricevuto dal comune"),
                     _("Pagato ai negozi"),
                     _("Rimborsi pagati"),
+                    _("Contributi pagati"),
                     _("Totale pagato"),
                     _("Differenza"),
                 ],
@@ -893,7 +892,8 @@ class IncomingTransferAdmin(ScopedAdminMixin, ModelAdmin):
                         row.municipality,
                         euro(row.received),
                         euro(row.paid_to_shops),
-                        euro(row.paid_to_beneficiaries),
+                        euro(row.paid_reimbursements),
+                        euro(row.paid_contributions),
                         euro(row.paid_out),
                         euro(row.difference),
                     ]
@@ -908,7 +908,8 @@ class IncomingTransferAdmin(ScopedAdminMixin, ModelAdmin):
             description=_(
                 "Per ogni comune del bando: quanto ha trasferito all'agenzia e quanto "
                 "l'agenzia ha pagato per i suoi residenti (liquidazioni ai negozi pagate dalla "
-                "banca e rimborsi pagati). Differenza positiva: somme da restituire o a "
+                "banca, rimborsi pagati e contributi economici pagati). Differenza positiva: "
+                "somme da restituire o a "
                 "credito; negativa: somme ancora da ricevere."
             ),
             form=form,

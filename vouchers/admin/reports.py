@@ -5,7 +5,6 @@ Staff choose among the calls they may see (``vouchers.reports.report_scope``); a
 outside it is a form error, never a file. The figures come from ``vouchers.reports``.
 """
 
-import csv
 import io
 from datetime import date
 
@@ -15,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -29,6 +28,7 @@ from unfold.widgets import UnfoldAdminDateWidget, UnfoldAdminSelectWidget
 
 from core.admin import euro
 from core.days import day_validators
+from core.spreadsheets import csv_bytes, file_name
 from vouchers.admin.scoping import request_scope
 from vouchers.models import Initiative
 from vouchers.reports import (
@@ -184,21 +184,17 @@ def _table_rows(report: Report) -> list[tuple[str, dict]]:
 
 
 def report_csv(report: Report) -> bytes:
-    """The report as CSV: amounts with a dot and two decimals, as the other exports."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_row_label_header(report), *[str(c.label) for c in report.columns]])
-    for label, figures in _table_rows(report):
-        writer.writerow(
-            [
-                label,
-                *[
-                    f"{figures[c.key]:.2f}" if c.money else str(figures[c.key])
-                    for c in report.columns
-                ],
-            ]
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """The report as CSV for the reader's spreadsheet: in Italian, columns separated by
+    semicolons and amounts with a decimal comma (``core.spreadsheets``)."""
+    return csv_bytes(
+        [
+            [_row_label_header(report), *[str(c.label) for c in report.columns]],
+            *(
+                [label, *[figures[c.key] for c in report.columns]]
+                for label, figures in _table_rows(report)
+            ),
+        ]
+    )
 
 
 def report_xlsx(report: Report) -> bytes:
@@ -325,10 +321,26 @@ CONTENT_TYPES = {
 WRITERS = {"csv": report_csv, "xlsx": report_xlsx, "pdf": report_pdf}
 
 
+def report_file_name(report: Report, file_format: str) -> str:
+    """``rendicontazione-bando-<titolo>[-per-<righe>]-AAAA-MM-GG.<formato>``, in Italian."""
+    with translation.override("it"):
+        if report.dimension == Dimension.FUNDER:
+            parts = ["finanziatore", report.subject]
+        else:
+            parts = ["bando", report.subject]
+            if report.dimension != Dimension.CALL:
+                parts += ["per", str(Dimension(report.dimension).label)]
+    return file_name(
+        "rendicontazione",
+        *parts,
+        extension=file_format,
+        day=timezone.localdate(report.generated_at),
+    )
+
+
 def report_download(report: Report, file_format: str) -> HttpResponse:
     response = HttpResponse(WRITERS[file_format](report), content_type=CONTENT_TYPES[file_format])
-    stamp = timezone.localtime(report.generated_at).strftime("%Y%m%d-%H%M")
-    name = f"rendicontazione-{report.dimension}-{stamp}.{file_format}"
+    name = report_file_name(report, file_format)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
