@@ -268,7 +268,7 @@ def test_the_calls_archive_keeps_its_amendments():
     )
     out = io.BytesIO()
     initiative_archive_zip(initiative=initiative, out=out)
-    call = json.loads(zipfile.ZipFile(out).read("call.json"))
+    call = json.loads(zipfile.ZipFile(out).read("bando.json"))
     [amendment] = call["amendments"]
     assert amendment["rule"] == "valid_until"
     assert amendment["new_value"] == later.isoformat()
