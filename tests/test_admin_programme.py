@@ -192,6 +192,17 @@ def test_desk_intake_refuses_missing_declarations_and_bad_attachments(client, to
     assert Application.objects.get().declarations_accepted == call.declaration_list
 
 
+def test_desk_intake_requires_the_address_the_outcome_letter_goes_to(client, call, desk):
+    logged_in(client, desk)
+    page = client.get(reverse("admin:vouchers_application_add"), {"initiative": call.pk})
+    assert "Indirizzo e CAP sono obbligatori" in page.content.decode()
+
+    response = intake(client, call, 1, street="", postal_code="")
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) >= {"street", "postal_code"}
+    assert not Application.objects.exists()
+
+
 def test_desk_intake_offers_only_the_users_municipalities(client, call, desk):
     other = factories.municipality(name="Comune Vicino")
     call.municipalities.add(other)

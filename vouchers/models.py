@@ -195,6 +195,16 @@ class Initiative(models.Model):
             "proporzione agli importi assegnati, o consumando prima la fonte di priorità 1."
         ),
     )
+    responsible_officer = models.CharField(
+        _("responsabile del procedimento"),
+        max_length=200,
+        blank=True,
+        default="",
+        help_text=_(
+            "Nome, qualifica e ufficio: è scritto nelle lettere di esito. Se manca, le lettere "
+            "indicano il responsabile dell'ufficio competente del Comune."
+        ),
+    )
     retention_years = models.PositiveSmallIntegerField(
         _("anni di conservazione dei dati personali"),
         default=10,

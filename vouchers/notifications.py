@@ -1,19 +1,26 @@
 """Outcome communications: e-mail, SMS or a printed letter for each applicant."""
 
-import io
 from string import Template
 
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Spacer
 
 from core.money import format_euro
 from vouchers.cash import iban_ending
+from vouchers.letters import (
+    Page,
+    address_block,
+    boxed,
+    pages_pdf,
+    paragraph,
+    paragraphs,
+    today_label,
+)
 from vouchers.models import Application, Initiative, Notification, OutcomeTemplate
 from vouchers.sms import SmsError, sms_backend
 
@@ -65,6 +72,13 @@ DEFAULT_FUNDED_BY_KIND = {
         ),
     ),
 }
+
+# The outcomes that are decisions on the application, open to appeal.
+APPEALABLE_OUTCOMES = (
+    OutcomeTemplate.Outcome.FUNDED,
+    OutcomeTemplate.Outcome.WAITING,
+    OutcomeTemplate.Outcome.REJECTED,
+)
 
 SMS_LENGTH = 459  # three concatenated SMS
 
@@ -200,74 +214,88 @@ def pending_notifications_send(*, initiative_id: int) -> int:
     return sent
 
 
+def responsible_officer_line(application: Application) -> str:
+    """Who answers for the procedure: the call's officer, or by law the office's head."""
+    officer = application.initiative.responsible_officer.strip()
+    if officer:
+        return _("Responsabile del procedimento: %(officer)s.") % {"officer": officer}
+    # Law 241/1990, art. 5: without an assignment, the head of the competent office.
+    return _(
+        "Responsabile del procedimento: il responsabile dell'ufficio competente del "
+        "%(municipality)s."
+    ) % {"municipality": application.municipality.name}
+
+
+APPEAL_TERMS = gettext_lazy(
+    "Contro questa decisione può presentare ricorso al Tribunale amministrativo regionale "
+    "(TAR) entro 60 giorni dal ricevimento di questa comunicazione, oppure ricorso "
+    "straordinario al Presidente della Repubblica entro 120 giorni."
+)
+
+
+def _letter_page(notification: Notification, access_code: str | None) -> Page:
+    application = notification.application
+    flowables = [
+        paragraph(application.municipality.name, "heading"),
+        Spacer(1, 8 * mm),
+        address_block(
+            [
+                application.applicant.full_name,
+                application.street,
+                f"{application.postal_code} {application.municipality.name}".strip(),
+            ]
+        ),
+        Spacer(1, 10 * mm),
+        paragraph(today_label()),
+        Spacer(1, 4 * mm),
+        paragraph(notification.subject, "subject"),
+        *paragraphs(notification.body),
+        Spacer(1, 3 * mm),
+        paragraph(responsible_officer_line(application), "small"),
+    ]
+    if notification.outcome in APPEALABLE_OUTCOMES:
+        flowables.append(paragraph(APPEAL_TERMS, "small"))
+    if access_code:
+        flowables += [
+            Spacer(1, 6 * mm),
+            boxed(
+                [
+                    paragraph(
+                        _("Per seguire il pagamento nell'app BuonoComune")
+                        if application.initiative.benefit_kind in DEFAULT_FUNDED_BY_KIND
+                        else _("Per vedere i buoni nell'app BuonoComune"),
+                        "subject",
+                    ),
+                    paragraph(
+                        _("Codice fiscale: %(code)s") % {"code": application.applicant.fiscal_code}
+                    ),
+                    paragraph(_("Codice di accesso: %(code)s") % {"code": access_code}, "code"),
+                    paragraph(
+                        _(
+                            "Conservalo: serve per entrare senza e-mail. Allo sportello te ne "
+                            "danno uno nuovo."
+                        ),
+                        "small",
+                    ),
+                ]
+            ),
+        ]
+    return Page(flowables)
+
+
 def outcome_letters_pdf(
     notifications: list[Notification], *, access_codes: dict[int, str] | None = None
 ) -> bytes:
-    """Return the letters to print, one A4 page each, with the applicant's address.
+    """Return the letters to print, one A4 sheet each, with the applicant's address.
 
+    Each carries the responsible officer and, for a decision, how to appeal against it.
     ``access_codes`` maps a notification id to the app access code printed on its letter.
     """
     access_codes = access_codes or {}
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4)
-    width, height = A4
-    for notification in notifications:
-        application = notification.application
-        top = height - 25 * mm
-        canvas.setFont("Helvetica-Bold", 14)
-        canvas.drawString(25 * mm, top, application.municipality.name)
-        canvas.setFont("Helvetica", 11)
-        lines = [
-            application.applicant.full_name,
-            application.street,
-            f"{application.postal_code} {application.municipality.name}".strip(),
-        ]
-        for index, line in enumerate(lines):
-            canvas.drawString(115 * mm, top - (15 + index * 6) * mm, line)
-        canvas.drawString(
-            25 * mm,
-            top - 45 * mm,
-            _("Data: %(date)s") % {"date": formats.date_format(timezone.localdate())},
-        )
-        canvas.setFont("Helvetica-Bold", 12)
-        canvas.drawString(25 * mm, top - 55 * mm, notification.subject[:90])
-        canvas.setFont("Helvetica", 12)
-        text = canvas.beginText(25 * mm, top - 67 * mm)
-        text.setLeading(17)
-        for paragraph in notification.body.splitlines():
-            for start in range(0, max(len(paragraph), 1), 85):
-                text.textLine(paragraph[start : start + 85])
-        canvas.drawText(text)
-        code = access_codes.get(notification.pk)
-        if code:
-            canvas.rect(25 * mm, 30 * mm, width - 50 * mm, 38 * mm)
-            canvas.setFont("Helvetica-Bold", 12)
-            canvas.drawString(
-                30 * mm,
-                60 * mm,
-                _("Per seguire il pagamento nell'app BuonoComune")
-                if application.initiative.benefit_kind in DEFAULT_FUNDED_BY_KIND
-                else _("Per vedere i buoni nell'app BuonoComune"),
-            )
-            canvas.setFont("Helvetica", 11)
-            canvas.drawString(
-                30 * mm,
-                53 * mm,
-                _("Codice fiscale: %(code)s") % {"code": application.applicant.fiscal_code},
-            )
-            canvas.setFont("Courier-Bold", 16)
-            canvas.drawString(30 * mm, 44 * mm, _("Codice di accesso: %(code)s") % {"code": code})
-            canvas.setFont("Helvetica", 10)
-            canvas.drawString(
-                30 * mm,
-                36 * mm,
-                _(
-                    "Conservalo: serve per entrare senza e-mail. Allo sportello te ne danno uno nuovo."
-                ),
-            )
-        canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
+    return pages_pdf(
+        [_letter_page(n, access_codes.get(n.pk)) for n in notifications],
+        title=_("Lettere di esito"),
+    )
 
 
 def outcome_letters_print(*, notifications: list[Notification]) -> bytes:

@@ -212,6 +212,7 @@ class InitiativeAdmin(
                     "benefit_kind",
                     ("applications_open_at", "applications_close_at"),
                     "municipalities",
+                    "responsible_officer",
                 ],
             },
         ),

@@ -100,8 +100,12 @@ class IntakeForm(forms.Form):
     municipality = forms.ModelChoiceField(
         label=_("Comune di residenza"), queryset=None, widget=UnfoldAdminSelectWidget
     )
-    street = text_field(_("Indirizzo"), 200, required=False)
-    postal_code = text_field(_("CAP"), 5, required=False, min_length=5)
+    street = text_field(
+        _("Indirizzo"),
+        200,
+        help_text=_("Obbligatorio: via e numero civico, dove spedire la lettera con l'esito."),
+    )
+    postal_code = text_field(_("CAP"), 5, min_length=5)
     email = forms.EmailField(label=_("E-mail"), required=False, widget=UnfoldAdminEmailInputWidget)
     phone = text_field(_("Telefono"), 30, required=False)
     isee = forms.DecimalField(

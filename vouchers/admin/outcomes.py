@@ -175,7 +175,9 @@ class InitiativeOutcomesMixin(InitiativeActionsBase):
                 statuses.append(Notification.Status.PRINTED)
             chosen = list(
                 letters.filter(status__in=statuses)
-                .select_related("application__applicant", "application__municipality")
+                .select_related(
+                    "application__applicant", "application__municipality", "application__initiative"
+                )
                 .order_by("application__municipality__name", "application__protocol_sequence")
             )
             if not chosen:
@@ -286,7 +288,9 @@ class NotificationAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     def print_letters(self, request, queryset):
         letters = list(
             queryset.filter(channel=Notification.Channel.LETTER)
-            .select_related("application__applicant", "application__municipality")
+            .select_related(
+                "application__applicant", "application__municipality", "application__initiative"
+            )
             .order_by("application__municipality__name", "application__protocol_sequence")[
                 : MAX_BULK_SELECTION + 1
             ]
