@@ -3,6 +3,7 @@
 import io
 from decimal import Decimal
 
+import pypdfium2
 import pytest
 from django.contrib.auth.hashers import check_password
 from django.contrib.messages import get_messages
@@ -190,6 +191,68 @@ def test_desk_intake_refuses_missing_declarations_and_bad_attachments(client, to
     done = intake(client, call, 1, declarations=call.declaration_list)
     assert done.status_code == 302
     assert Application.objects.get().declarations_accepted == call.declaration_list
+
+
+def receipt_text(client, application) -> str:
+    response = client.get(
+        reverse("admin:vouchers_application_receipt_detail", args=[application.pk])
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    document = pypdfium2.PdfDocument(response.content)
+    try:
+        text = "\n".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()
+    return " ".join(text.split())
+
+
+def test_desk_registers_an_applicant_over_the_income_limit_and_refuses_him(client, call, desk):
+    Initiative.objects.filter(pk=call.pk).update(max_isee=Decimal("10000.00"))
+    logged_in(client, desk)
+
+    first = intake(client, call, 1, isee="25000,00")
+    assert first.status_code == 200
+    assert "supera il massimo" in str(first.context["form"].errors["isee"])
+    assert 'id="intake-refusal"' in first.content.decode()
+    assert not Application.objects.exists()
+
+    confirmed = intake(client, call, 1, isee="25000,00", register_ineligible="on")
+    assert confirmed.status_code == 302
+    application = Application.objects.get()
+    assert application.status == Application.Status.REJECTED
+    assert application.isee == Decimal("25000.00")
+    decision = application.decisions.get()
+    assert decision.action == Decision.Action.REJECT
+    assert decision.decided_by is None
+    assert "supera il massimo del bando" in decision.reason
+    page = client.get(confirmed["Location"]).content.decode()
+    assert f"protocollo {application.protocol_number} e respinta" in page
+    assert reverse("admin:vouchers_application_receipt_detail", args=[application.pk]) in page
+
+    receipt = receipt_text(client, application)
+    assert application.protocol_number in receipt
+    assert call.title in receipt
+    assert "Lucia Neri 1" in receipt
+    assert "respinta perché non soddisfa i requisiti del bando" in receipt
+    assert "supera il massimo del bando" in receipt
+    assert "entro 60 giorni" in receipt and "Responsabile del procedimento" in receipt
+
+    from vouchers.notifications import initiative_notify_outcomes
+
+    assert initiative_notify_outcomes(initiative=call) == {"email": 0, "sms": 0, "letter": 1}
+    letter = Notification.objects.get()
+    assert letter.outcome == "rejected" and "supera il massimo del bando" in letter.body
+
+
+def test_desk_receipt_says_what_happens_next_and_how_the_outcome_arrives(client, call, desk):
+    logged_in(client, desk)
+    assert intake(client, call, 1).status_code == 302
+    application = Application.objects.get()
+    receipt = receipt_text(client, application)
+    assert "Ricevuta di presentazione della domanda" in receipt
+    assert application.protocol_number in receipt and call.title in receipt
+    assert "L'esito le sarà comunicato con una lettera all'indirizzo Via Garibaldi 3" in receipt
 
 
 def test_desk_intake_requires_the_address_the_outcome_letter_goes_to(client, call, desk):

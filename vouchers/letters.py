@@ -107,3 +107,73 @@ def pages_pdf(pages: list[Page], *, title: str) -> bytes:
         story.append(Spacer(1, 1))
     document.build(story)
     return buffer.getvalue()
+
+
+def _receipt_rows(rows: list[tuple[str, str]]) -> Table:
+    table = Table(
+        [[paragraph(label, "small"), paragraph(value)] for label, value in rows],
+        colWidths=[TEXT_WIDTH * 0.3, TEXT_WIDTH * 0.7],
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.grey),
+                ("TOPPADDING", (0, 0), (-1, -1), 2 * mm),
+            ]
+        )
+    )
+    return table
+
+
+def application_receipt_pdf(
+    application, *, next_steps: list[str], closing: list[str] = ()
+) -> bytes:
+    """The desk's receipt of an application: protocol, call, date, applicant, what comes next.
+
+    ``next_steps`` and ``closing`` are sentences already written for this application (see
+    ``vouchers.notifications.receipt_texts``).
+    """
+    applicant = application.applicant
+    address = ", ".join(
+        part
+        for part in (
+            application.street,
+            f"{application.postal_code} {application.municipality.name}".strip(),
+        )
+        if part
+    )
+    submitted = timezone.localtime(application.submitted_at)
+    rows = [
+        (_("Protocollo"), application.protocol_number),
+        (_("Bando"), application.initiative.title),
+        (
+            _("Presentata il"),
+            _("%(date)s alle %(time)s")
+            % {
+                "date": formats.date_format(submitted),
+                "time": formats.time_format(submitted, "H:i"),
+            },
+        ),
+        (_("Richiedente"), f"{applicant.full_name} · {applicant.fiscal_code}"),
+        (_("Residenza"), address or "—"),
+        (_("Canale"), application.get_channel_display()),
+        (_("Allegati"), str(application.documents.count())),
+    ]
+    flowables: list[Flowable] = [
+        paragraph(application.municipality.name, "heading"),
+        Spacer(1, 4 * mm),
+        paragraph(_("Ricevuta di presentazione della domanda"), "subject"),
+        _receipt_rows(rows),
+        Spacer(1, 6 * mm),
+        paragraph(_("Che cosa succede ora"), "subject"),
+        *(paragraph(text) for text in next_steps),
+        Spacer(1, 3 * mm),
+        *(paragraph(text, "small") for text in closing),
+        Spacer(1, 14 * mm),
+        paragraph(_("Timbro e firma dell'operatore ______________________________"), "small"),
+    ]
+    return pages_pdf(
+        [Page(flowables)],
+        title=_("Ricevuta della domanda %(protocol)s") % {"protocol": application.protocol_number},
+    )

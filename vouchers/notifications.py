@@ -4,7 +4,7 @@ from string import Template
 
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from reportlab.lib.units import mm
@@ -15,6 +15,7 @@ from vouchers.cash import iban_ending
 from vouchers.letters import (
     Page,
     address_block,
+    application_receipt_pdf,
     boxed,
     pages_pdf,
     paragraph,
@@ -320,3 +321,61 @@ def notifications_mark_printed(*, notifications: list[Notification]) -> int:
     return Notification.objects.filter(
         pk__in=[n.pk for n in notifications], status=Notification.Status.TO_PRINT
     ).update(status=Notification.Status.PRINTED, sent_at=timezone.now())
+
+
+def contact_path(application: Application) -> str:
+    """How the outcome will reach the applicant, as ``initiative_notify_outcomes`` chooses."""
+    applicant = application.applicant
+    if applicant.email:
+        return _("per e-mail a %(email)s") % {"email": applicant.email}
+    if applicant.phone:
+        return _("per SMS al numero %(phone)s") % {"phone": applicant.phone}
+    address = f"{application.street}, {application.postal_code} {application.municipality.name}"
+    return _("con una lettera all'indirizzo %(address)s") % {"address": address}
+
+
+def receipt_texts(application: Application) -> tuple[list[str], list[str]]:
+    """What the desk's receipt says comes next, and its closing lines."""
+    officer = responsible_officer_line(application)
+    if application.status == Application.Status.REJECTED:
+        last_decision = application.decisions.order_by("-decided_at", "-id").first()
+        return (
+            [
+                _(
+                    "La domanda è registrata ed è stata respinta perché non soddisfa i requisiti "
+                    "del bando. Motivazione: %(reason)s"
+                )
+                % {"reason": last_decision.reason if last_decision else ""},
+                _("Riceverà anche la comunicazione formale dell'esito %(path)s.")
+                % {"path": contact_path(application)},
+            ],
+            [officer, str(APPEAL_TERMS)],
+        )
+    close = application.initiative.applications_close_at
+    return (
+        [
+            _(
+                "L'ufficio esamina la domanda e può chiederle documenti o chiarimenti "
+                "(soccorso istruttorio)."
+            ),
+            _(
+                "Chiuse le domande il %(date)s, le domande ammesse sono messe in graduatoria "
+                "secondo i criteri del bando e finanziate fino a esaurimento del budget."
+            )
+            % {"date": formats.date_format(timezone.localtime(close)) if close else "—"},
+            _("L'esito le sarà comunicato %(path)s.") % {"path": contact_path(application)},
+        ],
+        [
+            officer,
+            _(
+                "Conservi questa ricevuta: il numero di protocollo identifica la domanda in "
+                "ogni comunicazione con l'ufficio."
+            ),
+        ],
+    )
+
+
+def application_receipt_print(*, application: Application) -> bytes:
+    """The desk's printable receipt of an application, with its protocol number."""
+    next_steps, closing = receipt_texts(application)
+    return application_receipt_pdf(application, next_steps=next_steps, closing=closing)

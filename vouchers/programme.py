@@ -6,9 +6,10 @@ from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 from operator import itemgetter
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -203,6 +204,21 @@ def _check_fiscal_code(data: ApplicantData) -> str:
     return code
 
 
+# The refusals of application_eligibility_errors: rules of the call the applicant does not meet
+# (not mistakes in what was typed), on which an application can be registered and rejected.
+ELIGIBILITY_CODES = frozenset(
+    {
+        "not_resident",
+        "declarations_missing",
+        "isee_required",
+        "isee_too_high",
+        "household_too_small",
+        "household_too_large",
+        "not_enough_children",
+    }
+)
+
+
 def application_eligibility_errors(
     *, initiative: Initiative, data: ApplicantData, on: date
 ) -> list[ProgrammeError]:
@@ -243,8 +259,15 @@ def application_submit(
     entered_by=None,
     tutor=None,
     now: datetime | None = None,
+    register_ineligible: bool = False,
 ) -> Application:
-    """Receive an application: check the call's rules, give it a protocol number, keep it."""
+    """Receive an application: check the call's rules, give it a protocol number, keep it.
+
+    An applicant who does not meet the call's rules is refused with the first reason; with
+    ``register_ineligible`` (the desk, once the operator confirms) the application is still
+    registered with its protocol number and at once rejected with every reason, a decision
+    the applicant is told like any other.
+    """
     now = now or timezone.now()
     fiscal_code = _check_fiscal_code(data)
     if initiative.status != Initiative.Status.PUBLISHED or not (
@@ -276,7 +299,7 @@ def application_submit(
     errors = application_eligibility_errors(
         initiative=initiative, data=data, on=timezone.localdate(now)
     )
-    if errors:
+    if errors and not register_ineligible:
         raise errors[0]
 
     with transaction.atomic():
@@ -333,7 +356,28 @@ def application_submit(
             ]
         )
         _flag_shared_households(application=application, codes=[fiscal_code, *member_codes])
+        if errors:
+            _refuse_ineligible(application=application, errors=errors)
     return application
+
+
+def _refuse_ineligible(*, application: Application, errors: list[ProgrammeError]) -> None:
+    """Reject a just-registered application by the call's rules, with every unmet rule."""
+    # The record and the letter are in the office's language, whoever is at the desk.
+    with translation.override(settings.LANGUAGE_CODE):
+        reason = str(_("Requisiti del bando non soddisfatti: %(reasons)s")) % {
+            "reasons": " ".join(str(error.detail) for error in errors)
+        }
+    Decision.objects.create(
+        application=application,
+        action=Decision.Action.REJECT,
+        reason=reason,
+        decided_by=None,  # by the call's rules, not by a person's judgement
+        from_status=application.status,
+        to_status=Application.Status.REJECTED,
+    )
+    application.status = Application.Status.REJECTED
+    application.save(update_fields=["status"])
 
 
 def _flag_shared_households(*, application: Application, codes: list[str]) -> None:
