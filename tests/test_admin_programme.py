@@ -489,6 +489,55 @@ def test_a_small_call_from_publication_to_printed_vouchers(
     assert call.status == Initiative.Status.ARCHIVED
 
 
+def test_scorrimento_is_proposed_by_one_manager_and_approved_by_another(
+    client, town, django_capture_on_commit_callbacks, mailoutbox
+):
+    call = open_call_in(town)  # €300: three funded
+    validator = staff(Role.VALIDATOR, town)
+    for n in range(1, 5):
+        application = programme.application_submit(
+            initiative=call,
+            data=applicant_in(town, isee=f"{1000 * n}.00", email=f"persona{n}@example.org"),
+            channel=Application.Channel.ONLINE,
+        )
+        programme.application_approve(application=application, reason="ok", by=validator)
+    programme.initiative_close(initiative=call)
+    programme.initiative_rank(initiative=call)
+    waiting = Application.objects.get(rank=4)
+    first, second = staff(Role.PROGRAMME_MANAGER, town), staff(Role.PROGRAMME_MANAGER, town)
+
+    logged_in(client, first)
+    page = client.get(admin_url(Initiative, "change", call.pk)).content.decode()
+    assert reverse("admin:vouchers_initiative_waiting_list_propose_detail", args=[call.pk]) in page
+    nothing = step(client, "waiting_list_propose_detail", call)
+    assert "Nessuna domanda in lista d'attesa si può finanziare" in " ".join(messages_of(nothing))
+
+    added = step(client, "assign_budget_detail", call, amount="100.00")
+    assert "proponi lo scorrimento" in " ".join(messages_of(added))
+    form = client.get(
+        reverse("admin:vouchers_initiative_waiting_list_propose_detail", args=[call.pk])
+    )
+    assert waiting.protocol_number in form.content.decode()
+    proposed = step(client, "waiting_list_propose_detail", call)
+    assert "serve l'approvazione di un'altra persona" in " ".join(messages_of(proposed))
+    refused = step(client, "waiting_list_approve_detail", call)
+    assert "diversa da chi l'ha proposto" in " ".join(messages_of(refused))
+    waiting.refresh_from_db()
+    assert waiting.outcome == Application.Outcome.WAITING
+
+    logged_in(client, second)
+    review = client.get(
+        reverse("admin:vouchers_initiative_waiting_list_approve_detail", args=[call.pk])
+    ).content.decode()
+    assert waiting.protocol_number in review and first.username in review
+    with django_capture_on_commit_callbacks(execute=True):
+        approved = step(client, "waiting_list_approve_detail", call)
+    assert "1 domande finanziate" in " ".join(messages_of(approved))
+    waiting.refresh_from_db()
+    assert waiting.outcome == Application.Outcome.FUNDED
+    assert [m.to[0] for m in mailoutbox] == ["persona4@example.org"]
+
+
 def test_lifecycle_errors_become_messages_and_change_nothing(client, town):
     manager = staff(Role.PROGRAMME_MANAGER, town)
     logged_in(client, manager)

@@ -42,6 +42,14 @@ DEFAULT_TEXTS = {
             "sarà finanziata e riceverà un nuovo avviso."
         ),
     ),
+    OutcomeTemplate.Outcome.ISSUED: (
+        gettext_lazy("Domanda $protocollo: i buoni sono disponibili"),
+        gettext_lazy(
+            "Gentile $nome,\ni buoni della sua domanda $protocollo per «$bando» del $comune, "
+            "per $importo, sono stati emessi: li trova nell'app BuonoComune; chi non ha lo "
+            "smartphone può ritirarli stampati allo sportello del Comune."
+        ),
+    ),
     OutcomeTemplate.Outcome.REJECTED: (
         gettext_lazy("Esito della domanda $protocollo: non ammessa"),
         gettext_lazy(
@@ -51,6 +59,18 @@ DEFAULT_TEXTS = {
         ),
     ),
 }
+
+# A funded applicant of a voucher call told before the vouchers are issued: they are not in
+# the app yet, and a second notice (ISSUED) follows when they are.
+DEFAULT_FUNDED_BEFORE_ISSUE = (
+    gettext_lazy("Esito della domanda $protocollo: ammessa"),
+    gettext_lazy(
+        "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
+        "ammessa e finanziata per $importo.\nI buoni non sono ancora stati emessi: riceverà "
+        "un nuovo avviso quando saranno disponibili nell'app BuonoComune o, per chi non ha "
+        "lo smartphone, da ritirare stampati allo sportello del Comune."
+    ),
+)
 
 # A funded applicant of a call that pays by transfer gets no vouchers: what he gets instead.
 DEFAULT_FUNDED_BY_KIND = {
@@ -81,6 +101,10 @@ APPEALABLE_OUTCOMES = (
     OutcomeTemplate.Outcome.REJECTED,
 )
 
+# The letters that bring an app access code: the money or the vouchers are there to follow.
+ACCESS_CODE_OUTCOMES = (OutcomeTemplate.Outcome.FUNDED, OutcomeTemplate.Outcome.ISSUED)
+VOUCHER_KINDS = (Initiative.BenefitKind.VOUCHER_CARD, Initiative.BenefitKind.FIXED_BUONI)
+
 SMS_LENGTH = 459  # three concatenated SMS
 
 
@@ -104,6 +128,8 @@ def render_outcome(
     template = templates.get(outcome)
     default = DEFAULT_TEXTS[outcome]
     if outcome == OutcomeTemplate.Outcome.FUNDED:
+        if application.outcome != Application.Outcome.ISSUED:
+            default = DEFAULT_FUNDED_BEFORE_ISSUE
         default = DEFAULT_FUNDED_BY_KIND.get(application.initiative.benefit_kind, default)
     subject, body = (
         (template.subject, template.body) if template else (str(default[0]), str(default[1]))
@@ -122,11 +148,19 @@ def render_outcome(
     return Template(subject).safe_substitute(values), Template(body).safe_substitute(values)
 
 
-def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
+def initiative_notify_outcomes(
+    *,
+    initiative: Initiative,
+    application_ids: list[int] | None = None,
+    vouchers_available_only: bool = False,
+) -> dict[str, int]:
     """Prepare one message per decided application not yet told; send them after commit.
 
     E-mail if the applicant has one, otherwise SMS, otherwise a letter to print. Running it
-    again prepares nothing for applications already told of the same outcome.
+    again prepares nothing for applications already told of the same outcome. A funded
+    applicant of a voucher call told before the vouchers were issued is told, once they
+    are, that they are available (``vouchers_available_only``: only those notices).
+    ``application_ids`` limits it to those applications.
     """
     templates = {t.outcome: t for t in initiative.outcome_templates.all()}
     counts = {"email": 0, "sms": 0, "letter": 0}
@@ -136,6 +170,13 @@ def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
             .exclude(status__in=[Application.Status.SUBMITTED, Application.Status.INFO_REQUESTED])
             .order_by("pk")
         )
+        if application_ids is not None:
+            applications = applications.filter(pk__in=application_ids)
+        if vouchers_available_only:
+            applications = applications.filter(
+                outcome=Application.Outcome.ISSUED,
+                notifications__outcome=OutcomeTemplate.Outcome.FUNDED,
+            ).exclude(notifications__outcome=OutcomeTemplate.Outcome.ISSUED)
         told = set(
             Notification.objects.filter(application__initiative=initiative).values_list(
                 "application_id", "outcome"
@@ -144,6 +185,15 @@ def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
         created = []
         for application in applications:
             outcome = application_outcome(application)
+            if (
+                outcome == OutcomeTemplate.Outcome.FUNDED
+                and (application.pk, outcome) in told
+                and application.outcome == Application.Outcome.ISSUED
+                and initiative.benefit_kind in VOUCHER_KINDS
+            ):
+                outcome = OutcomeTemplate.Outcome.ISSUED
+            elif vouchers_available_only:
+                continue
             if outcome is None or (application.pk, outcome) in told:
                 continue
             subject, body = render_outcome(
@@ -309,7 +359,7 @@ def outcome_letters_print(*, notifications: list[Notification]) -> bytes:
         codes = {
             notification.pk: access_code_issue(beneficiary=notification.application.applicant)
             for notification in notifications
-            if notification.outcome == OutcomeTemplate.Outcome.FUNDED
+            if notification.outcome in ACCESS_CODE_OUTCOMES
         }
         content = outcome_letters_pdf(notifications, access_codes=codes)
         notifications_mark_printed(notifications=notifications)

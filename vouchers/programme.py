@@ -34,6 +34,7 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
+from vouchers.notifications import initiative_notify_outcomes
 from vouchers.services import (
     initiative_budget_available,
     vouchers_create,
@@ -761,25 +762,36 @@ def _committed_unissued(initiative: Initiative) -> Decimal:
     return max(total, ZERO)
 
 
+def waiting_list_fundable(*, initiative: Initiative) -> tuple[Decimal, list[Application]]:
+    """The budget not yet committed, and the next waiting applications it can fund, in order.
+
+    The ranking is strict: nobody overtakes the first who does not fit.
+    """
+    free = initiative_budget_available(initiative=initiative) - _committed_unissued(initiative)
+    left = free
+    fundable = []
+    for application in initiative.applications.filter(
+        outcome=Application.Outcome.WAITING, status=Application.Status.APPROVED
+    ).order_by("rank"):
+        if application.amount is None or application.amount <= ZERO:
+            continue
+        if application.amount > left:
+            break
+        left -= application.amount
+        fundable.append(application)
+    return free, fundable
+
+
 def initiative_fund_waiting_list(*, initiative: Initiative) -> list[Application]:
     """Fund the next applications on the waiting list while the budget allows (scorrimento)."""
     with transaction.atomic():
         initiative = _locked(initiative)
         if initiative.status not in (Initiative.Status.RANKED, Initiative.Status.ISSUED):
             return []
-        free = initiative_budget_available(initiative=initiative) - _committed_unissued(initiative)
-        funded = []
-        for application in initiative.applications.filter(
-            outcome=Application.Outcome.WAITING, status=Application.Status.APPROVED
-        ).order_by("rank"):
-            if application.amount is None or application.amount <= ZERO:
-                continue
-            if application.amount > free:
-                break  # the ranking is strict: nobody overtakes the first who does not fit
+        _free, funded = waiting_list_fundable(initiative=initiative)
+        for application in funded:
             application.outcome = Application.Outcome.FUNDED
             application.save(update_fields=["outcome"])
-            free -= application.amount
-            funded.append(application)
         return funded
 
 
@@ -969,17 +981,25 @@ def initiative_issue(*, initiative: Initiative, issued_by=None, progress=None) -
         initiative = _locked(initiative)
         if initiative.status == Initiative.Status.RANKED:
             _set_status(initiative, Initiative.Status.ISSUED)
+    if initiative.benefit_kind in VOUCHER_KINDS:
+        # Those already told they were funded were promised a notice once the vouchers exist.
+        initiative_notify_outcomes(initiative=initiative, vouchers_available_only=True)
     return issued
 
 
 def initiative_reassign_budget(*, initiative: Initiative, issued_by=None) -> list[Application]:
-    """Fund the waiting list with money that came back, and issue to them if the call issued."""
+    """Fund the waiting list with money that came back, and issue to them if the call issued.
+
+    The people funded are told their new outcome (after commit, like every outcome).
+    """
     funded = initiative_fund_waiting_list(initiative=initiative)
     initiative.refresh_from_db(fields=["status"])
     if funded and initiative.status == Initiative.Status.ISSUED:
         applications_issue(
             initiative=initiative, application_ids=[a.pk for a in funded], issued_by=issued_by
         )
+    if funded:
+        initiative_notify_outcomes(initiative=initiative, application_ids=[a.pk for a in funded])
     return funded
 
 

@@ -72,7 +72,8 @@ from vouchers.admin.scoping import (
     visible_initiatives,
     visible_vouchers,
 )
-from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
+from vouchers.admin.waiting_list import InitiativeWaitingListMixin
+from vouchers.models import Application, Beneficiary, Initiative, SpendingCategory, Voucher
 from vouchers.printing import printable_vouchers, vouchers_pdf
 from vouchers.selectors import voucher_ledger_balance
 from vouchers.services import (
@@ -174,6 +175,7 @@ class InitiativeAdmin(
     InitiativePhasesMixin,
     InitiativeIssuingMixin,
     InitiativeOutcomesMixin,
+    InitiativeWaitingListMixin,
     InitiativeImportMixin,
     SimpleHistoryAdmin,
     ModelAdmin,
@@ -304,6 +306,11 @@ class InitiativeAdmin(
             "icon": "savings",
             "items": ["assign_budget_detail", "issue_residents_detail"],
         },
+        {
+            "title": _("Lista d'attesa"),
+            "icon": "format_list_numbered",
+            "items": ["waiting_list_propose_detail", "waiting_list_approve_detail"],
+        },
     ]
 
     def has_delete_permission(self, request, obj=None):
@@ -407,6 +414,22 @@ class InitiativeAdmin(
                     % {"amount": euro(form.cleaned_data["amount"])},
                     messages.SUCCESS,
                 )
+                if (
+                    initiative.status
+                    in (
+                        Initiative.Status.RANKED,
+                        Initiative.Status.ISSUED,
+                    )
+                    and initiative.applications.filter(outcome=Application.Outcome.WAITING).exists()
+                ):
+                    self.message_user(
+                        request,
+                        _(
+                            "Ci sono domande in lista d'attesa: proponi lo scorrimento dal menu "
+                            "«Lista d'attesa» del bando."
+                        ),
+                        messages.INFO,
+                    )
                 return HttpResponseRedirect(change_url(initiative))
         return action_form_page(
             request,

@@ -130,7 +130,10 @@ class InitiativeOutcomesMixin(InitiativeActionsBase):
 
     NOTIFY_DESCRIPTION = _(
         "Ogni richiedente con una domanda decisa riceve l'esito una volta sola: per e-mail se "
-        "l'ha indicata, altrimenti per SMS, altrimenti con una lettera da stampare."
+        "l'ha indicata, altrimenti per SMS, altrimenti con una lettera da stampare. Se i buoni "
+        "non sono ancora emessi, l'esito lo dice; quando lo sono, chi ha già ricevuto l'esito "
+        "riceve l'avviso che i buoni sono disponibili. Chi è finanziato dalla lista d'attesa "
+        "riceve il nuovo esito."
     )
 
     @action(
