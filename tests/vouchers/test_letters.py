@@ -21,16 +21,19 @@ from vouchers.reports import Dimension
 
 pytestmark = pytest.mark.django_db
 
-LONG_TITLE = (
+LONG_TITLE = (  # near the 200 characters a call's title holds
     "Contributo straordinario per l'acquisto di generi alimentari, prodotti per l'igiene "
     "della persona e della casa, farmaci da banco e materiale scolastico per le famiglie "
-    "residenti in condizione di fragilità economica"
+    "residenti in difficoltà"
 )
 LONG_REASON = (
     "La dichiarazione sostitutiva unica presentata risulta incompleta perché mancano i redditi "
     "percepiti dal componente maggiorenne del nucleo familiare durante l'anno precedente, "
     "nonostante la richiesta di integrazione inviata dall'ufficio comunale competente."
 )
+
+
+assert len(LONG_TITLE) <= 200
 
 
 def pdf_text(content: bytes) -> str:
