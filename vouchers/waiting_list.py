@@ -86,6 +86,13 @@ def waiting_list_funding_approve(*, funding: WaitingListFunding, approved_by) ->
         if approved_by is None or approved_by.pk == funding.proposed_by_id:
             raise WaitingListError("four_eyes")
         proposed = list(funding.applications.order_by("rank").values_list("pk", flat=True))
+        # Locked (in key order) so that no withdrawal slips in between the check and the write.
+        list(
+            Application.objects.select_for_update()
+            .filter(pk__in=proposed)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         _free, fundable = waiting_list_fundable(initiative=initiative)
         if [a.pk for a in fundable[: len(proposed)]] != proposed:
             raise WaitingListError("changed")
