@@ -234,7 +234,7 @@ def test_desk_registers_an_applicant_over_the_income_limit_and_refuses_him(clien
     assert application.protocol_number in receipt
     assert call.title in receipt
     assert "Lucia Neri 1" in receipt
-    assert "respinta perché non soddisfa i requisiti del bando" in receipt
+    assert "respinta. Motivazione: Requisiti del bando non soddisfatti" in receipt
     assert "supera il massimo del bando" in receipt
     assert "entro 60 giorni" in receipt and "Responsabile del procedimento" in receipt
 

@@ -391,10 +391,7 @@ def receipt_texts(application: Application) -> tuple[list[str], list[str]]:
         last_decision = application.decisions.order_by("-decided_at", "-id").first()
         return (
             [
-                _(
-                    "La domanda è registrata ed è stata respinta perché non soddisfa i requisiti "
-                    "del bando. Motivazione: %(reason)s"
-                )
+                _("La domanda è registrata ed è stata respinta. Motivazione: %(reason)s")
                 % {"reason": last_decision.reason if last_decision else ""},
                 _("Riceverà anche la comunicazione formale dell'esito %(path)s.")
                 % {"path": contact_path(application)},

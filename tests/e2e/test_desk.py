@@ -64,4 +64,4 @@ def test_the_desk_registers_and_refuses_an_applicant_over_the_income_limit_with_
         document.close()
     assert application.protocol_number in text
     assert "Carla Bianchi" in text
-    assert "respinta perché non soddisfa i requisiti del bando" in text
+    assert "respinta. Motivazione: Requisiti del bando non soddisfatti" in text
