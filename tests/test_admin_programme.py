@@ -538,6 +538,22 @@ def test_scorrimento_is_proposed_by_one_manager_and_approved_by_another(
     assert [m.to[0] for m in mailoutbox] == ["persona4@example.org"]
 
 
+def test_revoking_a_voucher_of_a_call_with_a_waiting_list_points_to_the_scorrimento(admin_client):
+    from tests.vouchers.test_programme import run_to_ranking
+
+    call, _applications = run_to_ranking(4)
+    programme.initiative_issue(initiative=call)
+    voucher = Application.objects.get(rank=1).vouchers.get()
+    response = admin_client.post(
+        reverse("admin:vouchers_voucher_revoke_detail", args=[voucher.pk]),
+        {"confirm": "yes", "reason": "Dichiarazione non veritiera"},
+    )
+    assert response.status_code == 302
+    told = " ".join(messages_of(response))
+    assert "Buono revocato." in told
+    assert f"{call}: Ci sono domande in lista d'attesa: proponi lo scorrimento" in told
+
+
 def test_lifecycle_errors_become_messages_and_change_nothing(client, town):
     manager = staff(Role.PROGRAMME_MANAGER, town)
     logged_in(client, manager)

@@ -72,8 +72,8 @@ from vouchers.admin.scoping import (
     visible_initiatives,
     visible_vouchers,
 )
-from vouchers.admin.waiting_list import InitiativeWaitingListMixin
-from vouchers.models import Application, Beneficiary, Initiative, SpendingCategory, Voucher
+from vouchers.admin.waiting_list import InitiativeWaitingListMixin, suggest_waiting_list
+from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
 from vouchers.printing import printable_vouchers, vouchers_pdf
 from vouchers.selectors import voucher_ledger_balance
 from vouchers.services import (
@@ -414,22 +414,7 @@ class InitiativeAdmin(
                     % {"amount": euro(form.cleaned_data["amount"])},
                     messages.SUCCESS,
                 )
-                if (
-                    initiative.status
-                    in (
-                        Initiative.Status.RANKED,
-                        Initiative.Status.ISSUED,
-                    )
-                    and initiative.applications.filter(outcome=Application.Outcome.WAITING).exists()
-                ):
-                    self.message_user(
-                        request,
-                        _(
-                            "Ci sono domande in lista d'attesa: proponi lo scorrimento dal menu "
-                            "«Lista d'attesa» del bando."
-                        ),
-                        messages.INFO,
-                    )
+                suggest_waiting_list(self, request, [initiative.pk])
                 return HttpResponseRedirect(change_url(initiative))
         return action_form_page(
             request,
@@ -881,6 +866,7 @@ class VoucherAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin, ExportAdmi
                 % {"count": revoked},
                 messages.SUCCESS,
             )
+            suggest_waiting_list(self, request, [voucher.initiative_id for voucher in vouchers])
 
     def _vouchers_table(self, vouchers) -> dict:
         return {
@@ -954,6 +940,7 @@ class VoucherAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin, ExportAdmi
                 form.add_error(None, exc.detail)
             else:
                 self.message_user(request, _("Buono revocato."), messages.SUCCESS)
+                suggest_waiting_list(self, request, [voucher.initiative_id])
                 return HttpResponseRedirect(change_url(voucher))
         return action_form_page(
             request,

@@ -11,13 +11,29 @@ from core.errors import DomainError
 from core.money import ZERO
 from vouchers.admin.phases import InitiativeActionsBase
 from vouchers.admin.scoping import visible_applications
-from vouchers.models import Application
+from vouchers.models import Application, Initiative
 from vouchers.programme import waiting_list_fundable
 from vouchers.waiting_list import (
     waiting_list_funding_approve,
     waiting_list_funding_propose,
     waiting_list_pending,
 )
+
+
+def suggest_waiting_list(model_admin, request, initiative_ids) -> None:
+    """Point staff to the scorrimento when money came back to a ranked call with a waiting list."""
+    calls = Initiative.objects.filter(
+        pk__in=set(initiative_ids),
+        status__in=[Initiative.Status.RANKED, Initiative.Status.ISSUED],
+        applications__outcome=Application.Outcome.WAITING,
+        applications__status=Application.Status.APPROVED,
+    ).distinct()
+    for initiative in calls:
+        hint = _(
+            "Ci sono domande in lista d'attesa: proponi lo scorrimento dal menu «Lista d'attesa» "
+            "del bando."
+        )
+        model_admin.message_user(request, f"{initiative}: {hint}", messages.INFO)
 
 
 class InitiativeWaitingListMixin(InitiativeActionsBase):
