@@ -3,6 +3,7 @@
 import io
 from decimal import Decimal
 
+import pypdfium2
 import pytest
 from django.contrib.auth.hashers import check_password
 from django.contrib.messages import get_messages
@@ -190,6 +191,79 @@ def test_desk_intake_refuses_missing_declarations_and_bad_attachments(client, to
     done = intake(client, call, 1, declarations=call.declaration_list)
     assert done.status_code == 302
     assert Application.objects.get().declarations_accepted == call.declaration_list
+
+
+def receipt_text(client, application) -> str:
+    response = client.get(
+        reverse("admin:vouchers_application_receipt_detail", args=[application.pk])
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    document = pypdfium2.PdfDocument(response.content)
+    try:
+        text = "\n".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()
+    return " ".join(text.split())
+
+
+def test_desk_registers_an_applicant_over_the_income_limit_and_refuses_him(client, call, desk):
+    Initiative.objects.filter(pk=call.pk).update(max_isee=Decimal("10000.00"))
+    logged_in(client, desk)
+
+    first = intake(client, call, 1, isee="25000,00")
+    assert first.status_code == 200
+    assert "supera il massimo" in str(first.context["form"].errors["isee"])
+    assert 'id="intake-refusal"' in first.content.decode()
+    assert not Application.objects.exists()
+
+    confirmed = intake(client, call, 1, isee="25000,00", register_ineligible="on")
+    assert confirmed.status_code == 302
+    application = Application.objects.get()
+    assert application.status == Application.Status.REJECTED
+    assert application.isee == Decimal("25000.00")
+    decision = application.decisions.get()
+    assert decision.action == Decision.Action.REJECT
+    assert decision.decided_by is None
+    assert "supera il massimo del bando" in decision.reason
+    page = client.get(confirmed["Location"]).content.decode()
+    assert f"protocollo {application.protocol_number} e respinta" in page
+    assert reverse("admin:vouchers_application_receipt_detail", args=[application.pk]) in page
+
+    receipt = receipt_text(client, application)
+    assert application.protocol_number in receipt
+    assert call.title in receipt
+    assert "Lucia Neri 1" in receipt
+    assert "respinta. Motivazione: Requisiti del bando non soddisfatti" in receipt
+    assert "supera il massimo del bando" in receipt
+    assert "entro 60 giorni" in receipt and "Responsabile del procedimento" in receipt
+
+    from vouchers.notifications import initiative_notify_outcomes
+
+    assert initiative_notify_outcomes(initiative=call) == {"email": 0, "sms": 0, "letter": 1}
+    letter = Notification.objects.get()
+    assert letter.outcome == "rejected" and "supera il massimo del bando" in letter.body
+
+
+def test_desk_receipt_says_what_happens_next_and_how_the_outcome_arrives(client, call, desk):
+    logged_in(client, desk)
+    assert intake(client, call, 1).status_code == 302
+    application = Application.objects.get()
+    receipt = receipt_text(client, application)
+    assert "Ricevuta di presentazione della domanda" in receipt
+    assert application.protocol_number in receipt and call.title in receipt
+    assert "L'esito le sarà comunicato con una lettera all'indirizzo Via Garibaldi 3" in receipt
+
+
+def test_desk_intake_requires_the_address_the_outcome_letter_goes_to(client, call, desk):
+    logged_in(client, desk)
+    page = client.get(reverse("admin:vouchers_application_add"), {"initiative": call.pk})
+    assert "Indirizzo e CAP sono obbligatori" in page.content.decode()
+
+    response = intake(client, call, 1, street="", postal_code="")
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) >= {"street", "postal_code"}
+    assert not Application.objects.exists()
 
 
 def test_desk_intake_offers_only_the_users_municipalities(client, call, desk):
@@ -413,6 +487,71 @@ def test_a_small_call_from_publication_to_printed_vouchers(
     assert step(client, "archive_detail", call).status_code == 302
     call.refresh_from_db()
     assert call.status == Initiative.Status.ARCHIVED
+
+
+def test_scorrimento_is_proposed_by_one_manager_and_approved_by_another(
+    client, town, django_capture_on_commit_callbacks, mailoutbox
+):
+    call = open_call_in(town)  # €300: three funded
+    validator = staff(Role.VALIDATOR, town)
+    for n in range(1, 5):
+        application = programme.application_submit(
+            initiative=call,
+            data=applicant_in(town, isee=f"{1000 * n}.00", email=f"persona{n}@example.org"),
+            channel=Application.Channel.ONLINE,
+        )
+        programme.application_approve(application=application, reason="ok", by=validator)
+    programme.initiative_close(initiative=call)
+    programme.initiative_rank(initiative=call)
+    waiting = Application.objects.get(rank=4)
+    first, second = staff(Role.PROGRAMME_MANAGER, town), staff(Role.PROGRAMME_MANAGER, town)
+
+    logged_in(client, first)
+    page = client.get(admin_url(Initiative, "change", call.pk)).content.decode()
+    assert reverse("admin:vouchers_initiative_waiting_list_propose_detail", args=[call.pk]) in page
+    nothing = step(client, "waiting_list_propose_detail", call)
+    assert "Nessuna domanda in lista d'attesa si può finanziare" in " ".join(messages_of(nothing))
+
+    added = step(client, "assign_budget_detail", call, amount="100.00")
+    assert "proponi lo scorrimento" in " ".join(messages_of(added))
+    form = client.get(
+        reverse("admin:vouchers_initiative_waiting_list_propose_detail", args=[call.pk])
+    )
+    assert waiting.protocol_number in form.content.decode()
+    proposed = step(client, "waiting_list_propose_detail", call)
+    assert "serve l'approvazione di un'altra persona" in " ".join(messages_of(proposed))
+    refused = step(client, "waiting_list_approve_detail", call)
+    assert "diversa da chi l'ha proposto" in " ".join(messages_of(refused))
+    waiting.refresh_from_db()
+    assert waiting.outcome == Application.Outcome.WAITING
+
+    logged_in(client, second)
+    review = client.get(
+        reverse("admin:vouchers_initiative_waiting_list_approve_detail", args=[call.pk])
+    ).content.decode()
+    assert waiting.protocol_number in review and first.username in review
+    with django_capture_on_commit_callbacks(execute=True):
+        approved = step(client, "waiting_list_approve_detail", call)
+    assert "1 domande finanziate" in " ".join(messages_of(approved))
+    waiting.refresh_from_db()
+    assert waiting.outcome == Application.Outcome.FUNDED
+    assert [m.to[0] for m in mailoutbox] == ["persona4@example.org"]
+
+
+def test_revoking_a_voucher_of_a_call_with_a_waiting_list_points_to_the_scorrimento(admin_client):
+    from tests.vouchers.test_programme import run_to_ranking
+
+    call, _applications = run_to_ranking(4)
+    programme.initiative_issue(initiative=call)
+    voucher = Application.objects.get(rank=1).vouchers.get()
+    response = admin_client.post(
+        reverse("admin:vouchers_voucher_revoke_detail", args=[voucher.pk]),
+        {"confirm": "yes", "reason": "Dichiarazione non veritiera"},
+    )
+    assert response.status_code == 302
+    told = " ".join(messages_of(response))
+    assert "Buono revocato." in told
+    assert f"{call}: Ci sono domande in lista d'attesa: proponi lo scorrimento" in told
 
 
 def test_lifecycle_errors_become_messages_and_change_nothing(client, town):

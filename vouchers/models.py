@@ -195,6 +195,16 @@ class Initiative(models.Model):
             "proporzione agli importi assegnati, o consumando prima la fonte di priorità 1."
         ),
     )
+    responsible_officer = models.CharField(
+        _("responsabile del procedimento"),
+        max_length=200,
+        blank=True,
+        default="",
+        help_text=_(
+            "Nome, qualifica e ufficio: è scritto nelle lettere di esito. Se manca, le lettere "
+            "indicano il responsabile dell'ufficio competente del Comune."
+        ),
+    )
     retention_years = models.PositiveSmallIntegerField(
         _("anni di conservazione dei dati personali"),
         default=10,
@@ -842,6 +852,72 @@ def archive_export_path(instance, filename: str) -> str:
     return f"archives/{instance.initiative_id}/{filename}"
 
 
+class WaitingListFunding(models.Model):
+    """A scorrimento: the next applications of a ranking funded with money that came back.
+
+    One person proposes it (which applications, for how much) and another approves it (four
+    eyes); only then are the applications funded, issued if the call has issued, and told.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposto")
+        APPROVED = "approved", _("Approvato")
+        SUPERSEDED = "superseded", _("Sostituito")
+
+    initiative = models.ForeignKey(
+        Initiative,
+        on_delete=models.PROTECT,
+        related_name="waiting_list_fundings",
+        verbose_name=_("bando"),
+    )
+    status = models.CharField(
+        _("stato"), max_length=10, choices=Status.choices, default=Status.PROPOSED
+    )
+    applications = models.ManyToManyField(
+        Application, related_name="waiting_list_fundings", verbose_name=_("domande")
+    )
+    total = models.DecimalField(_("totale"), max_digits=14, decimal_places=2)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("proposto da"),
+    )
+    proposed_at = models.DateTimeField(_("proposto il"))
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approvato da"),
+    )
+    approved_at = models.DateTimeField(_("approvato il"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("scorrimento della graduatoria")
+        verbose_name_plural = _("scorrimenti della graduatoria")
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total__gt=Decimal("0")), name="waiting_list_funding_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(approved_by__isnull=True)
+                | ~models.Q(approved_by=models.F("proposed_by")),
+                name="waiting_list_funding_four_eyes",
+            ),
+            models.UniqueConstraint(
+                fields=["initiative"],
+                condition=models.Q(status="proposed"),
+                name="waiting_list_funding_one_proposed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative} · {self.get_status_display()}"
+
+
 class ArchiveExport(models.Model):
     """A call's archive ZIP, prepared in the background and kept a few days to download.
 
@@ -923,6 +999,7 @@ class OutcomeTemplate(models.Model):
         FUNDED = "funded", _("Ammessa e finanziata")
         WAITING = "waiting", _("Ammessa, in lista d'attesa")
         REJECTED = "rejected", _("Respinta")
+        ISSUED = "issued", _("Buoni disponibili")
 
     initiative = models.ForeignKey(
         Initiative,

@@ -1,6 +1,5 @@
 """Outcome communications: e-mail, SMS or a printed letter for each applicant."""
 
-import io
 import logging
 from datetime import timedelta
 from string import Template
@@ -11,12 +10,21 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Spacer
 
 from core.money import format_euro
 from vouchers.cash import iban_ending
+from vouchers.letters import (
+    Page,
+    address_block,
+    application_receipt_pdf,
+    boxed,
+    pages_pdf,
+    paragraph,
+    paragraphs,
+    today_label,
+)
 from vouchers.models import Application, Initiative, Notification, OutcomeTemplate
 from vouchers.sms import Delivery, DeliveryReceipt, SmsError, sms_backend
 
@@ -39,6 +47,14 @@ DEFAULT_TEXTS = {
             "sarà finanziata e riceverà un nuovo avviso."
         ),
     ),
+    OutcomeTemplate.Outcome.ISSUED: (
+        gettext_lazy("Domanda $protocollo: i buoni sono disponibili"),
+        gettext_lazy(
+            "Gentile $nome,\ni buoni della sua domanda $protocollo per «$bando» del $comune, "
+            "per $importo, sono stati emessi: li trova nell'app BuonoComune; chi non ha lo "
+            "smartphone può ritirarli stampati allo sportello del Comune."
+        ),
+    ),
     OutcomeTemplate.Outcome.REJECTED: (
         gettext_lazy("Esito della domanda $protocollo: non ammessa"),
         gettext_lazy(
@@ -48,6 +64,18 @@ DEFAULT_TEXTS = {
         ),
     ),
 }
+
+# A funded applicant of a voucher call told before the vouchers are issued: they are not in
+# the app yet, and a second notice (ISSUED) follows when they are.
+DEFAULT_FUNDED_BEFORE_ISSUE = (
+    gettext_lazy("Esito della domanda $protocollo: ammessa"),
+    gettext_lazy(
+        "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
+        "ammessa e finanziata per $importo.\nI buoni non sono ancora stati emessi: riceverà "
+        "un nuovo avviso quando saranno disponibili nell'app BuonoComune o, per chi non ha "
+        "lo smartphone, da ritirare stampati allo sportello del Comune."
+    ),
+)
 
 # A funded applicant of a call that pays by transfer gets no vouchers: what he gets instead.
 DEFAULT_FUNDED_BY_KIND = {
@@ -70,6 +98,17 @@ DEFAULT_FUNDED_BY_KIND = {
         ),
     ),
 }
+
+# The outcomes that are decisions on the application, open to appeal.
+APPEALABLE_OUTCOMES = (
+    OutcomeTemplate.Outcome.FUNDED,
+    OutcomeTemplate.Outcome.WAITING,
+    OutcomeTemplate.Outcome.REJECTED,
+)
+
+# The letters that bring an app access code: the money or the vouchers are there to follow.
+ACCESS_CODE_OUTCOMES = (OutcomeTemplate.Outcome.FUNDED, OutcomeTemplate.Outcome.ISSUED)
+VOUCHER_KINDS = (Initiative.BenefitKind.VOUCHER_CARD, Initiative.BenefitKind.FIXED_BUONI)
 
 SMS_LENGTH = 459  # three concatenated SMS
 
@@ -94,6 +133,8 @@ def render_outcome(
     template = templates.get(outcome)
     default = DEFAULT_TEXTS[outcome]
     if outcome == OutcomeTemplate.Outcome.FUNDED:
+        if application.outcome != Application.Outcome.ISSUED:
+            default = DEFAULT_FUNDED_BEFORE_ISSUE
         default = DEFAULT_FUNDED_BY_KIND.get(application.initiative.benefit_kind, default)
     subject, body = (
         (template.subject, template.body) if template else (str(default[0]), str(default[1]))
@@ -112,11 +153,19 @@ def render_outcome(
     return Template(subject).safe_substitute(values), Template(body).safe_substitute(values)
 
 
-def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
+def initiative_notify_outcomes(
+    *,
+    initiative: Initiative,
+    application_ids: list[int] | None = None,
+    vouchers_available_only: bool = False,
+) -> dict[str, int]:
     """Prepare one message per decided application not yet told; send them after commit.
 
     E-mail if the applicant has one, otherwise SMS, otherwise a letter to print. Running it
-    again prepares nothing for applications already told of the same outcome.
+    again prepares nothing for applications already told of the same outcome. A funded
+    applicant of a voucher call told before the vouchers were issued is told, once they
+    are, that they are available (``vouchers_available_only``: only those notices).
+    ``application_ids`` limits it to those applications.
     """
     templates = {t.outcome: t for t in initiative.outcome_templates.all()}
     counts = {"email": 0, "sms": 0, "letter": 0}
@@ -126,6 +175,13 @@ def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
             .exclude(status__in=[Application.Status.SUBMITTED, Application.Status.INFO_REQUESTED])
             .order_by("pk")
         )
+        if application_ids is not None:
+            applications = applications.filter(pk__in=application_ids)
+        if vouchers_available_only:
+            applications = applications.filter(
+                outcome=Application.Outcome.ISSUED,
+                notifications__outcome=OutcomeTemplate.Outcome.FUNDED,
+            ).exclude(notifications__outcome=OutcomeTemplate.Outcome.ISSUED)
         told = set(
             Notification.objects.filter(application__initiative=initiative).values_list(
                 "application_id", "outcome"
@@ -134,6 +190,15 @@ def initiative_notify_outcomes(*, initiative: Initiative) -> dict[str, int]:
         created = []
         for application in applications:
             outcome = application_outcome(application)
+            if (
+                outcome == OutcomeTemplate.Outcome.FUNDED
+                and (application.pk, outcome) in told
+                and application.outcome == Application.Outcome.ISSUED
+                and initiative.benefit_kind in VOUCHER_KINDS
+            ):
+                outcome = OutcomeTemplate.Outcome.ISSUED
+            elif vouchers_available_only:
+                continue
             if outcome is None or (application.pk, outcome) in told:
                 continue
             subject, body = render_outcome(
@@ -300,74 +365,88 @@ def pending_notifications_send(*, initiative_id: int) -> int:
     return sent
 
 
+def responsible_officer_line(application: Application) -> str:
+    """Who answers for the procedure: the call's officer, or by law the office's head."""
+    officer = application.initiative.responsible_officer.strip()
+    if officer:
+        return _("Responsabile del procedimento: %(officer)s.") % {"officer": officer}
+    # Law 241/1990, art. 5: without an assignment, the head of the competent office.
+    return _(
+        "Responsabile del procedimento: il responsabile dell'ufficio competente del "
+        "%(municipality)s."
+    ) % {"municipality": application.municipality.name}
+
+
+APPEAL_TERMS = gettext_lazy(
+    "Contro questa decisione può presentare ricorso al Tribunale amministrativo regionale "
+    "(TAR) entro 60 giorni dal ricevimento di questa comunicazione, oppure ricorso "
+    "straordinario al Presidente della Repubblica entro 120 giorni."
+)
+
+
+def _letter_page(notification: Notification, access_code: str | None) -> Page:
+    application = notification.application
+    flowables = [
+        paragraph(application.municipality.name, "heading"),
+        Spacer(1, 8 * mm),
+        address_block(
+            [
+                application.applicant.full_name,
+                application.street,
+                f"{application.postal_code} {application.municipality.name}".strip(),
+            ]
+        ),
+        Spacer(1, 10 * mm),
+        paragraph(today_label()),
+        Spacer(1, 4 * mm),
+        paragraph(notification.subject, "subject"),
+        *paragraphs(notification.body),
+        Spacer(1, 3 * mm),
+        paragraph(responsible_officer_line(application), "small"),
+    ]
+    if notification.outcome in APPEALABLE_OUTCOMES:
+        flowables.append(paragraph(APPEAL_TERMS, "small"))
+    if access_code:
+        flowables += [
+            Spacer(1, 6 * mm),
+            boxed(
+                [
+                    paragraph(
+                        _("Per seguire il pagamento nell'app BuonoComune")
+                        if application.initiative.benefit_kind in DEFAULT_FUNDED_BY_KIND
+                        else _("Per vedere i buoni nell'app BuonoComune"),
+                        "subject",
+                    ),
+                    paragraph(
+                        _("Codice fiscale: %(code)s") % {"code": application.applicant.fiscal_code}
+                    ),
+                    paragraph(_("Codice di accesso: %(code)s") % {"code": access_code}, "code"),
+                    paragraph(
+                        _(
+                            "Conservalo: serve per entrare senza e-mail. Allo sportello te ne "
+                            "danno uno nuovo."
+                        ),
+                        "small",
+                    ),
+                ]
+            ),
+        ]
+    return Page(flowables)
+
+
 def outcome_letters_pdf(
     notifications: list[Notification], *, access_codes: dict[int, str] | None = None
 ) -> bytes:
-    """Return the letters to print, one A4 page each, with the applicant's address.
+    """Return the letters to print, one A4 sheet each, with the applicant's address.
 
+    Each carries the responsible officer and, for a decision, how to appeal against it.
     ``access_codes`` maps a notification id to the app access code printed on its letter.
     """
     access_codes = access_codes or {}
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4)
-    width, height = A4
-    for notification in notifications:
-        application = notification.application
-        top = height - 25 * mm
-        canvas.setFont("Helvetica-Bold", 14)
-        canvas.drawString(25 * mm, top, application.municipality.name)
-        canvas.setFont("Helvetica", 11)
-        lines = [
-            application.applicant.full_name,
-            application.street,
-            f"{application.postal_code} {application.municipality.name}".strip(),
-        ]
-        for index, line in enumerate(lines):
-            canvas.drawString(115 * mm, top - (15 + index * 6) * mm, line)
-        canvas.drawString(
-            25 * mm,
-            top - 45 * mm,
-            _("Data: %(date)s") % {"date": formats.date_format(timezone.localdate())},
-        )
-        canvas.setFont("Helvetica-Bold", 12)
-        canvas.drawString(25 * mm, top - 55 * mm, notification.subject[:90])
-        canvas.setFont("Helvetica", 12)
-        text = canvas.beginText(25 * mm, top - 67 * mm)
-        text.setLeading(17)
-        for paragraph in notification.body.splitlines():
-            for start in range(0, max(len(paragraph), 1), 85):
-                text.textLine(paragraph[start : start + 85])
-        canvas.drawText(text)
-        code = access_codes.get(notification.pk)
-        if code:
-            canvas.rect(25 * mm, 30 * mm, width - 50 * mm, 38 * mm)
-            canvas.setFont("Helvetica-Bold", 12)
-            canvas.drawString(
-                30 * mm,
-                60 * mm,
-                _("Per seguire il pagamento nell'app BuonoComune")
-                if application.initiative.benefit_kind in DEFAULT_FUNDED_BY_KIND
-                else _("Per vedere i buoni nell'app BuonoComune"),
-            )
-            canvas.setFont("Helvetica", 11)
-            canvas.drawString(
-                30 * mm,
-                53 * mm,
-                _("Codice fiscale: %(code)s") % {"code": application.applicant.fiscal_code},
-            )
-            canvas.setFont("Courier-Bold", 16)
-            canvas.drawString(30 * mm, 44 * mm, _("Codice di accesso: %(code)s") % {"code": code})
-            canvas.setFont("Helvetica", 10)
-            canvas.drawString(
-                30 * mm,
-                36 * mm,
-                _(
-                    "Conservalo: serve per entrare senza e-mail. Allo sportello te ne danno uno nuovo."
-                ),
-            )
-        canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
+    return pages_pdf(
+        [_letter_page(n, access_codes.get(n.pk)) for n in notifications],
+        title=_("Lettere di esito"),
+    )
 
 
 def outcome_letters_print(*, notifications: list[Notification]) -> bytes:
@@ -380,7 +459,7 @@ def outcome_letters_print(*, notifications: list[Notification]) -> bytes:
         codes = {
             notification.pk: access_code_issue(beneficiary=notification.application.applicant)
             for notification in notifications
-            if notification.outcome == OutcomeTemplate.Outcome.FUNDED
+            if notification.outcome in ACCESS_CODE_OUTCOMES
         }
         content = outcome_letters_pdf(notifications, access_codes=codes)
         notifications_mark_printed(notifications=notifications)
@@ -392,3 +471,58 @@ def notifications_mark_printed(*, notifications: list[Notification]) -> int:
     return Notification.objects.filter(
         pk__in=[n.pk for n in notifications], status=Notification.Status.TO_PRINT
     ).update(status=Notification.Status.PRINTED, sent_at=timezone.now())
+
+
+def contact_path(application: Application) -> str:
+    """How the outcome will reach the applicant, as ``initiative_notify_outcomes`` chooses."""
+    applicant = application.applicant
+    if applicant.email:
+        return _("per e-mail a %(email)s") % {"email": applicant.email}
+    if applicant.phone:
+        return _("per SMS al numero %(phone)s") % {"phone": applicant.phone}
+    address = f"{application.street}, {application.postal_code} {application.municipality.name}"
+    return _("con una lettera all'indirizzo %(address)s") % {"address": address}
+
+
+def receipt_texts(application: Application) -> tuple[list[str], list[str]]:
+    """What the desk's receipt says comes next, and its closing lines."""
+    officer = responsible_officer_line(application)
+    if application.status == Application.Status.REJECTED:
+        last_decision = application.decisions.order_by("-decided_at", "-id").first()
+        return (
+            [
+                _("La domanda è registrata ed è stata respinta. Motivazione: %(reason)s")
+                % {"reason": last_decision.reason if last_decision else ""},
+                _("Riceverà anche la comunicazione formale dell'esito %(path)s.")
+                % {"path": contact_path(application)},
+            ],
+            [officer, str(APPEAL_TERMS)],
+        )
+    close = application.initiative.applications_close_at
+    return (
+        [
+            _(
+                "L'ufficio esamina la domanda e può chiederle documenti o chiarimenti "
+                "(soccorso istruttorio)."
+            ),
+            _(
+                "Chiuse le domande il %(date)s, le domande ammesse sono messe in graduatoria "
+                "secondo i criteri del bando e finanziate fino a esaurimento del budget."
+            )
+            % {"date": formats.date_format(timezone.localtime(close)) if close else "—"},
+            _("L'esito le sarà comunicato %(path)s.") % {"path": contact_path(application)},
+        ],
+        [
+            officer,
+            _(
+                "Conservi questa ricevuta: il numero di protocollo identifica la domanda in "
+                "ogni comunicazione con l'ufficio."
+            ),
+        ],
+    )
+
+
+def application_receipt_print(*, application: Application) -> bytes:
+    """The desk's printable receipt of an application, with its protocol number."""
+    next_steps, closing = receipt_texts(application)
+    return application_receipt_pdf(application, next_steps=next_steps, closing=closing)

@@ -6,9 +6,10 @@ from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 from operator import itemgetter
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -33,6 +34,7 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
+from vouchers.notifications import initiative_notify_outcomes
 from vouchers.services import (
     initiative_budget_available,
     vouchers_create,
@@ -206,6 +208,21 @@ def _check_fiscal_code(data: ApplicantData) -> str:
     return code
 
 
+# The refusals of application_eligibility_errors: rules of the call the applicant does not meet
+# (not mistakes in what was typed), on which an application can be registered and rejected.
+ELIGIBILITY_CODES = frozenset(
+    {
+        "not_resident",
+        "declarations_missing",
+        "isee_required",
+        "isee_too_high",
+        "household_too_small",
+        "household_too_large",
+        "not_enough_children",
+    }
+)
+
+
 def application_eligibility_errors(
     *, initiative: Initiative, data: ApplicantData, on: date
 ) -> list[ProgrammeError]:
@@ -249,8 +266,15 @@ def application_submit(
     entered_by=None,
     tutor=None,
     now: datetime | None = None,
+    register_ineligible: bool = False,
 ) -> Application:
-    """Receive an application: check the call's rules, give it a protocol number, keep it."""
+    """Receive an application: check the call's rules, give it a protocol number, keep it.
+
+    An applicant who does not meet the call's rules is refused with the first reason; with
+    ``register_ineligible`` (the desk, once the operator confirms) the application is still
+    registered with its protocol number and at once rejected with every reason, a decision
+    the applicant is told like any other.
+    """
     now = now or timezone.now()
     fiscal_code = _check_fiscal_code(data)
     if initiative.status != Initiative.Status.PUBLISHED or not (
@@ -284,7 +308,7 @@ def application_submit(
     errors = application_eligibility_errors(
         initiative=initiative, data=data, on=timezone.localdate(now)
     )
-    if errors:
+    if errors and not register_ineligible:
         raise errors[0]
 
     with transaction.atomic():
@@ -341,7 +365,28 @@ def application_submit(
             ]
         )
         _flag_shared_households(application=application, codes=[fiscal_code, *member_codes])
+        if errors:
+            _refuse_ineligible(application=application, errors=errors)
     return application
+
+
+def _refuse_ineligible(*, application: Application, errors: list[ProgrammeError]) -> None:
+    """Reject a just-registered application by the call's rules, with every unmet rule."""
+    # The record and the letter are in the office's language, whoever is at the desk.
+    with translation.override(settings.LANGUAGE_CODE):
+        reason = str(_("Requisiti del bando non soddisfatti: %(reasons)s")) % {
+            "reasons": " ".join(str(error.detail) for error in errors)
+        }
+    Decision.objects.create(
+        application=application,
+        action=Decision.Action.REJECT,
+        reason=reason,
+        decided_by=None,  # by the call's rules, not by a person's judgement
+        from_status=application.status,
+        to_status=Application.Status.REJECTED,
+    )
+    application.status = Application.Status.REJECTED
+    application.save(update_fields=["status"])
 
 
 def _flag_shared_households(*, application: Application, codes: list[str]) -> None:
@@ -725,25 +770,36 @@ def _committed_unissued(initiative: Initiative) -> Decimal:
     return max(total, ZERO)
 
 
+def waiting_list_fundable(*, initiative: Initiative) -> tuple[Decimal, list[Application]]:
+    """The budget not yet committed, and the next waiting applications it can fund, in order.
+
+    The ranking is strict: nobody overtakes the first who does not fit.
+    """
+    free = initiative_budget_available(initiative=initiative) - _committed_unissued(initiative)
+    left = free
+    fundable = []
+    for application in initiative.applications.filter(
+        outcome=Application.Outcome.WAITING, status=Application.Status.APPROVED
+    ).order_by("rank"):
+        if application.amount is None or application.amount <= ZERO:
+            continue
+        if application.amount > left:
+            break
+        left -= application.amount
+        fundable.append(application)
+    return free, fundable
+
+
 def initiative_fund_waiting_list(*, initiative: Initiative) -> list[Application]:
     """Fund the next applications on the waiting list while the budget allows (scorrimento)."""
     with transaction.atomic():
         initiative = _locked(initiative)
         if initiative.status not in (Initiative.Status.RANKED, Initiative.Status.ISSUED):
             return []
-        free = initiative_budget_available(initiative=initiative) - _committed_unissued(initiative)
-        funded = []
-        for application in initiative.applications.filter(
-            outcome=Application.Outcome.WAITING, status=Application.Status.APPROVED
-        ).order_by("rank"):
-            if application.amount is None or application.amount <= ZERO:
-                continue
-            if application.amount > free:
-                break  # the ranking is strict: nobody overtakes the first who does not fit
+        _free, funded = waiting_list_fundable(initiative=initiative)
+        for application in funded:
             application.outcome = Application.Outcome.FUNDED
             application.save(update_fields=["outcome"])
-            free -= application.amount
-            funded.append(application)
         return funded
 
 
@@ -933,17 +989,25 @@ def initiative_issue(*, initiative: Initiative, issued_by=None, progress=None) -
         initiative = _locked(initiative)
         if initiative.status == Initiative.Status.RANKED:
             _set_status(initiative, Initiative.Status.ISSUED)
+    if initiative.benefit_kind in VOUCHER_KINDS:
+        # Those already told they were funded were promised a notice once the vouchers exist.
+        initiative_notify_outcomes(initiative=initiative, vouchers_available_only=True)
     return issued
 
 
 def initiative_reassign_budget(*, initiative: Initiative, issued_by=None) -> list[Application]:
-    """Fund the waiting list with money that came back, and issue to them if the call issued."""
+    """Fund the waiting list with money that came back, and issue to them if the call issued.
+
+    The people funded are told their new outcome (after commit, like every outcome).
+    """
     funded = initiative_fund_waiting_list(initiative=initiative)
     initiative.refresh_from_db(fields=["status"])
     if funded and initiative.status == Initiative.Status.ISSUED:
         applications_issue(
             initiative=initiative, application_ids=[a.pk for a in funded], issued_by=issued_by
         )
+    if funded:
+        initiative_notify_outcomes(initiative=initiative, application_ids=[a.pk for a in funded])
     return funded
 
 

@@ -125,6 +125,40 @@ def test_eligibility_rules_refuse_with_the_reason():
     assert Application.objects.count() == 0
 
 
+def test_an_ineligible_applicant_is_registered_and_rejected_with_every_reason():
+    from vouchers.models import Decision
+
+    initiative = open_call(max_isee=Decimal("9000.00"), declarations="Dichiaro il vero")
+    desk = factories.user()
+    application = programme.application_submit(
+        initiative=initiative,
+        data=applicant(initiative, 1, isee="9500"),
+        channel="desk",
+        entered_by=desk,
+        register_ineligible=True,
+    )
+    assert application.protocol_number.endswith("000001")
+    assert application.status == Application.Status.REJECTED
+    decision = application.decisions.get()
+    assert (decision.action, decision.from_status, decision.to_status) == (
+        Decision.Action.REJECT,
+        Application.Status.SUBMITTED,
+        Application.Status.REJECTED,
+    )
+    assert decision.decided_by is None
+    assert "supera il massimo del bando" in decision.reason
+    assert "Mancano dichiarazioni obbligatorie: Dichiaro il vero" in decision.reason
+    # An eligible applicant is registered as usual, whatever the desk chose.
+    other = programme.application_submit(
+        initiative=initiative,
+        data=applicant(initiative, 2, declarations_accepted=["Dichiaro il vero"]),
+        channel="desk",
+        register_ineligible=True,
+    )
+    assert other.status == Application.Status.SUBMITTED
+    assert not other.decisions.exists()
+
+
 def test_shared_household_is_flagged_on_both_applications():
     initiative = open_call()
     member_code, member_birth, _sex = fiscal_code(50)

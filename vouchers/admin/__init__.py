@@ -75,6 +75,7 @@ from vouchers.admin.scoping import (
     visible_initiatives,
     visible_vouchers,
 )
+from vouchers.admin.waiting_list import InitiativeWaitingListMixin, suggest_waiting_list
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
 from vouchers.printing import printable_vouchers, vouchers_pdf
 from vouchers.selectors import voucher_ledger_balance
@@ -176,6 +177,7 @@ class InitiativeAdmin(
     InitiativePhasesMixin,
     InitiativeIssuingMixin,
     InitiativeOutcomesMixin,
+    InitiativeWaitingListMixin,
     InitiativeImportMixin,
     SimpleHistoryAdmin,
     ModelAdmin,
@@ -214,6 +216,7 @@ class InitiativeAdmin(
                     "benefit_kind",
                     ("applications_open_at", "applications_close_at"),
                     "municipalities",
+                    "responsible_officer",
                 ],
             },
         ),
@@ -309,6 +312,11 @@ class InitiativeAdmin(
             "icon": "savings",
             "items": ["assign_budget_detail", "issue_residents_detail"],
         },
+        {
+            "title": _("Lista d'attesa"),
+            "icon": "format_list_numbered",
+            "items": ["waiting_list_propose_detail", "waiting_list_approve_detail"],
+        },
     ]
 
     def has_delete_permission(self, request, obj=None):
@@ -398,6 +406,7 @@ class InitiativeAdmin(
                     % {"amount": euro(form.cleaned_data["amount"])},
                     messages.SUCCESS,
                 )
+                suggest_waiting_list(self, request, [initiative.pk])
                 return HttpResponseRedirect(change_url(initiative))
         return action_form_page(
             request,
@@ -845,6 +854,7 @@ class VoucherAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin, ExportAdmi
                 % {"count": revoked},
                 messages.SUCCESS,
             )
+            suggest_waiting_list(self, request, [voucher.initiative_id for voucher in vouchers])
 
     def _vouchers_table(self, vouchers) -> dict:
         return {
@@ -918,6 +928,7 @@ class VoucherAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin, ExportAdmi
                 form.add_error(None, exc.detail)
             else:
                 self.message_user(request, _("Buono revocato."), messages.SUCCESS)
+                suggest_waiting_list(self, request, [voucher.initiative_id])
                 return HttpResponseRedirect(change_url(voucher))
         return action_form_page(
             request,

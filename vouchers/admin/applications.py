@@ -372,7 +372,12 @@ class ApplicationAdmin(
         {
             "title": _("Sportello"),
             "icon": "support_agent",
-            "items": ["answer_detail", "add_document_detail", "withdraw_detail"],
+            "items": [
+                "answer_detail",
+                "add_document_detail",
+                "withdraw_detail",
+                "receipt_detail",
+            ],
         },
     ]
 

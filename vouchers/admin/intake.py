@@ -8,12 +8,15 @@ as an error on the field it concerns.
 
 from django import forms
 from django.contrib import messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from unfold.decorators import action
 from unfold.widgets import (
     UnfoldAdminCheckboxSelectMultipleWidget,
     UnfoldAdminEmailInputWidget,
@@ -30,9 +33,12 @@ from core.errors import DomainError
 from core.forms import EuroField
 from core.models import Role
 from core.uploads import UploadError, checked_upload
-from vouchers.admin.scoping import request_scope, visible_initiatives
+from vouchers.admin.phases import pdf_response
+from vouchers.admin.scoping import request_scope, visible_applications, visible_initiatives
 from vouchers.models import Application, Initiative, validate_fiscal_code
+from vouchers.notifications import application_receipt_print
 from vouchers.programme import (
+    ELIGIBILITY_CODES,
     ISEE_CEILING,
     ApplicantData,
     MemberData,
@@ -102,8 +108,12 @@ class IntakeForm(forms.Form):
     municipality = forms.ModelChoiceField(
         label=_("Comune di residenza"), queryset=None, widget=UnfoldAdminSelectWidget
     )
-    street = text_field(_("Indirizzo"), 200, required=False)
-    postal_code = text_field(_("CAP"), 5, required=False, min_length=5)
+    street = text_field(
+        _("Indirizzo"),
+        200,
+        help_text=_("Obbligatorio: via e numero civico, dove spedire la lettera con l'esito."),
+    )
+    postal_code = text_field(_("CAP"), 5, min_length=5)
     email = forms.EmailField(label=_("E-mail"), required=False, widget=UnfoldAdminEmailInputWidget)
     phone = text_field(_("Telefono"), 30, required=False)
     isee = EuroField(
@@ -119,6 +129,15 @@ class IntakeForm(forms.Form):
         required=False,
         widget=UnfoldAdminCheckboxSelectMultipleWidget,
     )
+    register_ineligible = forms.BooleanField(
+        label=_("Registra la domanda e respingila per mancanza dei requisiti"),
+        required=False,
+        widget=UnfoldBooleanWidget,
+        help_text=_(
+            "Il richiedente ha diritto a una decisione: la domanda riceve il protocollo ed è "
+            "subito respinta con i motivi indicati, che gli sono comunicati con l'esito."
+        ),
+    )
     attachments = MultipleFileField(
         label=_("Allegati"),
         required=False,
@@ -128,6 +147,8 @@ class IntakeForm(forms.Form):
     def __init__(self, *args, initiative: Initiative, municipalities, **kwargs):
         super().__init__(*args, **kwargs)
         self.initiative = initiative
+        # Shown once the call's rules refused the applicant, for the operator to confirm.
+        self.offer_refusal = bool(self.data.get("register_ineligible"))
         self.fields["initiative"].initial = initiative.pk
         self.fields["municipality"].queryset = municipalities
         declarations = initiative.declaration_list
@@ -318,6 +339,7 @@ class ApplicationIntakeMixin:
                     channel=channel,
                     entered_by=request.user,
                     tutor=tutor,
+                    register_ineligible=form.cleaned_data["register_ineligible"],
                 )
                 for uploaded in form.cleaned_data["attachments"]:
                     application_document_add(
@@ -328,6 +350,7 @@ class ApplicationIntakeMixin:
                     )
         except ProgrammeError as exc:
             form.add_error(ERROR_FIELDS.get(exc.code), exc.detail)
+            form.offer_refusal = exc.code in ELIGIBILITY_CODES
             return None
         except DomainError as exc:  # an attachment refused after all
             form.add_error("attachments", exc.detail)
@@ -335,11 +358,25 @@ class ApplicationIntakeMixin:
         return application
 
     def _after_intake(self, request, application):
+        receipt = reverse("admin:vouchers_application_receipt_detail", args=[application.pk])
+        if application.status == Application.Status.REJECTED:
+            text = _(
+                "Domanda registrata con protocollo %(protocol)s e respinta per mancanza dei "
+                "requisiti del bando."
+            )
+            level = messages.WARNING
+        else:
+            text = _("Domanda registrata con protocollo %(protocol)s.")
+            level = messages.SUCCESS
         self.message_user(
             request,
-            _("Domanda registrata con protocollo %(protocol)s.")
-            % {"protocol": application.protocol_number},
-            messages.SUCCESS,
+            format_html(
+                '{} <a href="{}" class="text-link">{}</a>',
+                text % {"protocol": application.protocol_number},
+                receipt,
+                _("Stampa la ricevuta"),
+            ),
+            level,
         )
         if "_addanother" in request.POST:
             url = reverse("admin:vouchers_application_add")
@@ -347,3 +384,26 @@ class ApplicationIntakeMixin:
         if self.get_queryset(request).filter(pk=application.pk).exists():
             return HttpResponseRedirect(change_url(application))
         return HttpResponseRedirect(changelist_url(Application))
+
+    def has_receipt_permission(self, request, obj=None):
+        return request.user.has_perm("vouchers.view_application")
+
+    @action(
+        description=_("Stampa la ricevuta"),
+        url_path="ricevuta",
+        icon="receipt_long",
+        permissions=["receipt"],
+    )
+    def receipt_detail(self, request, object_id):
+        application = (
+            visible_applications(request)
+            .select_related("applicant", "initiative", "municipality")
+            .filter(pk=unquote(str(object_id)))
+            .first()
+        )
+        if application is None:
+            raise Http404
+        return pdf_response(
+            application_receipt_print(application=application),
+            f"ricevuta-domanda-{application.protocol_year}-{application.protocol_sequence:06d}.pdf",
+        )

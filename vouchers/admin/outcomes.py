@@ -131,7 +131,10 @@ class InitiativeOutcomesMixin(InitiativeActionsBase):
 
     NOTIFY_DESCRIPTION = _(
         "Ogni richiedente con una domanda decisa riceve l'esito una volta sola: per e-mail se "
-        "l'ha indicata, altrimenti per SMS, altrimenti con una lettera da stampare."
+        "l'ha indicata, altrimenti per SMS, altrimenti con una lettera da stampare. Se i buoni "
+        "non sono ancora emessi, l'esito lo dice; quando lo sono, chi ha già ricevuto l'esito "
+        "riceve l'avviso che i buoni sono disponibili. Chi è finanziato dalla lista d'attesa "
+        "riceve il nuovo esito."
     )
 
     @action(
@@ -176,7 +179,9 @@ class InitiativeOutcomesMixin(InitiativeActionsBase):
                 statuses.append(Notification.Status.PRINTED)
             chosen = list(
                 letters.filter(status__in=statuses)
-                .select_related("application__applicant", "application__municipality")
+                .select_related(
+                    "application__applicant", "application__municipality", "application__initiative"
+                )
                 .order_by("application__municipality__name", "application__protocol_sequence")
             )
             if not chosen:
@@ -289,7 +294,9 @@ class NotificationAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     def print_letters(self, request, queryset):
         letters = list(
             queryset.filter(channel=Notification.Channel.LETTER)
-            .select_related("application__applicant", "application__municipality")
+            .select_related(
+                "application__applicant", "application__municipality", "application__initiative"
+            )
             .order_by("application__municipality__name", "application__protocol_sequence")[
                 : MAX_BULK_SELECTION + 1
             ]

@@ -218,6 +218,8 @@ DETAIL_ACTION_STATUSES = {
     "notify_detail": {Status.CLOSED, Status.RANKED, Status.ISSUED},
     "letters_detail": {Status.CLOSED, Status.RANKED, Status.ISSUED, Status.ARCHIVED},
     "assign_budget_detail": set(Status.values) - {Status.ARCHIVED},
+    "waiting_list_propose_detail": {Status.RANKED, Status.ISSUED},
+    "waiting_list_approve_detail": {Status.RANKED, Status.ISSUED},
 }
 
 

@@ -240,21 +240,36 @@ def _pdf_columns(report: Report) -> tuple[float, list[float]]:
     return label_width, [MARGIN + label_width + step * (i + 1) for i in range(len(report.columns))]
 
 
-def _pdf_header(canvas: Canvas, report: Report, rights: list[float]) -> float:
-    y = PAGE[1] - MARGIN
-    canvas.setFont("Helvetica-Bold", 15)
-    canvas.drawString(MARGIN, y, report.title)
-    y -= 7 * mm
-    canvas.setFont("Helvetica", 10)
-    for line in (
+def _pdf_heading_lines(report: Report) -> list[tuple[str, int, str]]:
+    """The heading's lines ``(font, size, text)``, each wrapped on words to the page width."""
+    width = PAGE[0] - 2 * MARGIN
+    lines = [
+        ("Helvetica-Bold", 15, line)
+        for line in simpleSplit(report.title, "Helvetica-Bold", 15, width)
+    ]
+    for text in (
         report.subject,
         _("Periodo: %(period)s") % {"period": period_label(report.period)},
         _("Generato il %(when)s") % {"when": generated_label(report)},
         report.note,
     ):
-        if line:
-            canvas.drawString(MARGIN, y, line[:150])
-            y -= 5 * mm
+        if text:
+            lines += [
+                ("Helvetica", 10, line) for line in simpleSplit(str(text), "Helvetica", 10, width)
+            ]
+    return lines
+
+
+def _pdf_heading_height(lines: list[tuple[str, int, str]]) -> float:
+    return sum(7 * mm if size > 10 else 5 * mm for _font, size, _text in lines)
+
+
+def _pdf_header(canvas: Canvas, report: Report, rights: list[float]) -> float:
+    y = PAGE[1] - MARGIN
+    for font, size, text in _pdf_heading_lines(report):
+        canvas.setFont(font, size)
+        canvas.drawString(MARGIN, y, text)
+        y -= 7 * mm if size > 10 else 5 * mm
     y -= 3 * mm
     canvas.setFont("Helvetica-Bold", 8)
     canvas.drawString(MARGIN, y, _row_label_header(report))
@@ -271,8 +286,8 @@ def _pdf_header(canvas: Canvas, report: Report, rights: list[float]) -> float:
 
 
 def _pdf_rows_per_page(report: Report) -> tuple[int, int]:
-    header_lines = 3 + bool(report.note)
-    first_row = PAGE[1] - MARGIN - 7 * mm - header_lines * 5 * mm - 6.5 * mm - ROW_HEIGHT
+    heading = _pdf_heading_height(_pdf_heading_lines(report))
+    first_row = PAGE[1] - MARGIN - heading - 6.5 * mm - ROW_HEIGHT
     rows = int((first_row - MARGIN - 10 * mm) // ROW_HEIGHT) + 1
     return max(rows, 1), len(report.rows) + 1
 
