@@ -147,7 +147,7 @@ def test_an_ineligible_applicant_is_registered_and_rejected_with_every_reason():
     )
     assert decision.decided_by is None
     assert "supera il massimo del bando" in decision.reason
-    assert "Mancano dichiarazioni obbligatorie: Dichiaro il vero" in decision.reason
+    assert "Mancano dichiarazioni obbligatorie: «Dichiaro il vero»." in decision.reason
     # An eligible applicant is registered as usual, whatever the desk chose.
     other = programme.application_submit(
         initiative=initiative,
