@@ -206,8 +206,10 @@ def test_programme_manager_sees_his_municipality_and_the_whole_joint_call(client
     assert str(world["only_b"]) not in filter_choices(
         client, Initiative, "municipalities__id__exact"
     )
+    # A published call's municipalities are frozen; while a joint call is still a draft, he
+    # may choose his municipality and keep those already in it.
+    Initiative.objects.filter(pk=world["joint"].pk).update(status=Initiative.Status.DRAFT)
     form = client.get(admin_url(Initiative, "change", world["joint"].pk)).context["adminform"].form
-    # His municipality, and those already in the joint call.
     assert set(form.fields["municipalities"].queryset) == {world["a"], world["b"], other_town}
     new_call = client.get(admin_url(Initiative, "add")).context["adminform"].form
     assert set(new_call.fields["municipalities"].queryset) == {world["a"]}
