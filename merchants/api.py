@@ -265,6 +265,17 @@ class VoucherCheckApi(APIView):
         return Response(VoucherCheckOutputSerializer(data).data)
 
 
+def idempotency_key_header(description: str) -> OpenApiParameter:
+    """Describe the required Idempotency-Key header: 1–255 characters, not only blanks."""
+    return OpenApiParameter(
+        "Idempotency-Key",
+        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
+        OpenApiParameter.HEADER,
+        required=True,
+        description=description,
+    )
+
+
 class RedemptionListCreateApi(APIView):
     @extend_schema(
         operation_id="redemption_create",
@@ -276,14 +287,7 @@ class RedemptionListCreateApi(APIView):
             "`idempotency_key_reused`."
         ),
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                # 1–255 characters, not only blanks (they are trimmed).
-                {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
-                OpenApiParameter.HEADER,
-                required=True,
-                description="A unique value per sale, reused unchanged on retries.",
-            )
+            idempotency_key_header("A unique value per sale, reused unchanged on retries.")
         ],
         request=RedemptionInputSerializer,
         responses={
@@ -455,15 +459,7 @@ class RedemptionLookupApi(APIView):
             "recorded, so that nothing was charged. Asking charges nothing, unlike sending "
             "the redemption again."
         ),
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
-                OpenApiParameter.HEADER,
-                required=True,
-                description="The key the redemption was sent with.",
-            )
-        ],
+        parameters=[idempotency_key_header("The key the redemption was sent with.")],
         responses={
             200: RedemptionOutputSerializer,
             400: _error("The header is missing, blank or too long.", "idempotency_key_missing"),
