@@ -7,6 +7,7 @@ from string import Template
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -111,6 +112,9 @@ ACCESS_CODE_OUTCOMES = (OutcomeTemplate.Outcome.FUNDED, OutcomeTemplate.Outcome.
 VOUCHER_KINDS = (Initiative.BenefitKind.VOUCHER_CARD, Initiative.BenefitKind.FIXED_BUONI)
 
 SMS_LENGTH = 459  # three concatenated SMS
+
+# A letter that replaces an SMS keeps the phone number it was meant for; other letters have none.
+UNDELIVERED_SMS_LETTERS = Q(channel=Notification.Channel.LETTER) & ~Q(recipient="")
 
 
 def application_outcome(application: Application) -> str | None:
@@ -296,8 +300,9 @@ def notification_sms_delivered(*, notification: Notification, at=None) -> Notifi
 def notification_sms_undelivered(*, notification: Notification, detail: str) -> Notification:
     """An SMS that did not reach the applicant: turn it into a letter for the desk to print.
 
-    The communication keeps the number and the provider's reason in its error, and joins the
-    letters of the call to print («Stampa lettere»).
+    The communication keeps the number (its recipient, which marks it as a letter in place of
+    an SMS) and the provider's reason in its error, and joins the letters of the call to print
+    («Stampa lettere»).
     """
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification.pk)

@@ -197,6 +197,51 @@ def test_an_sms_the_provider_did_not_deliver_becomes_a_letter_staff_see_and_prin
     assert notification.status == Notification.Status.PRINTED
 
 
+def test_the_letters_page_says_which_letters_it_prints_and_marks_those_in_place_of_an_sms(
+    provider, django_capture_on_commit_callbacks, client
+):
+    initiative = open_call()
+    by_phone, by_post = (
+        programme.application_submit(
+            initiative=initiative,
+            data=applicant(initiative, index, street="Via Roma 1", **contact),
+            channel="desk",
+        )
+        for index, contact in ((1, {"phone": "333 1234561"}), (2, {}))
+    )
+    for application in (by_phone, by_post):
+        programme.application_approve(application=application, reason="ok", by=factories.user())
+    programme.initiative_close(initiative=initiative)
+    programme.initiative_rank(initiative=initiative)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert initiative_notify_outcomes(initiative=initiative) == {
+            "email": 0,
+            "sms": 1,
+            "letter": 1,
+        }
+    provider.states["ORD1"] = "UNKNRCPT"
+    sms_receipts_check()
+
+    logged_in(client, staff(Role.PROGRAMME_MANAGER, initiative.municipalities.get()))
+    response = client.get(reverse("admin:vouchers_initiative_letters_detail", args=[initiative.pk]))
+    page = " ".join(response.content.decode().split())
+    assert "senza e-mail né telefono" not in page
+    assert "chi non ha indicato né e-mail né un telefono" in page
+    assert "il cui SMS non è stato consegnato" in page
+    summary = dict(response.context["summary"])
+    assert summary["Da stampare"] == 2
+    assert summary["Da stampare perché l'SMS non è stato consegnato"] == 1
+    rows = response.context["table"]["rows"]
+    assert rows == [
+        [
+            by_phone.protocol_number,
+            by_phone.applicant.full_name,
+            "SMS a 333 1234561 non consegnato (UNKNRCPT): lettera da stampare.",
+        ]
+    ]
+    assert by_post.protocol_number not in str(rows)
+
+
 def test_an_sms_the_provider_refuses_is_a_letter_at_once(
     provider, django_capture_on_commit_callbacks
 ):

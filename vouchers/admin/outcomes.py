@@ -35,6 +35,7 @@ from vouchers.models import (
     Notification,
 )
 from vouchers.notifications import (
+    UNDELIVERED_SMS_LETTERS,
     initiative_notify_outcomes,
     outcome_letters_print,
 )
@@ -47,6 +48,10 @@ NOTIFICATION_STATUS_VARIANTS = {
     Notification.Status.PRINTED: "success",
     Notification.Status.FAILED: "danger",
 }
+
+
+# How many letters from undelivered SMS the «Stampa lettere» page lists one by one.
+LETTERS_TABLE_ROWS = 50
 
 
 class LettersForm(forms.Form):
@@ -195,22 +200,57 @@ class InitiativeOutcomesMixin(InitiativeActionsBase):
             .annotate(count=Count("pk"))
             .values_list("status", "count")
         )
+        from_sms = list(
+            letters.filter(UNDELIVERED_SMS_LETTERS, status=Notification.Status.TO_PRINT)
+            .select_related("application__applicant")
+            .order_by("application__protocol_sequence")[: LETTERS_TABLE_ROWS + 1]
+        )
         return action_form_page(
             request,
             self,
             title=_("Stampa delle lettere di esito"),
             description=_(
-                "Un PDF con una lettera per pagina, per i richiedenti senza e-mail né "
-                "telefono. Le lettere scaricate risultano stampate."
+                "Un PDF con una lettera per pagina, per chi riceve l'esito per posta: chi non "
+                "ha indicato né e-mail né un telefono a cui mandare SMS, e chi aveva solo il "
+                "telefono ma il cui SMS non è stato consegnato (il gestore lo ha rifiutato, ne "
+                "ha segnalato la mancata consegna o non l'ha confermata in tempo). Le lettere "
+                "scaricate risultano stampate."
             ),
             form=form,
             summary=[
                 (_("Da stampare"), counts.get(Notification.Status.TO_PRINT, 0)),
+                (
+                    _("Da stampare perché l'SMS non è stato consegnato"),
+                    letters.filter(
+                        UNDELIVERED_SMS_LETTERS, status=Notification.Status.TO_PRINT
+                    ).count(),
+                ),
                 (_("Già stampate"), counts.get(Notification.Status.PRINTED, 0)),
             ],
+            table=self._undelivered_sms_table(from_sms[:LETTERS_TABLE_ROWS]) if from_sms else None,
+            table_note=(
+                _("Sono mostrate le prime %(count)d: le altre nell'elenco delle comunicazioni.")
+                % {"count": LETTERS_TABLE_ROWS}
+                if len(from_sms) > LETTERS_TABLE_ROWS
+                else ""
+            ),
             submit_label=_("Scarica il PDF"),
             obj=initiative,
         )
+
+    def _undelivered_sms_table(self, letters: list[Notification]) -> dict:
+        return {
+            "headers": [_("Protocollo"), _("Richiedente"), _("Lettera al posto dell'SMS")],
+            "rows": [
+                [
+                    letter.application.protocol_number,
+                    letter.application.applicant.full_name,
+                    letter.error
+                    or _("SMS a %(number)s non consegnato.") % {"number": letter.recipient},
+                ]
+                for letter in letters
+            ],
+        }
 
 
 # --- outcome messages --------------------------------------------------------------------
