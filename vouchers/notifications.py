@@ -1,6 +1,8 @@
 """Outcome communications: e-mail, SMS or a printed letter for each applicant."""
 
 import logging
+from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from string import Template
 
@@ -113,6 +115,9 @@ VOUCHER_KINDS = (Initiative.BenefitKind.VOUCHER_CARD, Initiative.BenefitKind.FIX
 
 SMS_LENGTH = 459  # three concatenated SMS
 
+# The states of a message that went out.
+SENT_STATUSES = (Notification.Status.SENT, Notification.Status.DELIVERED)
+
 # A letter that replaces an SMS keeps the phone number it was meant for; other letters have none.
 UNDELIVERED_SMS_LETTERS = Q(channel=Notification.Channel.LETTER) & ~Q(recipient="")
 
@@ -162,6 +167,7 @@ def initiative_notify_outcomes(
     initiative: Initiative,
     application_ids: list[int] | None = None,
     vouchers_available_only: bool = False,
+    enqueue: bool = True,
 ) -> dict[str, int]:
     """Prepare one message per decided application not yet told; send them after commit.
 
@@ -169,7 +175,8 @@ def initiative_notify_outcomes(
     again prepares nothing for applications already told of the same outcome. A funded
     applicant of a voucher call told before the vouchers were issued is told, once they
     are, that they are available (``vouchers_available_only``: only those notices).
-    ``application_ids`` limits it to those applications.
+    ``application_ids`` limits it to those applications. With ``enqueue`` false the caller
+    hands the messages to the sending queue itself.
     """
     templates = {t.outcome: t for t in initiative.outcome_templates.all()}
     counts = {"email": 0, "sms": 0, "letter": 0}
@@ -228,11 +235,13 @@ def initiative_notify_outcomes(
             )
             counts[channel] += 1
         Notification.objects.bulk_create(created)
-        transaction.on_commit(lambda: _enqueue_pending(initiative_id=initiative.pk))
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue_pending(initiative_id=initiative.pk))
     return counts
 
 
-def _enqueue_pending(*, initiative_id: int) -> None:
+def _enqueue_pending(*, initiative_id: int) -> bool:
+    """Hand the call's messages «Da inviare» to the sending queue; False if it is down."""
     from vouchers.issuance import BROKER_UNAVAILABLE
     from vouchers.tasks import notifications_send
 
@@ -241,6 +250,47 @@ def _enqueue_pending(*, initiative_id: int) -> None:
     except BROKER_UNAVAILABLE as error:
         # The messages stay «Da inviare»: telling the outcomes again sends them.
         logger.warning("Messages of call %s not queued: %s", initiative_id, error)
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class OutcomesTold:
+    """What a click on «Comunica gli esiti» did."""
+
+    prepared: dict[str, int]  # new messages, by channel
+    waiting: int  # messages an earlier click prepared that were still «Da inviare»
+    waiting_sent: int  # of those, sent now
+    waiting_unsent: int  # of those, failed now or turned into letters
+    queued: bool | None  # the sending queue took the messages (None: it will after commit)
+    still_pending: int  # messages of the call still «Da inviare» afterwards
+
+
+def initiative_outcomes_tell(*, initiative: Initiative) -> OutcomesTold:
+    """Prepare the call's new outcome messages and send them with those still waiting.
+
+    Messages a queue outage left «Da inviare» go out with the new ones. Called outside a
+    transaction, the messages are handed to the queue (and, with tasks run inline, sent)
+    before it returns, so what it returns says what went out.
+    """
+    pending = Notification.objects.filter(
+        application__initiative=initiative, status=Notification.Status.PENDING
+    )
+    waiting_ids = list(pending.values_list("pk", flat=True))
+    prepared = initiative_notify_outcomes(initiative=initiative, enqueue=False)
+    handed: list[bool] = []
+    transaction.on_commit(lambda: handed.append(_enqueue_pending(initiative_id=initiative.pk)))
+    after = Counter(
+        Notification.objects.filter(pk__in=waiting_ids).values_list("status", flat=True)
+    )
+    return OutcomesTold(
+        prepared=prepared,
+        waiting=len(waiting_ids),
+        waiting_sent=sum(after[status] for status in SENT_STATUSES),
+        waiting_unsent=after[Notification.Status.FAILED] + after[Notification.Status.TO_PRINT],
+        queued=handed[0] if handed else None,
+        still_pending=pending.count(),
+    )
 
 
 def notification_send(*, notification: Notification) -> Notification:

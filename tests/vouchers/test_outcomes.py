@@ -1,6 +1,7 @@
 """What applicants are told, and when: outcomes, vouchers available, funding from the list."""
 
 import pytest
+from django.urls import reverse
 
 from tests.vouchers.test_programme import run_to_ranking
 from vouchers import programme
@@ -182,3 +183,50 @@ def test_a_proposal_overtaken_by_events_is_refused_and_changes_nothing():
     assert error.value.code == "changed"
     funding.refresh_from_db()
     assert funding.status == "proposed"
+
+
+# --- what a click on «Comunica gli esiti» says it did --------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_click_with_no_new_outcome_says_it_sent_the_messages_left_waiting(
+    client, mailoutbox, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    from core.models import Role
+    from tests.test_admin_programme import logged_in, messages_of, staff, step
+    from vouchers.tasks import notifications_send
+
+    initiative, _applications = run_to_ranking(3)  # three funded
+    with_emails(initiative)
+    logged_in(client, staff(Role.PROGRAMME_MANAGER, initiative.municipalities.get()))
+
+    def queue_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(notifications_send, "delay", queue_down)
+        said = messages_of(step(client, "notify_detail", initiative))[-1]
+    assert "3 comunicazioni preparate: 3 e-mail, 0 SMS, 0 lettere da stampare." in said
+    assert "La coda dei compiti non risponde: 3 comunicazioni restano «Da inviare»" in said
+    assert set(Notification.objects.values_list("status", flat=True)) == {"pending"}
+    assert mailoutbox == []
+
+    said = messages_of(step(client, "notify_detail", initiative))[-1]
+    assert said == f"{initiative}: nessun nuovo esito; inviate 3 comunicazioni in attesa."
+    assert len(mailoutbox) == 3
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+
+    left = Notification.objects.order_by("pk").first()
+    Notification.objects.filter(pk=left.pk).update(status=Notification.Status.PENDING)
+    said = messages_of(step(client, "notify_detail", initiative))[-1]
+    assert said == f"{initiative}: nessun nuovo esito; inviata 1 comunicazione in attesa."
+
+    Notification.objects.filter(pk=left.pk).update(status=Notification.Status.PENDING)
+    url = reverse("admin:vouchers_initiative_notify_detail", args=[initiative.pk])
+    english = client.post(url, {"confirm": "yes"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert messages_of(english)[-1] == f"{initiative}: no new outcomes; sent 1 waiting message."
+
+    said = messages_of(step(client, "notify_detail", initiative))[-1]
+    assert said == f"{initiative}: nessun nuovo esito da comunicare."

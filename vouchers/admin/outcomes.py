@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
@@ -36,7 +37,8 @@ from vouchers.models import (
 )
 from vouchers.notifications import (
     UNDELIVERED_SMS_LETTERS,
-    initiative_notify_outcomes,
+    OutcomesTold,
+    initiative_outcomes_tell,
     outcome_letters_print,
 )
 
@@ -52,6 +54,49 @@ NOTIFICATION_STATUS_VARIANTS = {
 
 # How many letters from undelivered SMS the «Stampa lettere» page lists one by one.
 LETTERS_TABLE_ROWS = 50
+
+
+def waiting_outcome(told: OutcomesTold) -> str:
+    """What happened to the messages an earlier click left «Da inviare»."""
+    parts = []
+    if told.waiting_sent:
+        parts.append(
+            ngettext(
+                "inviata %(count)d comunicazione in attesa",
+                "inviate %(count)d comunicazioni in attesa",
+                told.waiting_sent,
+            )
+            % {"count": told.waiting_sent}
+        )
+    if told.waiting_unsent:
+        parts.append(
+            ngettext(
+                "%(count)d comunicazione in attesa non inviata (vedi l'elenco delle comunicazioni)",
+                "%(count)d comunicazioni in attesa non inviate (vedi l'elenco delle comunicazioni)",
+                told.waiting_unsent,
+            )
+            % {"count": told.waiting_unsent}
+        )
+    queued = told.waiting - told.waiting_sent - told.waiting_unsent
+    if queued and told.queued is not False:
+        parts.append(
+            ngettext(
+                "%(count)d comunicazione in attesa affidata alla coda di invio",
+                "%(count)d comunicazioni in attesa affidate alla coda di invio",
+                queued,
+            )
+            % {"count": queued}
+        )
+    elif queued:
+        parts.append(
+            ngettext(
+                "%(count)d comunicazione in attesa non ancora inviata",
+                "%(count)d comunicazioni in attesa non ancora inviate",
+                queued,
+            )
+            % {"count": queued}
+        )
+    return "; ".join(parts)
 
 
 class LettersForm(forms.Form):
@@ -72,27 +117,40 @@ class InitiativeOutcomesMixin(InitiativeActionsBase):
 
     def _notify(self, request, initiative) -> None:
         try:
-            counts = initiative_notify_outcomes(initiative=initiative)
+            told = initiative_outcomes_tell(initiative=initiative)
         except DomainError as exc:
             self.message_user(request, f"{initiative}: {exc.detail}", messages.ERROR)
             return
-        total = sum(counts.values())
-        if not total:
-            self.message_user(
-                request,
-                _("%(initiative)s: nessun nuovo esito da comunicare.") % {"initiative": initiative},
-                messages.INFO,
-            )
-            return
-        self.message_user(
-            request,
-            _(
+        total = sum(told.prepared.values())
+        if total:
+            text = _(
                 "%(initiative)s: %(total)d comunicazioni preparate: %(email)d e-mail, %(sms)d "
                 "SMS, %(letter)d lettere da stampare."
-            )
-            % {"initiative": initiative, "total": total, **counts},
-            messages.SUCCESS,
-        )
+            ) % {"initiative": initiative, "total": total, **told.prepared}
+            if told.waiting:
+                text += " " + _("Inoltre: %(waiting)s.") % {"waiting": waiting_outcome(told)}
+        elif told.waiting:
+            text = _("%(initiative)s: nessun nuovo esito; %(waiting)s.") % {
+                "initiative": initiative,
+                "waiting": waiting_outcome(told),
+            }
+        else:
+            text = _("%(initiative)s: nessun nuovo esito da comunicare.") % {
+                "initiative": initiative
+            }
+        if told.queued is False and told.still_pending:
+            text += " " + ngettext(
+                "La coda dei compiti non risponde: %(count)d comunicazione resta «Da inviare»; "
+                "parte premendo di nuovo «Comunica gli esiti» quando la coda torna disponibile.",
+                "La coda dei compiti non risponde: %(count)d comunicazioni restano «Da "
+                "inviare»; partono premendo di nuovo «Comunica gli esiti» quando la coda torna "
+                "disponibile.",
+                told.still_pending,
+            ) % {"count": told.still_pending}
+        level = messages.SUCCESS if total or told.waiting_sent else messages.INFO
+        if told.queued is False and told.still_pending:
+            level = messages.WARNING
+        self.message_user(request, text, level)
 
     def _notify_summary(self, initiative) -> list[tuple]:
         sent = dict(
