@@ -1040,6 +1040,8 @@ class Notification(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Da inviare")
         SENT = "sent", _("Inviata")
+        # An SMS given to a development backend (console, memory): it reached no phone.
+        LOGGED = "logged", _("Scritta solo nel registro (ambiente di prova)")
         DELIVERED = "delivered", _("Consegnata")
         TO_PRINT = "to_print", _("Da stampare")
         PRINTED = "printed", _("Stampata")

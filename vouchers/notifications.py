@@ -262,6 +262,7 @@ class OutcomesTold:
     waiting: int  # messages an earlier click prepared that were still «Da inviare»
     waiting_sent: int  # of those, sent now
     waiting_unsent: int  # of those, failed now or turned into letters
+    waiting_logged: int  # of those, SMS written only to a development backend's log
     queued: bool | None  # the sending queue took the messages (None: it will after commit)
     still_pending: int  # messages of the call still «Da inviare» afterwards
 
@@ -288,6 +289,7 @@ def initiative_outcomes_tell(*, initiative: Initiative) -> OutcomesTold:
         waiting=len(waiting_ids),
         waiting_sent=sum(after[status] for status in SENT_STATUSES),
         waiting_unsent=after[Notification.Status.FAILED] + after[Notification.Status.TO_PRINT],
+        waiting_logged=after[Notification.Status.LOGGED],
         queued=handed[0] if handed else None,
         still_pending=pending.count(),
     )
@@ -297,11 +299,13 @@ def notification_send(*, notification: Notification) -> Notification:
     """Send one pending e-mail or SMS and record how it went.
 
     An SMS the provider does not take becomes a letter to print at once; one it takes waits
-    for the provider's delivery receipt (``sms_receipts_check``).
+    for the provider's delivery receipt (``sms_receipts_check``). One given to a development
+    backend, which reaches no phone, is recorded as written only to the log.
     """
     if notification.status != Notification.Status.PENDING:
         return notification
     provider_id = ""
+    sent = Notification.Status.SENT
     try:
         if notification.channel == Notification.Channel.EMAIL:
             send_mail(
@@ -312,9 +316,12 @@ def notification_send(*, notification: Notification) -> Notification:
                 fail_silently=False,
             )
         else:
-            provider_id = sms_backend().send(
+            backend = sms_backend()
+            provider_id = backend.send(
                 to=notification.recipient, text=notification.body[:SMS_LENGTH]
             )
+            if not getattr(backend, "reaches_phones", True):
+                sent = Notification.Status.LOGGED
     except SmsError as error:
         if notification.channel == Notification.Channel.SMS:
             logger.warning("SMS of notification %s not sent: %s", notification.pk, error)
@@ -325,7 +332,7 @@ def notification_send(*, notification: Notification) -> Notification:
         notification.status = Notification.Status.FAILED
         notification.error = str(error)[:255]
     else:
-        notification.status = Notification.Status.SENT
+        notification.status = sent
         notification.sent_at = timezone.now()
         notification.provider_id = provider_id or ""
     notification.save(update_fields=["status", "error", "sent_at", "provider_id"])

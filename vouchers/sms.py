@@ -1,7 +1,9 @@
 """SMS sending through a pluggable backend (``SMS_BACKEND`` setting).
 
 A backend sends a message and returns the provider's id for it, then answers, for that id,
-whether the provider delivered it (``delivery_status``). Production uses a real provider
+whether the provider delivered it (``delivery_status``). ``reaches_phones`` says whether
+what it sends can reach a phone at all: a message given to one that cannot is recorded as
+written only to the log, never as sent. Production uses a real provider
 (``SkebbySmsBackend``); the console and in-memory backends are for development and tests,
 and production refuses to start with them while SMS is enabled (``SMS_ENABLED``).
 """
@@ -47,6 +49,8 @@ def international_number(number: str) -> str:
 class ConsoleSmsBackend:
     """Write messages to the log: for development and demos; nothing reaches a phone."""
 
+    reaches_phones = False
+
     def send(self, *, to: str, text: str) -> str:
         logger.info("SMS to %s: %s", to, text)
         return ""
@@ -56,7 +60,9 @@ class ConsoleSmsBackend:
 
 
 class LocmemSmsBackend:
-    """Keep messages in memory: for tests, which set ``receipts[id]`` to play the provider."""
+    """Keep messages in memory, for tests: nothing reaches a phone."""
+
+    reaches_phones = False
 
     outbox: list[dict] = []
     receipts: dict[str, DeliveryReceipt] = {}
@@ -95,6 +101,8 @@ class SkebbySmsBackend:
     high quality with delivery receipt). A message is sent with ``POST sms`` and its state
     read with ``GET sms/<order_id>``.
     """
+
+    reaches_phones = True
 
     def __init__(self):
         self.base_url = settings.SMS_API_URL.rstrip("/") + "/"

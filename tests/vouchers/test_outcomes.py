@@ -230,3 +230,23 @@ def test_a_click_with_no_new_outcome_says_it_sent_the_messages_left_waiting(
 
     said = messages_of(step(client, "notify_detail", initiative))[-1]
     assert said == f"{initiative}: nessun nuovo esito da comunicare."
+
+
+def test_the_click_tells_apart_waiting_messages_sent_logged_failed_and_queued():
+    from vouchers.admin.outcomes import waiting_outcome
+    from vouchers.notifications import OutcomesTold
+
+    told = OutcomesTold(
+        prepared={"email": 0, "sms": 0, "letter": 0},
+        waiting=7,
+        waiting_sent=1,
+        waiting_unsent=2,
+        waiting_logged=1,
+        queued=True,
+        still_pending=3,
+    )
+    assert waiting_outcome(told) == (
+        "inviata 1 comunicazione in attesa; 2 comunicazioni in attesa non inviate (vedi "
+        "l'elenco delle comunicazioni); 1 SMS in attesa scritto solo nel registro (ambiente "
+        "di prova); 3 comunicazioni in attesa affidate alla coda di invio"
+    )

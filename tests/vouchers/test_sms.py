@@ -277,6 +277,32 @@ def test_an_sms_without_a_receipt_for_too_long_gets_a_letter(
     assert second.status == "sent"
 
 
+@pytest.mark.parametrize(
+    "backend", ["vouchers.sms.ConsoleSmsBackend", "vouchers.sms.LocmemSmsBackend"]
+)
+def test_an_sms_given_to_a_development_backend_says_it_reached_only_the_log(
+    backend, settings, django_capture_on_commit_callbacks, client
+):
+    settings.SMS_BACKEND, settings.SMS_ENABLED = backend, True
+    [notification] = funded_by_sms(django_capture_on_commit_callbacks)
+    notification.refresh_from_db()
+    assert notification.status == "logged"
+    label = "Scritta solo nel registro (ambiente di prova)"
+    assert notification.get_status_display() == label
+
+    manager = staff(Role.PROGRAMME_MANAGER, notification.application.municipality)
+    logged_in(client, manager)
+    listing = client.get(reverse("admin:vouchers_notification_changelist")).content.decode()
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", listing, flags=re.S)
+    [row] = [row for row in rows if notification.application.protocol_number in row]
+    assert label in row and not re.search(r">\s*Inviata\s*<", row)
+
+    # Nothing to wait for: no receipt will come, and no letter is made in its place.
+    assert sms_receipts_check() == {"delivered": 0, "undelivered": 0, "waiting": 0}
+    notification.refresh_from_db()
+    assert (notification.channel, notification.status) == ("sms", "logged")
+
+
 def test_with_sms_disabled_a_phone_only_applicant_gets_a_letter(
     settings, django_capture_on_commit_callbacks
 ):

@@ -45,6 +45,7 @@ from vouchers.notifications import (
 NOTIFICATION_STATUS_VARIANTS = {
     Notification.Status.PENDING: "info",
     Notification.Status.SENT: "success",
+    Notification.Status.LOGGED: "warning",
     Notification.Status.DELIVERED: "success",
     Notification.Status.TO_PRINT: "warning",
     Notification.Status.PRINTED: "success",
@@ -77,7 +78,16 @@ def waiting_outcome(told: OutcomesTold) -> str:
             )
             % {"count": told.waiting_unsent}
         )
-    queued = told.waiting - told.waiting_sent - told.waiting_unsent
+    if told.waiting_logged:
+        parts.append(
+            ngettext(
+                "%(count)d SMS in attesa scritto solo nel registro (ambiente di prova)",
+                "%(count)d SMS in attesa scritti solo nel registro (ambiente di prova)",
+                told.waiting_logged,
+            )
+            % {"count": told.waiting_logged}
+        )
+    queued = told.waiting - told.waiting_sent - told.waiting_unsent - told.waiting_logged
     if queued and told.queued is not False:
         parts.append(
             ngettext(
