@@ -241,7 +241,8 @@ def voucher_redeem(
 
     The voucher row is locked, the rules are checked again under the lock, then the
     balance, the redemption and its ledger entry are written in one transaction. A retry
-    with the same key and body returns the first redemption and debits nothing.
+    with the same key and body returns the first redemption and debits nothing; a key that a
+    look-up closed (``idempotency_key_resolve``) is refused with ``idempotency_key_closed``.
     """
     if not idempotency_key or len(idempotency_key) > 255:
         raise RedemptionError("idempotency_key_missing")
@@ -283,7 +284,8 @@ def _redeem_with_orm(
             )
     except (RedemptionError, IntegrityError):
         # Another request with the same key may have committed while this one waited for
-        # the voucher's lock: answer as it did instead of refusing or debiting twice.
+        # the voucher's lock: answer as it did instead of refusing or debiting twice. A
+        # look-up that closed the key first makes this the refusal idempotency_key_closed.
         replay = _replay(merchant=merchant, key=idempotency_key, request_hash=request_hash)
         if replay is not None:
             return replay
@@ -391,7 +393,8 @@ def _redeem_in_database(
                 cursor.execute(_REDEEM_SQL, params)
                 row = cursor.fetchone()
     except IntegrityError:
-        # Another request with the same key committed first: answer as it did.
+        # Another request with the same key committed first: answer as it did (or a look-up
+        # closed the key first: refused with idempotency_key_closed).
         replay = _replay(merchant=merchant, key=idempotency_key, request_hash=request_hash)
         if replay is None:
             raise
@@ -439,6 +442,8 @@ def _redeem_in_database(
         )
         redemption._state.fields_cache.update(voucher=voucher, merchant=merchant)
         return RedemptionResult(redemption=redemption, replayed=outcome == "replayed")
+    # A closed key's hash matches no request, so the function answers it as a reused key:
+    # told apart here, on that rare answer only.
     if outcome == "idempotency_key_reused" and _key_closed(merchant=merchant, key=idempotency_key):
         raise RedemptionError("idempotency_key_closed")
     if outcome in ("idempotency_key_reused", "authentication_failed"):
