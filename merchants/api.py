@@ -284,7 +284,8 @@ class RedemptionListCreateApi(APIView):
             "Debits the voucher once. The `Idempotency-Key` header (1–255 characters) is "
             "required: a retry with the same key and body returns the first response again "
             "and debits nothing more; the same key with another body is refused with "
-            "`idempotency_key_reused`."
+            "`idempotency_key_reused`, and a key that `GET /api/v1/redemptions/lookup/` "
+            "answered with `redemption_not_found` is refused with `idempotency_key_closed`."
         ),
         parameters=[
             idempotency_key_header("A unique value per sale, reused unchanged on retries.")
@@ -312,6 +313,7 @@ class RedemptionListCreateApi(APIView):
                 "partial_not_allowed",
                 "merchant_not_in_circuit",
                 "idempotency_key_reused",
+                "idempotency_key_closed",
             ),
             **AUTH_ERRORS,
             503: UNAVAILABLE,
@@ -457,14 +459,20 @@ class RedemptionLookupApi(APIView):
             "For a till that lost the answer to a redemption: returns the redemption this "
             "shop recorded under the `Idempotency-Key`, or `redemption_not_found` if none was "
             "recorded, so that nothing was charged. Asking charges nothing, unlike sending "
-            "the redemption again."
+            "the redemption again.\n\n"
+            "A `redemption_not_found` is final: the key is closed in the same transaction, "
+            "so the redemption sent with it, if it is still on its way (held up in a proxy or "
+            "the server), is refused with `idempotency_key_closed` when it arrives and debits "
+            "nothing. A redemption that recorded the key first is returned instead. Asking "
+            "again gives the same answer. Make the sale again with a new key."
         ),
         parameters=[idempotency_key_header("The key the redemption was sent with.")],
         responses={
             200: RedemptionOutputSerializer,
             400: _error("The header is missing, blank or too long.", "idempotency_key_missing"),
             404: _error(
-                "This shop recorded no redemption with this key: nothing was charged.",
+                "This shop recorded no redemption with this key: nothing was charged, and "
+                "the key is now closed, so nothing will be charged with it.",
                 "redemption_not_found",
             ),
             401: AUTH_ERRORS[401],
@@ -480,8 +488,8 @@ class RedemptionLookupApi(APIView):
         )
         if not serializer.is_valid():
             raise RedemptionError("idempotency_key_missing")
-        redemption = selectors.merchant_redemption_by_idempotency_key(
-            merchant_id=till.merchant.pk, key=serializer.validated_data["idempotency_key"]
+        redemption = services.idempotency_key_resolve(
+            till=till, key=serializer.validated_data["idempotency_key"]
         )
         if redemption is None:
             raise RedemptionError(

@@ -28,6 +28,10 @@ class RedemptionError(VoucherError):
         "idempotency_key_reused": _(
             "Questa Idempotency-Key è già stata usata per un'altra operazione."
         ),
+        "idempotency_key_closed": _(
+            "La cassa aveva già verificato che questa vendita non era arrivata e l'ha chiusa: "
+            "nulla è stato addebitato. Se serve, ripeti la vendita."
+        ),
         "void_window_closed": _(
             "Un utilizzo si può annullare solo nel giorno in cui è stato fatto."
         ),

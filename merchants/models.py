@@ -340,8 +340,18 @@ class Redemption(models.Model):
         return f"{self.created_at:%Y}-{self.pk:08d}"
 
 
+# The request_hash of a key closed by a look-up that found no sale under it. A real
+# request's hash is 64 hexadecimal digits, so no request ever matches it.
+CLOSED_KEY_HASH = "closed"
+
+
 class IdempotencyRecord(models.Model):
-    """The first answer given to a redemption request with a client's Idempotency-Key."""
+    """The first answer given to a redemption request with a client's Idempotency-Key.
+
+    A record without a redemption is a closed key: a till asked whether a sale sent with it
+    was recorded, none was, and the answer "nothing was charged" must stay true, so a request
+    with this key that arrives later is refused (``merchants.services.idempotency_key_resolve``).
+    """
 
     # Looked up by (merchant, key): the unique constraint's index serves it and every look-up
     # by merchant. A second index on merchant alone cost each sale an insert, and a backend
@@ -360,6 +370,8 @@ class IdempotencyRecord(models.Model):
         on_delete=models.CASCADE,
         related_name="idempotency_record",
         verbose_name=_("utilizzo"),
+        null=True,
+        blank=True,
     )
     created_at = models.DateTimeField(_("creato il"), auto_now_add=True)
 

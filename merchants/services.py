@@ -17,6 +17,7 @@ from core.money import ZERO, InvalidAmount, format_euro, positive_euro
 from core.services import Line, journal_post
 from merchants.errors import RedemptionError
 from merchants.models import (
+    CLOSED_KEY_HASH,
     DeviceKey,
     IdempotencyRecord,
     Merchant,
@@ -26,7 +27,7 @@ from merchants.models import (
     Settlement,
     hash_device_key,
 )
-from merchants.selectors import merchant_in_circuit
+from merchants.selectors import merchant_in_circuit, merchant_redemption_by_idempotency_key
 from vouchers.codes import InvalidCodeFormat, normalize_code
 from vouchers.models import Beneficiary, Voucher
 from vouchers.services import outstanding_line
@@ -190,10 +191,43 @@ def _replay(*, merchant: Merchant, key: str, request_hash: str) -> RedemptionRes
     if not found:
         return None
     stored_hash, redemption_id = found[0]
+    if stored_hash == CLOSED_KEY_HASH:
+        raise RedemptionError("idempotency_key_closed")
     if stored_hash != request_hash:
         raise RedemptionError("idempotency_key_reused")
     redemption = Redemption.objects.select_related("voucher__beneficiary").get(pk=redemption_id)
     return RedemptionResult(redemption=redemption, replayed=True)
+
+
+def idempotency_key_resolve(*, till: Till, key: str) -> Redemption | None:
+    """The sale this shop recorded under a till's Idempotency-Key, or None: then never one.
+
+    A till that lost the answer to a sale asks before selling again. When no sale is recorded
+    the key is closed in the same transaction (a record without a redemption), so a request
+    with it still on its way, held up in a proxy or a busy worker, is refused when it arrives
+    and the answer "nothing was charged" stays true. The key's unique constraint orders the
+    two: a sale that recorded the key first is found and returned instead.
+    """
+    if not key or len(key) > 255:
+        raise RedemptionError("idempotency_key_missing")
+    merchant_id = till.merchant.pk
+    with transaction.atomic():
+        redemption = merchant_redemption_by_idempotency_key(merchant_id=merchant_id, key=key)
+        if redemption is not None:
+            return redemption
+        # On PostgreSQL the insert waits for a sale with this key that has not committed yet
+        # and then does nothing if it did; the read after it sees that sale.
+        IdempotencyRecord.objects.bulk_create(
+            [IdempotencyRecord(merchant_id=merchant_id, key=key, request_hash=CLOSED_KEY_HASH)],
+            ignore_conflicts=True,
+        )
+        return merchant_redemption_by_idempotency_key(merchant_id=merchant_id, key=key)
+
+
+def _key_closed(*, merchant: Merchant, key: str) -> bool:
+    return IdempotencyRecord.objects.filter(
+        merchant=merchant, key=key, request_hash=CLOSED_KEY_HASH
+    ).exists()
 
 
 def voucher_redeem(
@@ -207,7 +241,8 @@ def voucher_redeem(
 
     The voucher row is locked, the rules are checked again under the lock, then the
     balance, the redemption and its ledger entry are written in one transaction. A retry
-    with the same key and body returns the first redemption and debits nothing.
+    with the same key and body returns the first redemption and debits nothing; a key that a
+    look-up closed (``idempotency_key_resolve``) is refused with ``idempotency_key_closed``.
     """
     if not idempotency_key or len(idempotency_key) > 255:
         raise RedemptionError("idempotency_key_missing")
@@ -249,7 +284,8 @@ def _redeem_with_orm(
             )
     except (RedemptionError, IntegrityError):
         # Another request with the same key may have committed while this one waited for
-        # the voucher's lock: answer as it did instead of refusing or debiting twice.
+        # the voucher's lock: answer as it did instead of refusing or debiting twice. A
+        # look-up that closed the key first makes this the refusal idempotency_key_closed.
         replay = _replay(merchant=merchant, key=idempotency_key, request_hash=request_hash)
         if replay is not None:
             return replay
@@ -357,7 +393,8 @@ def _redeem_in_database(
                 cursor.execute(_REDEEM_SQL, params)
                 row = cursor.fetchone()
     except IntegrityError:
-        # Another request with the same key committed first: answer as it did.
+        # Another request with the same key committed first: answer as it did (or a look-up
+        # closed the key first: refused with idempotency_key_closed).
         replay = _replay(merchant=merchant, key=idempotency_key, request_hash=request_hash)
         if replay is None:
             raise
@@ -405,6 +442,10 @@ def _redeem_in_database(
         )
         redemption._state.fields_cache.update(voucher=voucher, merchant=merchant)
         return RedemptionResult(redemption=redemption, replayed=outcome == "replayed")
+    # A closed key's hash matches no request, so the function answers it as a reused key:
+    # told apart here, on that rare answer only.
+    if outcome == "idempotency_key_reused" and _key_closed(merchant=merchant, key=idempotency_key):
+        raise RedemptionError("idempotency_key_closed")
     if outcome in ("idempotency_key_reused", "authentication_failed"):
         raise RedemptionError(outcome)
     # A refusal. A request with the same key may have committed while this one waited for

@@ -568,6 +568,12 @@ def test_a_till_of_shop_a_cannot_touch_shop_bs_redemptions_or_vouchers(world, sh
     assert key_b, "B's sale was recorded with an Idempotency-Key"
     response = shop_a_till.get(reverse("api-redemption-lookup"), HTTP_IDEMPOTENCY_KEY=key_b[0])
     assert_error(response, 404, "redemption_not_found")
+    # Asking closes the key for shop A alone (its own record, with no sale); B's sale keeps it.
+    closed = IdempotencyRecord.objects.get(key=key_b[0], redemption=None)
+    assert closed.merchant_id == world.a.rows["merchants.DeviceKey"].merchant_id
+    assert IdempotencyRecord.objects.get(key=key_b[0], redemption=sale_b).merchant_id == (
+        sale_b.merchant_id
+    )
 
     listed = shop_a_till.get(reverse("api-redemptions"))
     assert listed.status_code == 200
@@ -577,7 +583,9 @@ def test_a_till_of_shop_a_cannot_touch_shop_bs_redemptions_or_vouchers(world, sh
     assert world.b.marker not in listed.content.decode()
 
     assert Voucher.objects.get(pk=voucher_b.pk).balance == balance
-    assert snapshot(*b_rows(world)) == before
+    rows, counts = before
+    keys = IdempotencyRecord._meta.db_table
+    assert snapshot(*b_rows(world)) == (rows, {**counts, keys: counts[keys] + 1})
 
 
 # --- the app: beneficiaries and cashiers ------------------------------------------------

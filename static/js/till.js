@@ -439,9 +439,8 @@
     send();
   }
 
-  // "at": when the till last knew the sale on its way (see resolvePending).
   function keepPending() {
-    store("pending", Object.assign({}, sale, { code: undefined, at: Date.now() }));
+    store("pending", Object.assign({}, sale, { code: undefined }));
   }
 
   function askRepeat(earlier, amount) {
@@ -526,9 +525,10 @@
 
   // ---- a sale left without an answer ------------------------------------------------
   // Asked, not sent again: a sale that never arrived would be charged now, maybe after the
-  // customer left. Until the answer comes the till reads no other voucher.
+  // customer left. Until the answer comes the till reads no other voucher. A "not found" is
+  // final: the server closes the sale's key as it answers, so the sale, if it was only held
+  // up on its way, is refused when it arrives and charges nothing.
   var resolving = false;
-  var SETTLE = 5000;
 
   async function resolvePending() {
     var left = stored("pending");
@@ -540,12 +540,6 @@
     say(el.pendingText, interpolate(gettext("Verifico se il pagamento di %(amount)s (%(holder)s) è andato a buon fine…"), figures, true));
     el.pendingTitle.focus();
     var result = await call(conf.lookupUrl, { key: left.key });
-    // A request held up on the way could still land after a "not found": ask again later.
-    var settle = (left.at || 0) + SETTLE - Date.now();
-    if (result.status === 404 && settle > 0) {
-      await new Promise(function (done) { setTimeout(done, Math.min(settle, SETTLE)); });
-      result = await call(conf.lookupUrl, { key: left.key });
-    }
     resolving = false;
     if (result.ok) {
       store("pending", null);

@@ -17,6 +17,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from core.models import Journal
+from core.selectors import unbalanced_journals
 from merchants.models import Merchant, MerchantStaff, Redemption, RefusedAttempt
 from merchants.services import device_key_revoke, settlement_create
 from tests import factories, zbar
@@ -1241,6 +1242,58 @@ def test_lookup_of_a_voided_sale_says_it_was_voided(circuit, till_client):
     sale = redeem(till_client, circuit["voucher"].code, "20.00", key="voided-later").json()
     till_client.post(void_url(sale["id"]))
     assert lookup(till_client, "voided-later").json()["status"] == "voided"
+
+
+def test_a_sale_arriving_after_its_key_was_looked_up_and_not_found_is_refused_and_debits_nothing(
+    circuit, till_client
+):
+    voucher = circuit["voucher"]
+    assert_error(lookup(till_client, "held-up"), 404, "redemption_not_found")
+    before = snapshot(voucher)
+
+    # The sale, held up on its way, reaches the server after the till was told "not charged".
+    body = assert_error(
+        redeem(till_client, voucher.code, "20.00", key="held-up"), 409, "idempotency_key_closed"
+    )
+    assert "nulla è stato addebitato" in body["detail"]
+    assert snapshot(voucher) == before
+    assert voucher.balance == Decimal("100.00")
+    assert RefusedAttempt.objects.filter(reason="idempotency_key_closed").count() == 1
+    # Asked again, the answer stays "not charged"; the same sale with a new key is made.
+    assert_error(lookup(till_client, "held-up"), 404, "redemption_not_found")
+    assert redeem(till_client, voucher.code, "20.00", key="made-again").status_code == 201
+    assert snapshot(voucher)[0] == Decimal("80.00")
+    assert not unbalanced_journals().exists()
+
+
+def test_a_key_closed_by_a_cashiers_lookup_is_refused_in_english_too(circuit):
+    voucher = circuit["voucher"]
+    cashier = session_client(factories.cashier(shop=circuit["merchant"]))
+    assert_error(lookup(cashier, "closed-key"), 404, "redemption_not_found")
+    response = redeem(cashier, voucher.code, "20.00", key="closed-key", HTTP_ACCEPT_LANGUAGE="en")
+    body = assert_error(response, 409, "idempotency_key_closed")
+    assert "nothing was charged" in body["detail"]
+    voucher.refresh_from_db()
+    assert voucher.balance == Decimal("100.00")
+
+
+def test_a_key_closed_in_one_shop_leaves_the_same_key_free_in_another(circuit, till_client):
+    assert_error(lookup(till_client, "shop-key"), 404, "redemption_not_found")
+    other_shop = factories.merchant(initiative=circuit["initiative"])
+    response = redeem(device_client(other_shop), circuit["voucher"].code, "20.00", key="shop-key")
+    assert response.status_code == 201, response.content
+
+
+def test_a_lookup_after_a_recorded_sale_returns_it_and_the_sale_still_replays(circuit, till_client):
+    voucher = circuit["voucher"]
+    sale = redeem(till_client, voucher.code, "20.00", key="recorded").json()
+    assert lookup(till_client, "recorded").json() == sale
+    again = redeem(till_client, voucher.code, "20.00", key="recorded")
+    assert again.status_code == 201, again.content
+    assert again.json() == sale
+    assert again["Idempotent-Replayed"] == "true"
+    voucher.refresh_from_db()
+    assert voucher.balance == Decimal("80.00")
 
 
 @pytest.mark.parametrize("key", [None, "", "   ", "k" * 256])

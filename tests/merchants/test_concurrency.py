@@ -236,3 +236,51 @@ def test_concurrent_voids_and_redemptions_keep_the_ledger_consistent(shop):
     assert voucher.balance == Decimal("100.00") - Decimal("20.00") * len(spent)
     assert merchant_payable(merchant_id=shop["merchant"].pk) == Decimal("20.00") * len(spent)
     assert not unbalanced_journals().exists()
+
+
+LOOKUP_URL = "/api/v1/redemptions/lookup/"
+
+
+def test_lookups_racing_a_sale_with_its_key_never_let_a_not_found_be_charged(shop):
+    """Tills asking about a sale while it is still on its way, many times over.
+
+    Whatever the order, the voucher is debited at most once, and not at all once any
+    look-up answered "not found": the sale then arrives to a closed key.
+    """
+    seen = Counter()
+    for round_number in range(6):
+        voucher = factories.voucher(initiative=shop["initiative"])
+        key = f"racing-{round_number}"
+
+        def work(index: int, client: APIClient, voucher=voucher, key=key):
+            if index % 2:
+                response = client.get(LOOKUP_URL, HTTP_IDEMPOTENCY_KEY=key)
+                return "lookup", response.status_code, response.json()
+            # Spread the sales a little, so that some arrive before and some after the asking.
+            threading.Event().wait(random.uniform(0, 0.01))
+            status, body = redeem(client, code=voucher.code, amount="20.00", key=key)
+            return "redeem", status, body
+
+        results = run_together(8, work, shop["key"])
+        lookups = [(status, body) for kind, status, body in results if kind == "lookup"]
+        sales = [(status, body) for kind, status, body in results if kind == "redeem"]
+        redemptions = list(Redemption.objects.filter(voucher=voucher))
+        assert len(redemptions) <= 1
+        assert {status for status, _ in lookups} <= {200, 404}
+        assert {status for status, _ in sales} <= {201, 409}
+        if any(status == 404 for status, _ in lookups):
+            seen["not found"] += 1
+            assert redemptions == []
+            assert all(body["code"] == "redemption_not_found" for _, body in lookups)
+            assert all(body["code"] == "idempotency_key_closed" for _, body in sales)
+            record = IdempotencyRecord.objects.get(merchant=shop["merchant"], key=key)
+            assert record.redemption_id is None
+        else:
+            seen["found"] += 1
+            (redemption,) = redemptions
+            assert all(body["id"] == redemption.pk for _, body in lookups + sales)
+            assert {status for status, _ in sales} == {201}
+            assert redemption.amount == Decimal("20.00")
+        assert_voucher_matches_ledger(voucher)
+    assert not unbalanced_journals().exists()
+    assert sum(seen.values()) == 6

@@ -401,3 +401,21 @@ def test_the_service_the_lane_calls_refuses_an_amount_outside_the_pattern_before
     with django_assert_num_queries(0), pytest.raises(RedemptionError) as refusal:
         voucher_redeem(till=till, code=circuit["voucher"].code, amount=amount, idempotency_key="a")
     assert refusal.value.code == "invalid_amount"
+
+
+def test_a_sale_with_a_key_closed_by_a_lookup_is_refused_and_debits_nothing(
+    circuit, till_client, view_calls
+):
+    voucher = circuit["voucher"]
+    lookup = till_client.get("/api/v1/redemptions/lookup/", HTTP_IDEMPOTENCY_KEY="held-up")
+    assert lookup.status_code == 404 and lookup.json()["code"] == "redemption_not_found"
+
+    # The lane debits nothing and leaves the refusal to the view, which records it once.
+    response = post(till_client, {"code": voucher.code, "amount": "20.00"}, key="held-up")
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "idempotency_key_closed"
+    assert len(view_calls) == 1
+    voucher.refresh_from_db()
+    assert voucher.balance == Decimal("100.00")
+    assert not Redemption.objects.exists()
+    assert RefusedAttempt.objects.filter(reason="idempotency_key_closed").count() == 1

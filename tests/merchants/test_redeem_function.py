@@ -153,7 +153,11 @@ def written(w, amounts=()):
             for p in postings
         ),
         "keys": sorted(
-            (k.key, hashes.get(k.request_hash), k.redemption.journal_id in {j.pk for j in journals})
+            (
+                k.key,
+                hashes.get(k.request_hash, k.request_hash),
+                k.redemption is not None and k.redemption.journal_id in {j.pk for j in journals},
+            )
             for k in IdempotencyRecord.objects.filter(merchant=shop)
         ),
         "accounts": sorted(
@@ -175,6 +179,11 @@ def suspend(w):
     Merchant.objects.filter(pk=w["shop"].pk).update(status=Merchant.Status.SUSPENDED)
     w["shop"].refresh_from_db()
     w["till"] = services.Till(merchant=w["shop"], device=w["till"].device, user=w["till"].user)
+
+
+def look_up_a(w):
+    """The till asks for the sale sent with key "a"."""
+    services.idempotency_key_resolve(till=w["till"], key="a")
 
 
 TODAY = timezone.localdate()
@@ -213,6 +222,9 @@ CASES = {
     ),
     "retry after the shop was suspended": ({}, [(None, "5.00", "a"), (suspend, "5.00", "a")]),
     "a cashier, not a device": ({"device": False}, [(None, "5.00", "a"), (None, "5.00", "a")]),
+    "key closed by a look-up that found nothing": ({}, [(look_up_a, "5.00", "a")]),
+    "a key closed, then a new one": ({}, [(look_up_a, "5.00", "a"), (None, "5.00", "b")]),
+    "key looked up after its sale": ({}, [(None, "5.00", "a"), (look_up_a, "5.00", "a")]),
 }
 
 
