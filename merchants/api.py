@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -20,6 +19,7 @@ from rest_framework.views import APIView
 from core.api import ErrorSerializer, error_response
 from core.client_address import client_ip
 from core.days import OUT_OF_RANGE, day_in_range
+from core.rate_limits import Counter, attempt_count, limit_reached
 from merchants import selectors, services
 from merchants.authentication import DevicePrincipal
 from merchants.errors import RedemptionError
@@ -116,6 +116,13 @@ class UnknownCodeWindow:
     remaining: float
 
     @property
+    def counters(self) -> list[Counter]:
+        return [
+            Counter(key=key, limit=limit, seconds=self.seconds)
+            for key, limit in self.limits.items()
+        ]
+
+    @property
     def retry_after(self) -> str:
         return str(max(math.ceil(self.remaining), 1))
 
@@ -140,13 +147,8 @@ def unknown_code_window(request: Request, till: services.Till) -> UnknownCodeWin
 def unknown_code_throttle(request: Request, till: services.Till) -> Response | None:
     """Refuse a till or an address that sent too many unknown codes in this window."""
     current = unknown_code_window(request, till)
-    try:
-        counts = cache.get_many(list(current.limits))
-    except Exception:
-        # A cache outage must not stop the tills: without counters nothing is throttled.
-        logger.warning("Unknown-code counters unavailable", exc_info=True)
-        return None
-    if any(int(counts.get(key) or 0) >= limit for key, limit in current.limits.items()):
+    # A cache outage must not stop the tills: without counters nothing is throttled.
+    if limit_reached(current.counters):
         error = RedemptionError("rate_limited")
         return error_response(
             error.code, error.detail, headers={"Retry-After": current.retry_after}
@@ -183,16 +185,7 @@ def unknown_code_count(request: Request, till: services.Till) -> None:
     # This process's tills are checked afresh from now on.
     _recently_clean.clear()
     current = unknown_code_window(request, till)
-    try:
-        for key in current.limits:
-            if cache.add(key, 1, timeout=current.seconds):
-                continue
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.add(key, 1, timeout=current.seconds)
-    except Exception:
-        logger.warning("Unknown-code counters unavailable", exc_info=True)
+    attempt_count(current.counters)
 
 
 class VoucherCheckApi(APIView):

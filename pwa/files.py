@@ -5,34 +5,13 @@ identity documents, receipts) are personal data: here only their owner downloads
 download them from the admin pages of the application or claim, scoped to what they may see.
 """
 
-import os
-
-from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
+from core.uploads import stored_file_response
 from pwa.pages import PUBLIC_STATUSES, beneficiary_required
 from vouchers.models import ApplicationDocument, Expense, InitiativeDocument
 from vouchers.selectors import initiatives_for
-
-
-def file_response(
-    file: FieldFile, *, content_type: str, attachment: bool, public: bool = False
-) -> FileResponse:
-    """Stream a stored file with its type and name; a file missing from the storage is a 404."""
-    try:
-        stream = file.open("rb")
-    except (FileNotFoundError, ValueError) as missing:
-        raise Http404 from missing
-    response = FileResponse(
-        stream,
-        as_attachment=attachment,
-        filename=os.path.basename(file.name),
-        content_type=content_type,
-    )
-    response["Cache-Control"] = "public, max-age=3600" if public else "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def initiative_document(request: HttpRequest, initiative_id: int, document_id: int):
@@ -48,7 +27,7 @@ def initiative_document(request: HttpRequest, initiative_id: int, document_id: i
         and initiatives_for(user=request.user).filter(pk=initiative_id).exists()
     ):
         raise Http404
-    return file_response(
+    return stored_file_response(
         document.file, content_type="application/pdf", attachment=False, public=public
     )
 
@@ -61,7 +40,7 @@ def my_application_document(request: HttpRequest, application_id: int, document_
         application_id=application_id,
         application__applicant=request.beneficiary,
     )
-    return file_response(document.file, content_type=document.content_type, attachment=True)
+    return stored_file_response(document.file, content_type=document.content_type, attachment=True)
 
 
 @beneficiary_required
@@ -69,6 +48,6 @@ def my_expense_receipt(request: HttpRequest, claim_id: int, expense_id: int):
     expense = get_object_or_404(
         Expense, pk=expense_id, claim_id=claim_id, claim__beneficiary=request.beneficiary
     )
-    return file_response(
+    return stored_file_response(
         expense.receipt, content_type=expense.receipt_content_type, attachment=True
     )

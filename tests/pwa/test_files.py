@@ -147,6 +147,21 @@ def test_staff_entitled_to_the_application_download_the_files_in_the_admin(clien
     assert receipt.status_code == 200 and receipt["Content-Type"] == "image/jpeg"
 
 
+def test_a_file_missing_from_the_storage_is_not_found_in_the_app_and_the_admin(client, uploads):
+    application, document = uploads["application"], uploads["document"]
+    expense = uploads["claim"].expenses.get()
+    document.file.storage.delete(document.file.name)
+    expense.receipt.storage.delete(expense.receipt.name)
+    urls = private_urls(uploads)
+    client.force_login(staff(Role.VALIDATOR, application.municipality))
+    assert client.get(urls["admin:document"]).status_code == 404
+    assert client.get(urls["admin:receipt"]).status_code == 404
+    client.logout()
+    client.force_login(beneficiary_user(beneficiary=application.applicant))
+    assert client.get(urls["app:document"]).status_code == 404
+    assert client.get(urls["app:receipt"]).status_code == 404
+
+
 def published_call_with_document() -> tuple[Initiative, InitiativeDocument]:
     initiative = factories.initiative(status=Initiative.Status.PUBLISHED)
     document = InitiativeDocument(initiative=initiative, title="Avviso pubblico")

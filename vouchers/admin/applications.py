@@ -6,7 +6,6 @@ or a bulk action that asks for the reason and calls one service per application.
 services own (status, outcome, rank, amount, protocol) is only ever shown.
 """
 
-import os
 import re
 
 from django import forms
@@ -14,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
@@ -40,6 +39,7 @@ from core.admin import (
 )
 from core.errors import DomainError
 from core.paginator import CappedCountPaginator
+from core.uploads import stored_file_response
 from vouchers.admin.exports import ApplicationResource, ExportAdminMixin
 from vouchers.admin.intake import ApplicationIntakeMixin, text_field
 from vouchers.admin.phases import APPLICATION_STATUS_VARIANTS, MAX_BULK_SELECTION
@@ -821,12 +821,6 @@ class ApplicationAdmin(
         document = application.documents.filter(pk=document_id).first()
         if document is None:
             raise Http404
-        response = FileResponse(
-            document.file.open("rb"),
-            as_attachment=True,
-            filename=os.path.basename(document.file.name),
-            content_type=document.content_type,
+        return stored_file_response(
+            document.file, content_type=document.content_type, attachment=True
         )
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response

@@ -6,15 +6,13 @@ municipality see the claims of their municipality's applications only; payment b
 the municipalities' transfers are the agency's matters.
 """
 
-import os
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Sum
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +43,7 @@ from core.forms import EuroField
 from core.models import Organization
 from core.money import CENT, ZERO
 from core.roles import sees_everything
+from core.uploads import stored_file_response
 from vouchers.admin.scoping import (
     ScopedAdminMixin,
     ScopedRelatedDropdownFilter,
@@ -405,15 +404,9 @@ class ReimbursementClaimAdmin(ScopedAdminMixin, ModelAdmin):
         expense = self._claim(request, object_id).expenses.filter(pk=expense_id).first()
         if expense is None:
             raise Http404
-        response = FileResponse(
-            expense.receipt.open("rb"),
-            as_attachment=True,
-            filename=os.path.basename(expense.receipt.name),
-            content_type=expense.receipt_content_type,
+        return stored_file_response(
+            expense.receipt, content_type=expense.receipt_content_type, attachment=True
         )
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
 
     # The review.
 
