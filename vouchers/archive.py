@@ -59,7 +59,7 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
-from vouchers.notifications import outcome_letters_pdf
+from vouchers.outcome_letters import outcome_letters_pdf
 
 # A call is archived once nobody can apply any more.
 ARCHIVABLE_STATUSES = (

@@ -132,7 +132,7 @@ def application_receipt_pdf(
     """The desk's receipt of an application: protocol, call, date, applicant, what comes next.
 
     ``next_steps`` and ``closing`` are sentences already written for this application (see
-    ``vouchers.notifications.receipt_texts``).
+    ``vouchers.outcome_letters.receipt_texts``).
     """
     applicant = application.applicant
     address = ", ".join(

@@ -11,12 +11,8 @@ from tests.vouchers.test_programme import applicant, open_call, run_to_ranking
 from vouchers import programme
 from vouchers.letters import today_label
 from vouchers.models import Notification
-from vouchers.notifications import (
-    APPEAL_TERMS,
-    initiative_notify_outcomes,
-    outcome_letters_pdf,
-    responsible_officer_line,
-)
+from vouchers.notifications import initiative_notify_outcomes
+from vouchers.outcome_letters import APPEAL_TERMS, outcome_letters_pdf, responsible_officer_line
 from vouchers.reports import Dimension
 
 pytestmark = pytest.mark.django_db

@@ -65,7 +65,7 @@ def test_an_outcome_sent_after_issuing_says_the_vouchers_are_in_the_app_once(
 
 
 def test_a_letter_telling_that_the_vouchers_are_available_carries_an_access_code():
-    from vouchers.notifications import outcome_letters_print
+    from vouchers.outcome_letters import outcome_letters_print
 
     initiative, _applications = run_to_ranking(1)
     initiative_notify_outcomes(initiative=initiative)

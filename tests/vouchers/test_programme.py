@@ -311,7 +311,8 @@ def test_outcomes_go_by_email_sms_or_letter_once_each(
     mailoutbox, django_capture_on_commit_callbacks
 ):
     from vouchers.models import Notification
-    from vouchers.notifications import initiative_notify_outcomes, outcome_letters_pdf
+    from vouchers.notifications import initiative_notify_outcomes
+    from vouchers.outcome_letters import outcome_letters_pdf
     from vouchers.sms import LocmemSmsBackend
 
     LocmemSmsBackend.outbox.clear()
@@ -360,7 +361,8 @@ def test_a_funded_letter_carries_an_access_code_that_logs_in(django_capture_on_c
 
     from vouchers.access import access_code_login
     from vouchers.models import Notification
-    from vouchers.notifications import initiative_notify_outcomes, outcome_letters_print
+    from vouchers.notifications import initiative_notify_outcomes
+    from vouchers.outcome_letters import outcome_letters_print
 
     initiative, _applications = run_to_ranking(1)
     with django_capture_on_commit_callbacks(execute=True):

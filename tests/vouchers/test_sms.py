@@ -25,11 +25,8 @@ from tests.test_admin_programme import logged_in, staff
 from tests.vouchers.test_programme import applicant, open_call
 from vouchers import programme
 from vouchers.models import Notification
-from vouchers.notifications import (
-    initiative_notify_outcomes,
-    outcome_letters_print,
-    sms_receipts_check,
-)
+from vouchers.notifications import initiative_notify_outcomes, sms_receipts_check
+from vouchers.outcome_letters import outcome_letters_print
 from vouchers.sms import international_number
 
 pytestmark = pytest.mark.django_db

@@ -36,7 +36,7 @@ from core.uploads import UploadError, checked_upload
 from vouchers.admin.phases import pdf_response
 from vouchers.admin.scoping import request_scope, visible_applications, visible_initiatives
 from vouchers.models import Application, Initiative, validate_fiscal_code
-from vouchers.notifications import application_receipt_print
+from vouchers.outcome_letters import application_receipt_print
 from vouchers.programme import (
     ELIGIBILITY_CODES,
     ISEE_CEILING,

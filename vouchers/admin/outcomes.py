@@ -39,8 +39,8 @@ from vouchers.notifications import (
     UNDELIVERED_SMS_LETTERS,
     OutcomesTold,
     initiative_outcomes_tell,
-    outcome_letters_print,
 )
+from vouchers.outcome_letters import outcome_letters_print
 
 NOTIFICATION_STATUS_VARIANTS = {
     Notification.Status.PENDING: "info",
