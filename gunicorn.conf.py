@@ -1,4 +1,4 @@
-"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py core.wsgi`."""
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py config.wsgi`."""
 
 import multiprocessing
 import os

@@ -34,7 +34,7 @@ def recreate_database(database_url: str) -> None:
 def configure_django(database_url: str, **extra_env: str) -> dict[str, str]:
     """Point Django at the bench database with production-like settings, and set it up."""
     env = {
-        "DJANGO_SETTINGS_MODULE": "core.settings.base",
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "BUONOCOMUNE_ENV": "development",
         "DEBUG": "0",  # with DEBUG on, Django keeps every query in memory
         "ALLOWED_HOSTS": "127.0.0.1",

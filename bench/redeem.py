@@ -2,7 +2,7 @@
 
 Run with ``.venv/bin/python bench/redeem.py`` (PostgreSQL on 127.0.0.1:5432). It drops and
 recreates the bench database, issues the vouchers through the services, starts gunicorn
-with ``core.wsgi``, drives ``POST /api/v1/redemptions/`` from concurrent clients (keeping
+with ``config.wsgi``, drives ``POST /api/v1/redemptions/`` from concurrent clients (keeping
 connections alive where the worker class allows it) for a fixed time, then replays the SQL of one ``voucher_redeem`` call (captured from the
 ORM) with psycopg from as many clients for as long, and prints both rates, their ratio, the
 ratio of each to its target and a consistency check of the books. See bench/README.md.
@@ -104,7 +104,7 @@ def recreate_database(database_url: str) -> None:
 def configure_django(database_url: str) -> dict[str, str]:
     """Set the environment the bench process and gunicorn share, and set Django up."""
     env = {
-        "DJANGO_SETTINGS_MODULE": "core.settings.base",
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "BUONOCOMUNE_ENV": "development",
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -212,14 +212,14 @@ def create_circuit(*, vouchers: int) -> dict:
 
 
 def api_queries_per_redemption(circuit: dict) -> list[str]:
-    """Run one real API request in-process, through ``core.wsgi``, and return its SQL."""
+    """Run one real API request in-process, through ``config.wsgi``, and return its SQL."""
     import json
 
     from django.db import connection
     from django.test import RequestFactory
     from django.test.utils import CaptureQueriesContext
 
-    from core.wsgi import application
+    from config.wsgi import application
 
     _, code = circuit["vouchers"][-1]
     answer = []
@@ -907,7 +907,7 @@ def _empty_gunicorn_config() -> Path:
 def start_gunicorn(args, env: dict, port: int, key: str, cwd: Path = BASE_DIR) -> subprocess.Popen:
     command = [
         str(Path(getattr(args, "server_python", None) or sys.executable).with_name("gunicorn")),
-        "core.wsgi:application",
+        "config.wsgi:application",
         # Not the repository's gunicorn.conf.py: its access log and max_requests restarts
         # would be measured too. Every setting that matters is given here.
         "--config",

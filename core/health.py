@@ -8,6 +8,7 @@ sends ``Authorization: Bearer <HEALTH_CHECK_TOKEN>``; without that setting nobod
 
 import secrets
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -35,9 +36,8 @@ def _redis() -> str:
 def _workers() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "inline"
-    from core.celery import app
-
-    replies = app.control.ping(timeout=1.0)
+    # The project's Celery app (config/celery.py), which Django's start-up made current.
+    replies = current_app.control.ping(timeout=1.0)
     return "ok" if replies else "no_workers"
 
 

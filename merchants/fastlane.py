@@ -4,7 +4,7 @@
 that comes in bulk (every sale of every shop). Django's stack (the handler, sessions, locale,
 CSRF, authentication, two-factor, messages, history, axes) and DRF's dispatch cost several
 times what the redemption itself costs on PostgreSQL. ``TillFastLane`` wraps the WSGI
-application (``core/wsgi.py``) and answers the ordinary case, a well-formed request that
+application (``config/wsgi.py``) and answers the ordinary case, a well-formed request that
 succeeds or replays, by calling the same service, ``merchants.services.voucher_redeem``, with
 the same inputs the view would give it. Its answer goes through the response side of the
 middleware that adds security headers (``HEADER_MIDDLEWARE``, the first of

@@ -10,7 +10,7 @@ from tests import factories
 
 @pytest.fixture(autouse=True)
 def _till_fast_lane(monkeypatch):
-    """Test clients are served as ``core/wsgi.py`` serves gunicorn's requests.
+    """Test clients are served as ``config/wsgi.py`` serves gunicorn's requests.
 
     There the till's fast lane (``merchants.fastlane.TillFastLane``) answers an ordinary sale
     before Django's stack; here the test client's handler asks it first in the same way, so

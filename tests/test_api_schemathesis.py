@@ -20,7 +20,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from core.wsgi import application
+from config.wsgi import application
 from merchants import services
 from tests import factories
 

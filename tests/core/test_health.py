@@ -12,7 +12,7 @@ TOKEN = "monitor-" + "x" * 40
 @pytest.fixture
 def no_worker_ping(monkeypatch):
     """Fail the test if anything pings the task workers (the ping waits up to a second)."""
-    from core.celery import app
+    from config.celery import app
 
     def ping(*args, **kwargs):
         raise AssertionError("the public health check must not ping the workers")
@@ -92,7 +92,7 @@ def test_the_deep_check_is_503_when_redis_is_unreachable():
     HEALTH_CHECK_TOKEN=TOKEN, REDIS_URL="redis://127.0.0.1:1/0", CELERY_TASK_ALWAYS_EAGER=False
 )
 def test_the_deep_check_reports_workers_that_do_not_answer(monkeypatch):
-    from core.celery import app
+    from config.celery import app
 
     monkeypatch.setattr(app.control, "ping", lambda timeout: [])
     response = Client().get("/health/deep/", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")

@@ -349,7 +349,7 @@ def test_production_requires_two_factors_and_check_deploy_stays_clean():
     }
     environment.update(
         BUONOCOMUNE_ENV="production",
-        DJANGO_SETTINGS_MODULE="core.settings.production",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY="s-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP",
         ALLOWED_HOSTS="buonocomune.example.org",
         REDIS_URL="redis://127.0.0.1:6379/0",

@@ -25,7 +25,7 @@ def run_production(**env: str) -> subprocess.CompletedProcess:
         and not key.startswith("PYTEST")
     }
     environment.update(
-        BUONOCOMUNE_ENV="production", DJANGO_SETTINGS_MODULE="core.settings.production", **env
+        BUONOCOMUNE_ENV="production", DJANGO_SETTINGS_MODULE="config.settings.production", **env
     )
     return subprocess.run(
         [sys.executable, "-c", PRINT_SETTINGS],
@@ -80,7 +80,7 @@ def test_production_locks_logins_by_user_and_the_address_the_proxy_appended():
         if key not in {"DATABASE_URL", "AXES_PROXY_COUNT"} and not key.startswith("PYTEST")
     }
     environment.update(
-        DJANGO_SETTINGS_MODULE="core.settings.production",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY="s" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
         ALLOWED_HOSTS="buonocomune.example.org",
         REDIS_URL="redis://127.0.0.1:6379/0",

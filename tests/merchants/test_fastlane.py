@@ -216,12 +216,12 @@ def test_a_shop_suspended_after_a_sale_is_refused_at_the_next(circuit, till_clie
 
 
 def wsgi_post(body: bytes, *, key: str, token: str, content_type="application/json", **extra):
-    """A request through ``core.wsgi.application``, as gunicorn hands it over."""
+    """A request through ``config.wsgi.application``, as gunicorn hands it over."""
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
     from django.test import RequestFactory
 
-    from core.wsgi import application
+    from config.wsgi import application
 
     environ = (
         RequestFactory()

@@ -234,7 +234,7 @@ def test_the_cache_is_redis_when_redis_url_is_set_and_local_memory_otherwise(red
         for key, value in os.environ.items()
         if key not in {"BUONOCOMUNE_ENV", "DATABASE_URL"} and not key.startswith("PYTEST")
     }
-    environment.update(DJANGO_SETTINGS_MODULE="core.settings.base", REDIS_URL=redis_url)
+    environment.update(DJANGO_SETTINGS_MODULE="config.settings.base", REDIS_URL=redis_url)
     result = subprocess.run(
         [
             sys.executable,

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from core.celery import app as celery_app
+from config.celery import app as celery_app
 from core.models import Organization, Role
 from core.roles import membership_grant
 from core.selectors import account_balance, money_sum, unbalanced_journals

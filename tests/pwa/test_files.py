@@ -69,14 +69,14 @@ def private_urls(uploads) -> dict[str, str]:
 @pytest.fixture
 def development_urls(settings):
     """The URLs as ``make run`` builds them: with ``DEBUG`` on, as without BUONOCOMUNE_ENV."""
-    import core.urls
+    import config.urls
 
     settings.DEBUG = True
-    importlib.reload(core.urls)
+    importlib.reload(config.urls)
     clear_url_caches()
     yield
     settings.DEBUG = False
-    importlib.reload(core.urls)
+    importlib.reload(config.urls)
     clear_url_caches()
 
 
@@ -226,7 +226,7 @@ def test_a_calls_document_downloads_under_production_settings(tmp_path):
     }
     environment.update(
         BUONOCOMUNE_ENV="production",
-        DJANGO_SETTINGS_MODULE="core.settings.production",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY="s" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
         ALLOWED_HOSTS="buonocomune.example.org",
         REDIS_URL=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",

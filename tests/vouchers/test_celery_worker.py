@@ -11,7 +11,7 @@ import kombu.pools
 import pytest
 from django.db import connection
 
-from core.celery import app as celery_app
+from config.celery import app as celery_app
 from tests.vouchers.test_programme import run_to_ranking
 from vouchers import programme
 from vouchers.models import IssuanceRun, Voucher
@@ -49,7 +49,7 @@ def worker():
     database = connection.settings_dict
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "core.settings.base",
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DATABASE_URL": (
             f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
             f"{database['PORT'] or 5432}/{database['NAME']}"

@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from core.celery import app as celery_app
+from config.celery import app as celery_app
 from core.models import Role
 from tests.test_admin_programme import logged_in, messages_of, staff, step
 from tests.vouchers.test_celery_worker import forget_broker_connections

@@ -338,7 +338,7 @@ def run_deploy_check(**env: str) -> subprocess.CompletedProcess:
     }
     environment.update(
         BUONOCOMUNE_ENV="production",
-        DJANGO_SETTINGS_MODULE="core.settings.production",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY="s" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
         ALLOWED_HOSTS="buonocomune.example.org",
         DATABASE_URL="sqlite:///:memory:",

@@ -1,8 +1,8 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+from django.config.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 django_application = get_wsgi_application()
 
 # The tills' sales are answered in front of Django's stack (merchants/fastlane.py).

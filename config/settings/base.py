@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "core",
     "vouchers",
     "merchants",
+    "reports",
     "pwa.apps.PwaConfig",
 ]
 
@@ -122,8 +123,8 @@ OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "BuonoComune")
 # Nobody, not even a superuser, reads another person's secret key or backup codes.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
-ROOT_URLCONF = "core.urls"
-WSGI_APPLICATION = "core.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -226,7 +227,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_IMPORTS = ["vouchers.funding"]
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic schedules live in the database and are edited in the admin (manage.py
-# install_schedules writes the default ones); run exactly one `celery -A core beat -S django`.
+# install_schedules writes the default ones); run exactly one `celery -A config beat -S django`.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # A call's archive ZIP, prepared in the background, holds personal data: its file is deleted

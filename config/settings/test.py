@@ -1,7 +1,7 @@
 """Settings for the test suite: the same as base, with fast hashing and local mail."""
 
-from core.settings.base import *  # noqa: F403
-from core.settings.base import DATABASES
+from config.settings.base import *  # noqa: F403
+from config.settings.base import DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -4,4 +4,4 @@ import os
 
 os.environ["BUONOCOMUNE_ENV"] = "production"
 
-from core.settings.base import *  # noqa: E402, F403
+from config.settings.base import *  # noqa: E402, F403
