@@ -30,23 +30,20 @@ from pwa.forms import (
 )
 from vouchers.access import AccessRefused, access_code_login, login_link_consume, login_link_request
 from vouchers.cash import contribution_status
-from vouchers.models import Application, Initiative, ReimbursementClaim, Voucher
-from vouchers.programme import (
-    ApplicantData,
-    MemberData,
-    application_answer,
-    application_document_add,
-    application_submit,
-)
+from vouchers.models import Application, Initiative
+from vouchers.programme import ApplicantData, MemberData, application_submit
 from vouchers.reimbursements import ExpenseData, reimbursement_claim_submit
-from vouchers.selectors import vouchers_of_holder
-
-PUBLIC_STATUSES = [
-    Initiative.Status.PUBLISHED,
-    Initiative.Status.CLOSED,
-    Initiative.Status.RANKED,
-    Initiative.Status.ISSUED,
-]
+from vouchers.selectors import (
+    application_last_information_request,
+    applications_of_applicant,
+    claims_of_beneficiary,
+    initiative_public_ranking,
+    open_initiatives,
+    public_initiatives,
+    ranking_initiatives,
+    vouchers_of_holder,
+)
+from vouchers.services.information_requests import information_request_answer
 
 
 def submitted(request: HttpRequest) -> tuple:
@@ -71,13 +68,12 @@ def beneficiary_required(view):
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and getattr(request.user, "beneficiary", None):
         return redirect("webapp:my-vouchers")
-    calls = Initiative.objects.filter(status=Initiative.Status.PUBLISHED).order_by("title")
-    return render(request, "pwa/home.html", {"initiatives": calls})
+    return render(request, "pwa/home.html", {"initiatives": open_initiatives()})
 
 
 def initiative_list(request: HttpRequest) -> HttpResponse:
     calls = (
-        Initiative.objects.filter(status__in=PUBLIC_STATUSES)
+        public_initiatives()
         .prefetch_related("municipalities")
         .order_by("-applications_open_at", "title")
     )
@@ -86,22 +82,18 @@ def initiative_list(request: HttpRequest) -> HttpResponse:
 
 def initiative_detail(request: HttpRequest, initiative_id: int) -> HttpResponse:
     initiative = get_object_or_404(
-        Initiative.objects.prefetch_related("documents", "municipalities", "allowed_categories"),
+        public_initiatives().prefetch_related("documents", "municipalities", "allowed_categories"),
         pk=initiative_id,
-        status__in=PUBLIC_STATUSES,
     )
-    now = timezone.now()
-    is_open = (
-        initiative.status == Initiative.Status.PUBLISHED
-        and initiative.applications_open_at
-        and initiative.applications_close_at
-        and initiative.applications_open_at <= now <= initiative.applications_close_at
+    return render(
+        request,
+        "pwa/initiative.html",
+        {"initiative": initiative, "is_open": initiative.accepts_applications()},
     )
-    return render(request, "pwa/initiative.html", {"initiative": initiative, "is_open": is_open})
 
 
 def initiative_shops(request: HttpRequest, initiative_id: int) -> HttpResponse:
-    initiative = get_object_or_404(Initiative, pk=initiative_id, status__in=PUBLIC_STATUSES)
+    initiative = get_object_or_404(public_initiatives(), pk=initiative_id)
     shops = circuit_merchants(initiative_id=initiative.pk).prefetch_related(
         "categories", "municipalities"
     )
@@ -127,25 +119,15 @@ def initiative_shops(request: HttpRequest, initiative_id: int) -> HttpResponse:
 
 def initiative_ranking(request: HttpRequest, initiative_id: int) -> HttpResponse:
     """The public ranking: protocol numbers, positions and outcomes only, no names."""
-    initiative = get_object_or_404(
-        Initiative,
-        pk=initiative_id,
-        status__in=[Initiative.Status.RANKED, Initiative.Status.ISSUED, Initiative.Status.ARCHIVED],
-    )
-    rows = (
-        initiative.applications.filter(rank__isnull=False)
-        .order_by("rank")
-        .values("rank", "protocol_year", "protocol_sequence", "status", "outcome")
-    )
-    ranking = [
+    initiative = get_object_or_404(ranking_initiatives(), pk=initiative_id)
+    return render(
+        request,
+        "pwa/ranking.html",
         {
-            "rank": row["rank"],
-            "protocol": f"{row['protocol_year']}/{row['protocol_sequence']:06d}",
-            "outcome": Application.outcome_for(status=row["status"], outcome=row["outcome"])[1],
-        }
-        for row in rows
-    ]
-    return render(request, "pwa/ranking.html", {"initiative": initiative, "ranking": ranking})
+            "initiative": initiative,
+            "ranking": initiative_public_ranking(initiative=initiative),
+        },
+    )
 
 
 # Shops asking to join, from one client address: each request writes a shop and its people
@@ -302,19 +284,14 @@ def my_voucher(request: HttpRequest, voucher_id: int) -> HttpResponse:
             "voucher": voucher,
             "shops": shops,
             "synced_at": timezone.now(),
-            "usable": voucher.status == Voucher.Status.ACTIVE
-            and voucher.valid_from <= timezone.localdate() <= voucher.valid_until,
+            "usable": voucher.is_usable(),
         },
     )
 
 
 @beneficiary_required
 def my_applications(request: HttpRequest) -> HttpResponse:
-    applications = (
-        Application.objects.filter(applicant=request.beneficiary)
-        .select_related("initiative")
-        .order_by("-submitted_at")
-    )
+    applications = applications_of_applicant(beneficiary_id=request.beneficiary.pk)
     return render(request, "pwa/my_applications.html", {"applications": applications})
 
 
@@ -328,33 +305,24 @@ def my_application(request: HttpRequest, application_id: int) -> HttpResponse:
     form = AnswerForm(*submitted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            if form.cleaned_data.get("document"):
-                application_document_add(
-                    application=application,
-                    uploaded=form.cleaned_data["document"],
-                    title=_("Integrazione"),
-                    uploaded_by=request.user,
-                )
-            application_answer(
-                application=application, note=form.cleaned_data["note"], by=request.user
+            information_request_answer(
+                application=application,
+                note=form.cleaned_data["note"],
+                document=form.cleaned_data.get("document") or None,
+                by=request.user,
             )
         except DomainError as error:
             form.add_error(None, error.detail)
         else:
             messages.success(request, _("Risposta inviata: la domanda torna all'esame del Comune."))
             return redirect("webapp:my-application", application_id=application.pk)
-    last_request = (
-        application.decisions.filter(action="request_info").order_by("-decided_at").first()
-        if application.status == Application.Status.INFO_REQUESTED
-        else None
-    )
     return render(
         request,
         "pwa/my_application.html",
         {
             "application": application,
             "form": form,
-            "last_request": last_request,
+            "last_request": application_last_information_request(application=application),
             "contribution": contribution_status(application=application),
         },
     )
@@ -364,7 +332,11 @@ def my_application(request: HttpRequest, application_id: int) -> HttpResponse:
 def apply(request: HttpRequest, initiative_id: int) -> HttpResponse:
     initiative = get_object_or_404(Initiative, pk=initiative_id, status=Initiative.Status.PUBLISHED)
     beneficiary = request.beneficiary
-    existing = Application.objects.filter(initiative=initiative, applicant=beneficiary).first()
+    existing = (
+        applications_of_applicant(beneficiary_id=beneficiary.pk)
+        .filter(initiative=initiative)
+        .first()
+    )
     if existing is not None:
         messages.info(request, _("Hai già presentato una domanda per questo bando."))
         return redirect("webapp:my-application", application_id=existing.pk)
@@ -462,10 +434,5 @@ def claim_new(request: HttpRequest, application_id: int) -> HttpResponse:
 
 @beneficiary_required
 def my_claims(request: HttpRequest) -> HttpResponse:
-    claims = (
-        ReimbursementClaim.objects.filter(beneficiary=request.beneficiary)
-        .select_related("initiative")
-        .prefetch_related("expenses__category")
-        .order_by("-submitted_at")
-    )
+    claims = claims_of_beneficiary(beneficiary_id=request.beneficiary.pk)
     return render(request, "pwa/my_claims.html", {"claims": claims})

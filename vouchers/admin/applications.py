@@ -50,13 +50,13 @@ from vouchers.admin.scoping import (
 )
 from vouchers.models import Application
 from vouchers.programme import (
-    application_answer,
     application_approve,
     application_document_add,
     application_reject,
     application_request_info,
     application_withdraw,
 )
+from vouchers.services.information_requests import information_request_answer
 
 # Keyed by ``Application.outcome_key``: the ranking's outcomes, then the decisions that keep
 # an application out of it.
@@ -156,7 +156,7 @@ DECISIONS = {
         ),
     ),
     "answer": Decision(
-        lambda application, reason, by: application_answer(
+        lambda application, reason, by: information_request_answer(
             application=application, note=reason, by=by
         ),
         verb=_("Registra risposta"),
