@@ -56,6 +56,4 @@ def test_a_refused_answer_keeps_no_document(note):
     with pytest.raises(programme.ProgrammeError):
         information_request_answer(application=application, note=note, document=pdf())
     assert not ApplicationDocument.objects.exists()
-    assert application.decisions.filter(action=Decision.Action.ANSWER).count() == (
-        1 if note else 0
-    )
+    assert application.decisions.filter(action=Decision.Action.ANSWER).count() == (1 if note else 0)
