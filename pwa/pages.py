@@ -20,7 +20,6 @@ from merchants.accreditation import AccreditationRequest, merchant_request_accre
 from merchants.models import Redemption
 from merchants.selectors import circuit_merchants
 from pwa.forms import (
-    MEMBER_ROWS,
     AccessCodeForm,
     AccreditationForm,
     AnswerForm,
@@ -31,8 +30,8 @@ from pwa.forms import (
 from vouchers.access import AccessRefused, access_code_login, login_link_consume, login_link_request
 from vouchers.cash import contribution_status
 from vouchers.models import Application, Initiative
-from vouchers.programme import ApplicantData, MemberData, application_submit
-from vouchers.reimbursements import ExpenseData, reimbursement_claim_submit
+from vouchers.programme import application_submit
+from vouchers.reimbursements import reimbursement_claim_submit
 from vouchers.selectors import (
     application_last_information_request,
     applications_of_applicant,
@@ -350,37 +349,14 @@ def apply(request: HttpRequest, initiative_id: int) -> HttpResponse:
         },
     )
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        members = [
-            MemberData(
-                data[f"member_{i}_fiscal_code"].strip().upper(),
-                data[f"member_{i}_first_name"],
-                data[f"member_{i}_last_name"],
-                data[f"member_{i}_birth_date"],
-                data[f"member_{i}_is_child"],
-            )
-            for i in range(MEMBER_ROWS)
-            if data.get(f"member_{i}_fiscal_code")
-        ]
         try:
             application = application_submit(
                 initiative=initiative,
-                data=ApplicantData(
+                data=form.applicant_data(
+                    declarations=initiative.declaration_list,
                     fiscal_code=beneficiary.fiscal_code,
                     first_name=beneficiary.first_name,
                     last_name=beneficiary.last_name,
-                    birth_date=data["birth_date"],
-                    sex=data["sex"],
-                    municipality=data["municipality"],
-                    email=data["email"],
-                    phone=data["phone"],
-                    street=data["street"],
-                    postal_code=data["postal_code"],
-                    isee=data["isee"],
-                    dsu_protocol=data["dsu_protocol"],
-                    iban=data["iban"],
-                    declarations_accepted=initiative.declaration_list,
-                    members=members,
                 ),
                 channel=Application.Channel.ONLINE,
                 entered_by=request.user,
@@ -412,16 +388,7 @@ def claim_new(request: HttpRequest, application_id: int) -> HttpResponse:
         try:
             reimbursement_claim_submit(
                 application=application,
-                expenses=[
-                    ExpenseData(
-                        amount=row["amount"],
-                        spent_on=row["spent_on"],
-                        category=row["category"],
-                        receipt=row["receipt"],
-                        description=row["description"] or "",
-                    )
-                    for row in form.cleaned_data["rows"]
-                ],
+                expenses=form.expenses(),
                 submitted_by=request.user,
             )
         except DomainError as error:

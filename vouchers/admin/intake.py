@@ -35,20 +35,17 @@ from core.models import Role
 from core.uploads import UploadError, checked_upload
 from vouchers.admin.phases import pdf_response
 from vouchers.admin.scoping import request_scope, visible_applications, visible_initiatives
+from vouchers.forms.applications import MEMBER_ROWS, HouseholdFormMixin, member_field
 from vouchers.models import Application, Initiative, validate_fiscal_code
 from vouchers.outcome_letters import application_receipt_print
 from vouchers.programme import (
     ELIGIBILITY_CODES,
     ISEE_CEILING,
-    ApplicantData,
-    MemberData,
     ProgrammeError,
     application_document_add,
     application_submit,
 )
 
-MEMBER_ROWS = 6
-MEMBER_FIELDS = ["fiscal_code", "first_name", "last_name", "birth_date", "is_child"]
 # Where each refusal of ``application_submit`` belongs on the desk's form.
 ERROR_FIELDS = {
     "invalid_fiscal_code": "fiscal_code",
@@ -92,7 +89,7 @@ def text_field(label, max_length, *, required=True, **kwargs):
     )
 
 
-class IntakeForm(forms.Form):
+class IntakeForm(HouseholdFormMixin, forms.Form):
     """An application entered at the desk (or by a tutor) for a citizen."""
 
     initiative = forms.IntegerField(widget=forms.HiddenInput)
@@ -161,19 +158,12 @@ class IntakeForm(forms.Form):
             self.fields["iban"].help_text = _(
                 "Obbligatorio: il contributo economico è pagato con bonifico su questo conto."
             )
-        for index in range(MEMBER_ROWS):
-            prefix = f"member_{index}_"
-            self.fields[prefix + "fiscal_code"] = text_field(
-                _("Codice fiscale"), 16, required=False
-            )
-            self.fields[prefix + "first_name"] = text_field(_("Nome"), 100, required=False)
-            self.fields[prefix + "last_name"] = text_field(_("Cognome"), 100, required=False)
-            self.fields[prefix + "birth_date"] = forms.DateField(
-                label=_("Data di nascita"), required=False, widget=UnfoldAdminSingleDateWidget
-            )
-            self.fields[prefix + "is_child"] = forms.BooleanField(
-                label=_("Figlio"), required=False, widget=UnfoldBooleanWidget
-            )
+        self.add_member_fields(
+            child_label=_("Figlio"),
+            text_widget=UnfoldAdminTextInputWidget,
+            date_widget=UnfoldAdminSingleDateWidget,
+            boolean_widget=UnfoldBooleanWidget,
+        )
 
     def section(self, *names):
         return [self[name] for name in names if name in self.fields]
@@ -186,12 +176,6 @@ class IntakeForm(forms.Form):
 
     def money_fields(self):
         return self.section("isee", "dsu_protocol", "iban")
-
-    def member_rows(self):
-        return [
-            [self[f"member_{index}_{name}"] for name in MEMBER_FIELDS]
-            for index in range(MEMBER_ROWS)
-        ]
 
     def clean_fiscal_code(self):
         return self.cleaned_data["fiscal_code"].strip().upper()
@@ -207,56 +191,26 @@ class IntakeForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        incomplete = self.incomplete_member_rows(data)
         for index in range(MEMBER_ROWS):
-            prefix = f"member_{index}_"
-            values = [data.get(prefix + name) for name in MEMBER_FIELDS[:4]]
-            if any(values) and not all(values):
+            code_field = member_field(index, "fiscal_code")
+            if index in incomplete:
                 self.add_error(
-                    prefix + "fiscal_code",
+                    code_field,
                     _("Componente %(n)d: indica codice fiscale, nome, cognome e data di nascita.")
                     % {"n": index + 1},
                 )
-            elif values[0]:
-                code = values[0].strip().upper()
+            elif data.get(code_field):
+                code = data[code_field].strip().upper()
                 try:
                     validate_fiscal_code(code)
                 except forms.ValidationError:
                     self.add_error(
-                        prefix + "fiscal_code",
+                        code_field,
                         _("Componente %(n)d: codice fiscale non valido.") % {"n": index + 1},
                     )
-                data[prefix + "fiscal_code"] = code
+                data[code_field] = code
         return data
-
-    def applicant_data(self) -> ApplicantData:
-        data = self.cleaned_data
-        return ApplicantData(
-            fiscal_code=data["fiscal_code"],
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            birth_date=data["birth_date"],
-            sex=data["sex"],
-            municipality=data["municipality"],
-            email=data["email"],
-            phone=data["phone"],
-            street=data["street"],
-            postal_code=data["postal_code"],
-            isee=data["isee"],
-            dsu_protocol=data["dsu_protocol"],
-            iban=data["iban"],
-            declarations_accepted=list(data.get("declarations") or []),
-            members=[
-                MemberData(
-                    data[f"member_{i}_fiscal_code"],
-                    data[f"member_{i}_first_name"],
-                    data[f"member_{i}_last_name"],
-                    data[f"member_{i}_birth_date"],
-                    data[f"member_{i}_is_child"],
-                )
-                for i in range(MEMBER_ROWS)
-                if data.get(f"member_{i}_fiscal_code")
-            ],
-        )
 
 
 class ApplicationIntakeMixin:
@@ -335,7 +289,9 @@ class ApplicationIntakeMixin:
             with transaction.atomic():
                 application = application_submit(
                     initiative=initiative,
-                    data=form.applicant_data(),
+                    data=form.applicant_data(
+                        declarations=form.cleaned_data.get("declarations") or []
+                    ),
                     channel=channel,
                     entered_by=request.user,
                     tutor=tutor,

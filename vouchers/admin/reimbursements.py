@@ -52,6 +52,7 @@ from vouchers.admin.scoping import (
     visible_municipalities,
 )
 from vouchers.cash import payable_contributions
+from vouchers.forms.expenses import ExpenseRowsMixin
 from vouchers.models import (
     Application,
     Expense,
@@ -61,7 +62,6 @@ from vouchers.models import (
     SpendingCategory,
 )
 from vouchers.reimbursements import (
-    ExpenseData,
     approved_total,
     beneficiary_payment_batch_prepare,
     claim_cap_remaining,
@@ -87,7 +87,6 @@ EXPENSE_STATUS_VARIANTS = {
     Expense.Status.REDUCED: "primary",
     Expense.Status.REFUSED: "danger",
 }
-DESK_EXPENSE_ROWS = 3
 
 
 def receipt_link(expense: Expense) -> str:
@@ -195,8 +194,10 @@ class ReviewForm(forms.Form):
                 )
 
 
-class DeskClaimForm(forms.Form):
+class DeskClaimForm(ExpenseRowsMixin, forms.Form):
     """A claim brought to the desk: the application and up to three receipts."""
+
+    expense_row_count = 3
 
     application = forms.ModelChoiceField(
         label=_("Domanda"),
@@ -208,7 +209,7 @@ class DeskClaimForm(forms.Form):
     def __init__(self, *args, applications, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications
-        for index in range(DESK_EXPENSE_ROWS):
+        for index in range(self.expense_row_count):
             number = index + 1
             self.fields[f"expense_{index}_amount"] = EuroField(
                 label=_("Spesa %(number)s: importo (€)") % {"number": number},
@@ -242,22 +243,7 @@ class DeskClaimForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        rows = []
-        for index in range(DESK_EXPENSE_ROWS):
-            values = {
-                name: cleaned.get(f"expense_{index}_{name}")
-                for name in ("amount", "spent_on", "category", "receipt", "description")
-            }
-            required = [values[name] for name in ("amount", "spent_on", "category", "receipt")]
-            if not any(required):
-                continue
-            if not all(required):
-                raise forms.ValidationError(
-                    _("Spesa %(number)s: servono importo, data, categoria e scontrino.")
-                    % {"number": index + 1}
-                )
-            rows.append(values)
-        cleaned["rows"] = rows
+        cleaned["rows"] = self.filled_expense_rows(cleaned)
         return cleaned
 
 
@@ -568,16 +554,7 @@ class ReimbursementClaimAdmin(ScopedAdminMixin, ModelAdmin):
             try:
                 claim = reimbursement_claim_submit(
                     application=form.cleaned_data["application"],
-                    expenses=[
-                        ExpenseData(
-                            amount=row["amount"],
-                            spent_on=row["spent_on"],
-                            category=row["category"],
-                            receipt=row["receipt"],
-                            description=row["description"] or "",
-                        )
-                        for row in form.cleaned_data["rows"]
-                    ],
+                    expenses=form.expenses(),
                     submitted_by=request.user,
                 )
             except DomainError as exc:
