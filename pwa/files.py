@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
 from core.uploads import stored_file_response
-from pwa.pages import beneficiary_required
+from pwa.account import beneficiary_required
 from vouchers.models import ApplicationDocument, Expense, InitiativeDocument
 from vouchers.selectors import initiatives_for
 

@@ -1,6 +1,7 @@
 """Forms of the app: labels and errors people read, parsing only (rules live in services)."""
 
 from django import forms
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import EuroField
@@ -166,3 +167,8 @@ class ClaimForm(ExpenseRowsMixin, forms.Form):
             raise forms.ValidationError(_("Aggiungi almeno una spesa con il suo scontrino."))
         data["rows"] = rows
         return data
+
+
+def submitted(request: HttpRequest) -> tuple:
+    """The data and files a form is bound to: none on GET, even an empty POST on POST."""
+    return (request.POST, request.FILES) if request.method == "POST" else (None, None)

@@ -1,6 +1,6 @@
 """The reimbursement claim's shared pieces: the rows of expenses, each with its receipt.
 
-The app (``pwa.forms.ClaimForm``) and the desk (``vouchers.admin.reimbursements``) lay the
+The app (``pwa.forms.ClaimForm``) and the desk (``vouchers.admin.reimbursement_desk``) lay the
 rows out with their own widgets and texts; when a row is complete and how the rows become
 the ``ExpenseData`` of ``reimbursement_claim_submit`` are written here only.
 """
