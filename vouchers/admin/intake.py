@@ -1,16 +1,15 @@
 """The desk's intake of an application: the "add" page of applications.
 
 A desk operator (or a tutor, for his cases) fills in the citizen's data, household,
-declarations and attachments for a published call; the page calls ``application_submit``
-and ``application_document_add`` in one transaction and shows every refusal of the service
-as an error on the field it concerns.
+declarations and attachments for a published call; the page calls
+``application_submit_with_documents`` and shows every refusal of the service as an error on
+the field it concerns.
 """
 
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -42,9 +41,8 @@ from vouchers.programme import (
     ELIGIBILITY_CODES,
     ISEE_CEILING,
     ProgrammeError,
-    application_document_add,
-    application_submit,
 )
+from vouchers.services.intake import application_submit_with_documents
 
 # Where each refusal of ``application_submit`` belongs on the desk's form.
 ERROR_FIELDS = {
@@ -286,24 +284,15 @@ class ApplicationIntakeMixin:
     def _submit(self, request, initiative, form) -> Application | None:
         channel, tutor = self._intake_channel(request)
         try:
-            with transaction.atomic():
-                application = application_submit(
-                    initiative=initiative,
-                    data=form.applicant_data(
-                        declarations=form.cleaned_data.get("declarations") or []
-                    ),
-                    channel=channel,
-                    entered_by=request.user,
-                    tutor=tutor,
-                    register_ineligible=form.cleaned_data["register_ineligible"],
-                )
-                for uploaded in form.cleaned_data["attachments"]:
-                    application_document_add(
-                        application=application,
-                        uploaded=uploaded,
-                        title=uploaded.name,
-                        uploaded_by=request.user,
-                    )
+            application = application_submit_with_documents(
+                initiative=initiative,
+                data=form.applicant_data(declarations=form.cleaned_data.get("declarations") or []),
+                channel=channel,
+                documents=form.cleaned_data["attachments"],
+                entered_by=request.user,
+                tutor=tutor,
+                register_ineligible=form.cleaned_data["register_ineligible"],
+            )
         except ProgrammeError as exc:
             form.add_error(ERROR_FIELDS.get(exc.code), exc.detail)
             form.offer_refusal = exc.code in ELIGIBILITY_CODES
