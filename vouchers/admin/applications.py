@@ -1,9 +1,10 @@
 """Applications in the admin: the validators' queue, the applicant's file.
 
 Nothing here edits an application by hand. Its "add" page is the desk's form
-(``vouchers.admin.intake``), which calls ``application_submit``; every decision is a button
-or a bulk action that asks for the reason and calls one service per application. What the
-services own (status, outcome, rank, amount, protocol) is only ever shown.
+(``vouchers.admin.intake``), which calls ``application_submit_with_documents``; every decision
+(``vouchers.admin.application_decisions``) is a button or a bulk action that asks for the
+reason and calls one service per application. What the services own (status, outcome, rank,
+amount, protocol) is only ever shown.
 """
 
 import re

@@ -1,9 +1,11 @@
-"""Reimbursement claims in the admin: review line by line, payment batches, the town's transfer.
+"""Reimbursement claims in the admin: review line by line; the desk's claims
+(``vouchers.admin.reimbursement_desk``) and the payment batches
+(``vouchers.admin.reimbursement_payments``) are pages of the same admin.
 
 Nothing here edits a claim or an expense by hand: every button opens a page that calls one
 service of ``vouchers.reimbursements`` and turns a refusal into a message. Staff of a
 municipality see the claims of their municipality's applications only; payment batches and
-the municipalities' transfers are the agency's matters.
+the municipalities' transfers (``vouchers.admin.transfers``) are the agency's matters.
 """
 
 from django import forms

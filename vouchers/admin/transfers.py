@@ -1,7 +1,7 @@
-"""The municipalities' transfers in the admin: recording them and matching them to calls.
+"""The municipalities' transfers in the admin: recording each one and matching, per call,
+what each municipality transferred with what was paid for its residents.
 
-The agency records each transfer a municipality makes for its share of a call's
-reimbursements and sees which calls' payments it covers, through ``vouchers.reimbursements``.
+Both pages call one service of ``vouchers.reimbursements``; they are the agency's matters.
 """
 
 from django import forms
