@@ -37,11 +37,7 @@ from vouchers.admin.scoping import request_scope, visible_applications, visible_
 from vouchers.forms.applications import MEMBER_ROWS, HouseholdFormMixin, member_field
 from vouchers.models import Application, Initiative, validate_fiscal_code
 from vouchers.outcome_letters import application_receipt_print
-from vouchers.programme import (
-    ELIGIBILITY_CODES,
-    ISEE_CEILING,
-    ProgrammeError,
-)
+from vouchers.programme import ELIGIBILITY_CODES, ISEE_CEILING, ProgrammeError
 from vouchers.services.intake import application_submit_with_documents
 
 # Where each refusal of ``application_submit`` belongs on the desk's form.

@@ -31,11 +31,7 @@ from core.admin import (
 )
 from core.errors import DomainError
 from core.money import ZERO
-from vouchers.models import (
-    Application,
-    Initiative,
-    Voucher,
-)
+from vouchers.models import Application, Initiative, Voucher
 from vouchers.programme import (
     PAID_BY_TRANSFER,
     initiative_archive,

@@ -15,28 +15,14 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from core.admin import (
-    action_form_page,
-    change_url,
-    changelist_url,
-    is_confirmed,
-)
+from core.admin import action_form_page, change_url, changelist_url, is_confirmed
 from core.errors import DomainError
 from core.forms import EuroField
 from core.money import CENT
-from vouchers.admin.scoping import (
-    visible_applications,
-)
+from vouchers.admin.scoping import visible_applications
 from vouchers.forms.expenses import ExpenseRowsMixin
-from vouchers.models import (
-    Application,
-    Initiative,
-    ReimbursementClaim,
-    SpendingCategory,
-)
-from vouchers.reimbursements import (
-    reimbursement_claim_submit,
-)
+from vouchers.models import Application, Initiative, ReimbursementClaim, SpendingCategory
+from vouchers.reimbursements import reimbursement_claim_submit
 
 
 class DeskClaimForm(ExpenseRowsMixin, forms.Form):

@@ -5,32 +5,15 @@ from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action
-from unfold.widgets import (
-    UnfoldAdminDateWidget,
-    UnfoldAdminSelectWidget,
-)
+from unfold.widgets import UnfoldAdminDateWidget, UnfoldAdminSelectWidget
 
-from core.admin import (
-    action_form_page,
-    change_url,
-    changelist_url,
-    euro,
-    is_confirmed,
-)
+from core.admin import action_form_page, change_url, changelist_url, euro, is_confirmed
 from core.errors import DomainError
 from core.money import ZERO
-from vouchers.admin.scoping import (
-    visible_initiatives,
-)
+from vouchers.admin.scoping import visible_initiatives
 from vouchers.cash import payable_contributions
-from vouchers.models import (
-    Initiative,
-    ReimbursementClaim,
-)
-from vouchers.reimbursements import (
-    beneficiary_payment_batch_prepare,
-    payable_claims,
-)
+from vouchers.models import Initiative, ReimbursementClaim
+from vouchers.reimbursements import beneficiary_payment_batch_prepare, payable_claims
 
 
 class BatchForm(forms.Form):

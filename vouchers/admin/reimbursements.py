@@ -22,10 +22,7 @@ from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
-from unfold.widgets import (
-    UnfoldAdminSelectWidget,
-    UnfoldAdminTextInputWidget,
-)
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from core.admin import (
     ConfirmForm,
@@ -49,10 +46,7 @@ from vouchers.admin.scoping import (
     ScopedRelatedDropdownFilter,
     visible_applications,
 )
-from vouchers.models import (
-    Expense,
-    ReimbursementClaim,
-)
+from vouchers.models import Expense, ReimbursementClaim
 from vouchers.reimbursements import (
     approved_total,
     claim_cap_remaining,

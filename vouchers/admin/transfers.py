@@ -16,13 +16,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from core.admin import (
-    action_form_page,
-    bound_if_confirmed,
-    changelist_url,
-    euro,
-    is_confirmed,
-)
+from core.admin import action_form_page, bound_if_confirmed, changelist_url, euro, is_confirmed
 from core.errors import DomainError
 from core.forms import EuroField
 from core.models import Organization
@@ -34,14 +28,8 @@ from vouchers.admin.scoping import (
     visible_initiatives,
     visible_municipalities,
 )
-from vouchers.models import (
-    IncomingTransfer,
-    Initiative,
-)
-from vouchers.reimbursements import (
-    incoming_transfer_record,
-    initiative_transfer_matching,
-)
+from vouchers.models import IncomingTransfer, Initiative
+from vouchers.reimbursements import incoming_transfer_record, initiative_transfer_matching
 
 
 class TransferForm(forms.Form):

@@ -39,10 +39,7 @@ from core.money import ZERO
 from core.paginator import CappedCountPaginator
 from vouchers.admin.exports import ExportAdminMixin, VoucherResource
 from vouchers.admin.issuing import MAX_PRINTED_VOUCHERS
-from vouchers.admin.phases import (
-    MAX_BULK_SELECTION,
-    pdf_response,
-)
+from vouchers.admin.phases import MAX_BULK_SELECTION, pdf_response
 from vouchers.admin.scoping import (
     ScopedAdminMixin,
     ScopedRelatedDropdownFilter,
@@ -53,10 +50,7 @@ from vouchers.admin.waiting_list import suggest_waiting_list
 from vouchers.models import Voucher
 from vouchers.printing import printable_vouchers, vouchers_pdf
 from vouchers.selectors import voucher_ledger_balance
-from vouchers.services import (
-    voucher_revoke,
-    vouchers_expire_due,
-)
+from vouchers.services import voucher_revoke, vouchers_expire_due
 
 VOUCHER_STATUS_VARIANTS = {
     Voucher.Status.ACTIVE: "success",
