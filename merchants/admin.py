@@ -73,6 +73,7 @@ from merchants.settlements import (
     settlements_run,
 )
 from vouchers import admin as vouchers_admin
+from vouchers.admin import vouchers as voucher_admins
 from vouchers.admin.exports import ExportAdminMixin, ListResource
 from vouchers.admin.scoping import (
     ScopedAdminMixin,
@@ -664,7 +665,7 @@ class RedemptionDisplayMixin:
 
     @display(description=_("buono"))
     def voucher_detail(self, obj):
-        return vouchers_admin.voucher_link(obj.voucher)
+        return voucher_admins.voucher_link(obj.voucher)
 
     @display(description=_("intestatario"))
     def holder(self, obj):
@@ -1027,7 +1028,7 @@ class RefusedAttemptAdmin(MerchantScopedAdminMixin, LedgerReadOnlyMixin, ModelAd
 
     @display(description=_("buono"))
     def voucher_detail(self, obj):
-        return vouchers_admin.voucher_link(obj.voucher) if obj.voucher_id else "—"
+        return voucher_admins.voucher_link(obj.voucher) if obj.voucher_id else "—"
 
 
 # --- the shop side of vouchers and calls -------------------------------------------------
@@ -1065,8 +1066,8 @@ admin.site.unregister(Voucher)
 
 
 @admin.register(Voucher)
-class VoucherAdmin(vouchers_admin.VoucherAdmin):
-    inlines = [*vouchers_admin.VoucherAdmin.inlines, VoucherRedemptionInline]
+class VoucherAdmin(voucher_admins.VoucherAdmin):
+    inlines = [*voucher_admins.VoucherAdmin.inlines, VoucherRedemptionInline]
 
 
 def call_redemption_figures(*, refresh: bool = False) -> dict[int, dict]:

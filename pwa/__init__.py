@@ -2,7 +2,7 @@
 
 django-pwa is also installed as a package named ``pwa``; this package extends its search
 path so that ``pwa.urls``, ``pwa.views`` and the ``pwa`` template tags of django-pwa stay
-importable next to the project's own modules (``pwa.apps``, ``pwa.pages``, ``pwa.routes``).
+importable next to the project's own modules (``pwa.apps``, ``pwa.public``, ``pwa.routes``).
 """
 
 from pathlib import Path

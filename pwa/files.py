@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
 from core.uploads import stored_file_response
-from pwa.pages import PUBLIC_STATUSES, beneficiary_required
+from pwa.account import beneficiary_required
 from vouchers.models import ApplicationDocument, Expense, InitiativeDocument
 from vouchers.selectors import initiatives_for
 
@@ -21,7 +21,7 @@ def initiative_document(request: HttpRequest, initiative_id: int, document_id: i
         pk=document_id,
         initiative_id=initiative_id,
     )
-    public = document.initiative.status in PUBLIC_STATUSES
+    public = document.initiative.is_public
     if not public and not (
         request.user.is_staff
         and initiatives_for(user=request.user).filter(pk=initiative_id).exists()

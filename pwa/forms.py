@@ -1,11 +1,14 @@
 """Forms of the app: labels and errors people read, parsing only (rules live in services)."""
 
 from django import forms
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import EuroField
 from core.models import Organization
 from core.money import CENT
+from vouchers.forms.applications import HouseholdFormMixin
+from vouchers.forms.expenses import ExpenseRowsMixin
 from vouchers.models import Initiative, SpendingCategory
 from vouchers.programme import ISEE_CEILING
 
@@ -47,7 +50,7 @@ class AccreditationForm(forms.Form):
     privacy = forms.BooleanField(label=_("Ho letto l'informativa sulla privacy"), required=True)
 
 
-class ApplicationForm(forms.Form):
+class ApplicationForm(HouseholdFormMixin, forms.Form):
     """Online application: the applicant is the logged-in beneficiary."""
 
     birth_date = forms.DateField(
@@ -83,44 +86,22 @@ class ApplicationForm(forms.Form):
             )
         for index, text in enumerate(initiative.declaration_list):
             self.fields[f"declaration_{index}"] = forms.BooleanField(label=text, required=True)
-        for index in range(MEMBER_ROWS):
-            prefix = f"member_{index}_"
-            self.fields[prefix + "fiscal_code"] = forms.CharField(
-                label=_("Codice fiscale"), max_length=16, required=False
-            )
-            self.fields[prefix + "first_name"] = forms.CharField(
-                label=_("Nome"), max_length=100, required=False
-            )
-            self.fields[prefix + "last_name"] = forms.CharField(
-                label=_("Cognome"), max_length=100, required=False
-            )
-            self.fields[prefix + "birth_date"] = forms.DateField(
-                label=_("Data di nascita"),
-                required=False,
-                widget=forms.DateInput(attrs={"type": "date"}),
-            )
-            self.fields[prefix + "is_child"] = forms.BooleanField(
-                label=_("Figlio o figlia"), required=False
-            )
+        self.add_member_fields(child_label=_("Figlio o figlia"))
 
     def personal_fields(self):
         return [self[name] for name in PERSONAL_FIELDS]
-
-    def member_rows(self):
-        return [[self[f"member_{i}_{name}"] for name in MEMBER_FIELDS] for i in range(MEMBER_ROWS)]
 
     def declaration_fields(self):
         return [self[f"declaration_{i}"] for i in range(len(self.initiative.declaration_list))]
 
     def clean(self):
         data = super().clean()
-        for index in range(MEMBER_ROWS):
-            values = [data.get(f"member_{index}_{name}") for name in MEMBER_FIELDS[:4]]
-            if any(values) and not all(values):
-                raise forms.ValidationError(
-                    _("Componente %(n)s: servono codice fiscale, nome, cognome e data di nascita.")
-                    % {"n": index + 1}
-                )
+        incomplete = self.incomplete_member_rows(data)
+        if incomplete:
+            raise forms.ValidationError(
+                _("Componente %(n)s: servono codice fiscale, nome, cognome e data di nascita.")
+                % {"n": incomplete[0] + 1}
+            )
         return data
 
 
@@ -136,8 +117,6 @@ PERSONAL_FIELDS = [
     "dsu_protocol",
     "iban",
 ]
-MEMBER_ROWS = 6
-MEMBER_FIELDS = ["fiscal_code", "first_name", "last_name", "birth_date", "is_child"]
 
 
 class AnswerForm(forms.Form):
@@ -151,17 +130,15 @@ class AnswerForm(forms.Form):
     )
 
 
-EXPENSE_ROWS = 5
-EXPENSE_FIELDS = ["amount", "spent_on", "category", "receipt", "description"]
-
-
-class ClaimForm(forms.Form):
+class ClaimForm(ExpenseRowsMixin, forms.Form):
     """Up to five receipts of one reimbursement claim; empty rows are ignored."""
+
+    expense_row_count = 5
 
     def __init__(self, *args, initiative, **kwargs):
         super().__init__(*args, **kwargs)
         categories = initiative.allowed_categories.order_by("name")
-        for index in range(EXPENSE_ROWS):
+        for index in range(self.expense_row_count):
             prefix = f"expense_{index}_"
             self.fields[prefix + "amount"] = EuroField(
                 label=_("Importo in euro"), min_value=CENT, required=False
@@ -183,26 +160,15 @@ class ClaimForm(forms.Form):
                 label=_("Descrizione (facoltativa)"), max_length=200, required=False
             )
 
-    def expense_rows(self):
-        return [
-            [self[f"expense_{i}_{name}"] for name in EXPENSE_FIELDS] for i in range(EXPENSE_ROWS)
-        ]
-
     def clean(self):
         data = super().clean()
-        rows = []
-        for index in range(EXPENSE_ROWS):
-            values = {name: data.get(f"expense_{index}_{name}") for name in EXPENSE_FIELDS}
-            required = [values[name] for name in EXPENSE_FIELDS[:4]]
-            if not any(required):
-                continue
-            if not all(required):
-                raise forms.ValidationError(
-                    _("Spesa %(n)s: servono importo, data, categoria e scontrino.")
-                    % {"n": index + 1}
-                )
-            rows.append(values)
+        rows = self.filled_expense_rows(data)
         if not rows:
             raise forms.ValidationError(_("Aggiungi almeno una spesa con il suo scontrino."))
         data["rows"] = rows
         return data
+
+
+def submitted(request: HttpRequest) -> tuple:
+    """The data and files a form is bound to: none on GET, even an empty POST on POST."""
+    return (request.POST, request.FILES) if request.method == "POST" else (None, None)

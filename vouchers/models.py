@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -59,6 +59,10 @@ class Initiative(models.Model):
         RANKED = "ranked", _("Graduatoria approvata")
         ISSUED = "issued", _("Buoni emessi")
         ARCHIVED = "archived", _("Archiviato")
+
+    # The calls citizens see in the app, and those whose ranking is public.
+    PUBLIC_STATUSES = (Status.PUBLISHED, Status.CLOSED, Status.RANKED, Status.ISSUED)
+    RANKING_PUBLIC_STATUSES = (Status.RANKED, Status.ISSUED, Status.ARCHIVED)
 
     class BenefitKind(models.TextChoices):
         VOUCHER_CARD = "voucher_card", _("Carta con saldo (spesa frazionabile)")
@@ -338,6 +342,21 @@ class Initiative(models.Model):
         return errors
 
     @property
+    def is_public(self) -> bool:
+        """Whether citizens see the call (its page, documents and shops): once published."""
+        return self.status in self.PUBLIC_STATUSES
+
+    def accepts_applications(self, now: datetime | None = None) -> bool:
+        """Whether the call is published and ``now`` falls inside its application window."""
+        now = now or timezone.now()
+        return bool(
+            self.status == self.Status.PUBLISHED
+            and self.applications_open_at
+            and self.applications_close_at
+            and self.applications_open_at <= now <= self.applications_close_at
+        )
+
+    @property
     def ranking_criterion_list(self) -> list[str]:
         return [c.strip() for c in self.ranking_criteria.split(",") if c.strip()]
 
@@ -527,6 +546,11 @@ class Voucher(models.Model):
         """The last characters only, for lists where the whole code must not show."""
         return f"…{self.code[-4:]}"
 
+    def is_usable(self, on: date | None = None) -> bool:
+        """Whether the holder can spend the voucher on day ``on`` (today by default)."""
+        on = on or timezone.localdate()
+        return self.status == self.Status.ACTIVE and self.valid_from <= on <= self.valid_until
+
 
 def initiative_document_path(instance, filename: str) -> str:
     return f"initiatives/{instance.initiative_id}/{filename}"
@@ -709,7 +733,12 @@ class Application(models.Model):
 
     @property
     def protocol_number(self) -> str:
-        return f"{self.protocol_year}/{self.protocol_sequence:06d}"
+        return self.protocol_for(year=self.protocol_year, sequence=self.protocol_sequence)
+
+    @staticmethod
+    def protocol_for(*, year: int, sequence: int) -> str:
+        """The protocol number people read (``2026/000123``), from its two parts."""
+        return f"{year}/{sequence:06d}"
 
     @classmethod
     def outcome_for(cls, *, status: str, outcome: str) -> tuple[str, str]:

@@ -8,7 +8,15 @@ from django.db.models import Q, QuerySet
 from core.models import Account, Contribution, Membership, Organization, Posting, Role
 from core.roles import user_memberships
 from core.selectors import money_sum
-from vouchers.models import Application, Beneficiary, Initiative, InitiativeFunding, Voucher
+from vouchers.models import (
+    Application,
+    Beneficiary,
+    Decision,
+    Initiative,
+    InitiativeFunding,
+    ReimbursementClaim,
+    Voucher,
+)
 
 
 def voucher_visible_to(*, user, voucher_id: int) -> Voucher | None:
@@ -43,6 +51,70 @@ def vouchers_of_holder(*, beneficiary_id: int) -> QuerySet[Voucher]:
         Voucher.objects.filter(beneficiary_id=beneficiary_id)
         .select_related("initiative")
         .order_by("-issued_at")
+    )
+
+
+def public_initiatives() -> QuerySet[Initiative]:
+    """The calls citizens see in the app: published and after, never a draft or an archive."""
+    return Initiative.objects.filter(status__in=Initiative.PUBLIC_STATUSES)
+
+
+def open_initiatives() -> QuerySet[Initiative]:
+    """The published calls, by title: those the app's home page offers."""
+    return Initiative.objects.filter(status=Initiative.Status.PUBLISHED).order_by("title")
+
+
+def ranking_initiatives() -> QuerySet[Initiative]:
+    """The calls whose ranking is public."""
+    return Initiative.objects.filter(status__in=Initiative.RANKING_PUBLIC_STATUSES)
+
+
+def initiative_public_ranking(*, initiative: Initiative) -> list[dict]:
+    """The public ranking of a call: protocol numbers, positions and outcomes only, no names."""
+    rows = (
+        initiative.applications.filter(rank__isnull=False)
+        .order_by("rank")
+        .values("rank", "protocol_year", "protocol_sequence", "status", "outcome")
+    )
+    return [
+        {
+            "rank": row["rank"],
+            "protocol": Application.protocol_for(
+                year=row["protocol_year"], sequence=row["protocol_sequence"]
+            ),
+            "outcome": Application.outcome_for(status=row["status"], outcome=row["outcome"])[1],
+        }
+        for row in rows
+    ]
+
+
+def applications_of_applicant(*, beneficiary_id: int) -> QuerySet[Application]:
+    """A citizen's own applications, the latest first."""
+    return (
+        Application.objects.filter(applicant_id=beneficiary_id)
+        .select_related("initiative")
+        .order_by("-submitted_at")
+    )
+
+
+def application_last_information_request(*, application: Application) -> Decision | None:
+    """The request for information the applicant has still to answer, if any."""
+    if application.status != Application.Status.INFO_REQUESTED:
+        return None
+    return (
+        application.decisions.filter(action=Decision.Action.REQUEST_INFO)
+        .order_by("-decided_at")
+        .first()
+    )
+
+
+def claims_of_beneficiary(*, beneficiary_id: int) -> QuerySet[ReimbursementClaim]:
+    """A citizen's own reimbursement claims with their expenses, the latest first."""
+    return (
+        ReimbursementClaim.objects.filter(beneficiary_id=beneficiary_id)
+        .select_related("initiative")
+        .prefetch_related("expenses__category")
+        .order_by("-submitted_at")
     )
 
 

@@ -220,7 +220,7 @@ def accreditation_form(n: int) -> dict:
 
 
 def test_accreditation_requests_are_limited_per_client_address():
-    from pwa.pages import ACCREDITATION_REQUESTS_PER_IP
+    from pwa.accreditation import ACCREDITATION_REQUESTS_PER_IP
 
     client = Client()
     answers = [

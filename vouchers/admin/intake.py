@@ -1,16 +1,15 @@
 """The desk's intake of an application: the "add" page of applications.
 
 A desk operator (or a tutor, for his cases) fills in the citizen's data, household,
-declarations and attachments for a published call; the page calls ``application_submit``
-and ``application_document_add`` in one transaction and shows every refusal of the service
-as an error on the field it concerns.
+declarations and attachments for a published call; the page calls
+``application_submit_with_documents`` and shows every refusal of the service as an error on
+the field it concerns.
 """
 
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -35,20 +34,12 @@ from core.models import Role
 from core.uploads import UploadError, checked_upload
 from vouchers.admin.phases import pdf_response
 from vouchers.admin.scoping import request_scope, visible_applications, visible_initiatives
+from vouchers.forms.applications import MEMBER_ROWS, HouseholdFormMixin, member_field
 from vouchers.models import Application, Initiative, validate_fiscal_code
 from vouchers.outcome_letters import application_receipt_print
-from vouchers.programme import (
-    ELIGIBILITY_CODES,
-    ISEE_CEILING,
-    ApplicantData,
-    MemberData,
-    ProgrammeError,
-    application_document_add,
-    application_submit,
-)
+from vouchers.programme import ELIGIBILITY_CODES, ISEE_CEILING, ProgrammeError
+from vouchers.services.intake import application_submit_with_documents
 
-MEMBER_ROWS = 6
-MEMBER_FIELDS = ["fiscal_code", "first_name", "last_name", "birth_date", "is_child"]
 # Where each refusal of ``application_submit`` belongs on the desk's form.
 ERROR_FIELDS = {
     "invalid_fiscal_code": "fiscal_code",
@@ -92,7 +83,7 @@ def text_field(label, max_length, *, required=True, **kwargs):
     )
 
 
-class IntakeForm(forms.Form):
+class IntakeForm(HouseholdFormMixin, forms.Form):
     """An application entered at the desk (or by a tutor) for a citizen."""
 
     initiative = forms.IntegerField(widget=forms.HiddenInput)
@@ -161,19 +152,12 @@ class IntakeForm(forms.Form):
             self.fields["iban"].help_text = _(
                 "Obbligatorio: il contributo economico è pagato con bonifico su questo conto."
             )
-        for index in range(MEMBER_ROWS):
-            prefix = f"member_{index}_"
-            self.fields[prefix + "fiscal_code"] = text_field(
-                _("Codice fiscale"), 16, required=False
-            )
-            self.fields[prefix + "first_name"] = text_field(_("Nome"), 100, required=False)
-            self.fields[prefix + "last_name"] = text_field(_("Cognome"), 100, required=False)
-            self.fields[prefix + "birth_date"] = forms.DateField(
-                label=_("Data di nascita"), required=False, widget=UnfoldAdminSingleDateWidget
-            )
-            self.fields[prefix + "is_child"] = forms.BooleanField(
-                label=_("Figlio"), required=False, widget=UnfoldBooleanWidget
-            )
+        self.add_member_fields(
+            child_label=_("Figlio"),
+            text_widget=UnfoldAdminTextInputWidget,
+            date_widget=UnfoldAdminSingleDateWidget,
+            boolean_widget=UnfoldBooleanWidget,
+        )
 
     def section(self, *names):
         return [self[name] for name in names if name in self.fields]
@@ -186,12 +170,6 @@ class IntakeForm(forms.Form):
 
     def money_fields(self):
         return self.section("isee", "dsu_protocol", "iban")
-
-    def member_rows(self):
-        return [
-            [self[f"member_{index}_{name}"] for name in MEMBER_FIELDS]
-            for index in range(MEMBER_ROWS)
-        ]
 
     def clean_fiscal_code(self):
         return self.cleaned_data["fiscal_code"].strip().upper()
@@ -207,56 +185,26 @@ class IntakeForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        incomplete = self.incomplete_member_rows(data)
         for index in range(MEMBER_ROWS):
-            prefix = f"member_{index}_"
-            values = [data.get(prefix + name) for name in MEMBER_FIELDS[:4]]
-            if any(values) and not all(values):
+            code_field = member_field(index, "fiscal_code")
+            if index in incomplete:
                 self.add_error(
-                    prefix + "fiscal_code",
+                    code_field,
                     _("Componente %(n)d: indica codice fiscale, nome, cognome e data di nascita.")
                     % {"n": index + 1},
                 )
-            elif values[0]:
-                code = values[0].strip().upper()
+            elif data.get(code_field):
+                code = data[code_field].strip().upper()
                 try:
                     validate_fiscal_code(code)
                 except forms.ValidationError:
                     self.add_error(
-                        prefix + "fiscal_code",
+                        code_field,
                         _("Componente %(n)d: codice fiscale non valido.") % {"n": index + 1},
                     )
-                data[prefix + "fiscal_code"] = code
+                data[code_field] = code
         return data
-
-    def applicant_data(self) -> ApplicantData:
-        data = self.cleaned_data
-        return ApplicantData(
-            fiscal_code=data["fiscal_code"],
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            birth_date=data["birth_date"],
-            sex=data["sex"],
-            municipality=data["municipality"],
-            email=data["email"],
-            phone=data["phone"],
-            street=data["street"],
-            postal_code=data["postal_code"],
-            isee=data["isee"],
-            dsu_protocol=data["dsu_protocol"],
-            iban=data["iban"],
-            declarations_accepted=list(data.get("declarations") or []),
-            members=[
-                MemberData(
-                    data[f"member_{i}_fiscal_code"],
-                    data[f"member_{i}_first_name"],
-                    data[f"member_{i}_last_name"],
-                    data[f"member_{i}_birth_date"],
-                    data[f"member_{i}_is_child"],
-                )
-                for i in range(MEMBER_ROWS)
-                if data.get(f"member_{i}_fiscal_code")
-            ],
-        )
 
 
 class ApplicationIntakeMixin:
@@ -332,22 +280,15 @@ class ApplicationIntakeMixin:
     def _submit(self, request, initiative, form) -> Application | None:
         channel, tutor = self._intake_channel(request)
         try:
-            with transaction.atomic():
-                application = application_submit(
-                    initiative=initiative,
-                    data=form.applicant_data(),
-                    channel=channel,
-                    entered_by=request.user,
-                    tutor=tutor,
-                    register_ineligible=form.cleaned_data["register_ineligible"],
-                )
-                for uploaded in form.cleaned_data["attachments"]:
-                    application_document_add(
-                        application=application,
-                        uploaded=uploaded,
-                        title=uploaded.name,
-                        uploaded_by=request.user,
-                    )
+            application = application_submit_with_documents(
+                initiative=initiative,
+                data=form.applicant_data(declarations=form.cleaned_data.get("declarations") or []),
+                channel=channel,
+                documents=form.cleaned_data["attachments"],
+                entered_by=request.user,
+                tutor=tutor,
+                register_ineligible=form.cleaned_data["register_ineligible"],
+            )
         except ProgrammeError as exc:
             form.add_error(ERROR_FIELDS.get(exc.code), exc.detail)
             form.offer_refusal = exc.code in ELIGIBILITY_CODES

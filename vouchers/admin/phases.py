@@ -8,7 +8,6 @@ calls one service and turns a domain error into a message: the call's status cha
 through them.
 """
 
-from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Count, DecimalField, Exists, OuterRef, Q, Sum, Value
@@ -18,14 +17,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import StackedInline
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
-from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from core.admin import (
     ConfirmForm,
-    LabelledTabularInline,
     action_form_page,
     bound_if_confirmed,
     change_url,
@@ -35,15 +31,7 @@ from core.admin import (
 )
 from core.errors import DomainError
 from core.money import ZERO
-from core.uploads import UploadError, checked_upload
-from vouchers.admin.amendments import CallInlineMixin, PublishedDocumentsInlineMixin
-from vouchers.models import (
-    Application,
-    Initiative,
-    InitiativeDocument,
-    OutcomeTemplate,
-    Voucher,
-)
+from vouchers.models import Application, Initiative, Voucher
 from vouchers.programme import (
     PAID_BY_TRANSFER,
     initiative_archive,
@@ -73,74 +61,6 @@ def pdf_response(content: bytes, filename: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
-
-
-class LinkedFile:
-    """A stored file as the file widget shows it, linked to the view that serves it."""
-
-    def __init__(self, file, url: str):
-        self.file, self.url = file, url
-
-    def __str__(self) -> str:
-        return str(self.file)
-
-
-class ServedFileWidget(UnfoldAdminFileFieldWidget):
-    """The file widget, whose link goes to a view that serves the file (there is no /media/)."""
-
-    served_url = ""
-
-    def format_value(self, value):
-        value = super().format_value(value)
-        if value and self.served_url and self.is_initial(value):
-            return LinkedFile(value, self.served_url)
-        return value
-
-
-class InitiativeDocumentForm(forms.ModelForm):
-    class Meta:
-        model = InitiativeDocument
-        fields = ["title", "file"]
-        widgets = {"file": ServedFileWidget}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["file"].widget.served_url = reverse(
-                "webapp:initiative-document",
-                args=[self.instance.initiative_id, self.instance.pk],
-            )
-
-    def clean_file(self):
-        uploaded = self.cleaned_data.get("file")
-        if uploaded and hasattr(uploaded, "content_type"):  # a new upload, not the stored file
-            try:
-                content_type = checked_upload(uploaded)
-            except UploadError as exc:
-                raise forms.ValidationError(exc.detail) from exc
-            if content_type != "application/pdf":
-                raise forms.ValidationError(_("Il documento del bando è un PDF."))
-        return uploaded
-
-
-# --- inlines of the call -----------------------------------------------------------------
-
-
-class InitiativeDocumentInline(PublishedDocumentsInlineMixin, LabelledTabularInline):
-    model = InitiativeDocument
-    form = InitiativeDocumentForm
-    extra = 0
-    fields = ["title", "file", "uploaded_at"]
-    readonly_fields = ["uploaded_at"]
-    verbose_name_plural = _("documenti del bando (PDF)")
-
-
-class OutcomeTemplateInline(CallInlineMixin, StackedInline):
-    model = OutcomeTemplate
-    extra = 0
-    max_num = len(OutcomeTemplate.Outcome.choices)
-    fields = ["outcome", "subject", "body"]
-    verbose_name_plural = _("testi delle comunicazioni (se mancano si usa il testo standard)")
 
 
 # --- the phases of a call ----------------------------------------------------------------

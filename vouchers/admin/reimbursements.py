@@ -1,9 +1,11 @@
-"""Reimbursement claims in the admin: review line by line, payment batches, the town's transfer.
+"""Reimbursement claims in the admin: review line by line; the desk's claims
+(``vouchers.admin.reimbursement_desk``) and the payment batches
+(``vouchers.admin.reimbursement_payments``) are pages of the same admin.
 
 Nothing here edits a claim or an expense by hand: every button opens a page that calls one
 service of ``vouchers.reimbursements`` and turns a refusal into a message. Staff of a
 municipality see the claims of their municipality's applications only; payment batches and
-the municipalities' transfers are the agency's matters.
+the municipalities' transfers (``vouchers.admin.transfers``) are the agency's matters.
 """
 
 from django import forms
@@ -20,12 +22,7 @@ from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
-from unfold.widgets import (
-    UnfoldAdminDateWidget,
-    UnfoldAdminFileFieldWidget,
-    UnfoldAdminSelectWidget,
-    UnfoldAdminTextInputWidget,
-)
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from core.admin import (
     ConfirmForm,
@@ -33,44 +30,28 @@ from core.admin import (
     action_form_page,
     bound_if_confirmed,
     change_url,
-    changelist_url,
     euro,
     is_confirmed,
     status_badge,
 )
 from core.errors import DomainError
 from core.forms import EuroField
-from core.models import Organization
 from core.money import CENT, ZERO
 from core.roles import sees_everything
 from core.uploads import stored_file_response
+from vouchers.admin.reimbursement_desk import ClaimDeskMixin
+from vouchers.admin.reimbursement_payments import ClaimPaymentsMixin
 from vouchers.admin.scoping import (
     ScopedAdminMixin,
     ScopedRelatedDropdownFilter,
     visible_applications,
-    visible_initiatives,
-    visible_municipalities,
 )
-from vouchers.cash import payable_contributions
-from vouchers.models import (
-    Application,
-    Expense,
-    IncomingTransfer,
-    Initiative,
-    ReimbursementClaim,
-    SpendingCategory,
-)
+from vouchers.models import Expense, ReimbursementClaim
 from vouchers.reimbursements import (
-    ExpenseData,
     approved_total,
-    beneficiary_payment_batch_prepare,
     claim_cap_remaining,
     claim_decide,
     expense_review,
-    incoming_transfer_record,
-    initiative_transfer_matching,
-    payable_claims,
-    reimbursement_claim_submit,
 )
 from vouchers.services import initiative_budget_available
 
@@ -87,7 +68,6 @@ EXPENSE_STATUS_VARIANTS = {
     Expense.Status.REDUCED: "primary",
     Expense.Status.REFUSED: "danger",
 }
-DESK_EXPENSE_ROWS = 3
 
 
 def receipt_link(expense: Expense) -> str:
@@ -195,94 +175,8 @@ class ReviewForm(forms.Form):
                 )
 
 
-class DeskClaimForm(forms.Form):
-    """A claim brought to the desk: the application and up to three receipts."""
-
-    application = forms.ModelChoiceField(
-        label=_("Domanda"),
-        queryset=Application.objects.none(),
-        widget=UnfoldAdminSelectWidget,
-        error_messages={"required": _("Scegli la domanda finanziata del richiedente.")},
-    )
-
-    def __init__(self, *args, applications, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["application"].queryset = applications
-        for index in range(DESK_EXPENSE_ROWS):
-            number = index + 1
-            self.fields[f"expense_{index}_amount"] = EuroField(
-                label=_("Spesa %(number)s: importo (€)") % {"number": number},
-                required=False,
-                min_value=CENT,
-                widget=UnfoldAdminTextInputWidget,
-            )
-            self.fields[f"expense_{index}_spent_on"] = forms.DateField(
-                label=_("Spesa %(number)s: data") % {"number": number},
-                required=False,
-                widget=UnfoldAdminDateWidget,
-            )
-            self.fields[f"expense_{index}_category"] = forms.ModelChoiceField(
-                label=_("Spesa %(number)s: categoria") % {"number": number},
-                queryset=SpendingCategory.objects.all(),
-                required=False,
-                widget=UnfoldAdminSelectWidget,
-            )
-            self.fields[f"expense_{index}_receipt"] = forms.FileField(
-                label=_("Spesa %(number)s: scontrino o fattura (PDF, JPEG, PNG)")
-                % {"number": number},
-                required=False,
-                widget=UnfoldAdminFileFieldWidget,
-            )
-            self.fields[f"expense_{index}_description"] = forms.CharField(
-                label=_("Spesa %(number)s: descrizione") % {"number": number},
-                required=False,
-                max_length=200,
-                widget=UnfoldAdminTextInputWidget,
-            )
-
-    def clean(self):
-        cleaned = super().clean()
-        rows = []
-        for index in range(DESK_EXPENSE_ROWS):
-            values = {
-                name: cleaned.get(f"expense_{index}_{name}")
-                for name in ("amount", "spent_on", "category", "receipt", "description")
-            }
-            required = [values[name] for name in ("amount", "spent_on", "category", "receipt")]
-            if not any(required):
-                continue
-            if not all(required):
-                raise forms.ValidationError(
-                    _("Spesa %(number)s: servono importo, data, categoria e scontrino.")
-                    % {"number": index + 1}
-                )
-            rows.append(values)
-        cleaned["rows"] = rows
-        return cleaned
-
-
-class BatchForm(forms.Form):
-    initiative = forms.ModelChoiceField(
-        label=_("Bando"),
-        queryset=Initiative.objects.none(),
-        required=False,
-        empty_label=_("Tutti i bandi"),
-        widget=UnfoldAdminSelectWidget,
-    )
-    execution_date = forms.DateField(
-        label=_("Data di esecuzione richiesta"),
-        required=False,
-        widget=UnfoldAdminDateWidget,
-        help_text=_("Vuota: il primo giorno lavorativo dopo oggi."),
-    )
-
-    def __init__(self, *args, initiatives, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["initiative"].queryset = initiatives
-
-
 @admin.register(ReimbursementClaim)
-class ReimbursementClaimAdmin(ScopedAdminMixin, ModelAdmin):
+class ReimbursementClaimAdmin(ClaimDeskMixin, ClaimPaymentsMixin, ScopedAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "beneficiary",
@@ -537,377 +431,4 @@ class ReimbursementClaimAdmin(ScopedAdminMixin, ModelAdmin):
             table=self._expense_table(expenses),
             submit_label=_("Chiudi l'esame"),
             obj=claim,
-        )
-
-    # The desk.
-
-    @action(
-        description=_("Nuova richiesta allo sportello"),
-        url_path="sportello",
-        icon="add_notes",
-        permissions=["desk"],
-    )
-    def desk_claim(self, request):
-        applications = (
-            visible_applications(request)
-            .filter(
-                initiative__benefit_kind=Initiative.BenefitKind.REIMBURSEMENT,
-                status=Application.Status.APPROVED,
-                outcome__in=[Application.Outcome.FUNDED, Application.Outcome.ISSUED],
-            )
-            .select_related("applicant")
-            .order_by("-submitted_at")
-        )
-        confirmed = is_confirmed(request)
-        form = DeskClaimForm(
-            request.POST if confirmed else None,
-            request.FILES if confirmed else None,
-            applications=applications,
-        )
-        if form.is_valid():
-            try:
-                claim = reimbursement_claim_submit(
-                    application=form.cleaned_data["application"],
-                    expenses=[
-                        ExpenseData(
-                            amount=row["amount"],
-                            spent_on=row["spent_on"],
-                            category=row["category"],
-                            receipt=row["receipt"],
-                            description=row["description"] or "",
-                        )
-                        for row in form.cleaned_data["rows"]
-                    ],
-                    submitted_by=request.user,
-                )
-            except DomainError as exc:
-                form.add_error(None, exc.detail)
-            else:
-                self.message_user(
-                    request,
-                    _("Richiesta registrata: la esamina un'altra persona."),
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(change_url(claim))
-        return action_form_page(
-            request,
-            self,
-            title=_("Nuova richiesta di rimborso allo sportello"),
-            description=_(
-                "Per chi porta gli scontrini allo sportello: scegli la domanda finanziata e "
-                "carica ogni scontrino o fattura (PDF, JPEG o PNG, al massimo 10 MB)."
-            ),
-            form=form,
-            submit_label=_("Registra la richiesta"),
-            cancel_url=changelist_url(ReimbursementClaim),
-        )
-
-    # Paying the beneficiaries.
-
-    @action(
-        description=_("Prepara distinta beneficiari"),
-        url_path="prepara-distinta",
-        icon="payments",
-        permissions=["pay"],
-    )
-    def prepare_batch(self, request):
-        initiatives = visible_initiatives(request).filter(
-            benefit_kind__in=[
-                Initiative.BenefitKind.REIMBURSEMENT,
-                Initiative.BenefitKind.CASH_TRANSFER,
-            ]
-        )
-        confirmed = is_confirmed(request)
-        form = BatchForm(
-            request.POST if confirmed else request.GET or None, initiatives=initiatives
-        )
-        initiative = None
-        if form.is_bound and form.is_valid():
-            initiative = form.cleaned_data["initiative"]
-            if confirmed:
-                try:
-                    result = beneficiary_payment_batch_prepare(
-                        initiative=initiative,
-                        prepared_by=request.user,
-                        execution_date=form.cleaned_data["execution_date"],
-                    )
-                except DomainError as exc:
-                    form.add_error(None, exc.detail)
-                else:
-                    batch = result.batch
-                    self.message_user(
-                        request,
-                        _(
-                            "Distinta preparata: %(count)d bonifici per %(total)s. Deve "
-                            "autorizzarla una persona diversa da chi l'ha preparata."
-                        )
-                        % {"count": batch.transfers_count, "total": euro(batch.total)},
-                        messages.SUCCESS,
-                    )
-                    if result.excluded:
-                        self.message_user(
-                            request,
-                            _("Pagamenti esclusi per l'IBAN: %(count)d.")
-                            % {"count": len(result.excluded)},
-                            messages.WARNING,
-                        )
-                    return HttpResponseRedirect(change_url(batch))
-        payable, excluded = payable_claims(initiative=initiative)
-        cash_payable, cash_excluded = payable_contributions(initiative=initiative)
-        rows = [
-            [
-                _("Rimborso n. %(number)s") % {"number": item.claim.pk},
-                item.claim.beneficiary,
-                item.claim.initiative,
-                item.claim.application.protocol_number,
-                item.iban or "—",
-                euro(item.amount),
-                item.excluded_reason or _("Da pagare"),
-            ]
-            for item in [*payable, *excluded]
-        ] + [
-            [
-                _("Contributo"),
-                item.application.applicant,
-                item.application.initiative,
-                item.application.protocol_number,
-                item.iban or "—",
-                euro(item.amount),
-                item.excluded_reason or _("Da pagare"),
-            ]
-            for item in [*cash_payable, *cash_excluded]
-        ]
-        payable = [*payable, *cash_payable]
-        excluded = [*excluded, *cash_excluded]
-        return action_form_page(
-            request,
-            self,
-            title=_("Prepara la distinta dei pagamenti ai beneficiari"),
-            description=_(
-                "Un bonifico SEPA per ogni rimborso approvato e non ancora pagato, "
-                "dell'importo ammesso, e per ogni contributo economico concesso e non ancora "
-                "pagato, all'IBAN della domanda. Chi non ha un IBAN valido resta fuori ed è "
-                "elencato qui sotto con il motivo. La distinta va poi autorizzata da "
-                "un'altra persona."
-            ),
-            form=form,
-            summary=[
-                (_("Bonifici da fare"), len(payable)),
-                (_("Totale"), euro(sum((item.amount for item in payable), ZERO))),
-                (_("Escluse"), len(excluded)),
-            ],
-            table={
-                "headers": [
-                    _("Pagamento"),
-                    _("Beneficiario"),
-                    _("Bando"),
-                    _("Domanda"),
-                    _("IBAN"),
-                    _("Importo"),
-                    _("Esito"),
-                ],
-                "rows": rows,
-            },
-            submit_label=_("Prepara distinta"),
-            cancel_url=changelist_url(ReimbursementClaim),
-        )
-
-
-# --- The municipalities' transfers -----------------------------------------------------------
-
-
-class TransferForm(forms.Form):
-    initiative = forms.ModelChoiceField(
-        label=_("Bando"), queryset=Initiative.objects.none(), widget=UnfoldAdminSelectWidget
-    )
-    municipality = forms.ModelChoiceField(
-        label=_("Comune"), queryset=Organization.objects.none(), widget=UnfoldAdminSelectWidget
-    )
-    amount = EuroField(label=_("Importo (€)"), min_value=CENT, widget=UnfoldAdminTextInputWidget)
-    value_date = forms.DateField(label=_("Data valuta"), widget=UnfoldAdminDateWidget)
-    bank_reference = forms.CharField(
-        label=_("Riferimento bancario (CRO/TRN)"),
-        max_length=50,
-        required=False,
-        widget=UnfoldAdminTextInputWidget,
-    )
-    note = forms.CharField(
-        label=_("Nota"), max_length=255, required=False, widget=UnfoldAdminTextInputWidget
-    )
-
-    def __init__(self, *args, initiatives, municipalities, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["initiative"].queryset = initiatives
-        self.fields["municipality"].queryset = municipalities
-
-
-class MatchingForm(forms.Form):
-    initiative = forms.ModelChoiceField(
-        label=_("Bando"), queryset=Initiative.objects.none(), widget=UnfoldAdminSelectWidget
-    )
-
-    def __init__(self, *args, initiatives, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["initiative"].queryset = initiatives
-
-
-@admin.register(IncomingTransfer)
-class IncomingTransferAdmin(ScopedAdminMixin, ModelAdmin):
-    """Transfers are recorded by the agency; a municipality's staff see their own."""
-
-    list_display = [
-        "value_date",
-        "municipality",
-        "initiative",
-        "amount_display",
-        "bank_reference",
-        "recorded_by",
-    ]
-    list_filter = [
-        ("initiative", ScopedRelatedDropdownFilter),
-        ("municipality", ScopedRelatedDropdownFilter),
-    ]
-    search_fields = ["=bank_reference"]
-    list_select_related = ["municipality", "initiative", "recorded_by"]
-    fields = [
-        "municipality",
-        "initiative",
-        "amount_display",
-        "value_date",
-        "bank_reference",
-        "note",
-        "journal",
-        "recorded_by",
-        "recorded_at",
-    ]
-    readonly_fields = fields
-    actions_list = ["record_transfer", "matching"]
-
-    def scoped_queryset(self, request):
-        return IncomingTransfer.objects.filter(municipality__in=visible_municipalities(request))
-
-    def has_add_permission(self, request):
-        return False  # the "Registra trasferimento" button calls the service
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_record_permission(self, request, obj=None):
-        return sees_everything(request.user) and request.user.has_perm(
-            "vouchers.add_incomingtransfer"
-        )
-
-    def has_matching_permission(self, request, obj=None):
-        return self.has_view_permission(request)
-
-    @display(description=_("importo"), ordering="amount")
-    def amount_display(self, obj):
-        return euro(obj.amount)
-
-    @action(
-        description=_("Registra trasferimento"),
-        url_path="registra",
-        icon="account_balance",
-        permissions=["record"],
-    )
-    def record_transfer(self, request):
-        form = bound_if_confirmed(
-            TransferForm,
-            request,
-            initiatives=visible_initiatives(request),
-            municipalities=visible_municipalities(request),
-        )
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                incoming_transfer_record(
-                    municipality=data["municipality"],
-                    initiative=data["initiative"],
-                    amount=data["amount"],
-                    value_date=data["value_date"],
-                    bank_reference=data["bank_reference"],
-                    note=data["note"],
-                    recorded_by=request.user,
-                )
-            except DomainError as exc:
-                form.add_error(None, exc.detail)
-            else:
-                self.message_user(request, _("Trasferimento registrato."), messages.SUCCESS)
-                return HttpResponseRedirect(
-                    changelist_url(IncomingTransfer, initiative__id__exact=data["initiative"].pk)
-                )
-        return action_form_page(
-            request,
-            self,
-            title=_("Registra il trasferimento di un comune"),
-            description=_(
-                "Il bonifico unico con cui il comune trasferisce all'agenzia le somme del "
-                "bando. Non aumenta il budget (già finanziato dal contributo): serve alla "
-                "quadratura con quanto l'agenzia ha pagato."
-            ),
-            form=form,
-            submit_label=_("Registra"),
-            cancel_url=changelist_url(IncomingTransfer),
-        )
-
-    @action(
-        description=_("Quadratura per bando"),
-        url_path="quadratura",
-        icon="balance",
-        permissions=["matching"],
-    )
-    def matching(self, request):
-        initiatives = visible_initiatives(request)
-        data = request.POST if is_confirmed(request) else (request.GET or None)
-        form = MatchingForm(data, initiatives=initiatives)
-        table = None
-        summary = []
-        if form.is_bound and form.is_valid():
-            initiative = form.cleaned_data["initiative"]
-            rows = initiative_transfer_matching(
-                initiative=initiative, municipalities=visible_municipalities(request)
-            )
-            table = {
-                "headers": [
-                    _("Comune"),
-                    _("Ricevuto dal comune"),
-                    _("Pagato ai negozi"),
-                    _("Rimborsi pagati"),
-                    _("Contributi pagati"),
-                    _("Totale pagato"),
-                    _("Differenza"),
-                ],
-                "rows": [
-                    [
-                        row.municipality,
-                        euro(row.received),
-                        euro(row.paid_to_shops),
-                        euro(row.paid_reimbursements),
-                        euro(row.paid_contributions),
-                        euro(row.paid_out),
-                        euro(row.difference),
-                    ]
-                    for row in rows
-                ],
-            }
-            summary = [(_("Bando"), initiative)]
-        return action_form_page(
-            request,
-            self,
-            title=_("Quadratura dei trasferimenti per bando"),
-            description=_(
-                "Per ogni comune del bando: quanto ha trasferito all'agenzia e quanto "
-                "l'agenzia ha pagato per i suoi residenti (liquidazioni ai negozi pagate dalla "
-                "banca, rimborsi pagati e contributi economici pagati). Differenza positiva: "
-                "somme da restituire o a "
-                "credito; negativa: somme ancora da ricevere."
-            ),
-            form=form,
-            summary=summary,
-            table=table,
-            submit_label=_("Mostra"),
-            cancel_url=changelist_url(IncomingTransfer),
         )
