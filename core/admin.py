@@ -73,16 +73,16 @@ from core.models import (
 )
 from core.money import CENT, ZERO, format_euro
 from core.paginator import BigListAdminMixin, CappedCountPaginator
-from core.payments import (
+from core.roles import sees_everything
+from core.selectors import accounts_for, fund_balance, funds_for, journals_for, money_sum
+from core.services.funding import _contribution_record as contribution_record
+from core.services.payments import (
     payment_batch_cancel,
     payment_batch_export,
     payment_batch_mark_paid,
-    payment_batch_reconcile_camt054,
     payment_batch_release,
 )
-from core.roles import sees_everything
-from core.selectors import accounts_for, fund_balance, funds_for, journals_for, money_sum
-from core.services import contribution_record
+from core.services.reconciliation import payment_batch_reconcile_camt054
 
 # --- shared by every app's admin ---------------------------------------------------------
 

@@ -31,17 +31,17 @@ from core.admin import (
     is_confirmed,
 )
 from core.errors import DomainError
-from core.funding import (
+from core.models import Contribution, Fund, Organization
+from core.selectors import funds_for
+from core.services.funding import (
     LOYALTY_COLUMNS,
     ContributionError,
     contribution_register,
-    donation_receipt_pdf,
     is_donation,
     loyalty_points_import,
-    read_rows,
 )
-from core.models import Contribution, Fund, Organization
-from core.selectors import funds_for
+from core.services.receipts import donation_receipt_pdf
+from core.spreadsheets import read_rows
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 

@@ -1,4 +1,5 @@
-"""CSV and XLSX files that open right in the reader's spreadsheet, and their names.
+"""CSV and XLSX files that open right in the reader's spreadsheet, their names, and reading
+the rows of an uploaded one (``read_rows``).
 
 CSV: UTF-8 with a byte-order mark; in a language that writes decimals with a comma
 (Italian) the columns are separated by semicolons and amounts written 8500,50, as an Italian
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
+import tablib
 from django.utils import timezone, translation
 from django.utils.formats import get_format
 from django.utils.text import slugify
@@ -84,3 +86,22 @@ def file_name(*parts: str, extension: str, day: date | None = None) -> str:
     with translation.override("it"):
         words = [slugify(str(part)) for part in parts if part]
     return "-".join([*filter(None, words), day.isoformat()]) + f".{extension}"
+
+
+def read_rows(content: bytes, *, filename: str) -> list[dict[str, str]]:
+    """Read the rows of a CSV (comma or semicolon) or XLSX file as dictionaries."""
+    if filename.lower().endswith(".xlsx"):
+        dataset = tablib.Dataset().load(content, format="xlsx")
+    else:
+        text = content.decode("utf-8-sig")
+        first_line = text.splitlines()[0] if text else ""
+        delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+        dataset = tablib.Dataset().load(text, format="csv", delimiter=delimiter)
+    headers = [str(h or "").strip().lower() for h in dataset.headers or []]
+    return [
+        {
+            header: ("" if value is None else str(value).strip())
+            for header, value in zip(headers, values, strict=False)
+        }
+        for values in dataset
+    ]

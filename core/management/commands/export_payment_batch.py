@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from core.models import PaymentBatch
 from core.money import format_euro
-from core.payments import PaymentError, payment_batch_export
+from core.services.payments import PaymentError, payment_batch_export
 
 
 class Command(BaseCommand):
