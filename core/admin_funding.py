@@ -15,7 +15,6 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownF
 from unfold.decorators import action, display
 from unfold.widgets import (
     UnfoldAdminDateWidget,
-    UnfoldAdminFileFieldWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextInputWidget,
 )
@@ -31,6 +30,7 @@ from core.admin import (
     is_confirmed,
 )
 from core.errors import DomainError
+from core.forms import SpreadsheetUploadForm
 from core.models import Contribution, Fund, Organization
 from core.selectors import funds_for
 from core.services.funding import (
@@ -41,9 +41,6 @@ from core.services.funding import (
     loyalty_points_import,
 )
 from core.services.receipts import donation_receipt_pdf
-from core.spreadsheets import read_rows
-
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
 def funder_label(funder: Organization) -> str:
@@ -93,7 +90,13 @@ class ContributionForm(forms.ModelForm):
         return data
 
 
-class LoyaltyImportForm(forms.Form):
+class LoyaltyImportForm(SpreadsheetUploadForm):
+    file_help_text = _(
+        "Colonne: data, punto_vendita, punti. Se una riga ha un errore non si registra "
+        "nulla: correggi il file e caricalo di nuovo."
+    )
+    field_order = ["fund", "funder", "rate", "received_on", "document_reference", "file"]
+
     fund = forms.ModelChoiceField(
         label=_("Fondo"), queryset=Fund.objects.all(), widget=UnfoldAdminSelectWidget
     )
@@ -122,23 +125,6 @@ class LoyaltyImportForm(forms.Form):
         required=False,
         widget=UnfoldAdminTextInputWidget,
     )
-    file = forms.FileField(
-        label=_("File CSV o XLSX"),
-        widget=UnfoldAdminFileFieldWidget,
-        help_text=_(
-            "Colonne: data, punto_vendita, punti. Se una riga ha un errore non si registra "
-            "nulla: correggi il file e caricalo di nuovo."
-        ),
-        error_messages={"required": _("Scegli il file da importare.")},
-    )
-
-    def clean_file(self):
-        uploaded = self.cleaned_data["file"]
-        if not uploaded.name.lower().endswith((".csv", ".xlsx")):
-            raise forms.ValidationError(_("Sono accettati solo file .csv o .xlsx."))
-        if uploaded.size > MAX_IMPORT_BYTES:
-            raise forms.ValidationError(_("Il file supera i 5 MB: dividilo in più parti."))
-        return uploaded
 
 
 admin.site.unregister(Contribution)
@@ -302,12 +288,7 @@ class FundingContributionAdmin(ContributionAdmin):
         table = None
         if confirmed and form.is_valid():
             data = form.cleaned_data
-            content = data["file"].read()
-            try:
-                rows = read_rows(content, filename=data["file"].name)
-            except Exception:  # tablib and openpyxl raise many kinds on a broken file
-                rows = None
-                form.add_error("file", _("Il file non si legge: usa un CSV o un XLSX."))
+            content, rows = form.read()
             if rows is not None:
                 try:
                     result = loyalty_points_import(

@@ -1,4 +1,4 @@
-"""Form fields shared by the admin and the app."""
+"""Form fields shared by the admin and the app, and the upload of a spreadsheet to import."""
 
 from decimal import Decimal
 
@@ -6,8 +6,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
+from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from core.money import InvalidAmount, format_euro, parse_euro
+from core.spreadsheets import read_rows
 
 # Longer than any amount written with separators and a currency sign.
 EURO_MAX_LENGTH = 30
@@ -87,3 +89,45 @@ class EuroField(forms.CharField):
         if isinstance(value, Decimal):
             return formats.number_format(value, decimal_pos=2, use_l10n=True)
         return value
+
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+class SpreadsheetUploadForm(forms.Form):
+    """A CSV or XLSX file of at most 5 MB whose rows an import reads (``read_rows``).
+
+    An import's form subclasses it, adds its own fields and says, in ``file_help_text``,
+    which columns the file has and what happens to a file with errors.
+    """
+
+    file_help_text = ""
+    unreadable_message = _("Il file non si legge: usa un CSV o un XLSX.")
+
+    file = forms.FileField(
+        label=_("File CSV o XLSX"),
+        widget=UnfoldAdminFileFieldWidget,
+        error_messages={"required": _("Scegli il file da importare.")},
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = self.file_help_text
+
+    def clean_file(self):
+        uploaded = self.cleaned_data["file"]
+        if not uploaded.name.lower().endswith((".csv", ".xlsx")):
+            raise forms.ValidationError(_("Sono accettati solo file .csv o .xlsx."))
+        if uploaded.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("Il file supera i 5 MB: dividilo in più parti."))
+        return uploaded
+
+    def read(self) -> tuple[bytes, list[dict[str, str]] | None]:
+        """The valid form's file: its content and rows, or no rows and an error on the file."""
+        uploaded = self.cleaned_data["file"]
+        content = uploaded.read()
+        try:
+            return content, read_rows(content, filename=uploaded.name)
+        except Exception:  # tablib and openpyxl raise many kinds on a broken file
+            self.add_error("file", self.unreadable_message)
+            return content, None
