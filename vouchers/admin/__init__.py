@@ -30,7 +30,7 @@ from unfold.enums import ActionVariant
 from unfold.views import ChangeList
 from unfold.widgets import UnfoldAdminTextInputWidget
 
-from core.admin import (
+from core.admin.toolkit import (
     EURO_AMOUNTS,
     LABELLED_DATETIME,
     ConfirmForm,

@@ -30,13 +30,7 @@ from unfold.widgets import (
     UnfoldAdminTextareaWidget,
 )
 
-from core.admin import (
-    action_form_page,
-    bound_if_confirmed,
-    change_url,
-    euro,
-    status_badge,
-)
+from core.admin.toolkit import action_form_page, bound_if_confirmed, change_url, euro, status_badge
 from core.errors import DomainError
 from core.paginator import CappedCountPaginator
 from core.uploads import stored_file_response

@@ -8,10 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from unfold.decorators import action
 
-from core.admin import (
-    change_url,
-    changelist_url,
-)
+from core.admin.toolkit import change_url, changelist_url
 from core.forms import SpreadsheetUploadForm
 from vouchers.admin.phases import InitiativeActionsBase
 from vouchers.admin.scoping import (

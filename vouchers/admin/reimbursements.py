@@ -27,7 +27,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from core.admin import (
+from core.admin.toolkit import (
     ConfirmForm,
     LabelledTabularInline,
     action_form_page,

@@ -1,16 +1,20 @@
 """Admin of contributions of every kind: donations with their receipt, loyalty points.
 
-Replaces the plain contribution admin of ``core.admin`` with one whose form records what
-each kind of funder needs, and adds the donation receipt and the loyalty-points import.
+A contribution is recorded through ``contribution_register``, never saved directly: the
+form asks what each kind of funder needs; the page adds the donation receipt and the
+loyalty-points import.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 from unfold.widgets import (
@@ -19,17 +23,18 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from core.admin import (
-    ContributionAdmin,
+from core.admin.toolkit import (
+    EURO_AMOUNTS,
     DayRangeFilter,
     FundDropdownFilter,
+    RowScopedAdminMixin,
+    ServiceSaveMixin,
     action_form_page,
     change_url,
     changelist_url,
     euro,
     is_confirmed,
 )
-from core.errors import DomainError
 from core.forms import SpreadsheetUploadForm
 from core.models import Contribution, Fund, Organization
 from core.selectors import funds_for
@@ -127,14 +132,12 @@ class LoyaltyImportForm(SpreadsheetUploadForm):
     )
 
 
-admin.site.unregister(Contribution)
-
-
 @admin.register(Contribution)
-class FundingContributionAdmin(ContributionAdmin):
+class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
     """Contributions of every kind, recorded through ``contribution_register``."""
 
     form = ContributionForm
+    formfield_overrides = EURO_AMOUNTS
     list_display = [
         "received_on",
         "funder",
@@ -151,6 +154,7 @@ class FundingContributionAdmin(ContributionAdmin):
         ("funder__funder_kind", ChoicesDropdownFilter),
         ("received_on", DayRangeFilter),
     ]
+    list_filter_submit = True
     search_fields = [
         "funder__name",
         "fund__name",
@@ -158,6 +162,8 @@ class FundingContributionAdmin(ContributionAdmin):
         "donor_name",
         "donor_fiscal_code",
     ]
+    list_select_related = ["funder", "fund"]
+    show_full_result_count = False
     add_fields = [
         "fund",
         "funder",
@@ -188,37 +194,57 @@ class FundingContributionAdmin(ContributionAdmin):
     actions_list = ["import_loyalty_points"]
     actions_detail = ["download_receipt"]
 
+    def get_fields(self, request, obj=None):
+        return self.add_fields if obj is None else self.detail_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.detail_fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def visible_rows(self, request):
+        return Contribution.objects.filter(fund__in=funds_for(user=request.user))
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "fund":
+            kwargs["queryset"] = funds_for(user=request.user)
         if db_field.name == "funder":
+            # Only a funder or a municipality puts money into a fund (the service refuses
+            # any other kind); offering only those makes a wrong choice a form error.
+            kwargs["queryset"] = Organization.objects.filter(
+                kind__in=[Organization.Kind.FUNDER, Organization.Kind.MUNICIPALITY]
+            )
             kwargs["form_class"] = FunderChoiceField
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        try:
-            contribution = contribution_register(
-                fund=data["fund"],
-                funder=data["funder"],
-                amount=data["amount"],
-                received_on=data["received_on"],
-                document_reference=data.get("document_reference", ""),
-                purpose=data.get("purpose", ""),
-                donor_name=data.get("donor_name", ""),
-                donor_fiscal_code=data.get("donor_fiscal_code", ""),
-                donor_address=data.get("donor_address", ""),
-                recorded_by=request.user,
-            )
-        except DomainError as exc:
-            self.message_user(request, exc.detail, messages.ERROR)
-            return
-        obj.pk = contribution.pk
-        obj.amount = contribution.amount
-        obj.journal_id = contribution.journal_id
-        obj.created_at = contribution.created_at
-        obj.receipt_year = contribution.receipt_year
-        obj.receipt_number = contribution.receipt_number
-        obj._state.adding = False
-        obj._state.db = contribution._state.db
+    def save_through_service(self, request, data):
+        return contribution_register(
+            fund=data["fund"],
+            funder=data["funder"],
+            amount=data["amount"],
+            received_on=data["received_on"],
+            document_reference=data.get("document_reference", ""),
+            purpose=data.get("purpose", ""),
+            donor_name=data.get("donor_name", ""),
+            donor_fiscal_code=data.get("donor_fiscal_code", ""),
+            donor_address=data.get("donor_address", ""),
+            recorded_by=request.user,
+        )
+
+    @display(description=_("importo"), ordering="amount")
+    def amount_display(self, obj):
+        return euro(obj.amount)
+
+    @display(description=_("registrazione"))
+    def journal_link(self, obj):
+        if obj.journal_id is None:
+            return "—"
+        url = reverse("admin:core_journal_change", args=[obj.journal_id])
+        return format_html('<a href="{}" class="text-link">#{}</a>', url, obj.journal_id)
 
     @display(description=_("tipo di finanziatore"))
     def funder_kind_display(self, obj):
