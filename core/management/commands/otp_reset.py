@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from core.otp import otp_reset
+from core.otp.services import otp_reset
 
 
 class Command(BaseCommand):
