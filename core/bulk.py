@@ -6,9 +6,12 @@ PostgreSQL's COPY takes them several times faster than INSERT; small writes (a
 redemption's two postings) keep the ordinary path.
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
+from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.models import Field, JSONField, Model
@@ -32,6 +35,20 @@ _COPY_FIELD_TYPES = {
 }
 
 
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    """One of the model's own fields, with a column (not a reverse relation)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+def _column(model: type[Model], name: str) -> str:
+    column = _field(model, name).column
+    assert column  # checked by _field
+    return column
+
+
 def copy_supported(model: type[Model]) -> bool:
     """Whether the model's rows can go through COPY with their values as they are."""
     if connections[router.db_for_write(model)].vendor != "postgresql":
@@ -44,11 +61,11 @@ def copy_supported(model: type[Model]) -> bool:
     )
 
 
-def copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+def copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Insert rows (values in ``columns`` order, as psycopg adapts them) with COPY."""
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
-    names = ", ".join(quote(model._meta.get_field(column).column) for column in columns)
+    names = ", ".join(quote(_column(model, column)) for column in columns)
     # wrap_database_errors: a failed COPY raises IntegrityError and co., as execute() does.
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy:
@@ -56,7 +73,7 @@ def copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequenc
                 copy.write_row(row)
 
 
-def bulk_insert(objs: Sequence[Model], *, batch_size: int = 2000) -> list[Model]:
+def bulk_insert[M: Model](objs: Sequence[M], *, batch_size: int = 2000) -> list[M]:
     """Save new instances like ``bulk_create`` (primary keys set, no signals), fast.
 
     On PostgreSQL, a large batch takes its primary keys from the table's sequence in one
@@ -74,7 +91,7 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 2000) -> list[Model]
         or opts.pk.get_internal_type() not in ("AutoField", "BigAutoField")
         or any(obj.pk is not None for obj in objs)
     ):
-        return model.objects.bulk_create(objs, batch_size=batch_size)
+        return model._default_manager.bulk_create(objs, batch_size=batch_size)
     connection = connections[router.db_for_write(model)]
     attnames = [field.attname for field in opts.concrete_fields]
     try:
@@ -97,7 +114,7 @@ def bulk_insert(objs: Sequence[Model], *, batch_size: int = 2000) -> list[Model]
     return objs
 
 
-def bulk_set(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
+def bulk_set(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Write ``fields`` on many rows, each given as ``(pk, value, …)``, in a few statements.
 
     ``bulk_update`` builds one ``CASE WHEN pk = …`` per field and batch, which the database
@@ -109,9 +126,10 @@ def bulk_set(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence]
     postgresql = connection.vendor == "postgresql"
     quote = connection.ops.quote_name
     opts = model._meta
-    targets = [opts.get_field(name) for name in fields]
+    columns = [_column(model, name) for name in fields]
+    targets = [_field(model, name) for name in fields]
 
-    def converter(field: Field) -> Callable | None:
+    def converter(field: Field[Any, Any]) -> Callable[[Any], Any] | None:
         if field.get_internal_type() in _COPY_FIELD_TYPES:
             return None  # psycopg and sqlite3 take the value as it is
         if postgresql and isinstance(field, JSONField):
@@ -121,7 +139,7 @@ def bulk_set(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence]
 
     converters = [converter(field) for field in targets]
 
-    def prepared(row: Sequence) -> list:
+    def prepared(row: Sequence[Any]) -> list[Any]:
         values = [row[0]]
         for convert, value in zip(converters, row[1:], strict=True):
             values.append(value if convert is None else convert(value))
@@ -131,25 +149,26 @@ def bulk_set(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence]
     # lock rows in the same order.
     rows = sorted(rows, key=itemgetter(0))
     table = quote(opts.db_table)
-    pk = quote(opts.pk.column)
+    pk = quote(_column(model, opts.pk.name))
     with transaction.atomic(using=connection.alias, savepoint=False):
         with connection.cursor() as cursor:
             if not postgresql:
-                assignments = ", ".join(f"{quote(field.column)} = %s" for field in targets)
+                assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
                 cursor.executemany(
                     f"UPDATE {table} SET {assignments} WHERE {pk} = %s",
-                    ([*values[1:], values[0]] for values in map(prepared, rows)),
+                    [[*values[1:], values[0]] for values in map(prepared, rows)],
                 )
                 return
             scratch = quote(f"bulk_set_{opts.db_table}")
-            columns = ", ".join(
-                f"{quote(field.column)} {field.db_type(connection)}" for field in targets
+            definitions = ", ".join(
+                f"{quote(column)} {field.db_type(connection)}"
+                for column, field in zip(columns, targets, strict=True)
             )
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {scratch} ({pk} {opts.pk.rel_db_type(connection)}, "
-                f"{columns}) ON COMMIT DROP"
+                f"{definitions}) ON COMMIT DROP"
             )
-            names = ", ".join(quote(field.column) for field in targets)
+            names = ", ".join(quote(column) for column in columns)
             with (
                 connection.wrap_database_errors,
                 cursor.copy(f"COPY {scratch} ({pk}, {names}) FROM STDIN") as copy,
@@ -157,7 +176,7 @@ def bulk_set(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence]
                 for row in rows:
                     copy.write_row(prepared(row))
             assignments = ", ".join(
-                f"{quote(field.column)} = {scratch}.{quote(field.column)}" for field in targets
+                f"{quote(column)} = {scratch}.{quote(column)}" for column in columns
             )
             cursor.execute(
                 f"UPDATE {table} SET {assignments} FROM {scratch} WHERE {table}.{pk} = {scratch}.{pk}"

@@ -8,11 +8,14 @@ with two decimals and thousands separators. File names are Italian words, lower 
 the day: ``domande-2026-12-07.xlsx``.
 """
 
+from __future__ import annotations
+
 import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import tablib
 from django.utils import timezone, translation
@@ -32,7 +35,7 @@ def csv_conventions() -> tuple[str, str]:
     return (";", ",") if decimal_mark == "," else (",", ".")
 
 
-def _csv_cell(value, decimal_mark: str) -> str:
+def _csv_cell(value: object, decimal_mark: str) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
@@ -40,7 +43,7 @@ def _csv_cell(value, decimal_mark: str) -> str:
     return str(value)
 
 
-def csv_text(rows: Iterable[Sequence]) -> str:
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
     """Rows (the header first) as CSV text for the reader's spreadsheet, with its BOM."""
     delimiter, decimal_mark = csv_conventions()
     out = io.StringIO()
@@ -50,11 +53,11 @@ def csv_text(rows: Iterable[Sequence]) -> str:
     return "\ufeff" + out.getvalue()
 
 
-def csv_bytes(rows: Iterable[Sequence]) -> bytes:
+def csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
     return csv_text(rows).encode("utf-8")
 
 
-def append_row(sheet: Worksheet, values: Sequence, *, bold: bool = False) -> None:
+def append_row(sheet: Worksheet, values: Sequence[Any], *, bold: bool = False) -> None:
     """Append a row whose amounts (Decimal) and counts (int) stay numbers, formatted."""
     sheet.append(list(values))
     for cell in sheet[sheet.max_row]:
@@ -68,7 +71,7 @@ def append_row(sheet: Worksheet, values: Sequence, *, bold: bool = False) -> Non
             cell.font = Font(bold=True)
 
 
-def xlsx_bytes(rows: Iterable[Sequence], *, title: str) -> bytes:
+def xlsx_bytes(rows: Iterable[Sequence[Any]], *, title: str) -> bytes:
     """Rows (the header first, in bold) as one sheet with numbers as numbers."""
     book = Workbook()
     sheet = book.active

@@ -5,10 +5,16 @@ form asks what each kind of funder needs; the page adds the donation receipt and
 loyalty-points import.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.db.models import ForeignKey, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -34,6 +40,7 @@ from core.admin.toolkit import (
     changelist_url,
     euro,
     is_confirmed,
+    staff_user,
 )
 from core.forms import SpreadsheetUploadForm
 from core.models import Contribution, Fund, Organization
@@ -54,12 +61,20 @@ def funder_label(funder: Organization) -> str:
     return f"{funder.name} ({kind})"
 
 
-class FunderChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
+if TYPE_CHECKING:  # django-stubs make these generic; Django's own classes are not
+    _ModelChoiceField = forms.ModelChoiceField[Organization]
+    _ModelForm = forms.ModelForm[Contribution]
+else:
+    _ModelChoiceField = forms.ModelChoiceField
+    _ModelForm = forms.ModelForm
+
+
+class FunderChoiceField(_ModelChoiceField):
+    def label_from_instance(self, obj: Organization) -> str:
         return funder_label(obj)
 
 
-class ContributionForm(forms.ModelForm):
+class ContributionForm(_ModelForm):
     """Checks a donation's donor on the form itself, so the person keeps what he typed."""
 
     class Meta:
@@ -76,8 +91,10 @@ class ContributionForm(forms.ModelForm):
             "donor_address",
         ]
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if data is None:  # a ModelForm's clean() returns its cleaned data
+            data = self.cleaned_data
         funder = data.get("funder")
         if funder is None:
             return data
@@ -194,22 +211,26 @@ class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
     actions_list = ["import_loyalty_points"]
     actions_detail = ["download_receipt"]
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: Contribution | None = None) -> Sequence[str]:
         return self.add_fields if obj is None else self.detail_fields
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Contribution | None = None
+    ) -> Sequence[str]:
         return [] if obj is None else self.detail_fields
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Contribution | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Contribution | None = None) -> bool:
         return False
 
-    def visible_rows(self, request):
+    def visible_rows(self, request: HttpRequest) -> QuerySet[Any]:
         return Contribution.objects.filter(fund__in=funds_for(user=request.user))
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
         if db_field.name == "fund":
             kwargs["queryset"] = funds_for(user=request.user)
         if db_field.name == "funder":
@@ -221,7 +242,7 @@ class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
             kwargs["form_class"] = FunderChoiceField
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_through_service(self, request, data):
+    def save_through_service(self, request: HttpRequest, data: dict[str, Any]) -> Contribution:
         return contribution_register(
             fund=data["fund"],
             funder=data["funder"],
@@ -232,33 +253,33 @@ class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
             donor_name=data.get("donor_name", ""),
             donor_fiscal_code=data.get("donor_fiscal_code", ""),
             donor_address=data.get("donor_address", ""),
-            recorded_by=request.user,
+            recorded_by=staff_user(request),
         )
 
     @display(description=_("importo"), ordering="amount")
-    def amount_display(self, obj):
+    def amount_display(self, obj: Contribution) -> str:
         return euro(obj.amount)
 
     @display(description=_("registrazione"))
-    def journal_link(self, obj):
+    def journal_link(self, obj: Contribution) -> str:
         if obj.journal_id is None:
             return "—"
         url = reverse("admin:core_journal_change", args=[obj.journal_id])
         return format_html('<a href="{}" class="text-link">#{}</a>', url, obj.journal_id)
 
     @display(description=_("tipo di finanziatore"))
-    def funder_kind_display(self, obj):
+    def funder_kind_display(self, obj: Contribution) -> str:
         if obj.funder_id is None:
             return "—"
         return obj.funder.get_funder_kind_display() or obj.funder.get_kind_display()
 
     @display(description=_("ricevuta"))
-    def receipt_display(self, obj):
+    def receipt_display(self, obj: Contribution) -> str:
         return obj.receipt_label or "—"
 
     @display(description=_("punti fedeltà"))
-    def loyalty_display(self, obj):
-        if obj.loyalty_points is None:
+    def loyalty_display(self, obj: Contribution) -> str:
+        if obj.loyalty_points is None or obj.loyalty_rate is None:
             return "—"
         return _("%(points)s punti × %(rate)s € (%(rows)s righe)") % {
             "points": obj.loyalty_points,
@@ -268,7 +289,9 @@ class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
 
     # The donation receipt.
 
-    def has_download_receipt_permission(self, request, object_id=None):
+    def has_download_receipt_permission(
+        self, request: HttpRequest, object_id: str | None = None
+    ) -> bool:
         if not self.has_view_permission(request):
             return False
         if object_id is None:
@@ -283,7 +306,7 @@ class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
         icon="receipt_long",
         permissions=["download_receipt"],
     )
-    def download_receipt(self, request, object_id):
+    def download_receipt(self, request: HttpRequest, object_id: str) -> HttpResponse:
         contribution = self.get_object(request, unquote(object_id))
         if contribution is None or contribution.receipt_number is None:
             raise Http404
@@ -296,7 +319,9 @@ class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
 
     # The loyalty-points import.
 
-    def has_import_loyalty_points_permission(self, request, obj=None):
+    def has_import_loyalty_points_permission(
+        self, request: HttpRequest, obj: Contribution | None = None
+    ) -> bool:
         return request.user.has_perm("core.add_contribution")
 
     @action(
@@ -305,12 +330,13 @@ class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
         icon="loyalty",
         permissions=["import_loyalty_points"],
     )
-    def import_loyalty_points(self, request):
+    def import_loyalty_points(self, request: HttpRequest) -> HttpResponse:
         confirmed = is_confirmed(request)
         form = LoyaltyImportForm(
             request.POST if confirmed else None, request.FILES if confirmed else None
         )
-        form.fields["fund"].queryset = funds_for(user=request.user)
+        fund_field = cast("forms.ModelChoiceField[Fund]", form.fields["fund"])
+        fund_field.queryset = funds_for(user=request.user)
         table = None
         if confirmed and form.is_valid():
             data = form.cleaned_data
@@ -325,7 +351,7 @@ class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
                         received_on=data["received_on"],
                         document_reference=data["document_reference"],
                         content=content,
-                        recorded_by=request.user,
+                        recorded_by=staff_user(request),
                     )
                 except ContributionError as exc:
                     field = "rate" if exc.code == "invalid_rate" else "file"

@@ -1,7 +1,12 @@
 """Admin of funds, with the contributions that fed them."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin
-from django.http import HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -35,10 +40,10 @@ class ContributionInline(LabelledTabularInline):
     readonly_fields = fields
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Contribution | None = None) -> bool:
         return False
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("funder")
 
 
@@ -56,23 +61,26 @@ class FundAdmin(RowScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     inlines = [ContributionInline]
     actions_detail = ["record_contribution"]
 
-    def visible_rows(self, request):
+    def visible_rows(self, request: HttpRequest) -> QuerySet[Any]:
         return funds_for(user=request.user)
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).annotate(balance=account_total_for("fund:"))
 
     @display(description=_("disponibile"), ordering="balance")
-    def balance_display(self, obj):
-        return euro(obj.balance if obj.balance is not None else ZERO)
+    def balance_display(self, obj: Fund) -> str:
+        balance = obj.balance  # type: ignore[attr-defined]  # annotated by get_queryset
+        return euro(balance if balance is not None else ZERO)
 
     @display(description=_("disponibile"))
-    def balance_detail(self, obj):
+    def balance_detail(self, obj: Fund) -> str:
         if obj.pk is None:
             return "—"
         return euro(fund_balance(fund_id=obj.pk))
 
-    def has_record_contribution_permission(self, request, obj=None):
+    def has_record_contribution_permission(
+        self, request: HttpRequest, obj: Fund | None = None
+    ) -> bool:
         return request.user.has_perm("core.add_contribution")
 
     @action(
@@ -81,7 +89,7 @@ class FundAdmin(RowScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
         url_path="registra-contributo",
         permissions=["record_contribution"],
     )
-    def record_contribution(self, request, object_id):
+    def record_contribution(self, request: HttpRequest, object_id: str) -> HttpResponse:
         self._visible_or_404(request, object_id)
         url = reverse("admin:core_contribution_add")
         return HttpResponseRedirect(f"{url}?{urlencode({'fund': object_id})}")

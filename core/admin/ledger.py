@@ -3,7 +3,11 @@
 Ledger rows change only through services; staff outside the agency see those of their funds.
 """
 
+from __future__ import annotations
+
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.contrib import admin
 from django.core.cache import cache
@@ -12,9 +16,11 @@ from django.db.models import (
     DecimalField,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
 )
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -52,13 +58,13 @@ class PostingInline(LabelledTabularInline):
     fields = ["account", "amount", "voucher_ref", "merchant_ref"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Posting | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Posting | None = None) -> bool:
         return False
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("account").order_by("id")
 
 
@@ -75,7 +81,7 @@ class JournalAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         moved = Subquery(
             Posting.objects.filter(journal=OuterRef("pk"), amount__gt=0)
             .order_by()
@@ -86,10 +92,12 @@ class JournalAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
         )
         return super().get_queryset(request).annotate(moved=moved)
 
-    def visible_rows(self, request):
+    def visible_rows(self, request: HttpRequest) -> QuerySet[Any]:
         return journals_for(user=request.user)
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
         """Find journals by memo, or by number compared as a number (not as text)."""
         for word in search_words(search_term):
             found = Q(memo__icontains=word)
@@ -100,15 +108,15 @@ class JournalAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
         return queryset, False
 
     @display(description=_("importo movimentato"), ordering="moved")
-    def moved_display(self, obj):
-        return euro(obj.moved)
+    def moved_display(self, obj: Journal) -> str:
+        return euro(obj.moved)  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @display(description=_("importo movimentato"))
-    def moved_detail(self, obj):
-        return euro(obj.moved)
+    def moved_detail(self, obj: Journal) -> str:
+        return euro(obj.moved)  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @display(description=_("somma delle righe"))
-    def total_detail(self, obj):
+    def total_detail(self, obj: Journal) -> str:
         totals = obj.postings.aggregate(total=Sum("amount"), lines=Count("id"))
         total = totals["total"] if totals["total"] is not None else ZERO
         if total == ZERO:
@@ -144,10 +152,12 @@ class PostingAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
 
-    def visible_rows(self, request):
+    def visible_rows(self, request: HttpRequest) -> QuerySet[Any]:
         return Posting.objects.filter(account__in=accounts_for(user=request.user))
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
         """Find postings by account, or by the voucher or shop they refer to.
 
         The accounts (a few hundred) are looked up first and the postings filtered by their
@@ -170,20 +180,20 @@ class PostingAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
         return queryset, False
 
     @display(description=_("registrazione"), ordering="journal_id")
-    def journal_link(self, obj):
+    def journal_link(self, obj: Posting) -> str:
         url = reverse("admin:core_journal_change", args=[obj.journal_id])
         return format_html('<a href="{}" class="text-link">#{}</a>', url, obj.journal_id)
 
     @display(description=_("tipo"))
-    def journal_kind(self, obj):
+    def journal_kind(self, obj: Posting) -> str:
         return obj.journal.get_kind_display()
 
     @display(description=_("importo"), ordering="amount")
-    def amount_display(self, obj):
+    def amount_display(self, obj: Posting) -> str:
         return euro(obj.amount)
 
     @display(description=_("registrato il"), ordering="journal__created_at")
-    def journal_created_at(self, obj):
+    def journal_created_at(self, obj: Posting) -> datetime:
         return obj.journal.created_at
 
 
@@ -210,27 +220,29 @@ class AccountAdmin(RowScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin):
     fields = ["key", "kind", "name", "balance_display", "postings_link"]
     readonly_fields = fields
 
-    def visible_rows(self, request):
+    def visible_rows(self, request: HttpRequest) -> QuerySet[Any]:
         return accounts_for(user=request.user)
 
-    def get_object(self, request, object_id, from_field=None):
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Account | None:
         account = super().get_object(request, object_id, from_field)
         if account is not None:
             account.exact_balance = money_sum(account.postings.all())
         return account
 
     @display(description=_("saldo"))
-    def balance_display(self, obj):
+    def balance_display(self, obj: Account) -> str:
         return euro(getattr(obj, "exact_balance", ZERO))
 
     @display(description=_("saldo (di pochi minuti fa)"))
-    def recent_balance_display(self, obj):
+    def recent_balance_display(self, obj: Account) -> str:
         # Summing the postings of a call's vouchers in circulation takes long: the list
         # shows the balances of every account computed at once and kept a few minutes; the
         # account's page shows it exact.
         return euro(recent_account_balances().get(obj.pk, ZERO))
 
     @display(description=_("movimenti"))
-    def postings_link(self, obj):
+    def postings_link(self, obj: Account) -> str:
         url = changelist_url(Posting, account__id__exact=obj.pk)
         return format_html('<a href="{}" class="text-link">{}</a>', url, _("Vedi i movimenti"))

@@ -1,5 +1,9 @@
 """Admin of people, their groups and the organisations they work for."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
@@ -27,8 +31,16 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
+if TYPE_CHECKING:  # django-stubs make it generic; Django's own class is not
+    from django.contrib.auth.models import User as AuthUser
+
+    _BaseUserAdmin = BaseUserAdmin[AuthUser]
+else:
+    _BaseUserAdmin = BaseUserAdmin
+
+
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, ModelAdmin):
+class UserAdmin(_BaseUserAdmin, ModelAdmin):
     formfield_overrides = LABELLED_DATETIME
     form = UserChangeForm
     add_form = UserCreationForm

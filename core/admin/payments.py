@@ -3,11 +3,17 @@
 The import of the bank's camt.054 notification is in ``core.admin.reconciliation``.
 """
 
-import io
+from __future__ import annotations
 
+import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import (
@@ -27,6 +33,7 @@ from core.admin.toolkit import (
     bound_if_confirmed,
     change_url,
     euro,
+    staff_user,
     status_badge,
 )
 from core.errors import DomainError
@@ -40,6 +47,9 @@ from core.services.payments import (
     payment_batch_mark_paid,
     payment_batch_release,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 PAYMENT_BATCH_STATUS_VARIANTS = {
     PaymentBatch.Status.PREPARED: "info",
@@ -65,20 +75,20 @@ class PaymentLineInline(LabelledTabularInline):
     ]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: PaymentLine | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: PaymentLine | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: PaymentLine | None = None) -> bool:
         return False
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).order_by("id")
 
     @display(description=_("importo"))
-    def amount_display(self, obj):
+    def amount_display(self, obj: PaymentLine) -> str:
         return euro(obj.amount)
 
 
@@ -177,10 +187,10 @@ class PaymentBatchAdmin(
         },
     }
 
-    def _may_handle(self, request) -> bool:
+    def _may_handle(self, request: HttpRequest) -> bool:
         return self.sees_everything(request) and request.user.has_perm("core.change_paymentbatch")
 
-    def _status_of(self, request, object_id) -> str | None:
+    def _status_of(self, request: HttpRequest, object_id: str) -> str | None:
         cache = request.__dict__.setdefault("_payment_batch_status", {})
         if object_id not in cache:
             cache[object_id] = (
@@ -191,55 +201,59 @@ class PaymentBatchAdmin(
             )
         return cache[object_id]
 
-    def _may(self, step: str, request, object_id) -> bool:
+    def _may(self, step: str, request: HttpRequest, object_id: str | None) -> bool:
         if not self._may_handle(request):
             return False
         return object_id is None or self._status_of(request, object_id) in self.ALLOWED_FROM[step]
 
-    def has_release_permission(self, request, object_id=None):
+    def has_release_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return self._may("release", request, object_id)
 
-    def has_export_permission(self, request, object_id=None):
+    def has_export_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return self._may("export", request, object_id)
 
-    def has_mark_paid_permission(self, request, object_id=None):
+    def has_mark_paid_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return self._may("mark_paid", request, object_id)
 
-    def has_cancel_permission(self, request, object_id=None):
+    def has_cancel_permission(self, request: HttpRequest, object_id: str | None = None) -> bool:
         return self._may("cancel", request, object_id)
 
-    def has_reconcile_permission(self, request, obj=None):
+    def has_reconcile_permission(
+        self, request: HttpRequest, obj: PaymentBatch | None = None
+    ) -> bool:
         return self._may_handle(request)
 
     # Displays.
 
     @display(description=_("stato"), label=PAYMENT_BATCH_STATUS_VARIANTS, ordering="status")
-    def status_display(self, obj):
+    def status_display(self, obj: PaymentBatch) -> tuple[str, str]:
         return obj.status, obj.get_status_display()
 
     @display(description=_("stato"))
-    def status_detail(self, obj):
-        return status_badge(obj.get_status_display(), PAYMENT_BATCH_STATUS_VARIANTS[obj.status])
+    def status_detail(self, obj: PaymentBatch) -> str:
+        return status_badge(
+            obj.get_status_display(), PAYMENT_BATCH_STATUS_VARIANTS[PaymentBatch.Status(obj.status)]
+        )
 
     @display(description=_("totale"), ordering="total")
-    def total_display(self, obj):
+    def total_display(self, obj: PaymentBatch) -> str:
         return euro(obj.total)
 
     @display(description=_("indirizzo dell'ordinante"))
-    def debtor_address(self, obj):
+    def debtor_address(self, obj: PaymentBatch) -> str:
         street = " ".join(part for part in [obj.debtor_street, obj.debtor_building_number] if part)
         town = " ".join(part for part in [obj.debtor_postcode, obj.debtor_town] if part)
         return ", ".join(part for part in [street, town, obj.debtor_country] if part) or "—"
 
     # The buttons of a batch.
 
-    def _batch(self, request, object_id) -> PaymentBatch:
+    def _batch(self, request: HttpRequest, object_id: str) -> PaymentBatch:
         batch = self.get_object(request, unquote(object_id))
         if batch is None:
             raise Http404
         return batch
 
-    def _summary(self, batch: PaymentBatch) -> list[tuple]:
+    def _summary(self, batch: PaymentBatch) -> list[tuple[Any, Any]]:
         return [
             (_("Distinta"), batch.message_id),
             (_("Tipo"), batch.get_kind_display()),
@@ -252,17 +266,17 @@ class PaymentBatchAdmin(
 
     def _step(
         self,
-        request,
-        object_id,
+        request: HttpRequest,
+        object_id: str,
         *,
-        title,
-        submit_label,
-        run,
-        form_class=ConfirmForm,
-        description="",
-        danger=False,
-        success="",
-    ):
+        title: StrOrPromise,
+        submit_label: StrOrPromise,
+        run: Callable[[PaymentBatch, dict[str, Any]], HttpResponse | None],
+        form_class: type[forms.Form] = ConfirmForm,
+        description: StrOrPromise = "",
+        danger: bool = False,
+        success: StrOrPromise = "",
+    ) -> HttpResponse:
         batch = self._batch(request, object_id)
         form = bound_if_confirmed(form_class, request)
         if form.is_valid():
@@ -294,9 +308,9 @@ class PaymentBatchAdmin(
         variant=ActionVariant.PRIMARY,
         permissions=["release"],
     )
-    def release_detail(self, request, object_id):
-        def run(batch, _data):
-            payment_batch_release(batch=batch, released_by=request.user)
+    def release_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(batch: PaymentBatch, _data: dict[str, Any]) -> None:
+            payment_batch_release(batch=batch, released_by=staff_user(request))
 
         return self._step(
             request,
@@ -317,10 +331,10 @@ class PaymentBatchAdmin(
         icon="download",
         permissions=["export"],
     )
-    def export_detail(self, request, object_id):
-        def run(batch, _data):
+    def export_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(batch: PaymentBatch, _data: dict[str, Any]) -> HttpResponse:
             out = io.BytesIO()
-            payment_batch_export(batch=batch, out=out, exported_by=request.user)
+            payment_batch_export(batch=batch, out=out, exported_by=staff_user(request))
             response = HttpResponse(out.getvalue(), content_type="application/xml")
             response["Content-Disposition"] = (
                 f'attachment; filename="distinta-{batch.message_id}.xml"'
@@ -345,9 +359,9 @@ class PaymentBatchAdmin(
         icon="paid",
         permissions=["mark_paid"],
     )
-    def mark_paid_detail(self, request, object_id):
-        def run(batch, _data):
-            payment_batch_mark_paid(batch=batch, by=request.user)
+    def mark_paid_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(batch: PaymentBatch, _data: dict[str, Any]) -> None:
+            payment_batch_mark_paid(batch=batch, by=staff_user(request))
 
         return self._step(
             request,
@@ -369,9 +383,9 @@ class PaymentBatchAdmin(
         variant=ActionVariant.DANGER,
         permissions=["cancel"],
     )
-    def cancel_detail(self, request, object_id):
-        def run(batch, data):
-            payment_batch_cancel(batch=batch, by=request.user, reason=data["reason"])
+    def cancel_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def run(batch: PaymentBatch, data: dict[str, Any]) -> None:
+            payment_batch_cancel(batch=batch, by=staff_user(request), reason=data["reason"])
 
         return self._step(
             request,

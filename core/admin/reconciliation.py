@@ -1,9 +1,14 @@
 """The import of the bank's camt.054 debit notification on the payment batches' list."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action
 from unfold.widgets import (
@@ -15,12 +20,14 @@ from core.admin.toolkit import (
     changelist_url,
     euro,
     is_confirmed,
+    staff_user,
 )
 from core.errors import DomainError
 from core.models import (
     PaymentBatch,
 )
-from core.services.reconciliation import payment_batch_reconcile_camt054
+from core.paginator import AdminMixinBase
+from core.services.reconciliation import ReconciliationReport, payment_batch_reconcile_camt054
 
 CAMT054_MAX_BYTES = 50 * 1024 * 1024
 
@@ -32,14 +39,14 @@ class Camt054Form(forms.Form):
         error_messages={"required": _("Scegli il file XML ricevuto dalla banca.")},
     )
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > CAMT054_MAX_BYTES:
+    def clean_file(self) -> UploadedFile[Any]:
+        upload: UploadedFile[Any] = self.cleaned_data["file"]
+        if (upload.size or 0) > CAMT054_MAX_BYTES:
             raise ValidationError(_("Il file è troppo grande (al massimo 50 MB)."))
         return upload
 
 
-class PaymentBatchReconcileMixin:
+class PaymentBatchReconcileMixin(AdminMixinBase):
     """The list's «Importa esito banca (camt.054)» action; mixed into the batches' admin."""
 
     @action(
@@ -48,7 +55,7 @@ class PaymentBatchReconcileMixin:
         icon="upload_file",
         permissions=["reconcile"],
     )
-    def import_camt054(self, request):
+    def import_camt054(self, request: HttpRequest) -> HttpResponse:
         form = Camt054Form(
             request.POST if is_confirmed(request) else None,
             request.FILES if is_confirmed(request) else None,
@@ -56,7 +63,7 @@ class PaymentBatchReconcileMixin:
         if form.is_valid():
             try:
                 report = payment_batch_reconcile_camt054(
-                    xml_bytes=form.cleaned_data["file"].read(), by=request.user
+                    xml_bytes=form.cleaned_data["file"].read(), by=staff_user(request)
                 )
             except DomainError as exc:
                 form.add_error("file", exc.detail)
@@ -77,8 +84,8 @@ class PaymentBatchReconcileMixin:
             cancel_url=changelist_url(PaymentBatch),
         )
 
-    def _report(self, request, report) -> None:
-        def listed(ids) -> str:
+    def _report(self, request: HttpRequest, report: ReconciliationReport) -> None:
+        def listed(ids: list[str]) -> str:
             shown = ", ".join(ids[:20])
             return f"{shown}, …" if len(ids) > 20 else shown
 

@@ -6,26 +6,33 @@ the filters by day and by fund, and the mixins that keep rows to those a person 
 that nobody may edit.
 """
 
-from datetime import timedelta
+from __future__ import annotations
+
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import (
     CharField,
     DateTimeField,
     DecimalField,
+    Field,
     Model,
     OuterRef,
+    QuerySet,
     Subquery,
     Sum,
     Value,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast, Concat
-from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -50,9 +57,12 @@ from core.models import (
     Posting,
 )
 from core.money import format_euro
-from core.paginator import BigListAdminMixin
+from core.paginator import AdminMixinBase, BigListAdminMixin
 from core.roles import sees_everything
 from core.selectors import funds_for
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def euro(amount: Decimal | None) -> str:
@@ -63,7 +73,7 @@ def euro(amount: Decimal | None) -> str:
     return format_euro(amount).replace(" ", "\u00a0") if amount is not None else "—"
 
 
-def status_badge(text, variant: str) -> str:
+def status_badge(text: StrOrPromise, variant: str) -> str:
     """A coloured label (``success``, ``info``, ``warning``, ``danger``, ``primary``)."""
     return render_to_string("unfold/helpers/label.html", {"text": text, "variant": variant})
 
@@ -92,27 +102,31 @@ class LabelledSplitDateTimeWidget(UnfoldAdminSplitDateTimeWidget):
     """Unfold's date and time boxes, each with a name a screen reader announces (the
     field's label names the pair; a placeholder is no name)."""
 
-    def __init__(self, attrs=None):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs)
         self.widgets[0].attrs["aria-label"] = _("Data")
         self.widgets[1].attrs["aria-label"] = _("Ora")
 
 
 # For ``formfield_overrides`` of admins whose forms edit a date and time.
-LABELLED_DATETIME = {
+LABELLED_DATETIME: dict[type[Field[Any, Any]], dict[str, Any]] = {
     DateTimeField: {"form_class": forms.SplitDateTimeField, "widget": LabelledSplitDateTimeWidget}
 }
 
 
 # For ``formfield_overrides`` of admins whose forms edit amounts in euros (8.500,00).
-EURO_AMOUNTS = {DecimalField: {"form_class": EuroField, "widget": UnfoldAdminTextInputWidget}}
+EURO_AMOUNTS: dict[type[Field[Any, Any]], dict[str, Any]] = {
+    DecimalField: {"form_class": EuroField, "widget": UnfoldAdminTextInputWidget}
+}
 
 
 class LabelledTabularInline(TabularInline):
     """A tabular inline whose boxes carry their column's name for screen readers: the
     table's header names them for the eye, but no <label> points at them."""
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
+    def formfield_for_dbfield(
+        self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if formfield is None:
             return None
@@ -131,33 +145,43 @@ def is_confirmed(request: HttpRequest) -> bool:
     return request.method == "POST" and request.POST.get("confirm") == "yes"
 
 
-def bound_if_confirmed(form_class: type[forms.Form], request: HttpRequest, **kwargs):
+def bound_if_confirmed[F: forms.Form](
+    form_class: type[F], request: HttpRequest, **kwargs: Any
+) -> F:
     """The action's form, bound to the posted data once the person confirmed."""
     return form_class(request.POST if is_confirmed(request) else None, **kwargs)
 
 
-def change_url(obj) -> str:
+def staff_user(request: HttpRequest) -> User:
+    """The signed-in staff member of an admin request: the admin site lets nobody else in."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
+def change_url(obj: Model) -> str:
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
 
 
-def changelist_url(model, **filters) -> str:
+def changelist_url(model: type[Model], **filters: Any) -> str:
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
     return f"{url}?{urlencode(filters)}" if filters else url
 
 
 def action_form_page(
     request: HttpRequest,
-    model_admin: admin.ModelAdmin,
+    model_admin: Any,  # a ModelAdmin: unfold's, untyped
     *,
-    title,
+    title: StrOrPromise,
     form: forms.Form,
-    submit_label,
-    description="",
-    summary: list[tuple] | None = None,
-    table: dict | None = None,
-    table_note="",
-    obj=None,
-    selected: list | None = None,
+    submit_label: StrOrPromise,
+    description: StrOrPromise = "",
+    summary: list[tuple[Any, ...]] | None = None,
+    table: dict[str, Any] | None = None,
+    table_note: StrOrPromise = "",
+    obj: Model | None = None,
+    selected: list[Any] | None = None,
     bulk_action: str = "",
     danger: bool = False,
     cancel_url: str = "",
@@ -202,7 +226,7 @@ class DayRangeFilter(RangeDateFilter):
     field is compared with the local midnights that bound the days, so its index is used.
     """
 
-    def _day(self, suffix: str):
+    def _day(self, suffix: str) -> date | None:
         value = self.used_parameters.get(f"{self.parameter_name}_{suffix}")
         try:
             day = forms.DateField().to_python(value)
@@ -212,9 +236,9 @@ class DayRangeFilter(RangeDateFilter):
         # calendar's own ends have no midnight in Rome's time.
         return min(max(day, FIRST_DAY), LAST_DAY) if day is not None else None
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         start, end = self._day("from"), self._day("to")
-        lookups = {}
+        lookups: dict[str, date] = {}
         if isinstance(self.field, DateTimeField):
             if start is not None:
                 lookups[f"{self.field_path}__gte"] = start_of_day(start)
@@ -235,26 +259,34 @@ class RowScopedAdminMixin(BigListAdminMixin):
     any row by its id, so they are checked here.
     """
 
-    def visible_rows(self, request):
+    def visible_rows(self, request: HttpRequest) -> QuerySet[Any]:
         raise NotImplementedError
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         rows = super().get_queryset(request)
         if "_sees_everything" not in request.__dict__:  # read once per request
-            request._sees_everything = sees_everything(request.user)
-        if request._sees_everything:
+            request.__dict__["_sees_everything"] = sees_everything(request.user)
+        if request.__dict__["_sees_everything"]:
             return rows
         return rows.filter(pk__in=self.visible_rows(request).values("pk"))
 
-    def _visible_or_404(self, request, object_id) -> None:
+    def _visible_or_404(self, request: HttpRequest, object_id: str) -> None:
         if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
             raise Http404
 
-    def history_view(self, request, object_id, extra_context=None):
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         self._visible_or_404(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
+    def history_form_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        version_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         self._visible_or_404(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
@@ -262,25 +294,27 @@ class RowScopedAdminMixin(BigListAdminMixin):
 class FundDropdownFilter(RelatedDropdownFilter):
     """A filter by fund that offers only the funds the user may see."""
 
-    def field_choices(self, field, request, model_admin):
+    def field_choices(
+        self, field: Field[Any, Any], request: HttpRequest, model_admin: Any
+    ) -> list[tuple[int, str]]:
         funds = funds_for(user=request.user).order_by("name")
         return [(fund.pk, str(fund)) for fund in funds]
 
 
-class LedgerReadOnlyMixin:
+class LedgerReadOnlyMixin(AdminMixinBase):
     """Rows written only by services: staff may look, never add, edit or delete."""
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
-def _account_total(key_expression) -> Subquery:
+def _account_total(key_expression: Combinable) -> Subquery:
     """The sum of the postings on the account whose key the expression gives."""
     return Subquery(
         Posting.objects.filter(account__key=key_expression)
@@ -320,33 +354,41 @@ def whole_number(word: str) -> int | None:
     return int(word) if word.isascii() and word.isdigit() and len(word) <= MAX_ID_DIGITS else None
 
 
-class AgencyOnlyMixin:
+class AgencyOnlyMixin(AdminMixinBase):
     """Rows that are agency matters: superusers and agency admins see them, others nothing.
 
     Anyone else gets an empty list, and a 404 for a row opened by its address.
     """
 
-    def sees_everything(self, request) -> bool:
+    def sees_everything(self, request: HttpRequest) -> bool:
         return sees_everything(request.user)
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         rows = super().get_queryset(request)
         return rows if self.sees_everything(request) else rows.none()
 
-    def _visible_or_404(self, request, object_id) -> None:
+    def _visible_or_404(self, request: HttpRequest, object_id: str) -> None:
         if object_id and not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
             raise Http404
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         self._visible_or_404(request, object_id)
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def history_view(self, request, object_id, extra_context=None):
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         self._visible_or_404(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
 
-class ServiceSaveMixin:
+class ServiceSaveMixin(AdminMixinBase):
     """An add page whose row a service creates: ``obj.save()`` is never called.
 
     ``save_through_service(request, data)`` calls the service with the form's cleaned data
@@ -354,10 +396,10 @@ class ServiceSaveMixin:
     the add page is shown again, with nothing recorded and nothing logged.
     """
 
-    def save_through_service(self, request: HttpRequest, data: dict) -> Model:
+    def save_through_service(self, request: HttpRequest, data: dict[str, Any]) -> Model:
         raise NotImplementedError
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         try:
             saved = self.save_through_service(request, form.cleaned_data)
         except DomainError as exc:
@@ -369,12 +411,14 @@ class ServiceSaveMixin:
         obj._state.adding = False
         obj._state.db = saved._state.db
 
-    def log_addition(self, request, obj, message):
+    def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
         if obj.pk is not None:  # nothing was recorded when the service refused
             return super().log_addition(request, obj, message)
         return None
 
-    def response_add(self, request, obj, post_url_continue=None):
+    def response_add(
+        self, request: HttpRequest, obj: Model, post_url_continue: str | None = None
+    ) -> HttpResponse:
         if obj.pk is None:
             return HttpResponseRedirect(request.get_full_path())
         return super().response_add(request, obj, post_url_continue)

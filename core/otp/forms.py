@@ -1,5 +1,7 @@
 """The forms of the enrolment and verification pages."""
 
+from __future__ import annotations
+
 import re
 
 from django import forms

@@ -1,6 +1,12 @@
 """Staff pages ask a staff member for his code (or his enrolment) before anything else."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -8,6 +14,7 @@ from django.utils.http import urlencode
 
 from core.otp.services import (
     authenticator_for,
+    is_verified,
 )
 
 # The voucher QR images are bearer secrets that staff print from the admin.
@@ -18,7 +25,9 @@ STAFF_PATH_PREFIXES = ("/vouchers/",)
 ENROLLED_AT_LOGIN_SESSION_KEY = "otp_enrolled_at_login"
 
 
-def _mark_enrolled_at_login(sender, request, user, **kwargs) -> None:
+def _mark_enrolled_at_login(
+    sender: object, request: HttpRequest | None, user: User, **kwargs: Any
+) -> None:
     if request is not None and user.is_staff and authenticator_for(user) is not None:
         request.session[ENROLLED_AT_LOGIN_SESSION_KEY] = True
 
@@ -36,7 +45,7 @@ class StaffOTPMiddleware:
     Goes after django-otp's ``OTPMiddleware``, which tells whether the session is verified.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -51,7 +60,7 @@ class StaffOTPMiddleware:
         user = request.user
         if not (user.is_authenticated and user.is_active and user.is_staff):
             return None
-        if user.is_verified():
+        if is_verified(user):
             return None
         if not (settings.OTP_REQUIRED or request.session.get(ENROLLED_AT_LOGIN_SESSION_KEY)):
             return None

@@ -1,12 +1,14 @@
 """Two-factor authentication's use cases: enrol an authenticator, verify a code, renew the
 backup codes, reset a lost phone."""
 
+from __future__ import annotations
+
 import logging
 import math
 import re
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -34,13 +36,20 @@ class TwoFactorError(DomainError):
     }
 
 
+def is_verified(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether the request's user gave his second factor in this session."""
+    # django-otp's OTPMiddleware sets ``is_verified`` on the request's user.
+    return bool(user.is_verified())  # type: ignore[union-attr]
+
+
 def authenticator_for(user: AbstractBaseUser) -> TOTPDevice | None:
     """The user's confirmed authenticator app, if he has enrolled one."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
 def backup_codes_left(user: AbstractBaseUser) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    count: int = StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return count
 
 
 def normalize_code(code: str) -> str:
@@ -148,7 +157,7 @@ def otp_reset(*, user: AbstractBaseUser, by: AbstractBaseUser | None = None) -> 
     the next staff page he enrols again (or, where it is not required, goes on without).
     """
     _lock_user(user)
-    removed = TOTPDevice.objects.filter(user=user).count()
+    removed: int = TOTPDevice.objects.filter(user=user).count()
     removed += StaticDevice.objects.filter(user=user).count()
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()

@@ -1,10 +1,15 @@
 """The pages of two-factor authentication: verify, enrol, the account's security, backup codes."""
 
+from __future__ import annotations
+
 import base64
+from typing import Any
 
 import segno
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -27,6 +32,7 @@ from core.otp.services import (
     TwoFactorError,
     authenticator_for,
     backup_codes_left,
+    is_verified,
     otp_backup_codes_renew,
     otp_enrolment_confirm,
     otp_enrolment_start,
@@ -51,7 +57,15 @@ def _staff_or_login(request: HttpRequest) -> HttpResponse | None:
     return HttpResponseRedirect(f"{reverse('admin:login')}?{query}")
 
 
-def _context(request: HttpRequest, **extra) -> dict:
+def _staff_member(request: HttpRequest) -> AbstractBaseUser:
+    """The signed-in staff member that ``_staff_or_login`` let through."""
+    user = request.user
+    if not isinstance(user, AbstractBaseUser):
+        raise PermissionDenied
+    return user
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return {**admin.site.each_context(request), **extra}
 
 
@@ -80,9 +94,9 @@ def verify_view(request: HttpRequest) -> HttpResponse:
     """Ask a signed-in staff member for the code of his app or a backup code."""
     if (refused := _staff_or_login(request)) is not None:
         return refused
-    user = request.user
+    user = _staff_member(request)
     next_url = safe_next(request)
-    if user.is_verified():
+    if is_verified(user):
         return HttpResponseRedirect(next_url)
     if authenticator_for(user) is None:
         if settings.OTP_REQUIRED:
@@ -122,7 +136,7 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
     """Pair an authenticator app with the account: scan, confirm with a code, keep backups."""
     if (refused := _staff_or_login(request)) is not None:
         return refused
-    user = request.user
+    user = _staff_member(request)
     next_url = safe_next(request)
     if authenticator_for(user) is not None:
         return HttpResponseRedirect(next_url)
@@ -165,7 +179,8 @@ def security_view(request: HttpRequest) -> HttpResponse:
     """Where a staff member sees whether his account asks for a code, and renews backups."""
     if (refused := _staff_or_login(request)) is not None:
         return refused
-    device = authenticator_for(request.user)
+    user = _staff_member(request)
+    device = authenticator_for(user)
     return TemplateResponse(
         request,
         "otp/security.html",
@@ -173,7 +188,7 @@ def security_view(request: HttpRequest) -> HttpResponse:
             request,
             title=_("Verifica in due passaggi"),
             device=device,
-            codes_left=backup_codes_left(request.user) if device else 0,
+            codes_left=backup_codes_left(user) if device else 0,
             required=settings.OTP_REQUIRED,
         ),
     )
@@ -186,7 +201,7 @@ def backup_codes_view(request: HttpRequest) -> HttpResponse:
     if (refused := _staff_or_login(request)) is not None:
         return refused
     try:
-        codes = otp_backup_codes_renew(user=request.user)
+        codes = otp_backup_codes_renew(user=_staff_member(request))
     except TwoFactorError as error:
         messages.error(request, error.detail)
         return HttpResponseRedirect(reverse("otp-security"))

@@ -5,11 +5,14 @@ citizen's donation names the donor and gets a receipt number, progressive per ye
 ``loyalty_points_import`` turns a retailer's points file into one contribution.
 """
 
+from __future__ import annotations
+
 import hashlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -44,7 +47,7 @@ def _contribution_record(
     amount: Decimal | str,
     received_on: date,
     document_reference: str = "",
-    recorded_by=None,
+    recorded_by: User | None = None,
 ) -> Contribution:
     """Record money a funder put into a fund, with its ledger entry: the lenient path.
 
@@ -145,7 +148,7 @@ def contribution_register(
     donor_name: str = "",
     donor_fiscal_code: str = "",
     donor_address: str = "",
-    recorded_by=None,
+    recorded_by: User | None = None,
 ) -> Contribution:
     """Record a contribution of any kind; a donation names its donor and gets a receipt."""
     try:
@@ -255,7 +258,7 @@ def loyalty_points_import(
     received_on: date,
     document_reference: str = "",
     content: bytes = b"",
-    recorded_by=None,
+    recorded_by: User | None = None,
 ) -> LoyaltyImportResult:
     """Turn a retailer's points file into one contribution; any bad row keeps nothing.
 
@@ -296,7 +299,7 @@ def loyalty_points_import(
         points = int(text) if text.isdigit() else None
         if not points:
             problems.append(_("punti non validi: scrivi un numero intero maggiore di zero"))
-        if problems:
+        if problems or earned_on is None or points is None:  # no date or points: a problem
             errors.append(LoyaltyRowError(index, "; ".join(problems)))
             continue
         lines.append(

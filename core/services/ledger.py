@@ -1,9 +1,12 @@
 """The double-entry ledger: a balanced journal and its postings, the fund account's line."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -61,7 +64,7 @@ def journal_post(
     kind: str,
     lines: Sequence[Line],
     memo: str = "",
-    created_by=None,
+    created_by: User | None = None,
 ) -> Journal:
     """Record a balanced journal; refuse one whose lines do not sum to zero."""
     if not lines:

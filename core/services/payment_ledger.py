@@ -11,10 +11,14 @@ reimbursement approved for a person, or a cash contribution granted to him, sits
 A payment batch's life is in ``core.services.payments``.
 """
 
+from __future__ import annotations
+
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+
+from django.contrib.auth.models import User
 
 from core.models import Account, Journal, PaymentBatch, PaymentLine
 from core.money import ZERO
@@ -26,7 +30,8 @@ CHUNK = 5000  # ids per IN (…) list: SQLite accepts at most 32,766 parameters
 def _merchant_paid_lines(rows: Sequence[tuple[int, Decimal, int | None]]) -> list[Line]:
     per_merchant: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for _pk, amount, merchant_ref in rows:
-        per_merchant[merchant_ref] += amount
+        if merchant_ref is not None:  # every transfer of a settlements batch names its shop
+            per_merchant[merchant_ref] += amount
     lines = []
     for merchant_ref, amount in sorted(per_merchant.items()):
         # The same keys as Merchant.settled_account_key: core imports no app.
@@ -64,9 +69,11 @@ def _beneficiary_paid_lines(rows: Sequence[tuple[int, Decimal, int | None]]) -> 
     beneficiaries: dict[int, int] = {}
     for start in range(0, len(ids), CHUNK):
         beneficiaries.update(
-            PaymentLine.objects.filter(pk__in=ids[start : start + CHUNK])
+            (pk, ref)
+            for pk, ref in PaymentLine.objects.filter(pk__in=ids[start : start + CHUNK])
             .exclude(beneficiary_ref=None)
             .values_list("pk", "beneficiary_ref")
+            if ref is not None
         )
     per_beneficiary: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for pk, amount, _merchant_ref in rows:
@@ -92,7 +99,7 @@ def _beneficiary_paid_lines(rows: Sequence[tuple[int, Decimal, int | None]]) -> 
 
 
 def _payment_journal(
-    *, batch: PaymentBatch, rows: Sequence[tuple[int, Decimal, int | None]], by=None
+    *, batch: PaymentBatch, rows: Sequence[tuple[int, Decimal, int | None]], by: User | None = None
 ) -> Journal | None:
     """Post the ledger entry of transfers the bank paid: (line id, amount, merchant) rows.
 
@@ -115,15 +122,17 @@ def _payment_journal(
     )
 
 
+PaidLinesHandler = Callable[[list[int]], None]
+
 # Functions the apps that build on core register to follow up, in the same transaction,
 # on the lines the bank paid (a reimbursement claim becomes paid): core imports no app.
-_paid_line_handlers: dict[str, list[Callable[[list[int]], None]]] = defaultdict(list)
+_paid_line_handlers: dict[str, list[PaidLinesHandler]] = defaultdict(list)
 
 
-def payment_lines_paid_handler(kind: str):
+def payment_lines_paid_handler(kind: str) -> Callable[[PaidLinesHandler], PaidLinesHandler]:
     """Register ``handler(line_ids)``, called when lines of a batch of this kind are paid."""
 
-    def register(handler: Callable[[list[int]], None]):
+    def register(handler: PaidLinesHandler) -> PaidLinesHandler:
         if handler not in _paid_line_handlers[kind]:
             _paid_line_handlers[kind].append(handler)
         return handler
@@ -132,7 +141,11 @@ def payment_lines_paid_handler(kind: str):
 
 
 def lines_paid(
-    *, batch: PaymentBatch, rows: Sequence[tuple[int, Decimal, int | None]], by, now: datetime
+    *,
+    batch: PaymentBatch,
+    rows: Sequence[tuple[int, Decimal, int | None]],
+    by: User | None,
+    now: datetime,
 ) -> None:
     """Mark paid the lines the bank paid, post their journal and call the apps' handlers."""
     journal = _payment_journal(batch=batch, rows=rows, by=by)
@@ -145,7 +158,7 @@ def lines_paid(
         handler(ids)
 
 
-def batch_paid(*, batch: PaymentBatch, by, now: datetime) -> None:
+def batch_paid(*, batch: PaymentBatch, by: User | None, now: datetime) -> None:
     """Mark a batch paid; its lines are already (``lines_paid``)."""
     batch.status = PaymentBatch.Status.PAID
     batch.paid_at = now

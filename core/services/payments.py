@@ -9,6 +9,8 @@ Reconciling a batch with the bank's notification is in ``core.services.reconcili
 the ledger entry of what the bank paid in ``core.services.payment_ledger``.
 """
 
+from __future__ import annotations
+
 import re
 import secrets
 import uuid
@@ -19,6 +21,7 @@ from decimal import Decimal
 from typing import BinaryIO
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -180,7 +183,7 @@ def payment_batch_prepare(
     *,
     kind: str,
     lines: Iterable[PaymentOrder],
-    prepared_by,
+    prepared_by: User,
     execution_date: date | None = None,
 ) -> PaymentBatch:
     """Prepare a batch of credit transfers, one line per order, in the orders' order.
@@ -232,7 +235,7 @@ def _invalid_transition(current: PaymentBatch, status: str) -> PaymentError:
     )
 
 
-def payment_batch_release(*, batch: PaymentBatch, released_by) -> PaymentBatch:
+def payment_batch_release(*, batch: PaymentBatch, released_by: User) -> PaymentBatch:
     """Release a prepared batch for export; the releaser is never who prepared it.
 
     Releasing a batch that is already released (or further on) changes nothing.
@@ -252,7 +255,9 @@ def payment_batch_release(*, batch: PaymentBatch, released_by) -> PaymentBatch:
     return current
 
 
-def payment_batch_export(*, batch: PaymentBatch, out: BinaryIO, exported_by=None) -> PaymentBatch:
+def payment_batch_export(
+    *, batch: PaymentBatch, out: BinaryIO, exported_by: User | None = None
+) -> PaymentBatch:
     """Write a released batch's pain.001 file to ``out`` and mark the batch exported.
 
     Exporting it again writes the very same bytes (the creation time in the file is the
@@ -278,7 +283,7 @@ def payment_batch_export(*, batch: PaymentBatch, out: BinaryIO, exported_by=None
     return current
 
 
-def payment_batch_mark_paid(*, batch: PaymentBatch, by) -> PaymentBatch:
+def payment_batch_mark_paid(*, batch: PaymentBatch, by: User) -> PaymentBatch:
     """Mark an exported batch paid by hand, with every transfer not yet confirmed.
 
     Marking a paid batch again changes nothing.
@@ -300,7 +305,7 @@ def payment_batch_mark_paid(*, batch: PaymentBatch, by) -> PaymentBatch:
     return current
 
 
-def payment_batch_cancel(*, batch: PaymentBatch, by, reason: str) -> PaymentBatch:
+def payment_batch_cancel(*, batch: PaymentBatch, by: User, reason: str) -> PaymentBatch:
     """Cancel a batch the bank has not paid, with a reason; cancelling again changes nothing.
 
     The money it would have paid stays where it was (a shop's settled account), ready for a

@@ -1,5 +1,7 @@
 """The receipt of a citizen's donation, as an A4 PDF in Italian, with the amount in words."""
 
+from __future__ import annotations
+
 import io
 from decimal import Decimal
 

@@ -1,10 +1,13 @@
 """Reconciling payment batches with the bank's camt.054 debit notification."""
 
+from __future__ import annotations
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from lxml import etree
@@ -61,7 +64,7 @@ class ReconciliationReport:
         return self.paid + self.already_paid
 
 
-def _money(element) -> tuple[Decimal | None, str]:
+def _money(element: etree._Element | None) -> tuple[Decimal | None, str]:
     if element is None or not (element.text or "").strip():
         return None, ""
     try:
@@ -155,7 +158,9 @@ def _batch_for(debit: BankDebit, batches: dict[int, PaymentBatch]) -> PaymentBat
     return None
 
 
-def payment_batch_reconcile_camt054(*, xml_bytes: bytes, by=None) -> ReconciliationReport:
+def payment_batch_reconcile_camt054(
+    *, xml_bytes: bytes, by: User | None = None
+) -> ReconciliationReport:
     """Mark paid the transfers (and batches) a bank's camt.054 notification confirms.
 
     Transfers are matched by end-to-end id, whole batches (a batch booking without
@@ -210,7 +215,11 @@ def payment_batch_reconcile_camt054(*, xml_bytes: bytes, by=None) -> Reconciliat
             if debit.end_to_end_id:
                 found = lines.get(debit.end_to_end_id)
                 batch = batches.get(found[1]) if found else None
-                if batch is None or (debit.message_id and debit.message_id != batch.message_id):
+                if (
+                    found is None
+                    or batch is None
+                    or (debit.message_id and debit.message_id != batch.message_id)
+                ):
                     report.unknown_ids.append(reference)
                     continue
                 pk, _batch_id, amount, merchant_ref, paid_at = found
