@@ -16,7 +16,7 @@ BASE_PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 		command -v $$p; break; fi; done)
 
-.PHONY: run test test-fast lint format seed bench messages check-migrations clean venv \
+.PHONY: run test test-fast lint format typecheck seed bench messages check-migrations clean venv \
 	system-packages system-packages-run
 
 $(BIN)/.installed: pyproject.toml
@@ -66,6 +66,10 @@ test: system-packages venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy with django-stubs, as configured in pyproject.toml (strict on core).
+typecheck: venv
+	$(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff check --fix .

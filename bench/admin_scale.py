@@ -251,7 +251,7 @@ def at(day: date, hour: int = 9) -> datetime:
 
 def create_organisations(world: World) -> None:
     from core.models import Fund, Organization
-    from core.services import contribution_record
+    from core.services.funding import _contribution_record as contribution_record
     from vouchers.models import SpendingCategory
 
     world.municipalities = [

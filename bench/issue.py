@@ -188,7 +188,7 @@ def create_organisations(world: World) -> None:
     from django.utils import timezone
 
     from core.models import Fund, Organization
-    from core.services import contribution_record
+    from core.services.funding import _contribution_record as contribution_record
     from vouchers.models import SpendingCategory
 
     world.today = timezone.localdate()

@@ -130,7 +130,7 @@ def create_circuit(*, vouchers: int) -> dict:
     from stdnum.it import codicefiscale
 
     from core.models import Fund, Organization
-    from core.services import contribution_record
+    from core.services.funding import _contribution_record as contribution_record
     from merchants.models import Merchant
     from merchants.services import device_key_create, merchant_set_status
     from vouchers.models import Beneficiary, Initiative, SpendingCategory

@@ -131,8 +131,8 @@ def released_batch(count: int, preparer, releaser):
     from django.utils import timezone
 
     from core.models import PaymentBatch, PaymentLine
-    from core.payments import payment_batch_release
     from core.sepa import sepa_text
+    from core.services.payments import payment_batch_release
 
     prefix = f"BCDB{count:07d}{random.randrange(16**6):06X}"
     batch = header(count, prefix)
@@ -164,7 +164,7 @@ def released_batch(count: int, preparer, releaser):
 
 
 def export_from_database(batch, path: Path) -> None:
-    from core.payments import payment_batch_export
+    from core.services.payments import payment_batch_export
 
     with path.open("wb") as out:
         payment_batch_export(batch=batch, out=out)

@@ -2,18 +2,21 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core import otp
 from core.health import health, health_deep
+from core.otp import admin as otp_admin
+from core.otp import views as otp_views
 from pwa import transparency
 from vouchers.admin.reports import report_page
 
-otp.register_admin(admin.site)
+otp_admin.register_admin(admin.site)
 
 urlpatterns = [
-    path("admin/accesso/verifica/", otp.verify_view, name="otp-verify"),
-    path("admin/accesso/attivazione/", otp.enrol_view, name="otp-enrol"),
-    path("admin/accesso/sicurezza/", otp.security_view, name="otp-security"),
-    path("admin/accesso/codici-di-emergenza/", otp.backup_codes_view, name="otp-backup-codes"),
+    path("admin/accesso/verifica/", otp_views.verify_view, name="otp-verify"),
+    path("admin/accesso/attivazione/", otp_views.enrol_view, name="otp-enrol"),
+    path("admin/accesso/sicurezza/", otp_views.security_view, name="otp-security"),
+    path(
+        "admin/accesso/codici-di-emergenza/", otp_views.backup_codes_view, name="otp-backup-codes"
+    ),
     path("admin/rendicontazione/", report_page, name="admin-reports"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("merchants.urls")),

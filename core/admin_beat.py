@@ -25,7 +25,7 @@ from django_celery_beat.models import (
 from unfold.admin import ModelAdmin
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
-from core.admin import LABELLED_DATETIME, LabelledTabularInline
+from core.admin.toolkit import LABELLED_DATETIME, LabelledTabularInline
 from core.roles import sees_everything
 
 

@@ -1,5 +1,9 @@
 """The API's single error format: ``{"code": "<stable code>", "detail": "<translated>"}``."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.core.exceptions import (
     PermissionDenied,
     RequestDataTooBig,
@@ -7,7 +11,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.db import InterfaceError, OperationalError, connections
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
@@ -44,12 +48,14 @@ STATUS_BY_CODE: dict[str, int] = {
 }
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(help_text="Stable machine-readable error code.")
     detail = serializers.CharField(help_text="Human-readable message in the request's language.")
 
 
-def error_response(code: str, detail: str, http_status: int | None = None, headers=None):
+def error_response(
+    code: str, detail: str, http_status: int | None = None, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         {"code": code, "detail": detail},
         status=http_status or STATUS_BY_CODE.get(code, status.HTTP_409_CONFLICT),
@@ -57,7 +63,7 @@ def error_response(code: str, detail: str, http_status: int | None = None, heade
     )
 
 
-def _first_message(detail) -> str:
+def _first_message(detail: object) -> str:
     if isinstance(detail, dict):
         for field, value in detail.items():
             message = _first_message(value)
@@ -83,7 +89,7 @@ def drop_broken_connections() -> None:
             connection.close()
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Turn every error into ``{"code", "detail"}`` with the right status."""
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.detail)
@@ -160,7 +166,7 @@ def exception_handler(exc, context):
     return response
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """The 404 answer: the API's JSON error under /api/, the site's page elsewhere."""
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "not_found", "detail": _("Non trovato.")}, status=404)

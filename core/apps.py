@@ -1,9 +1,13 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def sync_role_groups(sender, using="default", **kwargs) -> None:
+def sync_role_groups(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
     """After ``migrate``, give each role's group exactly the permissions of ``ROLE_PERMISSIONS``.
 
     Runs once, after the last app's permissions exist, so that an upgrade which gives a role

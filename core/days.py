@@ -6,9 +6,11 @@ figure of this platform lies before 2000 or after 2099: a day outside is a typin
 refused with a sentence, not carried into a query.
 """
 
+from __future__ import annotations
+
 from datetime import date, datetime, time
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import BaseValidator, MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +28,7 @@ def day_in_range(day: date) -> bool:
     return FIRST_DAY <= day <= LAST_DAY
 
 
-def day_validators() -> list:
+def day_validators() -> list[BaseValidator]:
     """For a form's ``DateField``: the same bounds, with the same sentence."""
     return [
         MinValueValidator(FIRST_DAY, message=OUT_OF_RANGE),

@@ -1,5 +1,7 @@
 """Domain errors: a stable machine code and a translated sentence for people."""
 
+from __future__ import annotations
+
 from decimal import Decimal
 from typing import ClassVar
 
@@ -18,7 +20,7 @@ class DomainError(Exception):
     messages: ClassVar[dict[str, Promise]] = {}
     default_message: ClassVar[Promise] = _("Operazione non consentita.")
 
-    def __init__(self, code: str, message: str | Promise | None = None, **params):
+    def __init__(self, code: str, message: str | Promise | None = None, **params: object) -> None:
         self.code = code
         self.message = message if message is not None else self.messages.get(code)
         if self.message is None:

@@ -15,8 +15,12 @@ Use it with ``--worker-class core.gunicorn_worker.LoopWorker`` (``GUNICORN_WORKE
 ``gunicorn.conf.py``); ``--threads`` does not apply.
 """
 
+from __future__ import annotations
+
 import errno
+import socket
 import time
+from typing import Any
 
 from gunicorn.workers.gthread import _DEFER, TConn, ThreadWorker
 
@@ -26,18 +30,18 @@ class _Finished:
 
     __slots__ = ("_result",)
 
-    def __init__(self, result):
+    def __init__(self, result: Any) -> None:
         self._result = result
 
-    def result(self):
+    def result(self) -> Any:
         return self._result
 
-    def cancelled(self):
+    def cancelled(self) -> bool:
         return False
 
 
 class _NoPool:
-    def shutdown(self, wait=True, **kwargs):
+    def shutdown(self, wait: bool = True, **kwargs: Any) -> None:
         pass
 
 
@@ -50,16 +54,16 @@ NOTIFY_EVERY = 1.0
 class LoopWorker(ThreadWorker):
     _notified = float("-inf")
 
-    def get_thread_pool(self):
+    def get_thread_pool(self) -> _NoPool:
         return _NoPool()
 
-    def notify(self):
+    def notify(self) -> None:
         now = time.monotonic()
         if now - self._notified >= NOTIFY_EVERY:
             self._notified = now
             super().notify()
 
-    def accept(self, listener):
+    def accept(self, listener: socket.socket) -> None:
         """A new connection waits on the loop for its first request (gthread: in a thread)."""
         try:
             client_sock, client_addr = listener.accept()
@@ -71,6 +75,6 @@ class LoopWorker(ThreadWorker):
         conn = TConn(self.cfg, client_sock, client_addr, listener.getsockname())
         self.finish_request(conn, _Finished(_DEFER))
 
-    def enqueue_req(self, conn):
+    def enqueue_req(self, conn: Any) -> None:
         """Serve the request now, then put the connection back on the loop or close it."""
         self.finish_request(conn, _Finished(self.handle(conn)))

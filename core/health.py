@@ -6,12 +6,14 @@ Redis and the task workers (the workers' ping waits up to a second): only for a 
 sends ``Authorization: Bearer <HEALTH_CHECK_TOKEN>``; without that setting nobody gets it.
 """
 
+from __future__ import annotations
+
 import secrets
 
 from celery import current_app
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -43,12 +45,12 @@ def _workers() -> str:
 
 @never_cache
 @require_GET
-def health(request):
+def health(request: HttpRequest) -> JsonResponse:
     """Liveness: this process answers requests. No query, no network."""
     return JsonResponse({"status": "ok"})
 
 
-def deep_check_allowed(request) -> bool:
+def deep_check_allowed(request: HttpRequest) -> bool:
     """Whether the request carries the configured health-check token (compared in constant
     time); with no token configured, no request does."""
     token = settings.HEALTH_CHECK_TOKEN
@@ -60,7 +62,7 @@ def deep_check_allowed(request) -> bool:
 
 @never_cache
 @require_GET
-def health_deep(request):
+def health_deep(request: HttpRequest) -> JsonResponse:
     """Readiness for monitoring: the database, Redis and the task workers."""
     if not deep_check_allowed(request):
         return JsonResponse(

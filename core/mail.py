@@ -1,6 +1,11 @@
 """E-mails whose text must reach people exactly as written (links to open, codes to type)."""
 
+from __future__ import annotations
+
 import email.policy
+from email.message import EmailMessage as EmailMessage_
+from email.message import Message
+from email.policy import Policy
 
 from django.core.mail import EmailMessage
 
@@ -14,7 +19,9 @@ class PlainTextEmail(EmailMessage):
     the body) no longer opens. Lines here stay far below the 998 characters SMTP allows.
     """
 
-    def message(self, *, policy=email.policy.default):
+    def message(
+        self, *, policy: Policy[Message[str, str]] | None = email.policy.default
+    ) -> EmailMessage_:
         message = super().message(policy=policy)
         message.set_content(str(self.body), subtype="plain", charset="utf-8", cte="8bit")
         return message

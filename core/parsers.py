@@ -7,9 +7,13 @@ when it is nested deeper than ``MAX_JSON_DEPTH`` (Python's decoder recurses, and
 fit in 4 KB). ``core.api.exception_handler`` turns their refusals into ``{"code", "detail"}``.
 """
 
+from __future__ import annotations
+
 import io
 import json
 import re
+from collections.abc import Mapping
+from typing import IO, Any
 
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
@@ -39,7 +43,7 @@ class JSONTooDeep(exceptions.ParseError):
     """A JSON body nested deeper than ``MAX_JSON_DEPTH`` levels."""
 
 
-def content_length(meta) -> int:
+def content_length(meta: Mapping[str, Any]) -> int:
     """The body's declared length, 0 when it is missing or unreadable."""
     try:
         return max(int(meta.get("CONTENT_LENGTH") or 0), 0)
@@ -68,7 +72,7 @@ def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def parse_json(body: bytes, encoding: str = "utf-8"):
+def parse_json(body: bytes, encoding: str = "utf-8") -> Any:
     """The value of a JSON body: strict (no NaN or Infinity) and at most MAX_JSON_DEPTH deep."""
     try:
         text = body.decode(encoding)
@@ -82,7 +86,7 @@ def parse_json(body: bytes, encoding: str = "utf-8"):
         raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -96,7 +100,12 @@ class JSONParser(parsers.BaseParser):
     media_type = "application/json"
     renderer_class = parsers.JSONParser.renderer_class
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         parser_context = parser_context or {}
         request = parser_context.get("request")
         if request is not None and content_length(request.META) > MAX_JSON_BYTES:
@@ -110,14 +119,15 @@ class JSONParser(parsers.BaseParser):
 class MemoryUploadHandler(FileUploadHandler):
     """Keep every uploaded file in memory: the parser has bounded the body already."""
 
-    def new_file(self, *args, **kwargs):
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
         self.file = io.BytesIO()
 
-    def receive_data_chunk(self, raw_data, start):
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self.file.write(raw_data)
+        return None  # kept: no later handler gets the chunk
 
-    def file_complete(self, file_size):
+    def file_complete(self, file_size: int) -> InMemoryUploadedFile:
         self.file.seek(0)
         return InMemoryUploadedFile(
             file=self.file,
@@ -138,7 +148,12 @@ class MultiPartParser(parsers.MultiPartParser):
 
     max_bytes = 64 * 1024
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> parsers.DataAndFiles[Any, Any]:
         parser_context = parser_context or {}
         request = parser_context["request"]
         if content_length(request.META) > self.max_bytes:
@@ -148,7 +163,7 @@ class MultiPartParser(parsers.MultiPartParser):
         try:
             data, files = DjangoMultiPartParser(
                 meta,
-                stream,
+                stream,  # type: ignore[arg-type]  # DRF's IO[Any] is the request's stream, as Django's parser wants
                 [MemoryUploadHandler(request._request)],
                 parsers.get_encoding(parser_context),
             ).parse()

@@ -1,6 +1,8 @@
 """Staff roles as Django groups, and the organisations whose data a user may see."""
 
-from django.contrib.auth.models import Group, Permission
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.db import transaction
 from django.db.models import Q
 
@@ -120,7 +122,7 @@ def role_group(role: str) -> Group:
     return group if group is not None else roles_sync()[role]
 
 
-def membership_grant(*, user, organization: Organization, role: str) -> Membership:
+def membership_grant(*, user: User, organization: Organization, role: str) -> Membership:
     """Give a staff user a role in an organisation, with the role's permissions."""
     with transaction.atomic():
         membership, _created = Membership.objects.get_or_create(
@@ -136,8 +138,11 @@ def membership_grant(*, user, organization: Organization, role: str) -> Membersh
 
 _MEMBERSHIPS_CACHE = "_buonocomune_memberships"
 
+# Whoever a request carries: a signed-in person or nobody.
+type AnyUser = User | AnonymousUser
 
-def user_memberships(user) -> tuple[tuple[str, int, str], ...]:
+
+def user_memberships(user: AnyUser) -> tuple[tuple[str, int, str], ...]:
     """The user's ``(role, organisation id, organisation kind)``, read once per user object.
 
     One request's menus, permission checks and scoping ask many times; the user object
@@ -145,7 +150,7 @@ def user_memberships(user) -> tuple[tuple[str, int, str], ...]:
     """
     if not user.is_authenticated:
         return ()
-    cached = user.__dict__.get(_MEMBERSHIPS_CACHE)
+    cached: tuple[tuple[str, int, str], ...] | None = user.__dict__.get(_MEMBERSHIPS_CACHE)
     if cached is None:
         cached = tuple(
             Membership.objects.filter(user_id=user.pk).values_list(
@@ -156,21 +161,21 @@ def user_memberships(user) -> tuple[tuple[str, int, str], ...]:
     return cached
 
 
-def user_roles_forget(user) -> None:
+def user_roles_forget(user: AnyUser) -> None:
     """Drop the memberships remembered on this user object, after one changes."""
     user.__dict__.pop(_MEMBERSHIPS_CACHE, None)
 
 
-def user_roles(user) -> set[str]:
+def user_roles(user: AnyUser) -> set[str]:
     return {role for role, _organization, _kind in user_memberships(user)}
 
 
-def sees_everything(user) -> bool:
+def sees_everything(user: AnyUser) -> bool:
     """Superusers and the agency see every municipality."""
     return bool(user.is_superuser) or Role.AGENCY_ADMIN in user_roles(user)
 
 
-def municipality_ids(user) -> set[int]:
+def municipality_ids(user: AnyUser) -> set[int]:
     """The municipalities whose citizens this staff user may see."""
     return {
         organization

@@ -1,16 +1,19 @@
 """Read queries of the shared core."""
 
+from __future__ import annotations
+
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Round
 
 from core.models import Account, Fund, Journal, Membership, Organization, Posting
 from core.money import CENT, ZERO
-from core.roles import sees_everything
+from core.roles import AnyUser, sees_everything
 
 
-def money_sum(queryset: QuerySet, field: str = "amount") -> Decimal:
+def money_sum(queryset: QuerySet[Any], field: str = "amount") -> Decimal:
     """Return the sum of a money column in whole cents.
 
     SQLite adds decimals as floats, so a sum can come back as 1.7E-15 instead of zero.
@@ -41,12 +44,14 @@ def municipalities() -> QuerySet[Organization]:
     return Organization.objects.filter(kind=Organization.Kind.MUNICIPALITY)
 
 
-def funds_for(*, user) -> QuerySet[Fund]:
+def funds_for(*, user: AnyUser) -> QuerySet[Fund]:
     """Funds a staff user may see: all for the agency, else those his organisations manage
     or that finance a call of his municipalities."""
     funds = Fund.objects.all()
     if sees_everything(user):
         return funds
+    if user.pk is None:  # nobody signed in: no organisation
+        return funds.none()
     organizations = Membership.objects.filter(user_id=user.pk).values("organization_id")
     # The calls are reached by their relation's name: core imports no app.
     visible = Fund.objects.filter(
@@ -55,18 +60,18 @@ def funds_for(*, user) -> QuerySet[Fund]:
     return funds.filter(pk__in=visible.values("pk"))
 
 
-def fund_account_keys(*, user) -> list[str]:
+def fund_account_keys(*, user: AnyUser) -> list[str]:
     return [f"fund:{pk}" for pk in funds_for(user=user).values_list("pk", flat=True)]
 
 
-def accounts_for(*, user) -> QuerySet[Account]:
+def accounts_for(*, user: AnyUser) -> QuerySet[Account]:
     """Ledger accounts a staff user may see: all for the agency, else his funds' accounts."""
     if sees_everything(user):
         return Account.objects.all()
     return Account.objects.filter(key__in=fund_account_keys(user=user))
 
 
-def journals_for(*, user) -> QuerySet[Journal]:
+def journals_for(*, user: AnyUser) -> QuerySet[Journal]:
     """Journals a staff user may see: all for the agency, else those moving his funds."""
     if sees_everything(user):
         return Journal.objects.all()

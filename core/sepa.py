@@ -6,10 +6,12 @@ transfers and control sum come from the batch, and the writer checks that the tr
 wrote add up to them.
 """
 
+from __future__ import annotations
+
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -20,6 +22,7 @@ from typing import BinaryIO, Protocol
 from django.utils import timezone
 from lxml import etree
 
+from core.models import PaymentBatch
 from core.money import CENT, ZERO
 
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
@@ -89,7 +92,7 @@ _CLOSE_EQUIVALENT = {
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
-def _close_equivalent(found: re.Match) -> str:
+def _close_equivalent(found: re.Match[str]) -> str:
     return _CLOSE_EQUIVALENT.get(found.group(), " ")
 
 
@@ -128,7 +131,10 @@ class Header(Protocol):
     """What the writer reads from a batch (a ``core.models.PaymentBatch`` fits)."""
 
     message_id: str
-    payment_information_id: str
+
+    @property
+    def payment_information_id(self) -> str: ...
+
     requested_execution_date: date
     exported_at: datetime | None
     total: Decimal
@@ -175,7 +181,7 @@ T = {
 }
 
 
-def _leaf(xf, tag: str, text: str) -> None:
+def _leaf(xf: etree.xmlfile, tag: str, text: str) -> None:
     with xf.element(tag):
         xf.write(text)
 
@@ -186,7 +192,7 @@ def _country(value: str) -> str:
 
 
 def _postal_address(
-    xf, *, street: str, building_number: str, postcode: str, town: str, country: str
+    xf: etree.xmlfile, *, street: str, building_number: str, postcode: str, town: str, country: str
 ) -> None:
     """Write a structured address; leave it out when the town or the country is unknown."""
     town, country = sepa_text(town, 35), _country(country)
@@ -221,7 +227,7 @@ def _creation_time(batch: Header) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _transfer_writer(xf):
+def _transfer_writer(xf: etree.xmlfile) -> Callable[[Transfer], None]:
     """Return a function that writes one CdtTrfTxInf (names bound once: it runs per line)."""
     element, write = xf.element, xf.write
     transfer_tag, payment_id, end_to_end_id, amount_tag, instructed = (
@@ -346,7 +352,7 @@ def pain001_schema() -> etree.XMLSchema:
         return etree.XMLSchema(etree.parse(xsd))
 
 
-def validate_pain001(source: str | PathLike | bytes) -> None:
+def validate_pain001(source: str | PathLike[str] | bytes) -> None:
     """Check a pain.001.001.09 file (a path or its bytes) against the ISO XSD.
 
     The file is read as a stream, each transfer forgotten once checked, so a file of
@@ -387,7 +393,7 @@ TRANSFER_FIELDS = (
 )
 
 
-def payment_batch_xml(batch, out: BinaryIO) -> None:
+def payment_batch_xml(batch: PaymentBatch, out: BinaryIO) -> None:
     """Write a saved ``PaymentBatch`` with its lines, in their order, as pain.001.001.09."""
     transfers = (
         batch.lines.order_by("pk")

@@ -1,7 +1,11 @@
 """Checks on uploaded files: the real type from the first bytes, and the size."""
 
-import os
+from __future__ import annotations
 
+import os
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404
 from django.utils.translation import gettext_lazy as _
@@ -24,11 +28,12 @@ class UploadError(DomainError):
     }
 
 
-def checked_upload(uploaded, *, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
+def checked_upload(uploaded: UploadedFile[Any], *, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
     """Return the content type of an accepted upload, judged from its bytes, not its name."""
-    if uploaded.size == 0:
+    size = uploaded.size or 0
+    if size == 0:
         raise UploadError("file_empty")
-    if uploaded.size > max_bytes:
+    if size > max_bytes:
         raise UploadError("file_too_large")
     uploaded.seek(0)
     head = uploaded.read(16)
@@ -54,7 +59,7 @@ def stored_file_response(
     response = FileResponse(
         stream,
         as_attachment=attachment,
-        filename=os.path.basename(file.name),
+        filename=os.path.basename(file.name or ""),
         content_type=content_type,
     )
     response["Cache-Control"] = "public, max-age=3600" if public else "private, no-store"

@@ -34,7 +34,7 @@ from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminTextInputWidget
 
-from core.admin import (
+from core.admin.toolkit import (
     AgencyOnlyMixin,
     ConfirmForm,
     DayRangeFilter,

@@ -28,7 +28,7 @@ from stdnum.it import codicefiscale
 
 from core.models import Contribution, Fund, Organization, Role
 from core.roles import membership_grant
-from core.services import contribution_record
+from core.services.funding import _contribution_record as contribution_record
 from merchants.models import DeviceKey, Merchant, MerchantStaff, hash_device_key
 from merchants.selectors import merchant_in_circuit
 from merchants.services import (

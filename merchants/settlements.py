@@ -16,7 +16,7 @@ from reportlab.pdfgen.canvas import Canvas
 from core.errors import DomainError
 from core.models import PaymentBatch
 from core.money import format_euro
-from core.payments import PaymentOrder, payment_batch_prepare, street_and_number
+from core.services.payments import PaymentOrder, payment_batch_prepare, street_and_number
 from merchants.errors import RedemptionError
 from merchants.models import Merchant, Redemption, Settlement
 from merchants.services import settlement_create

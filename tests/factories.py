@@ -10,7 +10,7 @@ from stdnum import luhn
 from stdnum.it import codicefiscale
 
 from core.models import Fund, Organization
-from core.services import contribution_record
+from core.services.funding import _contribution_record as contribution_record
 from merchants.models import Merchant, MerchantStaff
 from merchants.services import Till, device_key_create
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.models import Contribution, Journal, Membership, Organization, Posting, Role
-from core.otp import otp_backup_codes_renew
+from core.otp.services import otp_backup_codes_renew
 from core.selectors import fund_balance
 from merchants.errors import RedemptionError
 from merchants.models import DeviceKey, Merchant, Redemption, RefusedAttempt, hash_device_key

@@ -18,7 +18,6 @@ from tests.test_admin import add_ranked_application, admin_url, applicant_in, op
 from tests.vouchers.test_programme import fiscal_code
 from vouchers import programme
 from vouchers.access import access_code_login
-from vouchers.importing import COLUMNS
 from vouchers.models import (
     Application,
     ApplicationDocument,
@@ -29,6 +28,7 @@ from vouchers.models import (
     Notification,
     Voucher,
 )
+from vouchers.services.imports import COLUMNS
 
 pytestmark = pytest.mark.django_db
 

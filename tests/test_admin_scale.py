@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from core.admin import JournalAdmin
+from core.admin.ledger import JournalAdmin
 from core.models import Journal, Posting
 from core.paginator import CappedCount, CappedCountPaginator
 from merchants.models import Redemption

@@ -13,8 +13,12 @@ from hypothesis import strategies as st
 
 from core.errors import DomainError
 from core.money import ZERO
-from core.payments import payment_batch_export, payment_batch_mark_paid, payment_batch_release
 from core.selectors import account_balance, unbalanced_journals
+from core.services.payments import (
+    payment_batch_export,
+    payment_batch_mark_paid,
+    payment_batch_release,
+)
 from merchants.models import Merchant, MerchantStaff, Redemption, Settlement
 from merchants.selectors import merchant_payable
 from merchants.services import Till, redemption_void, settlement_create, voucher_redeem

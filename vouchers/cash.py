@@ -23,8 +23,8 @@ from schwifty.exceptions import SchwiftyException
 from core.errors import DomainError
 from core.models import Account, Journal, PaymentBatch, PaymentLine
 from core.money import ZERO, format_euro
-from core.payments import CHUNK, beneficiary_payable_key, payment_lines_paid_handler
-from core.services import Line, journal_post
+from core.services.ledger import Line, journal_post
+from core.services.payment_ledger import CHUNK, beneficiary_payable_key, payment_lines_paid_handler
 from vouchers.models import Application, Beneficiary, Initiative
 from vouchers.services import budget_line, initiative_budget_available
 

@@ -30,7 +30,8 @@ from core.errors import DomainError
 from core.models import Account, Contribution, Fund, Journal, Organization, Posting
 from core.money import CENT, ZERO, InvalidAmount, format_euro, positive_euro
 from core.selectors import fund_balance, money_sum
-from core.services import FundError, fund_account_line, journal_post
+from core.services.funding import FundError
+from core.services.ledger import fund_account_line, journal_post
 from vouchers.models import (
     Expense,
     FundingAttribution,

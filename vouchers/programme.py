@@ -15,11 +15,11 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from stdnum.it import codicefiscale
 
+from core.bulk import bulk_set
 from core.errors import DomainError
 from core.models import Organization
 from core.money import ZERO, InvalidAmount, euro
 from core.selectors import money_sum
-from core.services import bulk_set
 from vouchers.cash import contribution_cancel, contributions_grant
 from vouchers.models import (
     Application,

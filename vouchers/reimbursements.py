@@ -28,15 +28,10 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import DomainError
 from core.models import Account, Journal, Organization, PaymentBatch, PaymentLine
 from core.money import ZERO, InvalidAmount, format_euro, positive_euro
-from core.payments import (
-    PaymentOrder,
-    beneficiary_payable_key,
-    payment_batch_prepare,
-    payment_lines_paid_handler,
-    street_and_number,
-)
 from core.selectors import money_sum
-from core.services import Line, journal_post
+from core.services.ledger import Line, journal_post
+from core.services.payment_ledger import beneficiary_payable_key, payment_lines_paid_handler
+from core.services.payments import PaymentOrder, payment_batch_prepare, street_and_number
 from core.uploads import checked_upload
 from vouchers.cash import (
     PayableContribution,

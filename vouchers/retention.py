@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from core.models import Account, PaymentLine
-from core.payments import beneficiary_paid_key, beneficiary_payable_key
+from core.services.payment_ledger import beneficiary_paid_key, beneficiary_payable_key
 from vouchers.archive_exports import initiative_archives_delete
 from vouchers.models import (
     Application,

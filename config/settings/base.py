@@ -88,7 +88,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "core.otp.StaffOTPMiddleware",
+    "core.otp.middleware.StaffOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
@@ -115,7 +115,7 @@ AXES_LOCKOUT_TEMPLATE = "lockout.html"
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "1" if PRODUCTION else "0"))
 AXES_CLIENT_IP_CALLABLE = "core.client_address.client_ip"
 
-# Two-factor authentication (TOTP) for staff in the admin, see core/otp.py. Required in
+# Two-factor authentication (TOTP) for staff in the admin, see core/otp/. Required in
 # production: a staff member without an authenticator app must enrol one before any admin
 # page. Elsewhere it is voluntary, but whoever has enrolled is always asked for the code.
 OTP_REQUIRED = env_bool("OTP_REQUIRED", default=PRODUCTION)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core.models import Account, Journal
 from core.money import ZERO, InvalidAmount, format_euro, positive_euro
-from core.services import Line, journal_post
+from core.services.ledger import Line, journal_post
 from merchants.errors import RedemptionError
 from merchants.models import (
     CLOSED_KEY_HASH,

@@ -7,18 +7,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from core.funding import (
-    ContributionError,
-    contribution_register,
-    donation_receipt_pdf,
-    euro_in_words,
-    integer_in_words,
-    loyalty_amount,
-    loyalty_points_import,
-    read_rows,
-)
 from core.models import Contribution, LoyaltyPointsLine, Organization
 from core.selectors import fund_balance
+from core.services.funding import (
+    ContributionError,
+    contribution_register,
+    loyalty_amount,
+    loyalty_points_import,
+)
+from core.services.receipts import donation_receipt_pdf, euro_in_words, integer_in_words
+from core.spreadsheets import read_rows
 from tests import factories
 
 pytestmark = pytest.mark.django_db

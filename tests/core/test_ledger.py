@@ -9,7 +9,9 @@ from core.errors import DomainError
 from core.models import Account, Contribution, Journal, Organization, Posting
 from core.money import InvalidAmount, euro, format_euro, positive_euro
 from core.selectors import account_balance, fund_balance, unbalanced_journals
-from core.services import FundError, LedgerError, Line, contribution_record, journal_post
+from core.services.funding import FundError
+from core.services.funding import _contribution_record as contribution_record
+from core.services.ledger import LedgerError, Line, journal_post
 from tests import factories
 
 

@@ -16,7 +16,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from unfold.admin import ModelAdmin
 
-from core.otp import otp_backup_codes_renew
+from core.otp.services import otp_backup_codes_renew
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -14,19 +14,6 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from core.models import PaymentBatch, PaymentLine
-from core.payments import (
-    PaymentError,
-    PaymentOrder,
-    camt054_debits,
-    next_business_day,
-    payment_batch_cancel,
-    payment_batch_export,
-    payment_batch_mark_paid,
-    payment_batch_prepare,
-    payment_batch_reconcile_camt054,
-    payment_batch_release,
-    street_and_number,
-)
 from core.sepa import (
     NAMESPACE,
     PaymentFileError,
@@ -35,6 +22,18 @@ from core.sepa import (
     sepa_text,
     validate_pain001,
 )
+from core.services.payments import (
+    PaymentError,
+    PaymentOrder,
+    next_business_day,
+    payment_batch_cancel,
+    payment_batch_export,
+    payment_batch_mark_paid,
+    payment_batch_prepare,
+    payment_batch_release,
+    street_and_number,
+)
+from core.services.reconciliation import camt054_debits, payment_batch_reconcile_camt054
 from tests import factories
 
 NS = {"p": NAMESPACE}

@@ -16,16 +16,16 @@ from lxml import etree
 
 from core.errors import DomainError
 from core.models import Journal, PaymentBatch, PaymentLine
-from core.payments import (
+from core.selectors import account_balance, money_sum, unbalanced_journals
+from core.sepa import NAMESPACE, validate_pain001
+from core.services.payments import (
     PaymentError,
     payment_batch_cancel,
     payment_batch_export,
     payment_batch_mark_paid,
-    payment_batch_reconcile_camt054,
     payment_batch_release,
 )
-from core.selectors import account_balance, money_sum, unbalanced_journals
-from core.sepa import NAMESPACE, validate_pain001
+from core.services.reconciliation import payment_batch_reconcile_camt054
 from merchants.models import Merchant, Redemption, Settlement
 from merchants.selectors import merchant_payable
 from merchants.services import Till, redemption_void, voucher_redeem

@@ -19,7 +19,11 @@ from django.test import Client
 from django.urls import reverse
 from schwifty import IBAN
 
-from core.payments import payment_batch_export, payment_batch_mark_paid, payment_batch_release
+from core.services.payments import (
+    payment_batch_export,
+    payment_batch_mark_paid,
+    payment_batch_release,
+)
 from merchants.services import Till, voucher_redeem
 from merchants.settlements import merchant_payment_batch_prepare, settlements_run
 from tests import factories

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from lxml import etree
 
-from core.payments import payment_batch_export, payment_batch_release
 from core.sepa import NAMESPACE, validate_pain001
+from core.services.payments import payment_batch_export, payment_batch_release
 from merchants.services import Till, voucher_redeem
 from merchants.settlements import merchant_payment_batch_prepare, settlements_run
 from tests import factories

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from core.models import Journal, Organization
 from core.money import format_euro
 from core.selectors import fund_balance
-from core.services import FundError, contribution_record
+from core.services.funding import FundError
+from core.services.funding import _contribution_record as contribution_record
 from merchants.services import redemption_void, voucher_redeem
 from tests import factories
 from vouchers.funding import (

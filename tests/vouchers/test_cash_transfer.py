@@ -10,16 +10,16 @@ from django.utils import timezone
 from lxml import etree
 
 from core.models import Fund, Journal, PaymentBatch
-from core.payments import (
+from core.selectors import account_balance, unbalanced_journals
+from core.sepa import NAMESPACE, validate_pain001
+from core.services.ledger import fund_account_line, journal_post
+from core.services.payments import (
     payment_batch_cancel,
     payment_batch_export,
     payment_batch_mark_paid,
-    payment_batch_reconcile_camt054,
     payment_batch_release,
 )
-from core.selectors import account_balance, unbalanced_journals
-from core.sepa import NAMESPACE, validate_pain001
-from core.services import fund_account_line, journal_post
+from core.services.reconciliation import payment_batch_reconcile_camt054
 from tests import factories
 from tests.core.test_sepa import camt054, transfer_entry
 from tests.vouchers.test_programme import applicant, open_call

@@ -3,9 +3,10 @@ import io
 import openpyxl
 import pytest
 
+from core.spreadsheets import read_rows as read_table
 from tests.vouchers.test_programme import fiscal_code, open_call
-from vouchers.importing import COLUMNS, applications_import, read_table
 from vouchers.models import Application, ProtocolCounter
+from vouchers.services.imports import COLUMNS, applications_import
 
 pytestmark = pytest.mark.django_db
 

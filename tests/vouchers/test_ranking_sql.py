@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from core.services import contribution_record
+from core.services.funding import _contribution_record as contribution_record
 from tests import factories
 from vouchers import programme
 from vouchers.models import Application, HouseholdMember, Initiative

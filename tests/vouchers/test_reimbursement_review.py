@@ -260,7 +260,7 @@ def test_the_call_amount_cap_limits_what_is_reimbursed_too():
 def test_a_claim_the_budget_cannot_cover_is_refused_in_words_and_changes_nothing(application):
     initiative = application.initiative
     # Spend the budget down to €10: issue a €290 voucher elsewhere would be complex; move it.
-    from core.services import Line, journal_post
+    from core.services.ledger import Line, journal_post
 
     journal_post(
         kind=Journal.Kind.BUDGET_ASSIGNED,

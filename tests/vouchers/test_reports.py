@@ -21,8 +21,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import Contribution, Organization, Role
-from core.payments import payment_batch_export, payment_batch_mark_paid, payment_batch_release
 from core.roles import membership_grant
+from core.services.payments import (
+    payment_batch_export,
+    payment_batch_mark_paid,
+    payment_batch_release,
+)
 from merchants.models import Merchant, Redemption
 from merchants.services import Till, redemption_void, settlement_create, voucher_redeem
 from merchants.settlements import merchant_payment_batch_prepare

@@ -8,8 +8,12 @@ from decimal import Decimal
 import pytest
 
 from core.models import Journal, Posting
-from core.payments import payment_batch_export, payment_batch_mark_paid, payment_batch_release
 from core.selectors import account_balance, money_sum
+from core.services.payments import (
+    payment_batch_export,
+    payment_batch_mark_paid,
+    payment_batch_release,
+)
 from tests import factories
 from tests.vouchers.test_cash_transfer import ranked_cash_call
 from tests.vouchers.test_reimbursement_review import (

@@ -23,7 +23,7 @@ from unfold.decorators import action, display
 from unfold.views import ChangeList
 from unfold.widgets import UnfoldAdminTextInputWidget
 
-from core.admin import (
+from core.admin.toolkit import (
     EURO_AMOUNTS,
     LABELLED_DATETIME,
     account_total_for,

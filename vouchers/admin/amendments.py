@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminTextareaWidget
 
-from core.admin import action_form_page, change_url, euro, is_confirmed
+from core.admin.toolkit import action_form_page, change_url, euro, is_confirmed
 from core.models import Organization
 from vouchers.admin.scoping import request_scope
 from vouchers.amendments import (

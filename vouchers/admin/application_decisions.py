@@ -12,7 +12,7 @@ from unfold.decorators import action
 from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminFileFieldWidget, UnfoldAdminTextareaWidget
 
-from core.admin import action_form_page, bound_if_confirmed, change_url, status_badge
+from core.admin.toolkit import action_form_page, bound_if_confirmed, change_url, status_badge
 from core.errors import DomainError
 from vouchers.admin.intake import text_field
 from vouchers.admin.phases import APPLICATION_STATUS_VARIANTS, MAX_BULK_SELECTION

@@ -23,7 +23,7 @@ from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter
 from unfold.decorators import display
 
-from core.admin import change_url, euro, status_badge
+from core.admin.toolkit import change_url, euro, status_badge
 from core.paginator import CappedCountPaginator
 from core.uploads import stored_file_response
 from vouchers.admin.application_decisions import ApplicationDecisionsMixin

@@ -15,7 +15,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
-from core.admin import (
+from core.admin.toolkit import (
     ConfirmForm,
     LedgerReadOnlyMixin,
     action_form_page,

@@ -17,7 +17,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
-from core.admin import ConfirmForm, action_form_page, change_url, is_confirmed
+from core.admin.toolkit import ConfirmForm, action_form_page, change_url, is_confirmed
 from vouchers.access import access_code_issue
 from vouchers.admin.exports import BeneficiaryResource, ExportAdminMixin
 from vouchers.admin.scoping import (

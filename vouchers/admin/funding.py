@@ -26,13 +26,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminSingleDateWidget
 
-from core.admin import (
-    EURO_AMOUNTS,
-    action_form_page,
-    changelist_url,
-    euro,
-    is_confirmed,
-)
+from core.admin.toolkit import EURO_AMOUNTS, action_form_page, changelist_url, euro, is_confirmed
 from core.days import day_validators
 from core.errors import DomainError
 from core.models import Contribution, Membership, Organization, Role

@@ -1,6 +1,5 @@
 """Import of a desk's backlog of applications into a call, from a CSV or XLSX file."""
 
-from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -8,42 +7,25 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from unfold.decorators import action
-from unfold.widgets import UnfoldAdminFileFieldWidget
 
-from core.admin import (
-    change_url,
-    changelist_url,
-)
+from core.admin.toolkit import change_url, changelist_url
+from core.forms import SpreadsheetUploadForm
 from vouchers.admin.phases import InitiativeActionsBase
 from vouchers.admin.scoping import (
     request_scope,
 )
-from vouchers.importing import COLUMNS, REQUIRED, RowError, applications_import, read_table
 from vouchers.models import (
     Application,
 )
+from vouchers.services.imports import COLUMNS, REQUIRED, RowError, applications_import
 
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
-
-class ImportForm(forms.Form):
-    file = forms.FileField(
-        label=_("File CSV o XLSX"),
-        widget=UnfoldAdminFileFieldWidget,
-        help_text=_(
-            "Una riga per domanda, con l'intestazione del modello. Se una riga ha un errore "
-            "non si importa nessuna domanda: correggi il file e caricalo di nuovo."
-        ),
-        error_messages={"required": _("Scegli il file da importare.")},
+class ImportForm(SpreadsheetUploadForm):
+    file_help_text = _(
+        "Una riga per domanda, con l'intestazione del modello. Se una riga ha un errore "
+        "non si importa nessuna domanda: correggi il file e caricalo di nuovo."
     )
-
-    def clean_file(self):
-        uploaded = self.cleaned_data["file"]
-        if not uploaded.name.lower().endswith((".csv", ".xlsx")):
-            raise forms.ValidationError(_("Sono accettati solo file .csv o .xlsx."))
-        if uploaded.size > MAX_IMPORT_BYTES:
-            raise forms.ValidationError(_("Il file supera i 5 MB: dividilo in più parti."))
-        return uploaded
+    unreadable_message = _("Il file non si legge: usa il modello CSV o XLSX.")
 
 
 class InitiativeImportMixin(InitiativeActionsBase):
@@ -112,12 +94,7 @@ class InitiativeImportMixin(InitiativeActionsBase):
         )
         errors: list[RowError] = []
         if request.method == "POST" and form.is_valid():
-            uploaded = form.cleaned_data["file"]
-            try:
-                rows = read_table(uploaded.read(), filename=uploaded.name)
-            except Exception:  # tablib and openpyxl raise many kinds on a broken file
-                rows = None
-                form.add_error("file", _("Il file non si legge: usa il modello CSV o XLSX."))
+            _content, rows = form.read()
             if rows is not None:
                 missing = [c for c in REQUIRED if rows and c not in rows[0]]
                 if not rows:

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import StackedInline
 from unfold.widgets import UnfoldAdminFileFieldWidget
 
-from core.admin import LabelledTabularInline
+from core.admin.toolkit import LabelledTabularInline
 from core.uploads import UploadError, checked_upload
 from vouchers.admin.amendments import CallInlineMixin, PublishedDocumentsInlineMixin
 from vouchers.models import InitiativeDocument, OutcomeTemplate

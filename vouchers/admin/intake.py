@@ -27,7 +27,7 @@ from unfold.widgets import (
     UnfoldBooleanWidget,
 )
 
-from core.admin import change_url, changelist_url
+from core.admin.toolkit import change_url, changelist_url
 from core.errors import DomainError
 from core.forms import EuroField
 from core.models import Role

@@ -20,7 +20,7 @@ from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminSelectWidget
 
-from core.admin import (
+from core.admin.toolkit import (
     ConfirmForm,
     LedgerReadOnlyMixin,
     action_form_page,

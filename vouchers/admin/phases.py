@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
-from core.admin import (
+from core.admin.toolkit import (
     ConfirmForm,
     action_form_page,
     bound_if_confirmed,

@@ -15,7 +15,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from core.admin import action_form_page, change_url, changelist_url, is_confirmed
+from core.admin.toolkit import action_form_page, change_url, changelist_url, is_confirmed
 from core.errors import DomainError
 from core.forms import EuroField
 from core.money import CENT

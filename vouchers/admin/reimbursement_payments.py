@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action
 from unfold.widgets import UnfoldAdminDateWidget, UnfoldAdminSelectWidget
 
-from core.admin import action_form_page, change_url, changelist_url, euro, is_confirmed
+from core.admin.toolkit import action_form_page, change_url, changelist_url, euro, is_confirmed
 from core.errors import DomainError
 from core.money import ZERO
 from vouchers.admin.scoping import visible_initiatives

@@ -24,7 +24,7 @@ from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
-from core.admin import (
+from core.admin.toolkit import (
     ConfirmForm,
     LabelledTabularInline,
     action_form_page,

@@ -26,7 +26,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 from unfold.widgets import UnfoldAdminDateWidget, UnfoldAdminSelectWidget
 
-from core.admin import euro
+from core.admin.toolkit import euro
 from core.days import day_validators
 from core.spreadsheets import csv_bytes, file_name
 from vouchers.admin.scoping import request_scope

@@ -16,7 +16,13 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from core.admin import action_form_page, bound_if_confirmed, changelist_url, euro, is_confirmed
+from core.admin.toolkit import (
+    action_form_page,
+    bound_if_confirmed,
+    changelist_url,
+    euro,
+    is_confirmed,
+)
 from core.errors import DomainError
 from core.forms import EuroField
 from core.models import Organization

@@ -20,7 +20,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
-from core.admin import (
+from core.admin.toolkit import (
     ConfirmForm,
     DayRangeFilter,
     LedgerReadOnlyMixin,

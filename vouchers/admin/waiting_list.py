@@ -6,7 +6,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action
 
-from core.admin import ConfirmForm, action_form_page, bound_if_confirmed, change_url, euro
+from core.admin.toolkit import ConfirmForm, action_form_page, bound_if_confirmed, change_url, euro
 from core.errors import DomainError
 from core.money import ZERO
 from vouchers.admin.phases import InitiativeActionsBase

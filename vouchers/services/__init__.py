@@ -7,10 +7,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from core.bulk import bulk_insert
 from core.models import Account, Fund, Journal
 from core.money import ZERO, positive_euro
 from core.selectors import account_balance, fund_balance
-from core.services import FundError, Line, bulk_insert, fund_account_line, journal_post
+from core.services.funding import FundError
+from core.services.ledger import Line, fund_account_line, journal_post
 from vouchers.codes import generate_code
 from vouchers.errors import VoucherError
 from vouchers.models import Beneficiary, Initiative, Voucher

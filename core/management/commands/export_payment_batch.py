@@ -1,12 +1,15 @@
+from __future__ import annotations
+
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from core.models import PaymentBatch
 from core.money import format_euro
-from core.payments import PaymentError, payment_batch_export
+from core.services.payments import PaymentError, payment_batch_export
 
 
 class Command(BaseCommand):
@@ -15,7 +18,7 @@ class Command(BaseCommand):
         "il file è sempre identico e la distinta non si paga due volte."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "batch_id", type=int, metavar="BATCH_ID", help=_("Numero della distinta.")
         )
@@ -24,7 +27,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--user", help=_("Nome utente di chi esporta la distinta."))
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         batch = PaymentBatch.objects.filter(pk=options["batch_id"]).first()
         if batch is None:
             raise CommandError(_("Distinta %(id)s inesistente.") % {"id": options["batch_id"]})

@@ -1,8 +1,12 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from core.otp import otp_reset
+from core.otp.services import otp_reset
 
 
 class Command(BaseCommand):
@@ -12,10 +16,10 @@ class Command(BaseCommand):
         "all'area riservata ne attiverà una nuova."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username", metavar="USERNAME", help=_("Nome utente da azzerare."))
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         username = options["username"]
         user = get_user_model().objects.filter(username=username).first()
         if user is None:

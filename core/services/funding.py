@@ -5,27 +5,83 @@ citizen's donation names the donor and gets a receipt number, progressive per ye
 ``loyalty_points_import`` turns a retailer's points file into one contribution.
 """
 
+from __future__ import annotations
+
 import hashlib
-import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-import tablib
-from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.utils import formats, timezone, translation
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
 from stdnum.it import codicefiscale, iva
 
 from core.errors import DomainError
-from core.models import Contribution, Fund, LoyaltyPointsLine, Organization, ReceiptCounter
-from core.money import CENT, ZERO, InvalidAmount, format_euro, positive_euro
-from core.services import contribution_record
+from core.models import (
+    Account,
+    Contribution,
+    Fund,
+    Journal,
+    LoyaltyPointsLine,
+    Organization,
+    ReceiptCounter,
+)
+from core.money import CENT, ZERO, InvalidAmount, positive_euro
+from core.services.ledger import Line, fund_account_line, journal_post
+
+
+class FundError(DomainError):
+    messages = {
+        "not_a_funder": gettext_lazy("Solo un finanziatore o un comune può versare un contributo."),
+        "insufficient_fund": gettext_lazy("Il fondo non ha abbastanza disponibilità."),
+    }
+
+
+def _contribution_record(
+    *,
+    fund: Fund,
+    funder: Organization,
+    amount: Decimal | str,
+    received_on: date,
+    document_reference: str = "",
+    recorded_by: User | None = None,
+) -> Contribution:
+    """Record money a funder put into a fund, with its ledger entry: the lenient path.
+
+    It checks only the funder's kind: no donor, no receipt, no date in the future. The
+    service is ``contribution_register``, which calls it; outside this module only the demo
+    data builder (``reports.demo``), the test factories and the benchmarks may call it, to
+    fill a database quickly.
+    """
+    amount = positive_euro(amount)
+    if funder.kind not in (Organization.Kind.FUNDER, Organization.Kind.MUNICIPALITY):
+        raise FundError("not_a_funder")
+    with transaction.atomic():
+        journal = journal_post(
+            kind=Journal.Kind.CONTRIBUTION,
+            lines=[
+                Line(
+                    f"funder:{funder.pk}:source",
+                    -amount,
+                    Account.Kind.FUNDER_SOURCE,
+                    f"Contributi di {funder.name}",
+                ),
+                fund_account_line(fund=fund, amount=amount),
+            ],
+            memo=f"{funder.name}: {document_reference}",
+            created_by=recorded_by,
+        )
+        return Contribution.objects.create(
+            fund=fund,
+            funder=funder,
+            amount=amount,
+            received_on=received_on,
+            document_reference=document_reference,
+            journal=journal,
+        )
 
 
 class ContributionError(DomainError):
@@ -92,7 +148,7 @@ def contribution_register(
     donor_name: str = "",
     donor_fiscal_code: str = "",
     donor_address: str = "",
-    recorded_by=None,
+    recorded_by: User | None = None,
 ) -> Contribution:
     """Record a contribution of any kind; a donation names its donor and gets a receipt."""
     try:
@@ -110,7 +166,7 @@ def contribution_register(
     elif donor_name or (donor_fiscal_code or "").strip() or donor_address:
         raise ContributionError("donor_only_for_donations")
     with transaction.atomic():
-        contribution = contribution_record(
+        contribution = _contribution_record(
             fund=fund,
             funder=funder,
             amount=amount,
@@ -135,163 +191,6 @@ def contribution_register(
             ]
         contribution.save(update_fields=fields)
     return contribution
-
-
-# --- amounts in words ----------------------------------------------------------------------
-
-_UNITS = [
-    "zero",
-    "uno",
-    "due",
-    "tre",
-    "quattro",
-    "cinque",
-    "sei",
-    "sette",
-    "otto",
-    "nove",
-    "dieci",
-    "undici",
-    "dodici",
-    "tredici",
-    "quattordici",
-    "quindici",
-    "sedici",
-    "diciassette",
-    "diciotto",
-    "diciannove",
-]
-_TENS = ["", "", "venti", "trenta", "quaranta", "cinquanta", "sessanta", "settanta", "ottanta"]
-_TENS.append("novanta")
-
-
-def _below_thousand(number: int) -> str:
-    hundreds, rest = divmod(number, 100)
-    words = ""
-    if hundreds:
-        words = "cento" if hundreds == 1 else _UNITS[hundreds] + "cento"
-    if rest < 20:
-        tail = _UNITS[rest] if rest else ""
-    else:
-        tens, unit = divmod(rest, 10)
-        tail = _TENS[tens]
-        if unit in (1, 8):
-            tail = tail[:-1]  # ventuno, trentotto
-        tail += _UNITS[unit] if unit else ""
-    if words and tail.startswith("ott") and rest >= 80:
-        tail = tail[1:]  # centottanta
-    return words + tail
-
-
-def integer_in_words(number: int) -> str:
-    """Write a whole number in Italian words, as on a cheque: ``centoventitré``."""
-    if number == 0:
-        return "zero"
-    parts = []
-    for size, one, many in (
-        (10**9, "unmiliardo", "miliardi"),
-        (10**6, "unmilione", "milioni"),
-    ):
-        count, number = divmod(number, size)
-        if count:
-            parts.append(one if count == 1 else integer_in_words(count) + many)
-    thousands, number = divmod(number, 1000)
-    if thousands:
-        parts.append("mille" if thousands == 1 else _below_thousand(thousands) + "mila")
-    if number:
-        parts.append(_below_thousand(number))
-    words = "".join(parts)
-    if words.endswith("tre") and len(words) > 3:
-        words = words[:-3] + "tré"
-    return words
-
-
-def euro_in_words(amount: Decimal) -> str:
-    """An amount as Italian receipts write it: ``centoventitré/45``."""
-    amount = amount.quantize(CENT)
-    euros = int(amount)
-    cents = int((amount - euros) * 100)
-    return f"{integer_in_words(euros)}/{cents:02d}"
-
-
-# --- the donation receipt ------------------------------------------------------------------
-
-
-def agency_name() -> str:
-    return getattr(settings, "AGENCY_NAME", "") or settings.AGENCY_DEBTOR_NAME
-
-
-def donation_receipt_pdf(*, contribution: Contribution) -> bytes:
-    """Return the A4 receipt of a citizen's donation, in Italian."""
-    if contribution.receipt_number is None:
-        raise ContributionError("not_a_donation")
-    page_width, page_height = A4
-    margin = 20 * mm
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, pageCompression=1)
-    with translation.override("it"):
-        canvas.setTitle(
-            _("Ricevuta di donazione %(number)s") % {"number": contribution.receipt_label}
-        )
-        top = page_height - margin
-        canvas.setFont("Helvetica-Bold", 14)
-        canvas.drawString(margin, top, agency_name()[:80])
-        canvas.setFont("Helvetica", 10)
-        canvas.drawString(
-            margin,
-            top - 6 * mm,
-            _("Gestore del fondo: %(fund)s")
-            % {"fund": f"{contribution.fund.name} ({contribution.fund.manager.name})"[:100]},
-        )
-        canvas.line(margin, top - 10 * mm, page_width - margin, top - 10 * mm)
-        canvas.setFont("Helvetica-Bold", 18)
-        canvas.drawString(
-            margin,
-            top - 25 * mm,
-            _("Ricevuta di donazione n. %(number)s") % {"number": contribution.receipt_label},
-        )
-        lines = [
-            (_("Data"), formats.date_format(contribution.received_on, "d/m/Y")),
-            (_("Donatore"), contribution.donor_name),
-            (_("Codice fiscale"), contribution.donor_fiscal_code or "—"),
-            (_("Indirizzo"), contribution.donor_address or "—"),
-            (_("Importo"), format_euro(contribution.amount)),
-            (
-                _("Importo in lettere"),
-                _("euro %(words)s") % {"words": euro_in_words(contribution.amount)},
-            ),
-            (_("Fondo"), contribution.fund.name),
-            (_("Causale"), contribution.purpose or _("Donazione al fondo")),
-            (_("Riferimento"), contribution.document_reference or "—"),
-        ]
-        y = top - 40 * mm
-        for label, value in lines:
-            canvas.setFont("Helvetica-Bold", 11)
-            canvas.drawString(margin, y, f"{label}:")
-            canvas.setFont("Helvetica", 11)
-            canvas.drawString(margin + 45 * mm, y, str(value)[:80])
-            y -= 8 * mm
-        canvas.setFont("Helvetica", 10)
-        y -= 6 * mm
-        canvas.drawString(
-            margin,
-            y,
-            _("Si dichiara di aver ricevuto la somma indicata, destinata al fondo sopra nominato."),
-        )
-        canvas.drawString(
-            margin,
-            y - 6 * mm,
-            _("La ricevuta vale come attestazione del versamento ricevuto."),
-        )
-        canvas.drawString(
-            page_width - margin - 70 * mm,
-            y - 30 * mm,
-            _("Per %(agency)s") % {"agency": agency_name()[:50]},
-        )
-        canvas.line(page_width - margin - 70 * mm, y - 45 * mm, page_width - margin, y - 45 * mm)
-        canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
 
 
 # --- loyalty points ------------------------------------------------------------------------
@@ -320,25 +219,6 @@ class LoyaltyImportResult:
     errors: list[LoyaltyRowError]
     total_points: int
     amount: Decimal
-
-
-def read_rows(content: bytes, *, filename: str) -> list[dict[str, str]]:
-    """Read the rows of a CSV (comma or semicolon) or XLSX file as dictionaries."""
-    if filename.lower().endswith(".xlsx"):
-        dataset = tablib.Dataset().load(content, format="xlsx")
-    else:
-        text = content.decode("utf-8-sig")
-        first_line = text.splitlines()[0] if text else ""
-        delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-        dataset = tablib.Dataset().load(text, format="csv", delimiter=delimiter)
-    headers = [str(h or "").strip().lower() for h in dataset.headers or []]
-    return [
-        {
-            header: ("" if value is None else str(value).strip())
-            for header, value in zip(headers, values, strict=False)
-        }
-        for values in dataset
-    ]
 
 
 def loyalty_rate(value: Decimal | str) -> Decimal:
@@ -378,7 +258,7 @@ def loyalty_points_import(
     received_on: date,
     document_reference: str = "",
     content: bytes = b"",
-    recorded_by=None,
+    recorded_by: User | None = None,
 ) -> LoyaltyImportResult:
     """Turn a retailer's points file into one contribution; any bad row keeps nothing.
 
@@ -419,7 +299,7 @@ def loyalty_points_import(
         points = int(text) if text.isdigit() else None
         if not points:
             problems.append(_("punti non validi: scrivi un numero intero maggiore di zero"))
-        if problems:
+        if problems or earned_on is None or points is None:  # no date or points: a problem
             errors.append(LoyaltyRowError(index, "; ".join(problems)))
             continue
         lines.append(

@@ -1,10 +1,12 @@
-"""Import of a desk's backlog of applications from CSV or XLSX: all rows or none."""
+"""Import of a desk's backlog of applications from CSV or XLSX: all rows or none.
+
+The file's rows come from ``core.spreadsheets.read_rows``.
+"""
 
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-import tablib
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -51,27 +53,6 @@ class RowError:
 class ImportResult:
     imported: list[Application]
     errors: list[RowError]
-
-
-def read_table(content: bytes, *, filename: str) -> list[dict[str, str]]:
-    """Read the rows of a CSV (comma or semicolon) or XLSX file as dictionaries."""
-    if filename.lower().endswith(".xlsx"):
-        dataset = tablib.Dataset().load(content, format="xlsx")
-    else:
-        text = content.decode("utf-8-sig")
-        first_line = text.splitlines()[0] if text else ""
-        delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-        dataset = tablib.Dataset().load(text, format="csv", delimiter=delimiter)
-    headers = [str(h or "").strip().lower() for h in dataset.headers or []]
-    rows = []
-    for values in dataset:
-        rows.append(
-            {
-                header: ("" if value is None else str(value).strip())
-                for header, value in zip(headers, values, strict=False)
-            }
-        )
-    return rows
 
 
 def _date(text: str) -> date:

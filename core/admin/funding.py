@@ -1,49 +1,58 @@
 """Admin of contributions of every kind: donations with their receipt, loyalty points.
 
-Replaces the plain contribution admin of ``core.admin`` with one whose form records what
-each kind of funder needs, and adds the donation receipt and the loyalty-points import.
+A contribution is recorded through ``contribution_register``, never saved directly: the
+form asks what each kind of funder needs; the page adds the donation receipt and the
+loyalty-points import.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.db.models import ForeignKey, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 from unfold.widgets import (
     UnfoldAdminDateWidget,
-    UnfoldAdminFileFieldWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextInputWidget,
 )
 
-from core.admin import (
-    ContributionAdmin,
+from core.admin.toolkit import (
+    EURO_AMOUNTS,
     DayRangeFilter,
     FundDropdownFilter,
+    RowScopedAdminMixin,
+    ServiceSaveMixin,
     action_form_page,
     change_url,
     changelist_url,
     euro,
     is_confirmed,
+    staff_user,
 )
-from core.errors import DomainError
-from core.funding import (
+from core.forms import SpreadsheetUploadForm
+from core.models import Contribution, Fund, Organization
+from core.selectors import funds_for
+from core.services.funding import (
     LOYALTY_COLUMNS,
     ContributionError,
     contribution_register,
-    donation_receipt_pdf,
     is_donation,
     loyalty_points_import,
-    read_rows,
 )
-from core.models import Contribution, Fund, Organization
-from core.selectors import funds_for
-
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
+from core.services.receipts import donation_receipt_pdf
 
 
 def funder_label(funder: Organization) -> str:
@@ -52,12 +61,20 @@ def funder_label(funder: Organization) -> str:
     return f"{funder.name} ({kind})"
 
 
-class FunderChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
+if TYPE_CHECKING:  # django-stubs make these generic; Django's own classes are not
+    _ModelChoiceField = forms.ModelChoiceField[Organization]
+    _ModelForm = forms.ModelForm[Contribution]
+else:
+    _ModelChoiceField = forms.ModelChoiceField
+    _ModelForm = forms.ModelForm
+
+
+class FunderChoiceField(_ModelChoiceField):
+    def label_from_instance(self, obj: Organization) -> str:
         return funder_label(obj)
 
 
-class ContributionForm(forms.ModelForm):
+class ContributionForm(_ModelForm):
     """Checks a donation's donor on the form itself, so the person keeps what he typed."""
 
     class Meta:
@@ -74,8 +91,10 @@ class ContributionForm(forms.ModelForm):
             "donor_address",
         ]
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if data is None:  # a ModelForm's clean() returns its cleaned data
+            data = self.cleaned_data
         funder = data.get("funder")
         if funder is None:
             return data
@@ -93,7 +112,13 @@ class ContributionForm(forms.ModelForm):
         return data
 
 
-class LoyaltyImportForm(forms.Form):
+class LoyaltyImportForm(SpreadsheetUploadForm):
+    file_help_text = _(
+        "Colonne: data, punto_vendita, punti. Se una riga ha un errore non si registra "
+        "nulla: correggi il file e caricalo di nuovo."
+    )
+    field_order = ["fund", "funder", "rate", "received_on", "document_reference", "file"]
+
     fund = forms.ModelChoiceField(
         label=_("Fondo"), queryset=Fund.objects.all(), widget=UnfoldAdminSelectWidget
     )
@@ -122,33 +147,14 @@ class LoyaltyImportForm(forms.Form):
         required=False,
         widget=UnfoldAdminTextInputWidget,
     )
-    file = forms.FileField(
-        label=_("File CSV o XLSX"),
-        widget=UnfoldAdminFileFieldWidget,
-        help_text=_(
-            "Colonne: data, punto_vendita, punti. Se una riga ha un errore non si registra "
-            "nulla: correggi il file e caricalo di nuovo."
-        ),
-        error_messages={"required": _("Scegli il file da importare.")},
-    )
-
-    def clean_file(self):
-        uploaded = self.cleaned_data["file"]
-        if not uploaded.name.lower().endswith((".csv", ".xlsx")):
-            raise forms.ValidationError(_("Sono accettati solo file .csv o .xlsx."))
-        if uploaded.size > MAX_IMPORT_BYTES:
-            raise forms.ValidationError(_("Il file supera i 5 MB: dividilo in più parti."))
-        return uploaded
-
-
-admin.site.unregister(Contribution)
 
 
 @admin.register(Contribution)
-class FundingContributionAdmin(ContributionAdmin):
+class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
     """Contributions of every kind, recorded through ``contribution_register``."""
 
     form = ContributionForm
+    formfield_overrides = EURO_AMOUNTS
     list_display = [
         "received_on",
         "funder",
@@ -165,6 +171,7 @@ class FundingContributionAdmin(ContributionAdmin):
         ("funder__funder_kind", ChoicesDropdownFilter),
         ("received_on", DayRangeFilter),
     ]
+    list_filter_submit = True
     search_fields = [
         "funder__name",
         "fund__name",
@@ -172,6 +179,8 @@ class FundingContributionAdmin(ContributionAdmin):
         "donor_name",
         "donor_fiscal_code",
     ]
+    list_select_related = ["funder", "fund"]
+    show_full_result_count = False
     add_fields = [
         "fund",
         "funder",
@@ -202,51 +211,75 @@ class FundingContributionAdmin(ContributionAdmin):
     actions_list = ["import_loyalty_points"]
     actions_detail = ["download_receipt"]
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def get_fields(self, request: HttpRequest, obj: Contribution | None = None) -> Sequence[str]:
+        return self.add_fields if obj is None else self.detail_fields
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Contribution | None = None
+    ) -> Sequence[str]:
+        return [] if obj is None else self.detail_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Contribution | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Contribution | None = None) -> bool:
+        return False
+
+    def visible_rows(self, request: HttpRequest) -> QuerySet[Any]:
+        return Contribution.objects.filter(fund__in=funds_for(user=request.user))
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        if db_field.name == "fund":
+            kwargs["queryset"] = funds_for(user=request.user)
         if db_field.name == "funder":
+            # Only a funder or a municipality puts money into a fund (the service refuses
+            # any other kind); offering only those makes a wrong choice a form error.
+            kwargs["queryset"] = Organization.objects.filter(
+                kind__in=[Organization.Kind.FUNDER, Organization.Kind.MUNICIPALITY]
+            )
             kwargs["form_class"] = FunderChoiceField
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        try:
-            contribution = contribution_register(
-                fund=data["fund"],
-                funder=data["funder"],
-                amount=data["amount"],
-                received_on=data["received_on"],
-                document_reference=data.get("document_reference", ""),
-                purpose=data.get("purpose", ""),
-                donor_name=data.get("donor_name", ""),
-                donor_fiscal_code=data.get("donor_fiscal_code", ""),
-                donor_address=data.get("donor_address", ""),
-                recorded_by=request.user,
-            )
-        except DomainError as exc:
-            self.message_user(request, exc.detail, messages.ERROR)
-            return
-        obj.pk = contribution.pk
-        obj.amount = contribution.amount
-        obj.journal_id = contribution.journal_id
-        obj.created_at = contribution.created_at
-        obj.receipt_year = contribution.receipt_year
-        obj.receipt_number = contribution.receipt_number
-        obj._state.adding = False
-        obj._state.db = contribution._state.db
+    def save_through_service(self, request: HttpRequest, data: dict[str, Any]) -> Contribution:
+        return contribution_register(
+            fund=data["fund"],
+            funder=data["funder"],
+            amount=data["amount"],
+            received_on=data["received_on"],
+            document_reference=data.get("document_reference", ""),
+            purpose=data.get("purpose", ""),
+            donor_name=data.get("donor_name", ""),
+            donor_fiscal_code=data.get("donor_fiscal_code", ""),
+            donor_address=data.get("donor_address", ""),
+            recorded_by=staff_user(request),
+        )
+
+    @display(description=_("importo"), ordering="amount")
+    def amount_display(self, obj: Contribution) -> str:
+        return euro(obj.amount)
+
+    @display(description=_("registrazione"))
+    def journal_link(self, obj: Contribution) -> str:
+        if obj.journal_id is None:
+            return "—"
+        url = reverse("admin:core_journal_change", args=[obj.journal_id])
+        return format_html('<a href="{}" class="text-link">#{}</a>', url, obj.journal_id)
 
     @display(description=_("tipo di finanziatore"))
-    def funder_kind_display(self, obj):
+    def funder_kind_display(self, obj: Contribution) -> str:
         if obj.funder_id is None:
             return "—"
         return obj.funder.get_funder_kind_display() or obj.funder.get_kind_display()
 
     @display(description=_("ricevuta"))
-    def receipt_display(self, obj):
+    def receipt_display(self, obj: Contribution) -> str:
         return obj.receipt_label or "—"
 
     @display(description=_("punti fedeltà"))
-    def loyalty_display(self, obj):
-        if obj.loyalty_points is None:
+    def loyalty_display(self, obj: Contribution) -> str:
+        if obj.loyalty_points is None or obj.loyalty_rate is None:
             return "—"
         return _("%(points)s punti × %(rate)s € (%(rows)s righe)") % {
             "points": obj.loyalty_points,
@@ -256,7 +289,9 @@ class FundingContributionAdmin(ContributionAdmin):
 
     # The donation receipt.
 
-    def has_download_receipt_permission(self, request, object_id=None):
+    def has_download_receipt_permission(
+        self, request: HttpRequest, object_id: str | None = None
+    ) -> bool:
         if not self.has_view_permission(request):
             return False
         if object_id is None:
@@ -271,7 +306,7 @@ class FundingContributionAdmin(ContributionAdmin):
         icon="receipt_long",
         permissions=["download_receipt"],
     )
-    def download_receipt(self, request, object_id):
+    def download_receipt(self, request: HttpRequest, object_id: str) -> HttpResponse:
         contribution = self.get_object(request, unquote(object_id))
         if contribution is None or contribution.receipt_number is None:
             raise Http404
@@ -284,7 +319,9 @@ class FundingContributionAdmin(ContributionAdmin):
 
     # The loyalty-points import.
 
-    def has_import_loyalty_points_permission(self, request, obj=None):
+    def has_import_loyalty_points_permission(
+        self, request: HttpRequest, obj: Contribution | None = None
+    ) -> bool:
         return request.user.has_perm("core.add_contribution")
 
     @action(
@@ -293,21 +330,17 @@ class FundingContributionAdmin(ContributionAdmin):
         icon="loyalty",
         permissions=["import_loyalty_points"],
     )
-    def import_loyalty_points(self, request):
+    def import_loyalty_points(self, request: HttpRequest) -> HttpResponse:
         confirmed = is_confirmed(request)
         form = LoyaltyImportForm(
             request.POST if confirmed else None, request.FILES if confirmed else None
         )
-        form.fields["fund"].queryset = funds_for(user=request.user)
+        fund_field = cast("forms.ModelChoiceField[Fund]", form.fields["fund"])
+        fund_field.queryset = funds_for(user=request.user)
         table = None
         if confirmed and form.is_valid():
             data = form.cleaned_data
-            content = data["file"].read()
-            try:
-                rows = read_rows(content, filename=data["file"].name)
-            except Exception:  # tablib and openpyxl raise many kinds on a broken file
-                rows = None
-                form.add_error("file", _("Il file non si legge: usa un CSV o un XLSX."))
+            content, rows = form.read()
             if rows is not None:
                 try:
                     result = loyalty_points_import(
@@ -318,7 +351,7 @@ class FundingContributionAdmin(ContributionAdmin):
                         received_on=data["received_on"],
                         document_reference=data["document_reference"],
                         content=content,
-                        recorded_by=request.user,
+                        recorded_by=staff_user(request),
                     )
                 except ContributionError as exc:
                     field = "rate" if exc.code == "invalid_rate" else "file"
