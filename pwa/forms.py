@@ -7,7 +7,7 @@ from core.forms import EuroField
 from core.models import Organization
 from core.money import CENT
 from vouchers.models import Initiative, SpendingCategory
-from vouchers.programme import ISEE_CEILING
+from vouchers.services.applications import ISEE_CEILING
 
 
 class EmailLinkForm(forms.Form):

@@ -28,18 +28,22 @@ from pwa.forms import (
     ClaimForm,
     EmailLinkForm,
 )
-from vouchers.access import AccessRefused, access_code_login, login_link_consume, login_link_request
-from vouchers.cash import contribution_status
 from vouchers.models import Application, Initiative, ReimbursementClaim, Voucher
-from vouchers.programme import (
+from vouchers.selectors import cash_grant_status, vouchers_of_holder
+from vouchers.services.access import (
+    AccessRefused,
+    access_code_login,
+    login_link_consume,
+    login_link_request,
+)
+from vouchers.services.applications import (
     ApplicantData,
     MemberData,
     application_answer,
     application_document_add,
     application_submit,
 )
-from vouchers.reimbursements import ExpenseData, reimbursement_claim_submit
-from vouchers.selectors import vouchers_of_holder
+from vouchers.services.reimbursements import ExpenseData, reimbursement_claim_submit
 
 PUBLIC_STATUSES = [
     Initiative.Status.PUBLISHED,
@@ -355,7 +359,7 @@ def my_application(request: HttpRequest, application_id: int) -> HttpResponse:
             "application": application,
             "form": form,
             "last_request": last_request,
-            "contribution": contribution_status(application=application),
+            "contribution": cash_grant_status(application=application),
         },
     )
 

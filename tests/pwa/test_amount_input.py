@@ -9,9 +9,9 @@ from django.urls import reverse
 from tests import factories
 from tests.vouchers.test_importing import csv_bytes, row
 from tests.vouchers.test_programme import fiscal_code, open_call
-from vouchers.access import beneficiary_user
 from vouchers.importing import applications_import, read_table
 from vouchers.models import Application
+from vouchers.services.access import beneficiary_user
 
 pytestmark = pytest.mark.django_db
 

@@ -20,15 +20,14 @@ from tests.vouchers.test_reimbursement_review import (
     funded_application,
     ranked,
 )
-from vouchers import programme
 from vouchers.models import Initiative
-from vouchers.reimbursements import (
+from vouchers.reports import Dimension, call_report, funder_report
+from vouchers.services.beneficiary_payments import (
     beneficiary_payment_batch_prepare,
-    claim_decide,
-    expense_review,
     initiative_transfer_matching,
 )
-from vouchers.reports import Dimension, call_report, funder_report
+from vouchers.services.issuing import initiative_issue
+from vouchers.services.reimbursements import claim_decide, expense_review
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -82,7 +81,7 @@ def reimbursement_call():
 def cash_call():
     """Three contributions of 99.99 granted and paid."""
     initiative, applications = ranked_cash_call()
-    assert programme.initiative_issue(initiative=initiative) == 3
+    assert initiative_issue(initiative=initiative) == 3
     pay_everything(initiative)
     initiative.refresh_from_db()
     for application in applications:

@@ -52,7 +52,6 @@ from core.models import Posting
 from core.money import ZERO, InvalidAmount
 from core.paginator import CappedCountPaginator
 from core.selectors import fund_balance
-from vouchers.access import access_code_issue
 from vouchers.admin.amendments import InitiativeAmendmentsMixin
 from vouchers.admin.archive import InitiativeArchiveMixin
 from vouchers.admin.exports import BeneficiaryResource, ExportAdminMixin, VoucherResource
@@ -78,13 +77,10 @@ from vouchers.admin.scoping import (
 from vouchers.admin.waiting_list import InitiativeWaitingListMixin, suggest_waiting_list
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
 from vouchers.printing import printable_vouchers, vouchers_pdf
-from vouchers.selectors import voucher_ledger_balance
-from vouchers.services import (
-    initiative_assign_budget,
-    initiative_budget_available,
-    voucher_revoke,
-    vouchers_expire_due,
-)
+from vouchers.selectors import initiative_budget_available, voucher_ledger_balance
+from vouchers.services.access import access_code_issue
+from vouchers.services.budget import initiative_assign_budget
+from vouchers.services.expiry import voucher_revoke, vouchers_expire_due
 
 VOUCHER_STATUS_VARIANTS = {
     Voucher.Status.ACTIVE: "success",

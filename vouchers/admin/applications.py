@@ -49,7 +49,7 @@ from vouchers.admin.scoping import (
     visible_applications,
 )
 from vouchers.models import Application
-from vouchers.programme import (
+from vouchers.services.applications import (
     application_answer,
     application_approve,
     application_document_add,

@@ -35,14 +35,14 @@ from core.models import Role
 from core.uploads import UploadError, checked_upload
 from vouchers.admin.phases import pdf_response
 from vouchers.admin.scoping import request_scope, visible_applications, visible_initiatives
+from vouchers.errors import ProgrammeError
 from vouchers.models import Application, Initiative, validate_fiscal_code
 from vouchers.outcome_letters import application_receipt_print
-from vouchers.programme import (
+from vouchers.services.applications import (
     ELIGIBILITY_CODES,
     ISEE_CEILING,
     ApplicantData,
     MemberData,
-    ProgrammeError,
     application_document_add,
     application_submit,
 )

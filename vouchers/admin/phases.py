@@ -44,14 +44,14 @@ from vouchers.models import (
     OutcomeTemplate,
     Voucher,
 )
-from vouchers.programme import (
+from vouchers.selectors import initiative_budget_available
+from vouchers.services.initiatives import (
     PAID_BY_TRANSFER,
     initiative_archive,
     initiative_close,
     initiative_publish,
-    initiative_rank,
 )
-from vouchers.services import initiative_budget_available
+from vouchers.services.ranking import initiative_rank
 
 Status = Initiative.Status
 

@@ -1,7 +1,7 @@
 """Reimbursement claims in the admin: review line by line, payment batches, the town's transfer.
 
 Nothing here edits a claim or an expense by hand: every button opens a page that calls one
-service of ``vouchers.reimbursements`` and turns a refusal into a message. Staff of a
+service of ``vouchers.services.reimbursements`` and turns a refusal into a message. Staff of a
 municipality see the claims of their municipality's applications only; payment batches and
 the municipalities' transfers are the agency's matters.
 """
@@ -51,7 +51,6 @@ from vouchers.admin.scoping import (
     visible_initiatives,
     visible_municipalities,
 )
-from vouchers.cash import payable_contributions
 from vouchers.models import (
     Application,
     Expense,
@@ -60,19 +59,24 @@ from vouchers.models import (
     ReimbursementClaim,
     SpendingCategory,
 )
-from vouchers.reimbursements import (
-    ExpenseData,
+from vouchers.selectors import (
     approved_total,
+    initiative_budget_available,
+    payable_cash_grants,
+    payable_claims,
+)
+from vouchers.services.beneficiary_payments import (
     beneficiary_payment_batch_prepare,
+    incoming_transfer_record,
+    initiative_transfer_matching,
+)
+from vouchers.services.reimbursements import (
+    ExpenseData,
     claim_cap_remaining,
     claim_decide,
     expense_review,
-    incoming_transfer_record,
-    initiative_transfer_matching,
-    payable_claims,
     reimbursement_claim_submit,
 )
-from vouchers.services import initiative_budget_available
 
 CLAIM_STATUS_VARIANTS = {
     ReimbursementClaim.Status.SUBMITTED: "warning",
@@ -653,7 +657,7 @@ class ReimbursementClaimAdmin(ScopedAdminMixin, ModelAdmin):
                         )
                     return HttpResponseRedirect(change_url(batch))
         payable, excluded = payable_claims(initiative=initiative)
-        cash_payable, cash_excluded = payable_contributions(initiative=initiative)
+        cash_payable, cash_excluded = payable_cash_grants(initiative=initiative)
         rows = [
             [
                 _("Rimborso n. %(number)s") % {"number": item.claim.pk},

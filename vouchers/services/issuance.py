@@ -14,15 +14,11 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
-from kombu.exceptions import OperationalError
-from redis.exceptions import RedisError
 
 from vouchers.models import IssuanceRun
+from vouchers.task_queue import BROKER_UNAVAILABLE, ISSUANCE_RUN_EXECUTE, task_enqueue
 
 logger = logging.getLogger(__name__)
-
-# What a broker that is down or unreachable raises from ``delay()``.
-BROKER_UNAVAILABLE = (OperationalError, RedisError, OSError)
 
 
 def _stale_before(now: datetime) -> datetime:
@@ -38,15 +34,13 @@ def issuance_run_needs_queue(run: IssuanceRun, *, now: datetime | None = None) -
 
 def issuance_run_enqueue(*, run_id: int) -> bool:
     """Hand a queued run to the task queue; return False, and say why on the run, if it fails."""
-    from vouchers.tasks import issuance_run_execute
-
     # Recorded first: with tasks inline (no Redis) the run is already over when delay() returns.
     queued_at = timezone.now()
     IssuanceRun.objects.filter(pk=run_id, status=IssuanceRun.Status.QUEUED).update(
         queued_at=queued_at, error=""
     )
     try:
-        issuance_run_execute.delay(run_id)
+        task_enqueue(ISSUANCE_RUN_EXECUTE, run_id)
     except BROKER_UNAVAILABLE as error:
         logger.warning("Issuance run %s not queued: %s", run_id, error)
         IssuanceRun.objects.filter(
