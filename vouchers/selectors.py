@@ -2,10 +2,12 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -29,6 +31,7 @@ from vouchers.models import (
     Expense,
     Initiative,
     InitiativeFunding,
+    IssuanceRun,
     ReimbursementClaim,
     Voucher,
     WaitingListFunding,
@@ -432,3 +435,28 @@ def cash_grant_status(*, application: Application) -> CashGrantStatus | None:
         iban_ending=iban_ending(application.iban),
         paid_at=application.paid_at,
     )
+
+
+def retention_expired(initiative: Initiative, *, today: date) -> bool:
+    return today > initiative.retain_until
+
+
+def initiatives_due_for_anonymisation(*, today: date | None = None) -> list[Initiative]:
+    """Archived calls past their term whose personal data is still there."""
+    today = today or timezone.localdate()
+    candidates = Initiative.objects.filter(
+        status=Initiative.Status.ARCHIVED, personal_data_erased_at__isnull=True
+    ).order_by("pk")
+    return [i for i in candidates if retention_expired(i, today=today)]
+
+
+def issuance_stale_before(now: datetime) -> datetime:
+    return now - timedelta(minutes=settings.ISSUANCE_RUN_STALE_MINUTES)
+
+
+def stale_issuance_runs(*, now: datetime | None = None) -> QuerySet[IssuanceRun]:
+    """Queued runs that the queue never took, or that no worker started in time."""
+    return IssuanceRun.objects.filter(
+        Q(queued_at__isnull=True) | Q(queued_at__lt=issuance_stale_before(now or timezone.now())),
+        status=IssuanceRun.Status.QUEUED,
+    ).order_by("pk")

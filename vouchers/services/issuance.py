@@ -8,28 +8,23 @@ harmless: each application is issued once.
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from vouchers.models import IssuanceRun
+from vouchers.selectors import issuance_stale_before, stale_issuance_runs
 from vouchers.task_queue import BROKER_UNAVAILABLE, ISSUANCE_RUN_EXECUTE, task_enqueue
 
 logger = logging.getLogger(__name__)
-
-
-def _stale_before(now: datetime) -> datetime:
-    return now - timedelta(minutes=settings.ISSUANCE_RUN_STALE_MINUTES)
 
 
 def issuance_run_needs_queue(run: IssuanceRun, *, now: datetime | None = None) -> bool:
     """Whether a queued run was never taken by the queue, or waited too long for a worker."""
     if run.status != IssuanceRun.Status.QUEUED:
         return False
-    return run.queued_at is None or run.queued_at < _stale_before(now or timezone.now())
+    return run.queued_at is None or run.queued_at < issuance_stale_before(now or timezone.now())
 
 
 def issuance_run_enqueue(*, run_id: int) -> bool:
@@ -55,14 +50,6 @@ def issuance_run_enqueue(*, run_id: int) -> bool:
         )
         return False
     return True
-
-
-def stale_issuance_runs(*, now: datetime | None = None) -> QuerySet[IssuanceRun]:
-    """Queued runs that the queue never took, or that no worker started in time."""
-    return IssuanceRun.objects.filter(
-        Q(queued_at__isnull=True) | Q(queued_at__lt=_stale_before(now or timezone.now())),
-        status=IssuanceRun.Status.QUEUED,
-    ).order_by("pk")
 
 
 def issuance_runs_recover(*, now: datetime | None = None) -> int:
