@@ -1,7 +1,8 @@
 """The letters staff print: outcome letters and the desk's receipt of an application.
 
 What they say, in the layout of ``vouchers.letters``; each names the responsible officer and,
-for a decision, how to appeal against it.
+for a decision, how to appeal against it. Printing the outcome letters, which records them
+printed and gives new access codes, is ``vouchers.services.outcome_letters``.
 """
 
 from django.utils import formats, timezone

@@ -1,4 +1,5 @@
-"""Read queries about calls, beneficiaries and vouchers."""
+"""Read queries about calls, beneficiaries and vouchers: who sees what, budgets and waiting lists,
+what is to be paid to beneficiaries, retention and issuing runs."""
 
 from collections import defaultdict
 from dataclasses import dataclass
@@ -221,6 +222,9 @@ def vouchers_for(*, user, scope: StaffScope | None = None) -> QuerySet[Voucher]:
     return vouchers.filter(beneficiary__in=beneficiaries_for(user=user, scope=scope))
 
 
+# --- A call's budget and its waiting list --------------------------------------------------------
+
+
 def initiative_budget_available(*, initiative: Initiative) -> Decimal:
     return account_balance(key=initiative.budget_account_key)
 
@@ -282,6 +286,9 @@ def waiting_list_pending(*, initiative: Initiative) -> WaitingListFunding | None
     )
 
 
+# --- Reimbursement claims and their payment ------------------------------------------------------
+
+
 def approved_total(claim: ReimbursementClaim) -> Decimal:
     """What a claim's lines were approved for (refused and pending lines count nothing)."""
     amounts = claim.expenses.exclude(approved_amount=None).values_list("approved_amount", flat=True)
@@ -337,7 +344,11 @@ def claim_remittance(claim: ReimbursementClaim) -> str:
     return f"Rimborso {claim.initiative.title} {claim.application.protocol_number}"
 
 
+# --- Cash grants («contributo economico») and their payment --------------------------------------
+
+
 def in_live_payment_batch() -> Exists:
+    """Whether an application's cash grant is in a payment batch that is not cancelled."""
     return Exists(
         PaymentLine.objects.filter(application_ref=OuterRef("pk")).exclude(
             batch__status=PaymentBatch.Status.CANCELLED
@@ -435,6 +446,9 @@ def cash_grant_status(*, application: Application) -> CashGrantStatus | None:
         iban_ending=iban_ending(application.iban),
         paid_at=application.paid_at,
     )
+
+
+# --- Retention and issuing runs ------------------------------------------------------------------
 
 
 def retention_expired(initiative: Initiative, *, today: date) -> bool:

@@ -31,7 +31,7 @@ from vouchers.models import (
 from vouchers.services.cash_grants import cash_grant_cancel
 from vouchers.services.expiry import voucher_revoke
 from vouchers.services.initiatives import PAID_BY_TRANSFER
-from vouchers.services.ranking import _children_in_range
+from vouchers.services.ranking import children_in_range
 from vouchers.services.waiting_list import initiative_reassign_budget
 
 # An ISEE above this is a slip of the keyboard (8500,00 read as 850000), not a household's.
@@ -134,7 +134,7 @@ def application_eligibility_errors(
     if initiative.max_household_size and household > initiative.max_household_size:
         errors.append(ProgrammeError("household_too_large"))
     if initiative.min_children and (
-        _children_in_range(initiative, data.members, on) < initiative.min_children
+        children_in_range(initiative, data.members, on) < initiative.min_children
     ):
         errors.append(ProgrammeError("not_enough_children"))
     return errors

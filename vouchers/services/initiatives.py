@@ -4,18 +4,17 @@ from django.db import transaction
 
 from core.money import ZERO
 from vouchers.errors import ProgrammeError
-from vouchers.models import (
-    Initiative,
-)
+from vouchers.models import Initiative
 from vouchers.selectors import initiative_budget_available
 
 # Calls whose benefit is paid by transfer to the IBAN given with the application.
 PAID_BY_TRANSFER = (Initiative.BenefitKind.REIMBURSEMENT, Initiative.BenefitKind.CASH_TRANSFER)
 
-
 VOUCHER_KINDS = (Initiative.BenefitKind.VOUCHER_CARD, Initiative.BenefitKind.FIXED_BUONI)
 
 
+# The three helpers below are shared by the services of a call's phases (ranking, issuing,
+# waiting list); screens call the services, never these.
 def _guard_status(initiative: Initiative, *allowed: str) -> None:
     if initiative.status not in allowed:
         raise ProgrammeError("invalid_transition", status=initiative.get_status_display())

@@ -21,13 +21,11 @@ from vouchers.outcome_texts import (
     DEFAULT_TEXTS,
 )
 from vouchers.selectors import iban_ending
+from vouchers.services.initiatives import VOUCHER_KINDS
 from vouchers.sms import Delivery, DeliveryReceipt, SmsError, sms_backend
 from vouchers.task_queue import BROKER_UNAVAILABLE, NOTIFICATIONS_SEND, task_enqueue
 
 logger = logging.getLogger(__name__)
-
-
-VOUCHER_KINDS = (Initiative.BenefitKind.VOUCHER_CARD, Initiative.BenefitKind.FIXED_BUONI)
 
 
 SMS_LENGTH = 459  # three concatenated SMS

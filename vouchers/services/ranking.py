@@ -60,7 +60,7 @@ def _age(birth_date: date, on: date) -> int:
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
 
 
-def _children_in_range(initiative: Initiative, members: Iterable[HouseholdPerson], on: date) -> int:
+def children_in_range(initiative: Initiative, members: Iterable[HouseholdPerson], on: date) -> int:
     low, high = _child_ages(initiative)
     return sum(
         1 for member in members if member.is_child and low <= _age(member.birth_date, on) <= high
@@ -71,7 +71,7 @@ def application_amount(*, initiative: Initiative, application: Application, on: 
     """Compute what an application is entitled to by the call's amount rule and cap."""
     members = list(application.members.all())
     household = 1 + len(members)
-    children = _children_in_range(
+    children = children_in_range(
         initiative,
         members,
         on,
