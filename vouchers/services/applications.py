@@ -1,5 +1,6 @@
 """An application's life: intake with its protocol number, validation decisions, documents,
-withdrawal."""
+withdrawal.
+"""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime

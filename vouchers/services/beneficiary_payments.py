@@ -2,7 +2,8 @@
 
 One beneficiary payment batch pays the approved reimbursement claims and the cash grants
 (``vouchers.services.reimbursements``, ``vouchers.services.cash_grants``). The municipality's
-transfer is recorded per call and matched against what the agency paid out for that call."""
+transfer is recorded per call and matched against what the agency paid out for that call.
+"""
 
 from dataclasses import dataclass, field
 from datetime import date

@@ -1,6 +1,7 @@
 """The end of a voucher: expiry once its validity is over, or revocation by the office.
 
-Either way its residual goes back to the call's budget, where it can fund the waiting list."""
+Either way its residual goes back to the call's budget, where it can fund the waiting list.
+"""
 
 from datetime import date
 

@@ -1,5 +1,6 @@
 """Printing the outcome letters: each printed letter is recorded, and a funded applicant's
-carries a new app access code."""
+carries a new app access code.
+"""
 
 from django.db import transaction
 from django.utils import timezone

@@ -1,15 +1,12 @@
-"""Reimbursement claims: receipts, their review line by line, payment and the town's transfer.
+"""Reimbursement claims: receipts, their review line by line, the decision, and their payment.
 
 A beneficiary (in the app) or the desk (in the admin) submits a claim with its receipts.
 Staff review each expense (approve, reduce or refuse with a reason), then close the review:
 the call's cap cuts what exceeds the amount granted to the application, and the approved total
 moves in the ledger from the call's budget to what the agency owes the person
 (``beneficiary:<id>:payable``). Approved claims go out in a beneficiary payment batch, with
-the cash contributions granted by cash calls (``vouchers.services.cash_grants``); when the bank pays, the
-claim (or the contribution) is paid and the payable becomes paid.
-
-The municipality's transfer to the agency is recorded per call and matched against what the
-agency paid out for that call to shops and to the municipality's beneficiaries.
+the cash grants of cash calls (``vouchers.services.beneficiary_payments``); when the bank
+pays, the claim is paid and the payable becomes paid.
 """
 
 import logging
