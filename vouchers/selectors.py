@@ -357,7 +357,7 @@ def in_live_payment_batch() -> Exists:
 
 
 def cash_grants_awaiting_payment(*, initiative: Initiative | None = None) -> QuerySet:
-    """Granted, unpaid contributions in no payment batch, or only in a cancelled one."""
+    """Granted, unpaid cash grants in no payment batch, or only in a cancelled one."""
     applications = Application.objects.filter(
         initiative__benefit_kind=Initiative.BenefitKind.CASH_TRANSFER,
         status=Application.Status.APPROVED,
@@ -392,7 +392,7 @@ class PayableCashGrant:
 def payable_cash_grants(
     *, initiative: Initiative | None = None
 ) -> tuple[list[PayableCashGrant], list[PayableCashGrant]]:
-    """The contributions a batch would pay now, and those it leaves out with the reason."""
+    """The cash grants a batch would pay now, and those it leaves out with the reason."""
     payable, excluded = [], []
     for application in cash_grants_awaiting_payment(initiative=initiative):
         iban, reason = iban_for_payment(application.iban)
@@ -426,7 +426,7 @@ def iban_ending(iban: str) -> str:
 
 
 def cash_grant_status(*, application: Application) -> CashGrantStatus | None:
-    """Where a granted cash contribution is: to pay, in a payment batch, or paid."""
+    """Where a cash grant is: to pay, in a payment batch, or paid."""
     if (
         application.initiative.benefit_kind != Initiative.BenefitKind.CASH_TRANSFER
         or application.outcome != Application.Outcome.ISSUED

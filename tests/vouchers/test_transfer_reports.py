@@ -155,7 +155,7 @@ def test_the_reconciliation_keeps_contributions_out_of_reimbursements(cash_call)
     initiative, applications = cash_call
     (row,) = initiative_transfer_matching(initiative=initiative)
     assert row.paid_reimbursements == D("0.00")
-    assert row.paid_contributions == paid_in_ledger(applications) == D("299.97")
+    assert row.paid_cash_grants == paid_in_ledger(applications) == D("299.97")
     assert row.paid_out == D("299.97")
 
 
@@ -163,7 +163,7 @@ def test_the_reconciliation_counts_paid_reimbursements_from_the_ledger(reimburse
     initiative, applications = reimbursement_call
     rows = initiative_transfer_matching(initiative=initiative)
     assert sum((row.paid_reimbursements for row in rows), D(0)) == paid_in_ledger(applications)
-    assert sum((row.paid_contributions for row in rows), D(0)) == D("0.00")
+    assert sum((row.paid_cash_grants for row in rows), D(0)) == D("0.00")
 
 
 def test_the_reconciliation_page_has_a_column_for_each(client, cash_call):

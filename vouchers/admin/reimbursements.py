@@ -890,7 +890,7 @@ class IncomingTransferAdmin(ScopedAdminMixin, ModelAdmin):
                         euro(row.received),
                         euro(row.paid_to_shops),
                         euro(row.paid_reimbursements),
-                        euro(row.paid_contributions),
+                        euro(row.paid_cash_grants),
                         euro(row.paid_out),
                         euro(row.difference),
                     ]

@@ -389,7 +389,7 @@ def application_withdraw(*, application: Application, reason: str, by=None) -> A
         )
         for voucher in application.vouchers.filter(status=Voucher.Status.ACTIVE):
             voucher_revoke(voucher=voucher, reason=reason, revoked_by=by)
-        # A cash contribution not yet in a payment batch goes back to the budget.
+        # A cash grant not yet in a payment batch goes back to the budget.
         cash_grant_cancel(application=application, cancelled_by=by)
         if application.outcome != Application.Outcome.PENDING:
             application.outcome = Application.Outcome.PENDING

@@ -46,7 +46,7 @@ from vouchers.services.reimbursements import ClaimError
 @dataclass
 class BeneficiaryBatch:
     batch: PaymentBatch
-    # Left out for their IBAN: claims (PayableClaim) and cash contributions
+    # Left out for their IBAN: claims (PayableClaim) and cash grants
     # (PayableCashGrant, whose ``application`` is the one to correct).
     excluded: list[PayableClaim | PayableCashGrant] = field(default_factory=list)
 
@@ -55,9 +55,9 @@ def beneficiary_payment_batch_prepare(
     *, initiative: Initiative | None = None, prepared_by, execution_date: date | None = None
 ) -> BeneficiaryBatch:
     """Prepare the batch paying every approved, unpaid claim and granted, unpaid cash
-    contribution (of one call, or of all).
+    grant (of one call, or of all).
 
-    One transfer per claim, of its approved total, and one per cash contribution, of the
+    One transfer per claim, of its approved total, and one per cash grant, of the
     application's amount, to the application's IBAN; those with a missing or invalid IBAN
     stay out and are listed with the reason. What is in a batch not cancelled is not paid
     again.
@@ -79,9 +79,9 @@ def beneficiary_payment_batch_prepare(
         )
         payable, excluded = payable_claims(initiative=initiative)
         payable = [item for item in payable if item.amount > ZERO]
-        contributions, contributions_excluded = payable_cash_grants(initiative=initiative)
-        excluded = [*excluded, *contributions_excluded]
-        if not payable and not contributions:
+        cash_grants, cash_grants_excluded = payable_cash_grants(initiative=initiative)
+        excluded = [*excluded, *cash_grants_excluded]
+        if not payable and not cash_grants:
             raise ClaimError("nothing_to_pay")
         orders = []
         for item in payable:
@@ -102,7 +102,7 @@ def beneficiary_payment_batch_prepare(
                     claim_ref=claim.pk,
                 )
             )
-        for item in contributions:
+        for item in cash_grants:
             application = item.application
             street, number = street_and_number(application.street)
             orders.append(
@@ -212,11 +212,11 @@ class TransferMatch:
     received: Decimal
     paid_to_shops: Decimal
     paid_reimbursements: Decimal
-    paid_contributions: Decimal
+    paid_cash_grants: Decimal
 
     @property
     def paid_to_beneficiaries(self) -> Decimal:
-        return self.paid_reimbursements + self.paid_contributions
+        return self.paid_reimbursements + self.paid_cash_grants
 
     @property
     def paid_out(self) -> Decimal:
@@ -234,7 +234,7 @@ def initiative_transfer_matching(
     """Match, per participating municipality, transfers received and payments made.
 
     Paid to shops: confirmed redemptions of the call's vouchers held by the municipality's
-    residents, in settlements the bank has paid. Reimbursements and cash contributions paid,
+    residents, in settlements the bank has paid. Reimbursements and cash grants paid,
     each on its own: the transfers to the municipality's applicants that the bank paid and
     whose ledger entry is posted (the reports' figures, ``vouchers.reports``).
     """

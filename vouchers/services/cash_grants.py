@@ -55,11 +55,11 @@ def cash_grants_award(
     applications: list[tuple[int, int, Decimal | None]],
     granted_by=None,
 ) -> int:
-    """Grant the contributions of funded applications ``(id, applicant id, amount)``.
+    """Grant the cash of funded applications ``(id, applicant id, amount)``.
 
     Called inside its caller's transaction, with the call's row and the applications locked:
     refuses what the budget cannot cover, then moves the total, in one journal, from the
-    budget to what the agency owes each person. Returns how many contributions it granted.
+    budget to what the agency owes each person. Returns how many grants it made.
     """
     grants = [
         (pk, applicant_id, amount)
@@ -96,9 +96,9 @@ def cash_grants_award(
 
 
 def cash_grant_cancel(*, application: Application, cancelled_by=None) -> Journal | None:
-    """Give a withdrawn application's granted contribution back to the call's budget.
+    """Give a withdrawn application's cash grant back to the call's budget.
 
-    Called inside the withdrawal's transaction, with the application locked. A contribution
+    Called inside the withdrawal's transaction, with the application locked. A grant
     already in a payment batch (not cancelled) or paid stays: the withdrawal is refused.
     """
     if (
@@ -126,7 +126,7 @@ def cash_grant_cancel(*, application: Application, cancelled_by=None) -> Journal
 
 @payment_lines_paid_handler(PaymentBatch.Kind.BENEFICIARY_PAYMENTS)
 def cash_grants_paid(line_ids: list[int]) -> None:
-    """The applications whose contribution the bank paid record when (core posted the ledger)."""
+    """The applications whose cash grant the bank paid record when (core posted the ledger)."""
     paid: dict[datetime, list[int]] = defaultdict(list)
     for start in range(0, len(line_ids), CHUNK):
         for application_id, paid_at in (

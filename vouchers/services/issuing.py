@@ -254,7 +254,7 @@ def applications_vouchers_issue(
 def applications_cash_grants_issue(
     *, initiative: Initiative, application_ids: list[int], issued_by=None
 ) -> int:
-    """Grant the cash contributions of funded applications in one transaction and one journal.
+    """Grant the cash of funded applications in one transaction and one journal.
 
     Each amount moves from the call's budget to what the agency owes the person, to be paid
     in a beneficiary payment batch; the application is issued. Applications already issued,
@@ -283,7 +283,7 @@ def applications_issue(
 ) -> int:
     """Issue the benefit of funded applications by the call's kind; return how many.
 
-    Vouchers (counted one by one) for a voucher call; the contributions, for a cash call; a
+    Vouchers (counted one by one) for a voucher call; the cash grants, for a cash call; a
     reimbursement call issues nothing (see ``initiative_issue``).
     """
     if initiative.benefit_kind == Initiative.BenefitKind.CASH_TRANSFER:
@@ -305,7 +305,7 @@ def applications_issue(
 def initiative_issue(*, initiative: Initiative, issued_by=None, progress=None) -> int:
     """Issue the benefit of every funded application, chunk by chunk; return how many.
 
-    By the call's kind: vouchers (the count is of vouchers), or cash contributions moved to
+    By the call's kind: vouchers (the count is of vouchers), or cash grants moved to
     what the agency owes each person, to be paid by transfer (the count is of applications).
     A reimbursement call issues nothing: its funded applications are already entitled to
     claim up to their amount, and the budget is spent claim by claim as claims are approved;

@@ -172,7 +172,7 @@ def _anonymise_applications(initiative: Initiative, result: AnonymisationResult)
 
     claim_ids = ReimbursementClaim.objects.filter(initiative=initiative).values("pk")
     # The transfers that reimbursed the call's beneficiaries or paid their cash
-    # contributions: amounts and ids stay.
+    # grants: amounts and ids stay.
     PaymentLine.objects.filter(
         Q(claim_ref__in=claim_ids) | Q(application_ref__in=applications.values("pk"))
     ).update(
