@@ -922,7 +922,7 @@ def assign_budgets(world: World) -> None:
     """Each call's budget through the service: what its vouchers are worth, or a plan."""
     from django.db import connection
 
-    from vouchers.services import initiative_assign_budget
+    from vouchers.services.budget import initiative_assign_budget
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT initiative_id, sum(face) FROM bench_vplan GROUP BY initiative_id")

@@ -248,7 +248,7 @@ def create_initiative(world: World, *, title: str, status: str, **fields):
 
 
 def assign_budget(initiative, amount: Decimal) -> None:
-    from vouchers.services import initiative_assign_budget
+    from vouchers.services.budget import initiative_assign_budget
 
     initiative_assign_budget(initiative=initiative, amount=amount)
 
@@ -495,7 +495,7 @@ def step_issue(world: World, initiative, total: Decimal) -> dict:
     from core.models import Journal, Posting
     from core.selectors import account_balance, unbalanced_journals
     from vouchers.models import Application, Voucher
-    from vouchers.programme import initiative_issue
+    from vouchers.services.issuing import initiative_issue
 
     count = world.args.issue
     updates = application_updates()
@@ -550,7 +550,7 @@ def step_issue_bulk(world: World, initiative) -> dict:
 
     from core.selectors import account_balance, unbalanced_journals
     from vouchers.models import Beneficiary, Voucher
-    from vouchers.services import voucher_issue_bulk
+    from vouchers.services.issuing import voucher_issue_bulk
 
     count = world.args.issue
     ids = [pk for pk, _m in world.beneficiaries[:count]]
@@ -634,7 +634,7 @@ def qr_codes_of_pages(pdf: bytes, page_numbers: list[int]) -> list[list[str]] | 
 def step_rank(world: World, initiative, budget: Decimal) -> dict:
     from core.money import ZERO
     from vouchers.models import Application, Initiative
-    from vouchers.programme import initiative_rank
+    from vouchers.services.ranking import initiative_rank
 
     count = world.args.rank
     on = world.today

@@ -42,7 +42,7 @@ def main() -> int:
     from django.urls import reverse
 
     from tests import factories
-    from vouchers.access import access_code_issue
+    from vouchers.services.access import access_code_issue
 
     holder = factories.beneficiary(email="anna.bench@example.org")
     access_code_issue(beneficiary=holder)

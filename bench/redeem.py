@@ -134,7 +134,8 @@ def create_circuit(*, vouchers: int) -> dict:
     from merchants.models import Merchant
     from merchants.services import device_key_create, merchant_set_status
     from vouchers.models import Beneficiary, Initiative, SpendingCategory
-    from vouchers.services import initiative_assign_budget, voucher_issue_bulk
+    from vouchers.services.budget import initiative_assign_budget
+    from vouchers.services.issuing import voucher_issue_bulk
 
     face_value = Decimal("100.00")
     per_holder = 20

@@ -37,7 +37,7 @@ from vouchers.reports import category_of_shops_per_call
 from vouchers.selectors import (
     StaffScope,
     applications_for,
-    calls_financed_for,
+    initiatives_financed_for,
     vouchers_for,
 )
 
@@ -84,7 +84,7 @@ def dashboard_scope(request) -> DashboardScope:
         return DashboardScope(funder_only=False, applications=None, vouchers=None, merchants=None)
     if scope.figures_only:
         # A funder or a fund manager: the calls his money finances, as totals only.
-        funded = calls_financed_for(scope=scope)
+        funded = initiatives_financed_for(scope=scope)
         return DashboardScope(
             funder_only=True,
             applications=Application.objects.filter(initiative__in=funded),

@@ -37,31 +37,26 @@ from merchants.services import (
     merchant_set_status,
     voucher_redeem,
 )
-from vouchers.access import ACCESS_CODE_LENGTH, access_code_issue
 from vouchers.codes import ALPHABET, CODE_LENGTH, group_code
 from vouchers.funding import attribution_refresh_all, initiative_funding_assign
 from vouchers.models import Beneficiary, Expense, Initiative, SpendingCategory, Voucher
-from vouchers.programme import (
+from vouchers.services.access import ACCESS_CODE_LENGTH, access_code_issue
+from vouchers.services.applications import (
     ApplicantData,
     MemberData,
     application_approve,
     application_request_info,
     application_submit,
-    initiative_close,
-    initiative_issue,
-    initiative_publish,
-    initiative_rank,
 )
-from vouchers.reimbursements import (
+from vouchers.services.expiry import voucher_expire, voucher_revoke
+from vouchers.services.initiatives import initiative_close, initiative_publish
+from vouchers.services.issuing import initiative_issue, voucher_issue_bulk
+from vouchers.services.ranking import initiative_rank
+from vouchers.services.reimbursements import (
     ExpenseData,
     claim_decide,
     expense_review,
     reimbursement_claim_submit,
-)
-from vouchers.services import (
-    voucher_expire,
-    voucher_issue_bulk,
-    voucher_revoke,
 )
 
 AGENCY_NAME = "Agenzia Welfare Insieme"

@@ -11,7 +11,12 @@ from django.views.decorators.http import require_POST
 
 from core.client_address import client_ip
 from pwa.forms import AccessCodeForm, EmailLinkForm
-from vouchers.access import AccessRefused, access_code_login, login_link_consume, login_link_request
+from vouchers.services.access import (
+    AccessRefused,
+    access_code_login,
+    login_link_consume,
+    login_link_request,
+)
 
 
 def beneficiary_required(view):

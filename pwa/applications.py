@@ -8,14 +8,14 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError
 from pwa.account import beneficiary_required
 from pwa.forms import AnswerForm, ApplicationForm, submitted
-from vouchers.cash import contribution_status
 from vouchers.models import Application
-from vouchers.programme import application_submit
 from vouchers.selectors import (
     application_last_information_request,
     applications_of_applicant,
+    cash_grant_status,
     open_initiatives,
 )
+from vouchers.services.applications import application_submit
 from vouchers.services.information_requests import information_request_answer
 
 
@@ -99,6 +99,6 @@ def my_application(request: HttpRequest, application_id: int) -> HttpResponse:
             "application": application,
             "form": form,
             "last_request": application_last_information_request(application=application),
-            "contribution": contribution_status(application=application),
+            "contribution": cash_grant_status(application=application),
         },
     )

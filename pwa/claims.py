@@ -9,8 +9,8 @@ from core.errors import DomainError
 from pwa.account import beneficiary_required
 from pwa.forms import ClaimForm, submitted
 from vouchers.models import Application
-from vouchers.reimbursements import reimbursement_claim_submit
 from vouchers.selectors import claims_of_beneficiary
+from vouchers.services.reimbursements import reimbursement_claim_submit
 
 
 @beneficiary_required

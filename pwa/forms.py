@@ -10,7 +10,7 @@ from core.money import CENT
 from vouchers.forms.applications import HouseholdFormMixin
 from vouchers.forms.expenses import ExpenseRowsMixin
 from vouchers.models import Initiative, SpendingCategory
-from vouchers.programme import ISEE_CEILING
+from vouchers.services.applications import ISEE_CEILING
 
 
 class EmailLinkForm(forms.Form):

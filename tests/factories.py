@@ -14,7 +14,8 @@ from core.services.funding import _contribution_record as contribution_record
 from merchants.models import Merchant, MerchantStaff
 from merchants.services import Till, device_key_create
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
-from vouchers.services import initiative_assign_budget, voucher_issue_bulk
+from vouchers.services.budget import initiative_assign_budget
+from vouchers.services.issuing import voucher_issue_bulk
 
 _sequence = itertools.count(1)
 VALID_IBAN = "IT60X0542811101000000123456"

@@ -29,11 +29,19 @@ from merchants.services import (
 from merchants.settlements import merchant_payment_batch_prepare
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
-from vouchers import programme
-from vouchers.access import beneficiary_user
 from vouchers.models import Application, ArchiveExport, Initiative, InitiativeFunding
-from vouchers.notifications import initiative_notify_outcomes
-from vouchers.reimbursements import ExpenseData, reimbursement_claim_submit
+from vouchers.services.access import beneficiary_user
+from vouchers.services.applications import (
+    ApplicantData,
+    application_approve,
+    application_document_add,
+    application_submit,
+)
+from vouchers.services.initiatives import initiative_close, initiative_publish
+from vouchers.services.issuing import initiative_issue, issuance_run_start
+from vouchers.services.notifications import initiative_notify_outcomes
+from vouchers.services.ranking import initiative_rank
+from vouchers.services.reimbursements import ExpenseData, reimbursement_claim_submit
 
 # Roles of people, beyond the staff roles of ``core.models.Role``.
 SUPERUSER = "superuser"
@@ -48,9 +56,9 @@ _keys = itertools.count(1)
 _people = itertools.count(700)  # fiscal codes apart from those other test modules draw
 
 
-def applicant(town: Organization, surname: str, **extra) -> programme.ApplicantData:
+def applicant(town: Organization, surname: str, **extra) -> ApplicantData:
     code, birth, sex = fiscal_code(next(_people))
-    return programme.ApplicantData(
+    return ApplicantData(
         fiscal_code=code,
         first_name="Anna",
         last_name=surname,
@@ -120,7 +128,7 @@ def _open_call(town: Organization, tag: str, **overrides) -> Initiative:
     for key, value in overrides.items():
         setattr(initiative, key, value)
     initiative.save()
-    return programme.initiative_publish(initiative=initiative)
+    return initiative_publish(initiative=initiative)
 
 
 def tenant_build(name: str, *, agency_user) -> Tenant:
@@ -149,30 +157,30 @@ def tenant_build(name: str, *, agency_user) -> Tenant:
     Fund.objects.filter(pk=call.fund_id).update(name=f"Fondo {tag}", manager=town)
     contribution = Contribution.objects.filter(fund_id=call.fund_id).first()
     Organization.objects.filter(pk=contribution.funder_id).update(name=f"Fondazione {name} (fondo)")
-    funded = programme.application_submit(
+    funded = application_submit(
         initiative=call,
         data=applicant(town, f"Bianchi {tag}"),
         channel=Application.Channel.DESK,
         entered_by=users[Role.DESK_OPERATOR],
     )
-    programme.application_approve(application=funded, reason="ok", by=users[Role.VALIDATOR])
+    application_approve(application=funded, reason="ok", by=users[Role.VALIDATOR])
     open_call = _open_call(town, f"{name} aperto")
-    waiting = programme.application_submit(
+    waiting = application_submit(
         initiative=open_call,
         data=applicant(town, f"Neri {tag}"),
         channel=Application.Channel.TUTOR,
         tutor=users[Role.TUTOR],
     )
-    document = programme.application_document_add(
+    document = application_document_add(
         application=waiting,
         uploaded=SimpleUploadedFile("isee.pdf", PDF, content_type="application/pdf"),
         title=f"ISEE {tag}",
     )
-    programme.initiative_close(initiative=call)
-    programme.initiative_rank(initiative=call)
-    programme.initiative_issue(initiative=call)
+    initiative_close(initiative=call)
+    initiative_rank(initiative=call)
+    initiative_issue(initiative=call)
     initiative_notify_outcomes(initiative=call)
-    run = programme.issuance_run_start(initiative=call, started_by=users[Role.PROGRAMME_MANAGER])
+    run = issuance_run_start(initiative=call, started_by=users[Role.PROGRAMME_MANAGER])
     # A prepared archive of the call (its content does not matter here: who may open it does).
     archive = ArchiveExport(
         initiative=call,
@@ -214,14 +222,14 @@ def tenant_build(name: str, *, agency_user) -> Tenant:
     refunds = _open_call(
         town, f"{name} rimborsi", benefit_kind=Initiative.BenefitKind.REIMBURSEMENT
     )
-    claimant = programme.application_submit(
+    claimant = application_submit(
         initiative=refunds,
         data=applicant(town, f"Gialli {tag}", iban=factories.VALID_IBAN),
         channel=Application.Channel.DESK,
     )
-    programme.application_approve(application=claimant, reason="ok", by=None)
-    programme.initiative_close(initiative=refunds)
-    programme.initiative_rank(initiative=refunds)
+    application_approve(application=claimant, reason="ok", by=None)
+    initiative_close(initiative=refunds)
+    initiative_rank(initiative=refunds)
     claimant.refresh_from_db()
     claim = reimbursement_claim_submit(
         application=claimant,

@@ -31,12 +31,14 @@ from merchants.settlements import merchant_payment_batch_prepare
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
 from tests.vouchers.test_reimbursement_review import add_claim_and_transfer
-from vouchers import programme
 from vouchers.funding import attribution_refresh
 from vouchers.models import Application, ArchiveExport, Initiative, Voucher
-from vouchers.notifications import initiative_notify_outcomes
-from vouchers.selectors import voucher_ledger_balance
-from vouchers.services import initiative_budget_available, voucher_issue_bulk
+from vouchers.selectors import initiative_budget_available, voucher_ledger_balance
+from vouchers.services.applications import ApplicantData, application_approve, application_submit
+from vouchers.services.initiatives import initiative_close, initiative_publish
+from vouchers.services.issuing import issuance_run_start, voucher_issue_bulk
+from vouchers.services.notifications import initiative_notify_outcomes
+from vouchers.services.ranking import initiative_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -67,13 +69,13 @@ def open_call_in(town: Organization, *, budget: str = "300.00") -> Initiative:
     initiative.amount_rule = Initiative.AmountRule.FIXED
     initiative.amount_base = Decimal("100.00")
     initiative.save()
-    return programme.initiative_publish(initiative=initiative)
+    return initiative_publish(initiative=initiative)
 
 
-def applicant_in(town: Organization, **extra) -> programme.ApplicantData:
+def applicant_in(town: Organization, **extra) -> ApplicantData:
     n = next(_applicants)
     code, birth, sex = fiscal_code(n)
-    return programme.ApplicantData(
+    return ApplicantData(
         fiscal_code=code,
         first_name="Anna",
         last_name=f"Verdi {n}",
@@ -88,14 +90,14 @@ def applicant_in(town: Organization, **extra) -> programme.ApplicantData:
 def add_ranked_application(*, town: Organization) -> Application:
     """A call of ``town`` ranked with one funded application told by letter, a run queued."""
     initiative = open_call_in(town)
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative, data=applicant_in(town), channel=Application.Channel.DESK
     )
-    programme.application_approve(application=application, reason="Requisiti ok", by=None)
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+    application_approve(application=application, reason="Requisiti ok", by=None)
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     initiative_notify_outcomes(initiative=initiative)
-    programme.issuance_run_start(initiative=initiative)  # queued: runs after commit
+    issuance_run_start(initiative=initiative)  # queued: runs after commit
     return application
 
 

@@ -16,8 +16,6 @@ from core.roles import membership_grant
 from tests import factories
 from tests.test_admin import add_ranked_application, admin_url, applicant_in, open_call_in
 from tests.vouchers.test_programme import fiscal_code
-from vouchers import programme
-from vouchers.access import access_code_login
 from vouchers.models import (
     Application,
     ApplicationDocument,
@@ -28,7 +26,12 @@ from vouchers.models import (
     Notification,
     Voucher,
 )
+from vouchers.services.access import access_code_login
+from vouchers.services.applications import application_approve, application_submit
 from vouchers.services.imports import COLUMNS
+from vouchers.services.initiatives import initiative_close, initiative_publish
+from vouchers.services.issuing import initiative_issue
+from vouchers.services.ranking import initiative_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -238,7 +241,7 @@ def test_desk_registers_an_applicant_over_the_income_limit_and_refuses_him(clien
     assert "supera il massimo del bando" in receipt
     assert "entro 60 giorni" in receipt and "Responsabile del procedimento" in receipt
 
-    from vouchers.notifications import initiative_notify_outcomes
+    from vouchers.services.notifications import initiative_notify_outcomes
 
     assert initiative_notify_outcomes(initiative=call) == {"email": 0, "sms": 0, "letter": 1}
     letter = Notification.objects.get()
@@ -495,14 +498,14 @@ def test_scorrimento_is_proposed_by_one_manager_and_approved_by_another(
     call = open_call_in(town)  # €300: three funded
     validator = staff(Role.VALIDATOR, town)
     for n in range(1, 5):
-        application = programme.application_submit(
+        application = application_submit(
             initiative=call,
             data=applicant_in(town, isee=f"{1000 * n}.00", email=f"persona{n}@example.org"),
             channel=Application.Channel.ONLINE,
         )
-        programme.application_approve(application=application, reason="ok", by=validator)
-    programme.initiative_close(initiative=call)
-    programme.initiative_rank(initiative=call)
+        application_approve(application=application, reason="ok", by=validator)
+    initiative_close(initiative=call)
+    initiative_rank(initiative=call)
     waiting = Application.objects.get(rank=4)
     first, second = staff(Role.PROGRAMME_MANAGER, town), staff(Role.PROGRAMME_MANAGER, town)
 
@@ -542,7 +545,7 @@ def test_revoking_a_voucher_of_a_call_with_a_waiting_list_points_to_the_scorrime
     from tests.vouchers.test_programme import run_to_ranking
 
     call, _applications = run_to_ranking(4)
-    programme.initiative_issue(initiative=call)
+    initiative_issue(initiative=call)
     voucher = Application.objects.get(rank=1).vouchers.get()
     response = admin_client.post(
         reverse("admin:vouchers_voucher_revoke_detail", args=[voucher.pk]),
@@ -586,7 +589,7 @@ def test_the_status_of_a_call_is_read_only_in_its_form(client, town):
 def test_issuing_to_residents_is_only_for_calls_without_applications(admin_client, town):
     call = open_call_in(town)
 
-    programme.application_submit(initiative=call, data=applicant_in(town), channel="desk")
+    application_submit(initiative=call, data=applicant_in(town), channel="desk")
     factories.beneficiary(municipality=town)
     url = reverse("admin:vouchers_initiative_issue_residents_detail", args=[call.pk])
     response = admin_client.post(url, {"confirm": "yes", "medium": "digital"}, follow=True)
@@ -885,7 +888,7 @@ def test_the_issuing_page_speaks_of_what_the_call_gives(client, town, kind, titl
 def test_an_application_out_of_the_ranking_says_its_outcome_in_list_detail_export_and_app(
     client, call, desk, validator
 ):
-    from vouchers.access import beneficiary_user
+    from vouchers.services.access import beneficiary_user
 
     logged_in(client, desk)
     for n in range(1, 5):
@@ -1058,7 +1061,7 @@ def test_an_old_version_is_not_put_back_on_a_published_call(admin_client, town):
     call = draft_call_in(town)
     draft_version = call.history.order_by("-history_id").first()
     Initiative.objects.filter(pk=call.pk).update(status=Initiative.Status.DRAFT)
-    call = programme.initiative_publish(initiative=call)
+    call = initiative_publish(initiative=call)
     url = reverse("admin:vouchers_initiative_simple_history", args=[call.pk, draft_version.pk])
     response = admin_client.post(url, call_form_data(call, amount_base="999.00"), follow=True)
     assert any("non torna a una versione precedente" in m for m in messages_of(response))

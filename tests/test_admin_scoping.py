@@ -21,9 +21,16 @@ from merchants.models import Merchant, Redemption
 from merchants.services import Till, voucher_redeem
 from tests import factories
 from tests.test_admin import admin_url, applicant_in, open_call_in
-from vouchers import programme
 from vouchers.models import Application, Beneficiary, Initiative, Notification, Voucher
-from vouchers.notifications import initiative_notify_outcomes
+from vouchers.services.applications import (
+    application_approve,
+    application_document_add,
+    application_submit,
+)
+from vouchers.services.initiatives import initiative_close
+from vouchers.services.issuing import initiative_issue
+from vouchers.services.notifications import initiative_notify_outcomes
+from vouchers.services.ranking import initiative_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -56,25 +63,25 @@ def world():
 
     joint = open_call_in(a, budget="1000.00")
     joint.municipalities.add(b)
-    from_a = programme.application_submit(
+    from_a = application_submit(
         initiative=joint, data=applicant_in(a), channel=Application.Channel.DESK
     )
-    from_b = programme.application_submit(
+    from_b = application_submit(
         initiative=joint, data=applicant_in(b), channel=Application.Channel.TUTOR, tutor=tutor
     )
-    also_b = programme.application_submit(
+    also_b = application_submit(
         initiative=joint, data=applicant_in(b), channel=Application.Channel.DESK
     )
-    programme.application_document_add(
+    application_document_add(
         application=also_b,
         uploaded=SimpleUploadedFile("isee.pdf", PDF, content_type="application/pdf"),
         title="ISEE",
     )
     for application in (from_a, from_b, also_b):
-        programme.application_approve(application=application, reason="ok", by=None)
-    programme.initiative_close(initiative=joint)
-    programme.initiative_rank(initiative=joint)
-    programme.initiative_issue(initiative=joint)
+        application_approve(application=application, reason="ok", by=None)
+    initiative_close(initiative=joint)
+    initiative_rank(initiative=joint)
+    initiative_issue(initiative=joint)
     initiative_notify_outcomes(initiative=joint)
     shop_a = factories.merchant(initiative=joint, municipalities=[a])
     shop_b = factories.merchant(initiative=joint, municipalities=[b])
@@ -84,7 +91,7 @@ def world():
     redeem(voucher_b, shop_b)
 
     only_b = open_call_in(b)
-    waiting_in_b = programme.application_submit(
+    waiting_in_b = application_submit(
         initiative=only_b, data=applicant_in(b), channel=Application.Channel.DESK
     )
     funder = Contribution.objects.filter(fund=joint.fund).first().funder
@@ -387,17 +394,17 @@ def test_scoped_changelists_take_the_same_few_queries_with_fifty_rows(client, wo
 
     def add(count):
         for _ in range(count):
-            application = programme.application_submit(
+            application = application_submit(
                 initiative=call, data=applicant_in(a), channel=Application.Channel.DESK
             )
-            programme.application_approve(application=application, reason="ok", by=None)
+            application_approve(application=application, reason="ok", by=None)
 
     add(5)
     few = {model: list_queries(client, model) for model in SCOPED_LIMITS}
     add(45)
-    programme.initiative_close(initiative=call)
-    programme.initiative_rank(initiative=call)
-    programme.initiative_issue(initiative=call)
+    initiative_close(initiative=call)
+    initiative_rank(initiative=call)
+    initiative_issue(initiative=call)
     initiative_notify_outcomes(initiative=call)
     shop = world["shop_a"]
     for voucher in Voucher.objects.filter(initiative=call)[:50]:

@@ -26,7 +26,8 @@ from merchants.settlements import merchant_payment_batch_prepare, settlements_aw
 from tests import factories
 from vouchers.models import Initiative, Voucher
 from vouchers.selectors import voucher_ledger_balance
-from vouchers.services import voucher_expire, voucher_issue_bulk, voucher_revoke
+from vouchers.services.expiry import voucher_expire, voucher_revoke
+from vouchers.services.issuing import voucher_issue_bulk
 
 CENT = Decimal("0.01")
 

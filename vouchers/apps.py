@@ -7,5 +7,8 @@ class VouchersConfig(AppConfig):
     verbose_name = _("Bandi e buoni")
 
     def ready(self) -> None:
-        # Registers what a paid beneficiary transfer does to its reimbursement claim.
-        from vouchers import reimbursements  # noqa: F401
+        # Registers what a paid beneficiary transfer does to its reimbursement claim or cash grant.
+        # Registers the tasks in every process, not only in a worker (Celery's autodiscovery):
+        # the services enqueue them by name (vouchers.task_queue).
+        from vouchers import tasks  # noqa: F401
+        from vouchers.services import cash_grants, reimbursements  # noqa: F401

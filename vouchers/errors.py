@@ -31,3 +31,45 @@ class VoucherError(DomainError):
         "not_expired_yet": _("Il buono è ancora nel periodo di validità."),
         "reason_required": _("Indica il motivo."),
     }
+
+
+class ProgrammeError(DomainError):
+    """Why a step of a call cannot be taken now."""
+
+    messages = {
+        "invalid_transition": _("Il bando è «%(status)s»: questa operazione non è possibile ora."),
+        "window_missing": _("Indica apertura e chiusura delle domande prima di pubblicare."),
+        "budget_missing": _("Assegna un budget dal fondo prima di pubblicare."),
+        "municipalities_missing": _("Indica almeno un comune partecipante."),
+        "categories_missing": _("Indica almeno una categoria di spesa ammessa."),
+        "applications_closed": _("Le domande per questo bando non sono aperte."),
+        "already_applied": _(
+            "Questo codice fiscale ha già una domanda per questo bando (%(protocol)s)."
+        ),
+        "invalid_fiscal_code": _("Codice fiscale non valido: controlla lettere e cifre."),
+        "fiscal_code_mismatch": _(
+            "Il codice fiscale non corrisponde a data di nascita e sesso indicati."
+        ),
+        "not_resident": _("Il richiedente non risiede in uno dei comuni del bando."),
+        "declarations_missing": _("Mancano dichiarazioni obbligatorie: %(missing)s."),
+        "isee_required": _("Indica il valore ISEE."),
+        "isee_too_high": _("L'ISEE (%(isee)s) supera il massimo del bando (%(max)s)."),
+        "household_too_small": _("Il nucleo ha meno componenti di quanti chiede il bando."),
+        "household_too_large": _("Il nucleo ha più componenti di quanti ammette il bando."),
+        "not_enough_children": _("Il nucleo non ha abbastanza figli nella fascia d'età del bando."),
+        "iban_required": _(
+            "Per un bando che paga con bonifico (rimborso o contributo economico) serve l'IBAN."
+        ),
+        "invalid_iban": _("IBAN non valido: controlla paese, cifre di controllo e CIN."),
+        "invalid_isee": _("Valore ISEE non valido."),
+        "reason_required": _("Indica la motivazione."),
+        "four_eyes": _(
+            "Non puoi decidere una domanda che hai inserito tu: serve un altro convalidatore."
+        ),
+        "application_not_open": _("La domanda è «%(status)s»: questa decisione non è possibile."),
+        "applications_pending": _(
+            "Ci sono ancora %(count)s domande da istruire: decidile prima della graduatoria."
+        ),
+        "member_duplicate": _("Lo stesso codice fiscale compare due volte nel nucleo."),
+        "not_a_voucher_call": _("Questo bando non emette buoni."),
+    }

@@ -42,7 +42,7 @@ from vouchers.models import (
     Voucher,
 )
 from vouchers.reports import category_of_shops
-from vouchers.services import budget_line
+from vouchers.services.budget import budget_line
 
 
 class FundingError(DomainError):

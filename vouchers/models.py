@@ -240,7 +240,7 @@ class Initiative(models.Model):
 
     # What decides who is eligible, who comes first and how much each receives: frozen once
     # the call is published (``clean``); a correction is an amendment with its reason
-    # (``vouchers.amendments.initiative_amend``). Title, description, planned budget,
+    # (``vouchers.services.amendments.initiative_amend``). Title, description, planned budget,
     # retention, documents and outcome texts decide nothing and stay editable until the
     # call is archived, when everything is read-only. How spending is split among the
     # funding sources has its own service (``vouchers.funding``), locked once money is split.
@@ -386,7 +386,7 @@ class Initiative(models.Model):
 class InitiativeAmendment(models.Model):
     """One rule of a published call changed by amendment (rettifica): what, how, who, why.
 
-    Written only by ``vouchers.amendments.initiative_amend``, one row per changed rule, with
+    Written only by ``vouchers.services.amendments.initiative_amend``, one row per changed rule, with
     the call's historical record in the same transaction. Values are kept as stored data
     (amounts and dates as text, relations as lists of ids).
     """

@@ -1,10 +1,10 @@
 """The letters staff print: outcome letters and the desk's receipt of an application.
 
 What they say, in the layout of ``vouchers.letters``; each names the responsible officer and,
-for a decision, how to appeal against it.
+for a decision, how to appeal against it. Printing the outcome letters, which records them
+printed and gives new access codes, is ``vouchers.services.outcome_letters``.
 """
 
-from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +22,7 @@ from vouchers.letters import (
     today_label,
 )
 from vouchers.models import Application, Notification, OutcomeTemplate
-from vouchers.notifications import DEFAULT_FUNDED_BY_KIND
+from vouchers.outcome_texts import DEFAULT_FUNDED_BY_KIND
 
 # The outcomes that are decisions on the application, open to appeal.
 APPEALABLE_OUTCOMES = (
@@ -30,9 +30,6 @@ APPEALABLE_OUTCOMES = (
     OutcomeTemplate.Outcome.WAITING,
     OutcomeTemplate.Outcome.REJECTED,
 )
-
-# The letters that bring an app access code: the money or the vouchers are there to follow.
-ACCESS_CODE_OUTCOMES = (OutcomeTemplate.Outcome.FUNDED, OutcomeTemplate.Outcome.ISSUED)
 
 
 def responsible_officer_line(application: Application) -> str:
@@ -117,30 +114,6 @@ def outcome_letters_pdf(
         [_letter_page(n, access_codes.get(n.pk)) for n in notifications],
         title=_("Lettere di esito"),
     )
-
-
-def outcome_letters_print(*, notifications: list[Notification]) -> bytes:
-    """Print the letters and mark them printed; a funded applicant's letter carries a new
-    app access code (the previous one stops working), so people without e-mail can log in.
-    """
-    from vouchers.access import access_code_issue
-
-    with transaction.atomic():
-        codes = {
-            notification.pk: access_code_issue(beneficiary=notification.application.applicant)
-            for notification in notifications
-            if notification.outcome in ACCESS_CODE_OUTCOMES
-        }
-        content = outcome_letters_pdf(notifications, access_codes=codes)
-        notifications_mark_printed(notifications=notifications)
-    return content
-
-
-def notifications_mark_printed(*, notifications: list[Notification]) -> int:
-    """Record that the letters were printed."""
-    return Notification.objects.filter(
-        pk__in=[n.pk for n in notifications], status=Notification.Status.TO_PRINT
-    ).update(status=Notification.Status.PRINTED, sent_at=timezone.now())
 
 
 def contact_path(application: Application) -> str:

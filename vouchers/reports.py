@@ -73,7 +73,7 @@ from vouchers.models import (
     SpendingCategory,
     Voucher,
 )
-from vouchers.selectors import StaffScope, calls_of_managed_funds, initiatives_for
+from vouchers.selectors import StaffScope, initiatives_for, initiatives_of_managed_funds
 
 ROME = ZoneInfo("Europe/Rome")
 # Below this many people a public figure is not shown (nor the amounts that go with it).
@@ -319,7 +319,7 @@ def report_scope(*, user, scope: StaffScope) -> ReportScope:
         )
     if Role.FUND_MANAGER in scope.roles:
         return ReportScope(
-            calls_of_managed_funds(user_id=scope.user_id),
+            initiatives_of_managed_funds(user_id=scope.user_id),
             Organization.objects.none(),
             None,
             True,

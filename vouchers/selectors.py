@@ -1,21 +1,42 @@
-"""Read queries about calls, beneficiaries and vouchers."""
+"""Read queries about calls, beneficiaries and vouchers: who sees what, budgets and waiting lists,
+what is to be paid to beneficiaries, retention and issuing runs."""
 
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 
-from core.models import Account, Contribution, Membership, Organization, Posting, Role
+from core.models import (
+    Account,
+    Contribution,
+    Membership,
+    Organization,
+    PaymentBatch,
+    PaymentLine,
+    Posting,
+    Role,
+)
+from core.money import ZERO
 from core.roles import user_memberships
-from core.selectors import money_sum
+from core.selectors import account_balance, money_sum
 from vouchers.models import (
     Application,
     Beneficiary,
     Decision,
+    Expense,
     Initiative,
     InitiativeFunding,
+    IssuanceRun,
     ReimbursementClaim,
     Voucher,
+    WaitingListFunding,
 )
 
 
@@ -188,11 +209,11 @@ def initiatives_for(*, user, scope: StaffScope | None = None) -> QuerySet[Initia
     if Role.TUTOR in scope.roles:
         visible |= ~Q(status=Initiative.Status.DRAFT)
     if Role.FUND_MANAGER in scope.roles:
-        visible |= Q(pk__in=calls_of_managed_funds(user_id=scope.user_id).values("pk"))
+        visible |= Q(pk__in=initiatives_of_managed_funds(user_id=scope.user_id).values("pk"))
     return calls.filter(visible)
 
 
-def calls_of_managed_funds(*, user_id: int | None) -> QuerySet[Initiative]:
+def initiatives_of_managed_funds(*, user_id: int | None) -> QuerySet[Initiative]:
     """Calls financed by a fund that an organisation the user is fund manager of manages:
     the call's own fund, or a fund one of its funding sources comes from."""
     managed = Membership.objects.filter(user_id=user_id, role=Role.FUND_MANAGER).values(
@@ -204,12 +225,12 @@ def calls_of_managed_funds(*, user_id: int | None) -> QuerySet[Initiative]:
     )
 
 
-def calls_financed_for(*, scope: StaffScope) -> QuerySet[Initiative]:
+def initiatives_financed_for(*, scope: StaffScope) -> QuerySet[Initiative]:
     """The calls a fund manager or a funder reads the figures of: those his funds finance,
     and those paid from a fund his organisations contributed to."""
     calls = Q(pk__in=[])
     if Role.FUND_MANAGER in scope.roles:
-        calls |= Q(pk__in=calls_of_managed_funds(user_id=scope.user_id).values("pk"))
+        calls |= Q(pk__in=initiatives_of_managed_funds(user_id=scope.user_id).values("pk"))
     if Role.FUNDER in scope.roles:
         funders = Membership.objects.filter(user_id=scope.user_id, role=Role.FUNDER)
         calls |= Q(
@@ -264,3 +285,257 @@ def vouchers_for(*, user, scope: StaffScope | None = None) -> QuerySet[Voucher]:
     if scope.everything:
         return vouchers
     return vouchers.filter(beneficiary__in=beneficiaries_for(user=user, scope=scope))
+
+
+# --- A call's budget and its waiting list --------------------------------------------------------
+
+
+def initiative_budget_available(*, initiative: Initiative) -> Decimal:
+    return account_balance(key=initiative.budget_account_key)
+
+
+def _committed_unissued(initiative: Initiative) -> Decimal:
+    """What the call's funded applications will still take from its budget.
+
+    A funded application of a voucher or cash call takes its whole amount when the call
+    issues; one of a reimbursement call takes it claim by claim, so what its approved claims
+    already took from the budget is no longer committed.
+    """
+    total = ZERO
+    for amount in initiative.applications.filter(outcome=Application.Outcome.FUNDED).values_list(
+        "amount", flat=True
+    ):
+        total += amount or ZERO
+    if initiative.benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+        total -= money_sum(
+            Expense.objects.filter(
+                claim__application__initiative=initiative,
+                claim__application__outcome=Application.Outcome.FUNDED,
+                claim__status__in=[
+                    ReimbursementClaim.Status.APPROVED,
+                    ReimbursementClaim.Status.PARTLY_APPROVED,
+                    ReimbursementClaim.Status.PAID,
+                ],
+            ),
+            "approved_amount",
+        )
+    return max(total, ZERO)
+
+
+def waiting_list_fundable(*, initiative: Initiative) -> tuple[Decimal, list[Application]]:
+    """The budget not yet committed, and the next waiting applications it can fund, in order.
+
+    The ranking is strict: nobody overtakes the first who does not fit.
+    """
+    free = initiative_budget_available(initiative=initiative) - _committed_unissued(initiative)
+    left = free
+    fundable = []
+    for application in initiative.applications.filter(
+        outcome=Application.Outcome.WAITING, status=Application.Status.APPROVED
+    ).order_by("rank"):
+        if application.amount is None or application.amount <= ZERO:
+            continue
+        if application.amount > left:
+            break
+        left -= application.amount
+        fundable.append(application)
+    return free, fundable
+
+
+def waiting_list_pending(*, initiative: Initiative) -> WaitingListFunding | None:
+    """The scorrimento of this call waiting for approval, if any."""
+    return (
+        initiative.waiting_list_fundings.filter(status=WaitingListFunding.Status.PROPOSED)
+        .select_related("proposed_by")
+        .first()
+    )
+
+
+# --- Reimbursement claims and their payment ------------------------------------------------------
+
+
+def approved_total(claim: ReimbursementClaim) -> Decimal:
+    """What a claim's lines were approved for (refused and pending lines count nothing)."""
+    amounts = claim.expenses.exclude(approved_amount=None).values_list("approved_amount", flat=True)
+    return sum(amounts, ZERO)
+
+
+def claims_awaiting_payment(*, initiative: Initiative | None = None) -> QuerySet:
+    """Approved claims in no payment batch, or only in a cancelled one."""
+    in_batch = PaymentLine.objects.filter(claim_ref=OuterRef("pk")).exclude(
+        batch__status=PaymentBatch.Status.CANCELLED
+    )
+    claims = ReimbursementClaim.objects.filter(
+        status__in=[ReimbursementClaim.Status.APPROVED, ReimbursementClaim.Status.PARTLY_APPROVED]
+    ).filter(~Exists(in_batch))
+    if initiative is not None:
+        claims = claims.filter(initiative=initiative)
+    return claims.select_related(
+        "initiative", "beneficiary", "application", "application__municipality"
+    ).order_by("pk")
+
+
+@dataclass(frozen=True, slots=True)
+class PayableClaim:
+    claim: ReimbursementClaim
+    amount: Decimal
+    iban: str = ""
+    excluded_reason: str = ""
+
+
+def payable_claims(
+    *, initiative: Initiative | None = None
+) -> tuple[list[PayableClaim], list[PayableClaim]]:
+    """The claims a batch would pay now, and those it leaves out with the reason (the IBAN)."""
+    claims = list(claims_awaiting_payment(initiative=initiative))
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for claim_id, amount in Expense.objects.filter(
+        claim__in=[c.pk for c in claims], approved_amount__gt=0
+    ).values_list("claim_id", "approved_amount"):
+        totals[claim_id] += amount
+    payable, excluded = [], []
+    for claim in claims:
+        amount = totals[claim.pk]
+        compact, reason = iban_for_payment(claim.application.iban)
+        if reason:
+            excluded.append(PayableClaim(claim, amount, claim.application.iban.strip(), reason))
+        else:
+            payable.append(PayableClaim(claim, amount, compact))
+    return payable, excluded
+
+
+def claim_remittance(claim: ReimbursementClaim) -> str:
+    """The transfer's reason on the beneficiary's statement (always Italian)."""
+    return f"Rimborso {claim.initiative.title} {claim.application.protocol_number}"
+
+
+# --- Cash grants («contributo economico») and their payment --------------------------------------
+
+
+def in_live_payment_batch() -> Exists:
+    """Whether an application's cash grant is in a payment batch that is not cancelled."""
+    return Exists(
+        PaymentLine.objects.filter(application_ref=OuterRef("pk")).exclude(
+            batch__status=PaymentBatch.Status.CANCELLED
+        )
+    )
+
+
+def cash_grants_awaiting_payment(*, initiative: Initiative | None = None) -> QuerySet:
+    """Granted, unpaid cash grants in no payment batch, or only in a cancelled one."""
+    applications = Application.objects.filter(
+        initiative__benefit_kind=Initiative.BenefitKind.CASH_TRANSFER,
+        status=Application.Status.APPROVED,
+        outcome=Application.Outcome.ISSUED,
+        paid_at=None,
+        amount__gt=0,
+    ).filter(~in_live_payment_batch())
+    if initiative is not None:
+        applications = applications.filter(initiative=initiative)
+    return applications.select_related("initiative", "applicant", "municipality").order_by("pk")
+
+
+def iban_for_payment(iban: str) -> tuple[str, str]:
+    """The IBAN to pay, compacted, or ``""`` and the reason it cannot be paid."""
+    iban = (iban or "").strip()
+    if not iban:
+        return "", gettext("IBAN mancante")
+    try:
+        return IBAN(iban, validate_bban=True).compact, ""
+    except SchwiftyException:
+        return "", gettext("IBAN non valido: %(iban)s") % {"iban": iban}
+
+
+@dataclass(frozen=True, slots=True)
+class PayableCashGrant:
+    application: Application
+    amount: Decimal
+    iban: str = ""
+    excluded_reason: str = ""
+
+
+def payable_cash_grants(
+    *, initiative: Initiative | None = None
+) -> tuple[list[PayableCashGrant], list[PayableCashGrant]]:
+    """The cash grants a batch would pay now, and those it leaves out with the reason."""
+    payable, excluded = [], []
+    for application in cash_grants_awaiting_payment(initiative=initiative):
+        iban, reason = iban_for_payment(application.iban)
+        if reason:
+            excluded.append(
+                PayableCashGrant(application, application.amount, application.iban, reason)
+            )
+        else:
+            payable.append(PayableCashGrant(application, application.amount, iban))
+    return payable, excluded
+
+
+def cash_grant_remittance(application: Application) -> str:
+    """The transfer's reason on the beneficiary's statement (always Italian)."""
+    return f"Contributo {application.initiative.title} {application.protocol_number}"
+
+
+@dataclass(frozen=True, slots=True)
+class CashGrantStatus:
+    code: str  # "to_pay", "in_payment" or "paid"
+    label: str
+    amount: Decimal
+    iban_ending: str
+    paid_at: datetime | None = None
+
+
+def iban_ending(iban: str) -> str:
+    """The last four characters of an IBAN, all a letter or a page should show of it."""
+    compact = "".join((iban or "").split())
+    return compact[-4:].upper()
+
+
+def cash_grant_status(*, application: Application) -> CashGrantStatus | None:
+    """Where a cash grant is: to pay, in a payment batch, or paid."""
+    if (
+        application.initiative.benefit_kind != Initiative.BenefitKind.CASH_TRANSFER
+        or application.outcome != Application.Outcome.ISSUED
+        or application.status != Application.Status.APPROVED
+    ):
+        return None
+    if application.paid_at is not None:
+        code, label = "paid", gettext("Pagato con bonifico")
+    elif Application.objects.filter(pk=application.pk).filter(in_live_payment_batch()).exists():
+        code, label = "in_payment", gettext("Bonifico disposto, in attesa della banca")
+    else:
+        code, label = "to_pay", gettext("Concesso, in attesa del bonifico")
+    return CashGrantStatus(
+        code=code,
+        label=label,
+        amount=application.amount or ZERO,
+        iban_ending=iban_ending(application.iban),
+        paid_at=application.paid_at,
+    )
+
+
+# --- Retention and issuing runs ------------------------------------------------------------------
+
+
+def retention_expired(initiative: Initiative, *, today: date) -> bool:
+    return today > initiative.retain_until
+
+
+def initiatives_due_for_anonymisation(*, today: date | None = None) -> list[Initiative]:
+    """Archived calls past their term whose personal data is still there."""
+    today = today or timezone.localdate()
+    candidates = Initiative.objects.filter(
+        status=Initiative.Status.ARCHIVED, personal_data_erased_at__isnull=True
+    ).order_by("pk")
+    return [i for i in candidates if retention_expired(i, today=today)]
+
+
+def issuance_stale_before(now: datetime) -> datetime:
+    return now - timedelta(minutes=settings.ISSUANCE_RUN_STALE_MINUTES)
+
+
+def stale_issuance_runs(*, now: datetime | None = None) -> QuerySet[IssuanceRun]:
+    """Queued runs that the queue never took, or that no worker started in time."""
+    return IssuanceRun.objects.filter(
+        Q(queued_at__isnull=True) | Q(queued_at__lt=issuance_stale_before(now or timezone.now())),
+        status=IssuanceRun.Status.QUEUED,
+    ).order_by("pk")

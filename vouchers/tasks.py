@@ -1,56 +1,53 @@
-"""Background tasks of calls: thin wrappers that call one service."""
+"""Background tasks of calls: thin wrappers that call one service.
+
+The services never import this module: they enqueue a task by its registered name
+(``vouchers.task_queue``). The services are reached through their modules at call time, so a
+test may stand in for one.
+"""
 
 from datetime import date
 
 from celery import shared_task
+from django.utils import translation
 
 from vouchers.models import IssuanceRun
+from vouchers.services import access, expiry, issuance, issuing, notifications, retention
 
 
 @shared_task(acks_late=True)
 def issuance_run_execute(run_id: int) -> int:
-    from vouchers.programme import issuance_run_execute as execute
-
-    return execute(run=IssuanceRun(pk=run_id)).vouchers_issued
+    return issuing.issuance_run_execute(run=IssuanceRun(pk=run_id)).vouchers_issued
 
 
 @shared_task
 def issuance_runs_recover() -> int:
     """Hand again to the queue the issuing runs it never took or no worker started."""
-    from vouchers.issuance import issuance_runs_recover as recover
-
-    return recover()
+    return issuance.issuance_runs_recover()
 
 
 @shared_task(acks_late=True)
 def notifications_send(initiative_id: int) -> int:
-    from vouchers.notifications import pending_notifications_send
-
-    return pending_notifications_send(initiative_id=initiative_id)
+    return notifications.pending_notifications_send(initiative_id=initiative_id)
 
 
 @shared_task
 def sms_receipts_check() -> dict[str, int]:
     """Read the SMS providers' delivery receipts; an SMS not delivered becomes a letter."""
-    from vouchers.notifications import sms_receipts_check as check
-
-    return check()
+    return notifications.sms_receipts_check()
 
 
 @shared_task
 def expire_due_vouchers(day: str | None = None) -> int:
     """Expire the vouchers whose validity ended before today (or ``day``, AAAA-MM-GG)."""
-    from vouchers.services import vouchers_expire_due as expire
-
-    return expire(today=date.fromisoformat(day) if day else None)
+    return expiry.vouchers_expire_due(today=date.fromisoformat(day) if day else None)
 
 
 @shared_task
 def expired_initiatives_anonymise(day: str | None = None) -> int:
     """Anonymise the archived calls past their retention term (on ``day``, AAAA-MM-GG)."""
-    from vouchers.retention import expired_initiatives_anonymise as anonymise
-
-    return len(anonymise(today=date.fromisoformat(day) if day else None))
+    return len(
+        retention.expired_initiatives_anonymise(today=date.fromisoformat(day) if day else None)
+    )
 
 
 @shared_task(acks_late=True)
@@ -73,9 +70,5 @@ def archive_exports_purge() -> int:
 @shared_task
 def login_link_send(email: str, link_template: str, language: str | None = None) -> bool:
     """E-mail a login link to whoever has this address, in the language it was asked in."""
-    from django.utils import translation
-
-    from vouchers.access import login_link_send as send
-
     with translation.override(language):
-        return send(email=email, link_template=link_template)
+        return access.login_link_send(email=email, link_template=link_template)

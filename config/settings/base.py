@@ -100,7 +100,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Staff and shop logins: five wrong passwords for one username from one address lock that
-# pair for fifteen minutes (beneficiaries' access codes have their own lock in vouchers.access).
+# pair for fifteen minutes (beneficiaries' access codes have their own lock in vouchers.services.access).
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -30,7 +30,7 @@ from merchants.models import (
 from merchants.selectors import merchant_in_circuit, merchant_redemption_by_idempotency_key
 from vouchers.codes import InvalidCodeFormat, normalize_code
 from vouchers.models import Beneficiary, Voucher
-from vouchers.services import outstanding_line
+from vouchers.services.budget import outstanding_line
 
 LARGEST_LOGGED_AMOUNT = Decimal("99999999.99")
 

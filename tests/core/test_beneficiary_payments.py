@@ -22,15 +22,13 @@ from tests import factories
 from tests.core.test_sepa import camt054, transfer_entry
 from tests.vouchers.test_reimbursement_review import claim_of, funded_application, ranked
 from vouchers.models import Application, Beneficiary, ReimbursementClaim
-from vouchers.reimbursements import (
-    ClaimError,
+from vouchers.selectors import payable_claims
+from vouchers.services.beneficiary_payments import (
     beneficiary_payment_batch_prepare,
-    claim_decide,
-    expense_review,
     incoming_transfer_record,
     initiative_transfer_matching,
-    payable_claims,
 )
+from vouchers.services.reimbursements import ClaimError, claim_decide, expense_review
 
 pytestmark = pytest.mark.django_db
 

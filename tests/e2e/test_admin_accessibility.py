@@ -12,8 +12,8 @@ from django.urls import reverse
 from core.models import Membership, Role
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
 from vouchers.models import Application
+from vouchers.services.applications import application_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_the_admin_pages_that_needed_fixes_pass_axe(live_server, launch_browser, axe):
     staff = factories.user(is_staff=True, is_superuser=True)
     initiative = open_call()
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative, data=applicant(initiative, 1), channel="desk", entered_by=staff
     )
     assert application.status == Application.Status.SUBMITTED  # approve: a green button

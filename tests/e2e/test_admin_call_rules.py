@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
 from vouchers.models import Initiative
+from vouchers.services.applications import application_reject, application_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,10 +64,10 @@ def test_a_rejected_application_reads_rejected_in_the_list_and_its_page(
 ):
     staff = factories.user(is_staff=True, is_superuser=True)
     initiative = open_call()
-    rejected = programme.application_submit(
+    rejected = application_submit(
         initiative=initiative, data=applicant(initiative, 1), channel="desk"
     )
-    programme.application_reject(application=rejected, reason="ISEE oltre soglia", by=staff)
+    application_reject(application=rejected, reason="ISEE oltre soglia", by=staff)
 
     page = launch_browser(viewport={"width": 1366, "height": 900}).new_page()
     page.goto(f"{live_server.url}{reverse('admin:login')}")

@@ -7,8 +7,8 @@ import pytest
 
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code, open_call
-from vouchers.access import access_code_issue
 from vouchers.models import Application
+from vouchers.services.access import access_code_issue
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

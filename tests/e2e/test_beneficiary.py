@@ -9,8 +9,8 @@ from PIL import Image
 from tests import factories
 from tests.vouchers.test_programme import open_call
 from tests.zbar import decode
-from vouchers.access import access_code_issue
 from vouchers.models import Voucher
+from vouchers.services.access import access_code_issue
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests import factories
-from vouchers.access import LINK_REQUESTS_PER_EMAIL, MAX_FAILURES
+from vouchers.services.access import LINK_REQUESTS_PER_EMAIL, MAX_FAILURES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -24,7 +24,8 @@ from tests import factories, zbar
 from tests.zbar import decode
 from vouchers.models import Voucher
 from vouchers.qr import voucher_qr_png
-from vouchers.services import voucher_issue_bulk, voucher_revoke
+from vouchers.services.expiry import voucher_revoke
+from vouchers.services.issuing import voucher_issue_bulk
 
 pytestmark = pytest.mark.django_db
 

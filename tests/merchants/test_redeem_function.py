@@ -21,7 +21,7 @@ from merchants.models import IdempotencyRecord, Merchant, Redemption
 from tests import factories
 from vouchers.codes import generate_code
 from vouchers.models import Voucher
-from vouchers.services import voucher_revoke
+from vouchers.services.expiry import voucher_revoke
 
 pytestmark = [
     pytest.mark.django_db,

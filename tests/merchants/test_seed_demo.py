@@ -21,8 +21,6 @@ from core.models import Contribution, Membership, Organization, Role
 from core.selectors import unbalanced_journals
 from core.uploads import checked_upload
 from merchants import demo
-from vouchers.access import access_code_login
-from vouchers.cash import payable_contributions
 from vouchers.codes import ALPHABET, normalize_code
 from vouchers.models import (
     Application,
@@ -32,8 +30,8 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
-from vouchers.reimbursements import claims_awaiting_payment
-from vouchers.selectors import voucher_ledger_balance
+from vouchers.selectors import claims_awaiting_payment, payable_cash_grants, voucher_ledger_balance
+from vouchers.services.access import access_code_login
 
 pytestmark = pytest.mark.django_db
 
@@ -366,7 +364,7 @@ def test_one_claim_waits_for_review_and_one_for_the_payment(report):
 
 
 def test_the_cash_contributions_are_ready_for_a_payment_batch(report):
-    payable, excluded = payable_contributions()
+    payable, excluded = payable_cash_grants()
 
     assert len(payable) == 3 and not excluded
     assert all(p.amount == p.application.amount > 0 for p in payable)

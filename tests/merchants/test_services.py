@@ -28,7 +28,7 @@ from merchants.services import (
 from tests import factories
 from vouchers.models import Voucher
 from vouchers.selectors import voucher_ledger_balance
-from vouchers.services import voucher_expire, voucher_revoke
+from vouchers.services.expiry import voucher_expire, voucher_revoke
 
 pytestmark = pytest.mark.django_db
 

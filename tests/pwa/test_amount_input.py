@@ -10,8 +10,8 @@ from core.spreadsheets import read_rows as read_table
 from tests import factories
 from tests.vouchers.test_importing import csv_bytes, row
 from tests.vouchers.test_programme import fiscal_code, open_call
-from vouchers.access import beneficiary_user
 from vouchers.models import Application
+from vouchers.services.access import beneficiary_user
 from vouchers.services.imports import applications_import
 
 pytestmark = pytest.mark.django_db

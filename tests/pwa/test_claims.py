@@ -7,9 +7,11 @@ from django.utils import timezone
 
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
-from vouchers.access import beneficiary_user
 from vouchers.models import Application, Expense, Initiative, ReimbursementClaim
+from vouchers.services.access import beneficiary_user
+from vouchers.services.applications import application_approve, application_submit
+from vouchers.services.initiatives import initiative_close
+from vouchers.services.ranking import initiative_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -19,14 +21,14 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 @pytest.fixture
 def funded():
     initiative = open_call(benefit_kind=Initiative.BenefitKind.REIMBURSEMENT)
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative,
         data=applicant(initiative, 1, iban=factories.VALID_IBAN),
         channel="online",
     )
-    programme.application_approve(application=application, reason="ok", by=factories.user())
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+    application_approve(application=application, reason="ok", by=factories.user())
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     application.refresh_from_db()
     assert application.outcome == Application.Outcome.FUNDED
     return application

@@ -14,9 +14,9 @@ from django.urls import clear_url_caches, reverse
 from core.models import Role
 from tests import factories
 from tests.vouchers.test_reimbursement_review import claim_of, funded_application, ranked, staff
-from vouchers import programme
-from vouchers.access import beneficiary_user
 from vouchers.models import Initiative, InitiativeDocument
+from vouchers.services.access import beneficiary_user
+from vouchers.services.applications import application_document_add
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def uploads():
     application = funded_application()
     other = funded_application(2, initiative=application.initiative)
     ranked(application, other)
-    document = programme.application_document_add(
+    document = application_document_add(
         application=application,
         uploaded=SimpleUploadedFile("isee.pdf", ISEE),
         title="ISEE 2026",

@@ -15,13 +15,13 @@ from django.urls import reverse
 from merchants.models import Merchant
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code as valid_fiscal_code
-from vouchers.access import (
+from vouchers.models import LoginLink
+from vouchers.services.access import (
     LINK_REQUESTS_PER_EMAIL,
     LINK_REQUESTS_PER_IP,
     MAX_FAILURES,
     access_code_issue,
 )
-from vouchers.models import LoginLink
 
 pytestmark = pytest.mark.django_db
 
@@ -240,7 +240,7 @@ def test_accreditation_requests_are_limited_per_client_address():
 
 
 def test_an_address_trying_many_fiscal_codes_is_stopped_whatever_they_are():
-    from vouchers.access import MAX_FAILURES_PER_IP
+    from vouchers.services.access import MAX_FAILURES_PER_IP
 
     holder = factories.beneficiary()
     code = access_code_issue(beneficiary=holder)

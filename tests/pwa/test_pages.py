@@ -8,9 +8,15 @@ from django.urls import reverse
 from merchants.models import Merchant
 from tests import factories
 from tests.vouchers.test_programme import applicant, fiscal_code, open_call
-from vouchers import programme
-from vouchers.access import access_code_issue, beneficiary_user
 from vouchers.models import Application
+from vouchers.services.access import access_code_issue, beneficiary_user
+from vouchers.services.applications import (
+    application_approve,
+    application_request_info,
+    application_submit,
+)
+from vouchers.services.initiatives import initiative_close
+from vouchers.services.ranking import initiative_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -162,12 +168,10 @@ def test_online_application_follows_the_desk_rules(client):
 
 def test_answer_to_a_request_for_information_with_a_document_reopens_it(client):
     initiative = open_call()
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative, data=applicant(initiative, 3), channel="online"
     )
-    programme.application_request_info(
-        application=application, reason="Allega l'ISEE", by=factories.user()
-    )
+    application_request_info(application=application, reason="Allega l'ISEE", by=factories.user())
     client.force_login(beneficiary_user(beneficiary=application.applicant))
     url = reverse("webapp:my-application", args=[application.pk])
     assert "Allega l&#x27;ISEE" in client.get(url).content.decode()
@@ -188,12 +192,12 @@ def test_answer_to_a_request_for_information_with_a_document_reopens_it(client):
 
 def test_public_ranking_shows_protocol_numbers_only(client):
     initiative = open_call()
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative, data=applicant(initiative, 4), channel="desk"
     )
-    programme.application_approve(application=application, reason="ok", by=factories.user())
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+    application_approve(application=application, reason="ok", by=factories.user())
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     body = client.get(reverse("webapp:initiative-ranking", args=[initiative.pk])).content.decode()
     assert application.protocol_number in body
     assert application.applicant.last_name not in body

@@ -18,7 +18,7 @@ from merchants.services import Till, voucher_redeem
 from tests import factories
 from vouchers.models import Initiative
 from vouchers.reports import PublicCell, PublicRow, _suppress, transparency_tables
-from vouchers.services import voucher_issue_bulk
+from vouchers.services.issuing import voucher_issue_bulk
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,13 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
-from vouchers.amendments import AmendmentError, initiative_amend
 from vouchers.archive import initiative_archive_zip
 from vouchers.models import Initiative, InitiativeAmendment, Voucher
+from vouchers.services.amendments import AmendmentError, initiative_amend
+from vouchers.services.applications import application_approve, application_submit
+from vouchers.services.initiatives import initiative_close
+from vouchers.services.issuing import initiative_issue
+from vouchers.services.ranking import initiative_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +29,12 @@ def rules(initiative: Initiative) -> dict:
 
 def ranked_call() -> Initiative:
     initiative = open_call()
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative, data=applicant(initiative, 1), channel="desk"
     )
-    programme.application_approve(application=application, reason="Requisiti ok", by=None)
-    programme.initiative_close(initiative=initiative)
-    return programme.initiative_rank(initiative=initiative)
+    application_approve(application=application, reason="Requisiti ok", by=None)
+    initiative_close(initiative=initiative)
+    return initiative_rank(initiative=initiative)
 
 
 def refused(code: str, **kwargs) -> AmendmentError:
@@ -229,7 +232,7 @@ def test_after_the_ranking_only_validity_and_categories_can_be_amended():
 
 def test_after_issuing_the_validity_is_extended_for_the_vouchers_too_never_shortened():
     initiative = ranked_call()
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     voucher = Voucher.objects.get(initiative=initiative)
     end = initiative.valid_until
     refused(

@@ -30,17 +30,22 @@ from tests import factories
 from tests.vouchers.test_archive import _media  # noqa: F401
 from tests.vouchers.test_programme import fiscal_code, open_call
 from tests.vouchers.test_reimbursement_review import claim_of
-from vouchers import programme
-from vouchers.access import access_code_issue
 from vouchers.models import Application, Beneficiary, Initiative, Voucher
-from vouchers.notifications import initiative_notify_outcomes
-from vouchers.programme import ApplicantData, MemberData
-from vouchers.reimbursements import (
-    beneficiary_payment_batch_prepare,
-    claim_decide,
-    expense_review,
+from vouchers.services.access import access_code_issue
+from vouchers.services.applications import (
+    ApplicantData,
+    MemberData,
+    application_approve,
+    application_document_add,
+    application_submit,
 )
-from vouchers.retention import initiative_anonymise
+from vouchers.services.beneficiary_payments import beneficiary_payment_batch_prepare
+from vouchers.services.initiatives import initiative_archive, initiative_close
+from vouchers.services.issuing import initiative_issue
+from vouchers.services.notifications import initiative_notify_outcomes
+from vouchers.services.ranking import initiative_rank
+from vouchers.services.reimbursements import claim_decide, expense_review
+from vouchers.services.retention import initiative_anonymise
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -86,7 +91,7 @@ def people_of(initiative: Initiative) -> list[dict]:
 
 
 def submit(initiative: Initiative, person: dict, *, members=(), entered_by=None) -> Application:
-    return programme.application_submit(
+    return application_submit(
         initiative=initiative,
         data=ApplicantData(
             fiscal_code=person["fiscal_code"],
@@ -124,7 +129,7 @@ def applied_and_ranked(initiative: Initiative) -> tuple[list[dict], list[Applica
         ),
         *(submit(initiative, person, entered_by=desk) for person in people[1:]),
     ]
-    programme.application_document_add(
+    application_document_add(
         application=applications[0],
         uploaded=SimpleUploadedFile(
             f"isee {people[0]['last_name']}.pdf", b"%PDF-1.4\n", content_type="application/pdf"
@@ -132,10 +137,10 @@ def applied_and_ranked(initiative: Initiative) -> tuple[list[dict], list[Applica
         title=f"ISEE di {people[0]['first_name']} {people[0]['last_name']}",
         uploaded_by=desk,
     )
-    programme.initiative_close(initiative=initiative)
+    initiative_close(initiative=initiative)
     for application in applications:
-        programme.application_approve(application=application, reason="Requisiti ok", by=validator)
-    programme.initiative_rank(initiative=initiative)
+        application_approve(application=application, reason="Requisiti ok", by=validator)
+    initiative_rank(initiative=initiative)
     return people, applications
 
 
@@ -171,7 +176,7 @@ def logins_and_admin_changes(people: list[dict]) -> None:
 def voucher_call() -> tuple[Initiative, list[dict]]:
     initiative = open_call()
     people, _applications = applied_and_ranked(initiative)
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     initiative_notify_outcomes(initiative=initiative)
     shop = factories.merchant(initiative=initiative)
     voucher = Voucher.objects.filter(initiative=initiative).order_by("pk").first()
@@ -193,7 +198,7 @@ def pay_beneficiaries(initiative: Initiative) -> None:
 def cash_contribution_call() -> tuple[Initiative, list[dict]]:
     initiative = open_call(benefit_kind=Initiative.BenefitKind.CASH_TRANSFER, amount_base="99.99")
     people, _applications = applied_and_ranked(initiative)
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     initiative_notify_outcomes(initiative=initiative)
     pay_beneficiaries(initiative)
     return initiative, people
@@ -202,7 +207,7 @@ def cash_contribution_call() -> tuple[Initiative, list[dict]]:
 def reimbursement_call() -> tuple[Initiative, list[dict]]:
     initiative = open_call(benefit_kind=Initiative.BenefitKind.REIMBURSEMENT)
     people, applications = applied_and_ranked(initiative)
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     initiative_notify_outcomes(initiative=initiative)
     reviewer = factories.user()
     for application in applications:
@@ -276,7 +281,7 @@ def test_no_personal_data_of_the_calls_people_is_left_in_any_table(
     before = {value for _table, _column, value in leftovers(values)}
     assert before == values
 
-    initiative = programme.initiative_archive(initiative=initiative)
+    initiative = initiative_archive(initiative=initiative)
     with django_capture_on_commit_callbacks(execute=True):
         initiative_anonymise(
             initiative=initiative, today=initiative.retain_until + timedelta(days=1)

@@ -24,7 +24,6 @@ from merchants.services import Till, voucher_redeem
 from merchants.settlements import merchant_payment_batch_prepare, settlements_run
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
 from vouchers.archive import ArchiveError, initiative_archive_zip
 from vouchers.archive_exports import (
     archive_export_build,
@@ -39,8 +38,17 @@ from vouchers.models import (
     Notification,
     Voucher,
 )
-from vouchers.notifications import initiative_notify_outcomes
-from vouchers.programme import MemberData
+from vouchers.services.applications import (
+    MemberData,
+    application_approve,
+    application_document_add,
+    application_reject,
+    application_submit,
+)
+from vouchers.services.initiatives import initiative_close
+from vouchers.services.issuing import initiative_issue
+from vouchers.services.notifications import initiative_notify_outcomes
+from vouchers.services.ranking import initiative_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +69,7 @@ def closed_programme() -> dict:
     )
     desk, validator = factories.user(), factories.user()
     member_code = applicant(initiative, 90).fiscal_code
-    with_family = programme.application_submit(
+    with_family = application_submit(
         initiative=initiative,
         data=applicant(
             initiative,
@@ -78,24 +86,24 @@ def closed_programme() -> dict:
         channel="desk",
         entered_by=desk,
     )
-    programme.application_document_add(
+    application_document_add(
         application=with_family,
         uploaded=SimpleUploadedFile("isee 2026.pdf", PDF, content_type="application/pdf"),
         title="ISEE",
         uploaded_by=desk,
     )
-    by_letter = programme.application_submit(
+    by_letter = application_submit(
         initiative=initiative, data=applicant(initiative, 2), channel="desk", entered_by=desk
     )
-    refused = programme.application_submit(
+    refused = application_submit(
         initiative=initiative, data=applicant(initiative, 3), channel="desk", entered_by=desk
     )
-    programme.initiative_close(initiative=initiative)
-    programme.application_approve(application=with_family, reason="Requisiti ok", by=validator)
-    programme.application_approve(application=by_letter, reason="Requisiti ok", by=validator)
-    programme.application_reject(application=refused, reason="ISEE non valido", by=validator)
-    programme.initiative_rank(initiative=initiative)
-    programme.initiative_issue(initiative=initiative)
+    initiative_close(initiative=initiative)
+    application_approve(application=with_family, reason="Requisiti ok", by=validator)
+    application_approve(application=by_letter, reason="Requisiti ok", by=validator)
+    application_reject(application=refused, reason="ISEE non valido", by=validator)
+    initiative_rank(initiative=initiative)
+    initiative_issue(initiative=initiative)
     initiative_notify_outcomes(initiative=initiative)
     shop = factories.merchant(initiative=initiative)
     voucher = Voucher.objects.filter(initiative=initiative).order_by("pk").first()

@@ -35,7 +35,7 @@ from vouchers.models import (
     InitiativeFunding,
     ReimbursementClaim,
 )
-from vouchers.services import initiative_budget_available
+from vouchers.selectors import initiative_budget_available
 
 pytestmark = pytest.mark.django_db
 D = Decimal

@@ -25,19 +25,33 @@ from tests.core.test_sepa import camt054, transfer_entry
 from tests.vouchers.test_programme import applicant, open_call
 from tests.vouchers.test_reimbursement_review import claim_of
 from tests.vouchers.test_reimbursement_review import funded_application as reimbursement_app
-from vouchers import programme
-from vouchers.access import beneficiary_user
-from vouchers.cash import CashError, contribution_status
+from vouchers.errors import ProgrammeError
 from vouchers.models import Application, Beneficiary, Initiative, IssuanceRun, Voucher
-from vouchers.notifications import render_outcome
-from vouchers.reimbursements import (
-    ClaimError,
+from vouchers.selectors import cash_grant_status, initiative_budget_available
+from vouchers.services.access import beneficiary_user
+from vouchers.services.applications import (
+    application_approve,
+    application_submit,
+    application_withdraw,
+)
+from vouchers.services.beneficiary_payments import (
     beneficiary_payment_batch_prepare,
-    claim_decide,
-    expense_review,
     initiative_transfer_matching,
 )
-from vouchers.services import budget_line, initiative_budget_available
+from vouchers.services.budget import budget_line
+from vouchers.services.cash_grants import CashError
+from vouchers.services.initiatives import initiative_close, initiative_publish
+from vouchers.services.issuing import (
+    applications_cash_grants_issue,
+    applications_vouchers_issue,
+    initiative_issue,
+    issuance_run_execute,
+    issuance_run_start,
+)
+from vouchers.services.notifications import render_outcome
+from vouchers.services.ranking import initiative_rank
+from vouchers.services.reimbursements import ClaimError, claim_decide, expense_review
+from vouchers.services.waiting_list import initiative_fund_waiting_list
 
 pytestmark = pytest.mark.django_db
 
@@ -53,17 +67,17 @@ def cash_call(**overrides) -> Initiative:
 
 def approved(initiative: Initiative, n: int, **extra) -> Application:
     extra.setdefault("iban", factories.VALID_IBAN)
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative, data=applicant(initiative, n, **extra), channel="online"
     )
-    return programme.application_approve(application=application, reason="ok", by=factories.user())
+    return application_approve(application=application, reason="ok", by=factories.user())
 
 
 def ranked_cash_call(count: int = 3, **extra) -> tuple[Initiative, list[Application]]:
     initiative = cash_call()
     applications = [approved(initiative, n, **extra) for n in range(1, count + 1)]
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     for application in applications:
         application.refresh_from_db()
         assert application.outcome == Application.Outcome.FUNDED
@@ -74,7 +88,7 @@ def ranked_cash_call(count: int = 3, **extra) -> tuple[Initiative, list[Applicat
 @pytest.fixture
 def issued():
     initiative, applications = ranked_cash_call()
-    assert programme.initiative_issue(initiative=initiative) == 3
+    assert initiative_issue(initiative=initiative) == 3
     for application in applications:
         application.refresh_from_db()
     initiative.refresh_from_db()
@@ -107,12 +121,10 @@ def test_a_cash_call_publishes_without_shop_categories_and_needs_the_iban_at_int
     initiative.applications_open_at = timezone.now() - timedelta(days=1)
     initiative.applications_close_at = timezone.now() + timedelta(days=1)
     initiative.save()
-    initiative = programme.initiative_publish(initiative=initiative)
+    initiative = initiative_publish(initiative=initiative)
     assert initiative.status == Initiative.Status.PUBLISHED
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.application_submit(
-            initiative=initiative, data=applicant(initiative, 1), channel="online"
-        )
+    with pytest.raises(ProgrammeError) as error:
+        application_submit(initiative=initiative, data=applicant(initiative, 1), channel="online")
     assert error.value.code == "iban_required"
     assert "IBAN" in error.value.detail
     assert not Application.objects.filter(initiative=initiative).exists()
@@ -124,8 +136,8 @@ def test_a_voucher_call_still_needs_shop_categories():
     initiative.applications_open_at = timezone.now() - timedelta(days=1)
     initiative.applications_close_at = timezone.now() + timedelta(days=1)
     initiative.save()
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.initiative_publish(initiative=initiative)
+    with pytest.raises(ProgrammeError) as error:
+        initiative_publish(initiative=initiative)
     assert error.value.code == "categories_missing"
 
 
@@ -146,9 +158,9 @@ def test_issuing_a_cash_call_moves_each_amount_to_the_person_and_creates_no_vouc
 
 def test_issuing_a_cash_call_again_grants_nothing_more(issued):
     initiative, applications = issued["initiative"], issued["applications"]
-    assert programme.initiative_issue(initiative=initiative) == 0
+    assert initiative_issue(initiative=initiative) == 0
     assert (
-        programme.applications_contributions_issue(
+        applications_cash_grants_issue(
             initiative=initiative, application_ids=[a.pk for a in applications]
         )
         == 0
@@ -160,8 +172,8 @@ def test_issuing_a_cash_call_again_grants_nothing_more(issued):
 
 def test_the_issuance_run_grants_the_contributions():
     initiative, applications = ranked_cash_call()
-    run = programme.issuance_run_start(initiative=initiative)
-    run = programme.issuance_run_execute(run=run)
+    run = issuance_run_start(initiative=initiative)
+    run = issuance_run_execute(run=run)
     assert (run.status, run.total, run.done, run.vouchers_issued) == ("done", 3, 3, 3)
     assert all(payable(a) == Decimal("99.99") for a in applications)
     assert not Voucher.objects.exists()
@@ -180,7 +192,7 @@ def test_a_chunk_the_budget_cannot_cover_is_refused_whole():
         ],
     )
     with pytest.raises(CashError) as error:
-        programme.applications_contributions_issue(
+        applications_cash_grants_issue(
             initiative=initiative, application_ids=[a.pk for a in applications]
         )
     assert error.value.code == "insufficient_budget"
@@ -189,16 +201,14 @@ def test_a_chunk_the_budget_cannot_cover_is_refused_whole():
     assert set(
         Application.objects.filter(initiative=initiative).values_list("outcome", flat=True)
     ) == {Application.Outcome.FUNDED}
-    run = programme.issuance_run_execute(run=programme.issuance_run_start(initiative=initiative))
+    run = issuance_run_execute(run=issuance_run_start(initiative=initiative))
     assert run.status == IssuanceRun.Status.FAILED and "budget" in run.error
 
 
 def test_a_cash_call_issues_no_voucher_even_when_asked_for_vouchers():
     initiative, applications = ranked_cash_call(count=1)
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.applications_vouchers_issue(
-            initiative=initiative, application_ids=[applications[0].pk]
-        )
+    with pytest.raises(ProgrammeError) as error:
+        applications_vouchers_issue(initiative=initiative, application_ids=[applications[0].pk])
     assert error.value.code == "not_a_voucher_call"
     assert not Voucher.objects.exists()
 
@@ -207,10 +217,10 @@ def test_issuing_a_reimbursement_call_creates_no_vouchers_and_keeps_the_entitlem
     first = reimbursement_app(1)
     initiative = first.initiative
     second = reimbursement_app(2, initiative=initiative)
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     budget = initiative_budget_available(initiative=initiative)
-    assert programme.initiative_issue(initiative=initiative) == 0
+    assert initiative_issue(initiative=initiative) == 0
     initiative.refresh_from_db()
     assert initiative.status == Initiative.Status.ISSUED
     assert not Voucher.objects.filter(initiative=initiative).exists()
@@ -283,8 +293,8 @@ def test_the_file_with_contributions_is_valid_against_the_xsd(issued):
 
 def test_claims_and_contributions_go_out_in_one_batch(issued):
     claimant = reimbursement_app(9)
-    programme.initiative_close(initiative=claimant.initiative)
-    programme.initiative_rank(initiative=claimant.initiative)
+    initiative_close(initiative=claimant.initiative)
+    initiative_rank(initiative=claimant.initiative)
     claimant.refresh_from_db()
     claim = claim_of(claimant, "12.34")
     reviewer = factories.user()
@@ -361,7 +371,7 @@ def test_matching_counts_the_contributions_the_bank_paid(issued):
 
 def test_withdrawing_before_the_batch_gives_the_contribution_back_to_the_budget(issued):
     first, second, _third = issued["applications"]
-    programme.application_withdraw(application=first, reason="Rinuncia", by=factories.user())
+    application_withdraw(application=first, reason="Rinuncia", by=factories.user())
     assert payable(first) == Decimal("0.00")
     assert initiative_budget_available(initiative=issued["initiative"]) == Decimal("100.02")
     result = beneficiary_payment_batch_prepare(
@@ -370,7 +380,7 @@ def test_withdrawing_before_the_batch_gives_the_contribution_back_to_the_budget(
     assert first.pk not in set(result.batch.lines.values_list("application_ref", flat=True))
     # Once in a batch, the contribution cannot be withdrawn.
     with pytest.raises(CashError) as error:
-        programme.application_withdraw(application=second, reason="Rinuncia", by=None)
+        application_withdraw(application=second, reason="Rinuncia", by=None)
     assert error.value.code == "contribution_in_payment"
     second.refresh_from_db()
     assert (second.status, payable(second)) == (Application.Status.APPROVED, Decimal("99.99"))
@@ -395,12 +405,12 @@ def test_the_app_shows_the_contribution_and_its_payment_status(client, issued):
     page = client.get(url).content.decode()
     assert "Il tuo contributo" in page and ("99,99" in page or "99.99" in page)
     assert "Concesso, in attesa del bonifico" in page
-    assert contribution_status(application=first).code == "to_pay"
+    assert cash_grant_status(application=first).code == "to_pay"
     batch, _xml = exported_batch(issued["initiative"])
-    assert contribution_status(application=first).code == "in_payment"
+    assert cash_grant_status(application=first).code == "in_payment"
     payment_batch_mark_paid(batch=batch, by=factories.user())
     first.refresh_from_db()
-    assert contribution_status(application=first).code == "paid"
+    assert cash_grant_status(application=first).code == "paid"
     assert "Pagato con bonifico" in client.get(url).content.decode()
 
 
@@ -408,8 +418,8 @@ def test_a_reimbursement_call_funds_its_waiting_list_with_what_claims_did_not_ta
     first = reimbursement_app(1)
     initiative = first.initiative
     second, third, fourth = (reimbursement_app(n, initiative=initiative) for n in (2, 3, 4))
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     fourth.refresh_from_db()
     assert fourth.outcome == Application.Outcome.WAITING  # €300 fund three of €100
     first.refresh_from_db()
@@ -418,7 +428,7 @@ def test_a_reimbursement_call_funds_its_waiting_list_with_what_claims_did_not_ta
     expense_review(expense=claim.expenses.get(), decision="approved", reviewed_by=reviewer)
     claim_decide(claim=claim, decided_by=reviewer)
     # €40 spent of the first's €100: €260 left, all still committed to the three.
-    assert programme.initiative_fund_waiting_list(initiative=initiative) == []
-    programme.application_withdraw(application=second, reason="Rinuncia", by=None)
+    assert initiative_fund_waiting_list(initiative=initiative) == []
+    application_withdraw(application=second, reason="Rinuncia", by=None)
     fourth.refresh_from_db()
     assert fourth.outcome == Application.Outcome.FUNDED

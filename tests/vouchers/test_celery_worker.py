@@ -13,8 +13,9 @@ from django.db import connection
 
 from config.celery import app as celery_app
 from tests.vouchers.test_programme import run_to_ranking
-from vouchers import programme
 from vouchers.models import IssuanceRun, Voucher
+from vouchers.services import issuing
+from vouchers.services.issuing import issuance_run_start
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,7 @@ def worker():
             "-m",
             "celery",
             "-A",
-            "core",
+            "config",
             "worker",
             "--pool=solo",
             "--concurrency=1",
@@ -99,9 +100,9 @@ def test_bulk_issuing_runs_on_a_real_worker_and_reports_progress(worker, monkeyp
     def not_here(**_kwargs):
         raise AssertionError("the issuing ran in the test process, not on the worker")
 
-    monkeypatch.setattr(programme, "issuance_run_execute", not_here)
+    monkeypatch.setattr(issuing, "issuance_run_execute", not_here)
     initiative, _applications = run_to_ranking(3)
-    run = programme.issuance_run_start(initiative=initiative)
+    run = issuance_run_start(initiative=initiative)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         run.refresh_from_db()

@@ -4,8 +4,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from core.errors import DomainError
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
+from vouchers.errors import ProgrammeError
 from vouchers.models import Application, ApplicationDocument, Decision
+from vouchers.services.applications import application_request_info, application_submit
 from vouchers.services.information_requests import information_request_answer
 
 pytestmark = pytest.mark.django_db
@@ -13,12 +14,10 @@ pytestmark = pytest.mark.django_db
 
 def waiting_application() -> Application:
     initiative = open_call()
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative, data=applicant(initiative, 1), channel="online"
     )
-    programme.application_request_info(
-        application=application, reason="Allega l'ISEE", by=factories.user()
-    )
+    application_request_info(application=application, reason="Allega l'ISEE", by=factories.user())
     return application
 
 
@@ -53,7 +52,7 @@ def test_a_refused_answer_keeps_no_document(note):
     application = waiting_application()
     if note:
         information_request_answer(application=application, note="la prima")
-    with pytest.raises(programme.ProgrammeError):
+    with pytest.raises(ProgrammeError):
         information_request_answer(application=application, note=note, document=pdf())
     assert not ApplicationDocument.objects.exists()
     assert application.decisions.filter(action=Decision.Action.ANSWER).count() == (1 if note else 0)

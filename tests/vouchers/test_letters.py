@@ -8,12 +8,12 @@ from django.urls import reverse
 
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call, run_to_ranking
-from vouchers import programme
 from vouchers.letters import today_label
 from vouchers.models import Notification
-from vouchers.notifications import initiative_notify_outcomes
 from vouchers.outcome_letters import APPEAL_TERMS, outcome_letters_pdf, responsible_officer_line
 from vouchers.reports import Dimension
+from vouchers.services.applications import application_reject, application_submit
+from vouchers.services.notifications import initiative_notify_outcomes
 
 pytestmark = pytest.mark.django_db
 
@@ -46,12 +46,12 @@ def words(text: str) -> list[str]:
 
 def rejected_letter(**call) -> Notification:
     initiative = open_call(title=LONG_TITLE, **call)
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative,
         data=applicant(initiative, 1, street="Via dei Mille 12", postal_code="40121"),
         channel="desk",
     )
-    programme.application_reject(application=application, reason=LONG_REASON, by=factories.user())
+    application_reject(application=application, reason=LONG_REASON, by=factories.user())
     initiative_notify_outcomes(initiative=initiative)
     return Notification.objects.select_related(
         "application__applicant", "application__municipality", "application__initiative"

@@ -4,9 +4,10 @@ import pytest
 from django.urls import reverse
 
 from tests.vouchers.test_programme import run_to_ranking
-from vouchers import programme
 from vouchers.models import Application, Beneficiary, Notification
-from vouchers.notifications import initiative_notify_outcomes
+from vouchers.services.applications import application_withdraw
+from vouchers.services.issuing import initiative_issue
+from vouchers.services.notifications import initiative_notify_outcomes
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ def test_an_outcome_sent_before_issuing_says_the_vouchers_will_come_and_a_notice
 
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        programme.initiative_issue(initiative=initiative)
+        initiative_issue(initiative=initiative)
     assert len(mailoutbox) == 3  # the waiting applicant has no vouchers to be told of
     for message in mailoutbox:
         assert "i buoni sono disponibili" in message.subject
@@ -56,7 +57,7 @@ def test_an_outcome_sent_after_issuing_says_the_vouchers_are_in_the_app_once(
 ):
     initiative, _applications = run_to_ranking(1)
     with_emails(initiative)
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     with django_capture_on_commit_callbacks(execute=True):
         initiative_notify_outcomes(initiative=initiative)
     assert len(mailoutbox) == 1
@@ -65,11 +66,11 @@ def test_an_outcome_sent_after_issuing_says_the_vouchers_are_in_the_app_once(
 
 
 def test_a_letter_telling_that_the_vouchers_are_available_carries_an_access_code():
-    from vouchers.outcome_letters import outcome_letters_print
+    from vouchers.services.outcome_letters import outcome_letters_print
 
     initiative, _applications = run_to_ranking(1)
     initiative_notify_outcomes(initiative=initiative)
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     notice = Notification.objects.select_related(
         "application__applicant", "application__municipality", "application__initiative"
     ).get(outcome="issued")
@@ -89,8 +90,8 @@ def test_budget_added_to_a_ranked_call_funds_the_waiting_list_with_four_eyes(
 ):
     from core.selectors import unbalanced_journals
     from tests import factories
-    from vouchers.services import initiative_assign_budget
-    from vouchers.waiting_list import (
+    from vouchers.services.budget import initiative_assign_budget
+    from vouchers.services.waiting_list import (
         WaitingListError,
         waiting_list_funding_approve,
         waiting_list_funding_propose,
@@ -136,12 +137,16 @@ def test_a_revoked_vouchers_residual_funds_the_next_in_the_ranking_once_approved
     from core.selectors import unbalanced_journals
     from tests import factories
     from vouchers.models import Voucher
-    from vouchers.services import initiative_budget_available, voucher_revoke
-    from vouchers.waiting_list import waiting_list_funding_approve, waiting_list_funding_propose
+    from vouchers.selectors import initiative_budget_available
+    from vouchers.services.expiry import voucher_revoke
+    from vouchers.services.waiting_list import (
+        waiting_list_funding_approve,
+        waiting_list_funding_propose,
+    )
 
     initiative, _applications = run_to_ranking(4)  # three funded, one waiting
     with_emails(initiative)
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     first = Application.objects.get(rank=1)
     voucher = first.vouchers.get()
     voucher_revoke(voucher=voucher, reason="Dichiarazione non veritiera")
@@ -166,8 +171,8 @@ def test_a_revoked_vouchers_residual_funds_the_next_in_the_ranking_once_approved
 
 def test_a_proposal_overtaken_by_events_is_refused_and_changes_nothing():
     from tests import factories
-    from vouchers.services import initiative_assign_budget
-    from vouchers.waiting_list import (
+    from vouchers.services.budget import initiative_assign_budget
+    from vouchers.services.waiting_list import (
         WaitingListError,
         waiting_list_funding_approve,
         waiting_list_funding_propose,
@@ -177,7 +182,7 @@ def test_a_proposal_overtaken_by_events_is_refused_and_changes_nothing():
     initiative_assign_budget(initiative=initiative, amount="100.00")
     funding = waiting_list_funding_propose(initiative=initiative, proposed_by=factories.user())
     fourth = Application.objects.get(rank=4)
-    programme.application_withdraw(application=fourth, reason="Trasferita", by=None)
+    application_withdraw(application=fourth, reason="Trasferita", by=None)
     with pytest.raises(WaitingListError) as error:
         waiting_list_funding_approve(funding=funding, approved_by=factories.user())
     assert error.value.code == "changed"
@@ -234,7 +239,7 @@ def test_a_click_with_no_new_outcome_says_it_sent_the_messages_left_waiting(
 
 def test_the_click_tells_apart_waiting_messages_sent_logged_failed_and_queued():
     from vouchers.admin.outcomes import waiting_outcome
-    from vouchers.notifications import OutcomesTold
+    from vouchers.services.notifications import OutcomesTold
 
     told = OutcomesTold(
         prepared={"email": 0, "sms": 0, "letter": 0},

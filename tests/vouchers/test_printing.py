@@ -7,7 +7,7 @@ from tests import factories
 from tests.zbar import decode
 from vouchers.models import Voucher
 from vouchers.printing import printable_vouchers, vouchers_pdf
-from vouchers.services import voucher_issue_bulk
+from vouchers.services.issuing import voucher_issue_bulk
 
 pytestmark = pytest.mark.django_db
 

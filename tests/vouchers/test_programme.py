@@ -7,9 +7,23 @@ from stdnum.it import codicefiscale
 
 from core.selectors import unbalanced_journals
 from tests import factories
-from vouchers import programme
+from vouchers.errors import ProgrammeError
 from vouchers.models import Application, Initiative, Voucher
 from vouchers.selectors import voucher_ledger_balance
+from vouchers.services.applications import (
+    ApplicantData,
+    MemberData,
+    application_answer,
+    application_approve,
+    application_eligibility_errors,
+    application_reject,
+    application_request_info,
+    application_submit,
+    application_withdraw,
+)
+from vouchers.services.initiatives import initiative_close, initiative_publish
+from vouchers.services.issuing import initiative_issue, issuance_run_start
+from vouchers.services.ranking import initiative_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +50,12 @@ def open_call(**overrides) -> Initiative:
     for key, value in overrides.items():
         setattr(initiative, key, value)
     initiative.save()
-    return programme.initiative_publish(initiative=initiative)
+    return initiative_publish(initiative=initiative)
 
 
-def applicant(initiative: Initiative, n: int, **extra) -> programme.ApplicantData:
+def applicant(initiative: Initiative, n: int, **extra) -> ApplicantData:
     code, birth, sex = fiscal_code(n)
-    return programme.ApplicantData(
+    return ApplicantData(
         fiscal_code=code,
         first_name="Mario",
         last_name=f"Rossi {n}",
@@ -55,24 +69,24 @@ def applicant(initiative: Initiative, n: int, **extra) -> programme.ApplicantDat
 
 def test_publish_refuses_a_call_without_window_or_budget():
     initiative = factories.initiative(status=Initiative.Status.DRAFT, budget=None)
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.initiative_publish(initiative=initiative)
+    with pytest.raises(ProgrammeError) as error:
+        initiative_publish(initiative=initiative)
     assert error.value.code == "window_missing"
     initiative.applications_open_at = timezone.now()
     initiative.applications_close_at = timezone.now() + timedelta(days=1)
     initiative.save()
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.initiative_publish(initiative=initiative)
+    with pytest.raises(ProgrammeError) as error:
+        initiative_publish(initiative=initiative)
     assert error.value.code == "budget_missing"
 
 
 def test_desk_application_gets_sequential_protocol_numbers_per_municipality_and_year():
     initiative = open_call()
     desk = factories.user()
-    first = programme.application_submit(
+    first = application_submit(
         initiative=initiative, data=applicant(initiative, 1), channel="desk", entered_by=desk
     )
-    second = programme.application_submit(
+    second = application_submit(
         initiative=initiative, data=applicant(initiative, 2), channel="desk", entered_by=desk
     )
     year = timezone.localdate().year
@@ -83,13 +97,9 @@ def test_desk_application_gets_sequential_protocol_numbers_per_municipality_and_
 
 def test_one_application_per_fiscal_code_per_call():
     initiative = open_call()
-    programme.application_submit(
-        initiative=initiative, data=applicant(initiative, 1), channel="desk"
-    )
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.application_submit(
-            initiative=initiative, data=applicant(initiative, 1), channel="online"
-        )
+    application_submit(initiative=initiative, data=applicant(initiative, 1), channel="desk")
+    with pytest.raises(ProgrammeError) as error:
+        application_submit(initiative=initiative, data=applicant(initiative, 1), channel="online")
     assert error.value.code == "already_applied"
     assert Application.objects.count() == 1
 
@@ -98,29 +108,27 @@ def test_fiscal_code_must_match_birth_date_and_sex():
     initiative = open_call()
     data = applicant(initiative, 1)
     data.birth_date = data.birth_date + timedelta(days=1)
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.application_submit(initiative=initiative, data=data, channel="desk")
+    with pytest.raises(ProgrammeError) as error:
+        application_submit(initiative=initiative, data=data, channel="desk")
     assert error.value.code == "fiscal_code_mismatch"
     data = applicant(initiative, 1)
     data.sex = "F"
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.application_submit(initiative=initiative, data=data, channel="desk")
+    with pytest.raises(ProgrammeError) as error:
+        application_submit(initiative=initiative, data=data, channel="desk")
     assert error.value.code == "fiscal_code_mismatch"
 
 
 def test_eligibility_rules_refuse_with_the_reason():
     initiative = open_call(max_isee=Decimal("9000.00"), declarations="Dichiaro il vero")
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.application_submit(
+    with pytest.raises(ProgrammeError) as error:
+        application_submit(
             initiative=initiative,
             data=applicant(initiative, 1, declarations_accepted=["Dichiaro il vero"], isee="9500"),
             channel="desk",
         )
     assert error.value.code == "isee_too_high"
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.application_submit(
-            initiative=initiative, data=applicant(initiative, 2), channel="desk"
-        )
+    with pytest.raises(ProgrammeError) as error:
+        application_submit(initiative=initiative, data=applicant(initiative, 2), channel="desk")
     assert error.value.code == "declarations_missing"
     assert Application.objects.count() == 0
 
@@ -130,7 +138,7 @@ def test_an_ineligible_applicant_is_registered_and_rejected_with_every_reason():
 
     initiative = open_call(max_isee=Decimal("9000.00"), declarations="Dichiaro il vero")
     desk = factories.user()
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative,
         data=applicant(initiative, 1, isee="9500"),
         channel="desk",
@@ -149,7 +157,7 @@ def test_an_ineligible_applicant_is_registered_and_rejected_with_every_reason():
     assert "supera il massimo del bando" in decision.reason
     assert "Mancano dichiarazioni obbligatorie: «Dichiaro il vero»." in decision.reason
     # An eligible applicant is registered as usual, whatever the desk chose.
-    other = programme.application_submit(
+    other = application_submit(
         initiative=initiative,
         data=applicant(initiative, 2, declarations_accepted=["Dichiaro il vero"]),
         channel="desk",
@@ -162,11 +170,11 @@ def test_an_ineligible_applicant_is_registered_and_rejected_with_every_reason():
 def test_shared_household_is_flagged_on_both_applications():
     initiative = open_call()
     member_code, member_birth, _sex = fiscal_code(50)
-    member = programme.MemberData(member_code, "Anna", "Bianchi", member_birth)
-    first = programme.application_submit(
+    member = MemberData(member_code, "Anna", "Bianchi", member_birth)
+    first = application_submit(
         initiative=initiative, data=applicant(initiative, 1, members=[member]), channel="desk"
     )
-    second = programme.application_submit(
+    second = application_submit(
         initiative=initiative, data=applicant(initiative, 2, members=[member]), channel="desk"
     )
     first.refresh_from_db()
@@ -176,11 +184,11 @@ def test_shared_household_is_flagged_on_both_applications():
 def test_validator_never_decides_an_application_he_entered():
     initiative = open_call()
     desk = factories.user()
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative, data=applicant(initiative, 1), channel="desk", entered_by=desk
     )
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.application_approve(application=application, reason="ok", by=desk)
+    with pytest.raises(ProgrammeError) as error:
+        application_approve(application=application, reason="ok", by=desk)
     assert error.value.code == "four_eyes"
     application.refresh_from_db()
     assert application.status == Application.Status.SUBMITTED
@@ -190,14 +198,14 @@ def test_validator_never_decides_an_application_he_entered():
 def test_request_info_and_answer_reopen_the_application_keeping_every_decision():
     initiative = open_call()
     validator = factories.user()
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative, data=applicant(initiative, 1), channel="online"
     )
-    programme.application_request_info(
+    application_request_info(
         application=application, reason="Manca l'ISEE aggiornato", by=validator
     )
-    programme.application_answer(application=application, note="ISEE allegato")
-    programme.application_approve(application=application, reason="Requisiti ok", by=validator)
+    application_answer(application=application, note="ISEE allegato")
+    application_approve(application=application, reason="Requisiti ok", by=validator)
     application.refresh_from_db()
     assert application.status == Application.Status.APPROVED
     assert [d.action for d in application.decisions.all()] == [
@@ -205,8 +213,8 @@ def test_request_info_and_answer_reopen_the_application_keeping_every_decision()
         "answer",
         "approve",
     ]
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.application_reject(application=application, reason="", by=validator)
+    with pytest.raises(ProgrammeError) as error:
+        application_reject(application=application, reason="", by=validator)
     assert error.value.code == "reason_required"
 
 
@@ -215,15 +223,15 @@ def run_to_ranking(n_applicants: int, **overrides):
     validator = factories.user()
     applications = []
     for n in range(1, n_applicants + 1):
-        application = programme.application_submit(
+        application = application_submit(
             initiative=initiative,
             data=applicant(initiative, n, isee=f"{10000 - n * 1000}.00"),
             channel="desk",
         )
-        programme.application_approve(application=application, reason="ok", by=validator)
+        application_approve(application=application, reason="ok", by=validator)
         applications.append(application)
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     return initiative, applications
 
 
@@ -241,19 +249,17 @@ def test_ranking_funds_the_lowest_isee_first_and_puts_the_rest_on_the_waiting_li
 
 def test_ranking_refuses_while_applications_are_undecided():
     initiative = open_call()
-    programme.application_submit(
-        initiative=initiative, data=applicant(initiative, 1), channel="desk"
-    )
-    programme.initiative_close(initiative=initiative)
-    with pytest.raises(programme.ProgrammeError) as error:
-        programme.initiative_rank(initiative=initiative)
+    application_submit(initiative=initiative, data=applicant(initiative, 1), channel="desk")
+    initiative_close(initiative=initiative)
+    with pytest.raises(ProgrammeError) as error:
+        initiative_rank(initiative=initiative)
     assert error.value.code == "applications_pending"
 
 
 def test_issuing_twice_never_gives_two_vouchers_for_one_application():
     initiative, _applications = run_to_ranking(3)
-    assert programme.initiative_issue(initiative=initiative) == 3
-    assert programme.initiative_issue(initiative=initiative) == 0
+    assert initiative_issue(initiative=initiative) == 3
+    assert initiative_issue(initiative=initiative) == 0
     initiative.refresh_from_db()
     assert initiative.status == Initiative.Status.ISSUED
     assert Voucher.objects.filter(initiative=initiative).count() == 3
@@ -264,9 +270,9 @@ def test_issuing_twice_never_gives_two_vouchers_for_one_application():
 
 def test_withdrawal_after_issue_funds_the_next_on_the_waiting_list():
     initiative, _applications = run_to_ranking(4)
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     first = Application.objects.get(rank=1)
-    programme.application_withdraw(application=first, reason="Trasferito", by=None)
+    application_withdraw(application=first, reason="Trasferito", by=None)
     waiting = Application.objects.get(rank=4)
     assert waiting.outcome == Application.Outcome.ISSUED
     assert waiting.vouchers.get().balance == Decimal("100.00")
@@ -285,7 +291,7 @@ def test_fixed_buoni_amount_is_a_whole_number_of_buoni():
     )
     application = Application.objects.get()
     assert application.amount == Decimal("50.00")
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     assert sorted(v.face_value for v in application.vouchers.all()) == [
         Decimal("25.00"),
         Decimal("25.00"),
@@ -297,11 +303,11 @@ def test_issuance_run_reports_progress_and_a_second_run_issues_nothing(
 ):
     initiative, _applications = run_to_ranking(3)
     with django_capture_on_commit_callbacks(execute=True):
-        run = programme.issuance_run_start(initiative=initiative)
+        run = issuance_run_start(initiative=initiative)
     run.refresh_from_db()
     assert (run.status, run.total, run.done, run.vouchers_issued) == ("done", 3, 3, 3)
     with django_capture_on_commit_callbacks(execute=True):
-        again = programme.issuance_run_start(initiative=initiative)
+        again = issuance_run_start(initiative=initiative)
     again.refresh_from_db()
     assert again.vouchers_issued == 0
     assert Voucher.objects.filter(initiative=initiative).count() == 3
@@ -311,8 +317,8 @@ def test_outcomes_go_by_email_sms_or_letter_once_each(
     mailoutbox, django_capture_on_commit_callbacks
 ):
     from vouchers.models import Notification
-    from vouchers.notifications import initiative_notify_outcomes
     from vouchers.outcome_letters import outcome_letters_pdf
+    from vouchers.services.notifications import initiative_notify_outcomes
     from vouchers.sms import LocmemSmsBackend
 
     LocmemSmsBackend.outbox.clear()
@@ -320,19 +326,17 @@ def test_outcomes_go_by_email_sms_or_letter_once_each(
     validator = factories.user()
     contacts = [{"email": "anna@example.org"}, {"phone": "+39 333 1234567"}, {}, {}, {}]
     for n, contact in enumerate(contacts, start=1):
-        application = programme.application_submit(
+        application = application_submit(
             initiative=initiative,
             data=applicant(initiative, n, isee=f"{1000 * n}.00", **contact),
             channel="desk",
         )
         if n == 5:
-            programme.application_reject(
-                application=application, reason="ISEE scaduto", by=validator
-            )
+            application_reject(application=application, reason="ISEE scaduto", by=validator)
         else:
-            programme.application_approve(application=application, reason="ok", by=validator)
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+            application_approve(application=application, reason="ok", by=validator)
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     with django_capture_on_commit_callbacks(execute=True):
         counts = initiative_notify_outcomes(initiative=initiative)
     assert counts == {"email": 1, "sms": 1, "letter": 3}
@@ -359,10 +363,10 @@ def test_a_funded_letter_carries_an_access_code_that_logs_in(django_capture_on_c
 
     import pypdfium2
 
-    from vouchers.access import access_code_login
     from vouchers.models import Notification
-    from vouchers.notifications import initiative_notify_outcomes
-    from vouchers.outcome_letters import outcome_letters_print
+    from vouchers.services.access import access_code_login
+    from vouchers.services.notifications import initiative_notify_outcomes
+    from vouchers.services.outcome_letters import outcome_letters_print
 
     initiative, _applications = run_to_ranking(1)
     with django_capture_on_commit_callbacks(execute=True):
@@ -382,10 +386,11 @@ def test_a_funded_letter_carries_an_access_code_that_logs_in(django_capture_on_c
 
 
 def test_an_expired_residual_funds_the_waiting_list_while_the_call_runs():
-    from vouchers.services import initiative_budget_available, vouchers_expire_due
+    from vouchers.selectors import initiative_budget_available
+    from vouchers.services.expiry import vouchers_expire_due
 
     initiative, _applications = run_to_ranking(4)  # budget 300: three funded, one waiting
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     first = Application.objects.get(rank=1)
     today = timezone.localdate()
     # This holder's voucher had a shorter validity than the call's.
@@ -403,10 +408,11 @@ def test_an_expired_residual_funds_the_waiting_list_while_the_call_runs():
 
 
 def test_an_expired_residual_stays_in_the_budget_once_the_call_has_ended():
-    from vouchers.services import initiative_budget_available, vouchers_expire_due
+    from vouchers.selectors import initiative_budget_available
+    from vouchers.services.expiry import vouchers_expire_due
 
     initiative, _applications = run_to_ranking(4)
-    programme.initiative_issue(initiative=initiative)
+    initiative_issue(initiative=initiative)
     after = initiative.valid_until + timedelta(days=1)
     assert vouchers_expire_due(today=after) == 3
     assert Application.objects.get(rank=4).outcome == Application.Outcome.WAITING
@@ -418,7 +424,7 @@ def test_refusals_read_with_one_full_stop_and_italian_numbers():
         "Dichiaro di risiedere nel Comune (art. 46 DPR 445/2000).\nDichiaro che i dati sono veri."
     )
     initiative = open_call(max_isee=Decimal("15000.00"), declarations=declarations)
-    errors = programme.application_eligibility_errors(
+    errors = application_eligibility_errors(
         initiative=initiative,
         data=applicant(initiative, 1, isee="20000.00"),
         on=timezone.localdate(),

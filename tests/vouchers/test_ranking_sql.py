@@ -9,9 +9,11 @@ from django.db import connection
 
 from core.services.funding import _contribution_record as contribution_record
 from tests import factories
-from vouchers import programme
 from vouchers.models import Application, HouseholdMember, Initiative
-from vouchers.services import initiative_assign_budget
+from vouchers.selectors import initiative_budget_available
+from vouchers.services import ranking
+from vouchers.services.budget import initiative_assign_budget
+from vouchers.services.ranking import RANK_IN_DATABASE_VENDORS, initiative_rank
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +95,7 @@ def _call(*, criteria: str, rule: str, benefit_kind: str, face_value: str):
 
 def _budget_with_a_gap(initiative: Initiative) -> None:
     """Give the call the budget that stops at an amount a smaller one after it would fit."""
-    programme.initiative_rank(initiative=initiative, on=ON)  # no budget yet: the order only
+    initiative_rank(initiative=initiative, on=ON)  # no budget yet: the order only
     amounts = list(
         Application.objects.filter(initiative=initiative, rank__isnull=False)
         .order_by("rank")
@@ -138,18 +140,18 @@ CALLS = [
 
 
 @pytest.mark.skipif(
-    connection.vendor not in programme.RANK_IN_DATABASE_VENDORS,
+    connection.vendor not in RANK_IN_DATABASE_VENDORS,
     reason="the ranking is computed in the database on PostgreSQL only",
 )
 @pytest.mark.parametrize(("criteria", "rule", "kind", "face_value"), CALLS)
 def test_the_database_ranks_exactly_as_python_does(monkeypatch, criteria, rule, kind, face_value):
     initiative = _call(criteria=criteria, rule=rule, benefit_kind=kind, face_value=face_value)
-    monkeypatch.setattr(programme, "RANK_IN_DATABASE_VENDORS", frozenset())
-    programme.initiative_rank(initiative=initiative, on=ON)
+    monkeypatch.setattr(ranking, "RANK_IN_DATABASE_VENDORS", frozenset())
+    initiative_rank(initiative=initiative, on=ON)
     in_python = _ranking(initiative)
     _unrank(initiative)
     monkeypatch.undo()
-    ranked = programme.initiative_rank(initiative=initiative, on=ON)
+    ranked = initiative_rank(initiative=initiative, on=ON)
     in_database = _ranking(initiative)
 
     assert ranked.status == Initiative.Status.RANKED
@@ -177,8 +179,8 @@ def test_the_ranking_funds_later_smaller_amounts_that_still_fit_the_budget():
         benefit_kind="voucher_card",
         face_value="50.00",
     )
-    budget = programme.initiative_budget_available(initiative=initiative)
-    programme.initiative_rank(initiative=initiative, on=ON)
+    budget = initiative_budget_available(initiative=initiative)
+    initiative_rank(initiative=initiative, on=ON)
     admitted = [row for row in _ranking(initiative) if row[5] == Application.Status.APPROVED]
     committed, expected = Decimal("0.00"), []
     for _pk, _rank, amount, _outcome, _key, _status in admitted:

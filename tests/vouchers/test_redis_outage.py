@@ -17,8 +17,9 @@ from core.models import Role
 from tests.test_admin_programme import logged_in, messages_of, staff, step
 from tests.vouchers.test_celery_worker import forget_broker_connections
 from tests.vouchers.test_programme import run_to_ranking
-from vouchers import issuance
 from vouchers.models import IssuanceRun, Voucher
+from vouchers.selectors import stale_issuance_runs
+from vouchers.services.issuance import issuance_run_needs_queue, issuance_runs_recover
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,12 +99,12 @@ def test_the_periodic_recovery_hands_over_runs_the_queue_lost_and_leaves_fresh_o
     never_taken = IssuanceRun.objects.create(initiative=lost_initiative)
     fresh = IssuanceRun.objects.create(initiative=fresh_initiative, queued_at=now)
     # Still down: nothing is handed over, nothing breaks.
-    assert issuance.issuance_runs_recover(now=now) == 0
+    assert issuance_runs_recover(now=now) == 0
     never_taken.refresh_from_db()
     assert never_taken.status == IssuanceRun.Status.QUEUED and never_taken.error
 
     broker_down()
-    assert issuance.issuance_runs_recover(now=now) == 1
+    assert issuance_runs_recover(now=now) == 1
     never_taken.refresh_from_db()
     fresh.refresh_from_db()
     assert never_taken.status == IssuanceRun.Status.DONE and never_taken.vouchers_issued == 2
@@ -111,8 +112,8 @@ def test_the_periodic_recovery_hands_over_runs_the_queue_lost_and_leaves_fresh_o
 
     # Taken by the queue but started by no worker for longer than the limit: handed over.
     later = now + timedelta(minutes=11)
-    assert [run.pk for run in issuance.stale_issuance_runs(now=later)] == [fresh.pk]
-    assert issuance.issuance_runs_recover(now=later) == 1
+    assert [run.pk for run in stale_issuance_runs(now=later)] == [fresh.pk]
+    assert issuance_runs_recover(now=later) == 1
     fresh.refresh_from_db()
     assert fresh.status == IssuanceRun.Status.DONE and fresh.vouchers_issued == 1
 
@@ -136,8 +137,8 @@ def test_the_dashboard_and_the_transparency_page_open_with_the_cache_down(cache_
 def test_a_run_on_its_way_is_not_handed_over_twice(broker_down):
     initiative, _ = run_to_ranking(1)
     run = IssuanceRun.objects.create(initiative=initiative, queued_at=timezone.now())
-    assert not issuance.issuance_run_needs_queue(run)
-    assert issuance.issuance_run_needs_queue(run, now=timezone.now() + timedelta(minutes=11))
+    assert not issuance_run_needs_queue(run)
+    assert issuance_run_needs_queue(run, now=timezone.now() + timedelta(minutes=11))
 
 
 def test_telling_the_outcomes_with_redis_down_keeps_them_to_send_and_a_later_click_sends(

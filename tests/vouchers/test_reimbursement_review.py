@@ -10,7 +10,6 @@ from core.models import Account, Journal
 from core.selectors import account_balance, unbalanced_journals
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
 from vouchers.models import (
     Application,
     IncomingTransfer,
@@ -18,16 +17,21 @@ from vouchers.models import (
     ReimbursementClaim,
     ReimbursementReview,
 )
-from vouchers.reimbursements import (
+from vouchers.selectors import initiative_budget_available
+from vouchers.services.applications import application_approve, application_submit
+from vouchers.services.beneficiary_payments import (
+    incoming_transfer_record,
+    initiative_transfer_matching,
+)
+from vouchers.services.initiatives import initiative_close
+from vouchers.services.ranking import initiative_rank
+from vouchers.services.reimbursements import (
     ClaimError,
     ExpenseData,
     claim_decide,
     expense_review,
-    incoming_transfer_record,
-    initiative_transfer_matching,
     reimbursement_claim_submit,
 )
-from vouchers.services import initiative_budget_available
 
 pytestmark = pytest.mark.django_db
 
@@ -37,19 +41,19 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 def funded_application(n: int = 1, *, initiative=None, **extra) -> Application:
     """A funded application to a reimbursement call granting €100 per person."""
     initiative = initiative or open_call(benefit_kind=Initiative.BenefitKind.REIMBURSEMENT)
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative,
         data=applicant(initiative, n, iban=factories.VALID_IBAN, **extra),
         channel="online",
     )
-    programme.application_approve(application=application, reason="ok", by=factories.user())
+    application_approve(application=application, reason="ok", by=factories.user())
     return application
 
 
 def ranked(*applications: Application) -> None:
     initiative = applications[0].initiative
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     for application in applications:
         application.refresh_from_db()
         assert application.outcome == Application.Outcome.FUNDED
@@ -452,7 +456,7 @@ def test_a_validator_reviews_the_lines_and_closes_the_review_in_the_admin(client
 
 
 def approved_total_of(claim) -> Decimal:
-    from vouchers.reimbursements import approved_total
+    from vouchers.selectors import approved_total
 
     return approved_total(claim)
 
@@ -553,7 +557,7 @@ def test_the_agency_prepares_the_batch_records_a_transfer_and_reads_the_matching
 def test_the_beneficiary_reads_each_outcome_and_reason_in_the_app(client, application):
     from django.urls import reverse
 
-    from vouchers.access import beneficiary_user
+    from vouchers.services.access import beneficiary_user
 
     claim = claim_of(application, "30.00", "40.00")
     first, second = claim.expenses.order_by("pk")

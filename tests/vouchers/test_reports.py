@@ -43,7 +43,7 @@ from vouchers.reports import (
     week_start,
 )
 from vouchers.selectors import staff_scope
-from vouchers.services import voucher_expire, voucher_revoke
+from vouchers.services.expiry import voucher_expire, voucher_revoke
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,6 @@ from core.models import Account, Posting
 from core.selectors import money_sum, unbalanced_journals
 from tests import factories
 from tests.vouchers.test_archive import _media, build, closed_programme  # noqa: F401
-from vouchers import programme
-from vouchers.access import access_code_issue, beneficiary_user
 from vouchers.models import (
     Application,
     ApplicationDocument,
@@ -25,11 +23,10 @@ from vouchers.models import (
     LoginLink,
     Notification,
 )
-from vouchers.retention import (
-    RetentionError,
-    initiative_anonymise,
-    initiatives_due_for_anonymisation,
-)
+from vouchers.selectors import initiatives_due_for_anonymisation
+from vouchers.services.access import access_code_issue, beneficiary_user
+from vouchers.services.initiatives import initiative_archive
+from vouchers.services.retention import RetentionError, initiative_anonymise
 from vouchers.tasks import expired_initiatives_anonymise
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +34,7 @@ pytestmark = pytest.mark.django_db
 
 def archived_programme() -> dict:
     data = closed_programme()
-    initiative = programme.initiative_archive(initiative=data["initiative"])
+    initiative = initiative_archive(initiative=data["initiative"])
     data["initiative"] = initiative
     first = data["applications"][0].applicant
     beneficiary_user(beneficiary=first)

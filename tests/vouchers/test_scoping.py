@@ -4,7 +4,6 @@ from core.models import Organization, Role
 from core.roles import ROLE_PERMISSIONS, membership_grant, roles_sync
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
 from vouchers.selectors import (
     applications_for,
     beneficiaries_for,
@@ -12,6 +11,7 @@ from vouchers.selectors import (
     voucher_visible_to,
     vouchers_for,
 )
+from vouchers.services.applications import application_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +31,12 @@ def two_towns():
         ),
         role=Role.TUTOR,
     )
-    from_a = programme.application_submit(
+    from_a = application_submit(
         initiative=initiative, data=applicant(initiative, 1), channel="desk"
     )
     data_b = applicant(initiative, 2)
     data_b.municipality = town_b
-    from_b = programme.application_submit(
-        initiative=initiative, data=data_b, channel="tutor", tutor=tutor
-    )
+    from_b = application_submit(initiative=initiative, data=data_b, channel="tutor", tutor=tutor)
     return {
         "initiative": initiative,
         "a": town_a,

@@ -23,10 +23,12 @@ from core.models import Role
 from tests import factories
 from tests.test_admin_programme import logged_in, staff
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
 from vouchers.models import Notification
-from vouchers.notifications import initiative_notify_outcomes, sms_receipts_check
-from vouchers.outcome_letters import outcome_letters_print
+from vouchers.services.applications import application_approve, application_submit
+from vouchers.services.initiatives import initiative_close
+from vouchers.services.notifications import initiative_notify_outcomes, sms_receipts_check
+from vouchers.services.outcome_letters import outcome_letters_print
+from vouchers.services.ranking import initiative_rank
 from vouchers.sms import international_number
 
 pytestmark = pytest.mark.django_db
@@ -123,14 +125,14 @@ def funded_by_sms(django_capture_on_commit_callbacks, n: int = 1) -> list[Notifi
     """A ranked call whose ``n`` funded applicants left only a phone; their outcomes sent."""
     initiative = open_call()
     for index in range(1, n + 1):
-        application = programme.application_submit(
+        application = application_submit(
             initiative=initiative,
             data=applicant(initiative, index, phone=f"333 123456{index}", street="Via Roma 1"),
             channel="desk",
         )
-        programme.application_approve(application=application, reason="ok", by=factories.user())
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+        application_approve(application=application, reason="ok", by=factories.user())
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     with django_capture_on_commit_callbacks(execute=True):
         counts = initiative_notify_outcomes(initiative=initiative)
     assert counts["sms"] == n
@@ -199,7 +201,7 @@ def test_the_letters_page_says_which_letters_it_prints_and_marks_those_in_place_
 ):
     initiative = open_call()
     by_phone, by_post = (
-        programme.application_submit(
+        application_submit(
             initiative=initiative,
             data=applicant(initiative, index, street="Via Roma 1", **contact),
             channel="desk",
@@ -207,9 +209,9 @@ def test_the_letters_page_says_which_letters_it_prints_and_marks_those_in_place_
         for index, contact in ((1, {"phone": "333 1234561"}), (2, {}))
     )
     for application in (by_phone, by_post):
-        programme.application_approve(application=application, reason="ok", by=factories.user())
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+        application_approve(application=application, reason="ok", by=factories.user())
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     with django_capture_on_commit_callbacks(execute=True):
         assert initiative_notify_outcomes(initiative=initiative) == {
             "email": 0,
@@ -305,14 +307,14 @@ def test_with_sms_disabled_a_phone_only_applicant_gets_a_letter(
 ):
     settings.SMS_ENABLED = False
     initiative = open_call()
-    application = programme.application_submit(
+    application = application_submit(
         initiative=initiative,
         data=applicant(initiative, 1, phone="333 1234567"),
         channel="desk",
     )
-    programme.application_approve(application=application, reason="ok", by=factories.user())
-    programme.initiative_close(initiative=initiative)
-    programme.initiative_rank(initiative=initiative)
+    application_approve(application=application, reason="ok", by=factories.user())
+    initiative_close(initiative=initiative)
+    initiative_rank(initiative=initiative)
     with django_capture_on_commit_callbacks(execute=True):
         assert initiative_notify_outcomes(initiative=initiative)["letter"] == 1
 

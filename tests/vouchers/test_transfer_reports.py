@@ -24,15 +24,14 @@ from tests.vouchers.test_reimbursement_review import (
     funded_application,
     ranked,
 )
-from vouchers import programme
 from vouchers.models import Initiative
-from vouchers.reimbursements import (
+from vouchers.reports import Dimension, call_report, funder_report
+from vouchers.services.beneficiary_payments import (
     beneficiary_payment_batch_prepare,
-    claim_decide,
-    expense_review,
     initiative_transfer_matching,
 )
-from vouchers.reports import Dimension, call_report, funder_report
+from vouchers.services.issuing import initiative_issue
+from vouchers.services.reimbursements import claim_decide, expense_review
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -86,7 +85,7 @@ def reimbursement_call():
 def cash_call():
     """Three contributions of 99.99 granted and paid."""
     initiative, applications = ranked_cash_call()
-    assert programme.initiative_issue(initiative=initiative) == 3
+    assert initiative_issue(initiative=initiative) == 3
     pay_everything(initiative)
     initiative.refresh_from_db()
     for application in applications:
@@ -160,7 +159,7 @@ def test_the_reconciliation_keeps_contributions_out_of_reimbursements(cash_call)
     initiative, applications = cash_call
     (row,) = initiative_transfer_matching(initiative=initiative)
     assert row.paid_reimbursements == D("0.00")
-    assert row.paid_contributions == paid_in_ledger(applications) == D("299.97")
+    assert row.paid_cash_grants == paid_in_ledger(applications) == D("299.97")
     assert row.paid_out == D("299.97")
 
 
@@ -168,7 +167,7 @@ def test_the_reconciliation_counts_paid_reimbursements_from_the_ledger(reimburse
     initiative, applications = reimbursement_call
     rows = initiative_transfer_matching(initiative=initiative)
     assert sum((row.paid_reimbursements for row in rows), D(0)) == paid_in_ledger(applications)
-    assert sum((row.paid_contributions for row in rows), D(0)) == D("0.00")
+    assert sum((row.paid_cash_grants for row in rows), D(0)) == D("0.00")
 
 
 def test_the_reconciliation_page_has_a_column_for_each(client, cash_call):

@@ -51,7 +51,8 @@ from vouchers.admin.scoping import (
 )
 from vouchers.admin.waiting_list import InitiativeWaitingListMixin, suggest_waiting_list
 from vouchers.models import Initiative, SpendingCategory, Voucher
-from vouchers.services import initiative_assign_budget, initiative_budget_available
+from vouchers.selectors import initiative_budget_available
+from vouchers.services.budget import initiative_assign_budget
 
 INITIATIVE_STATUS_VARIANTS = {
     Initiative.Status.DRAFT: "info",

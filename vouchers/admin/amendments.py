@@ -31,7 +31,8 @@ from unfold.widgets import UnfoldAdminTextareaWidget
 from core.admin.toolkit import action_form_page, change_url, euro, is_confirmed
 from core.models import Organization
 from vouchers.admin.scoping import request_scope
-from vouchers.amendments import (
+from vouchers.models import Initiative
+from vouchers.services.amendments import (
     AMENDABLE_AFTER_RANKING,
     AMENDABLE_FIELDS,
     RANKED,
@@ -39,7 +40,6 @@ from vouchers.amendments import (
     initiative_amend,
     rule_label,
 )
-from vouchers.models import Initiative
 
 FROZEN_NAMES = ("status", *Initiative.RULE_FIELDS, *Initiative.RULE_M2M_FIELDS)
 AMENDABLE_STATUSES = {

@@ -17,7 +17,7 @@ from core.errors import DomainError
 from vouchers.admin.intake import text_field
 from vouchers.admin.phases import APPLICATION_STATUS_VARIANTS, MAX_BULK_SELECTION
 from vouchers.models import Application
-from vouchers.programme import (
+from vouchers.services.applications import (
     application_approve,
     application_document_add,
     application_reject,

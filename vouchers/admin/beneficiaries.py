@@ -18,7 +18,6 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from core.admin.toolkit import ConfirmForm, action_form_page, change_url, is_confirmed
-from vouchers.access import access_code_issue
 from vouchers.admin.exports import BeneficiaryResource, ExportAdminMixin
 from vouchers.admin.scoping import (
     ScopedAdminMixin,
@@ -29,6 +28,7 @@ from vouchers.admin.scoping import (
 )
 from vouchers.admin.vouchers import voucher_table
 from vouchers.models import Beneficiary, Voucher
+from vouchers.services.access import access_code_issue
 
 
 @admin.register(Beneficiary)

@@ -34,10 +34,14 @@ from core.models import Role
 from core.uploads import UploadError, checked_upload
 from vouchers.admin.phases import pdf_response
 from vouchers.admin.scoping import request_scope, visible_applications, visible_initiatives
+from vouchers.errors import ProgrammeError
 from vouchers.forms.applications import MEMBER_ROWS, HouseholdFormMixin, member_field
 from vouchers.models import Application, Initiative, validate_fiscal_code
 from vouchers.outcome_letters import application_receipt_print
-from vouchers.programme import ELIGIBILITY_CODES, ISEE_CEILING, ProgrammeError
+from vouchers.services.applications import (
+    ELIGIBILITY_CODES,
+    ISEE_CEILING,
+)
 from vouchers.services.intake import application_submit_with_documents
 
 # Where each refusal of ``application_submit`` belongs on the desk's form.

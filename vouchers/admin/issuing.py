@@ -49,10 +49,8 @@ from vouchers.models import (
     Voucher,
 )
 from vouchers.printing import printable_vouchers, vouchers_pdf
-from vouchers.programme import (
-    issuance_run_start,
-)
-from vouchers.services import initiative_budget_available, voucher_issue_bulk
+from vouchers.selectors import initiative_budget_available
+from vouchers.services.issuing import issuance_run_start, voucher_issue_bulk
 
 # One PDF of printable vouchers: four per A4 sheet, about 3 ms each.
 MAX_PRINTED_VOUCHERS = 5000

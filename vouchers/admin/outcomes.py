@@ -35,12 +35,12 @@ from vouchers.models import (
     Application,
     Notification,
 )
-from vouchers.notifications import (
+from vouchers.services.notifications import (
     UNDELIVERED_SMS_LETTERS,
     OutcomesTold,
     initiative_outcomes_tell,
 )
-from vouchers.outcome_letters import outcome_letters_print
+from vouchers.services.outcome_letters import outcome_letters_print
 
 NOTIFICATION_STATUS_VARIANTS = {
     Notification.Status.PENDING: "info",

@@ -31,15 +31,19 @@ from core.admin.toolkit import (
 )
 from core.errors import DomainError
 from core.money import ZERO
-from vouchers.models import Application, Initiative, Voucher
-from vouchers.programme import (
+from vouchers.models import (
+    Application,
+    Initiative,
+    Voucher,
+)
+from vouchers.selectors import initiative_budget_available
+from vouchers.services.initiatives import (
     PAID_BY_TRANSFER,
     initiative_archive,
     initiative_close,
     initiative_publish,
-    initiative_rank,
 )
-from vouchers.services import initiative_budget_available
+from vouchers.services.ranking import initiative_rank
 
 Status = Initiative.Status
 

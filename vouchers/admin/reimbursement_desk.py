@@ -22,7 +22,7 @@ from core.money import CENT
 from vouchers.admin.scoping import visible_applications
 from vouchers.forms.expenses import ExpenseRowsMixin
 from vouchers.models import Application, Initiative, ReimbursementClaim, SpendingCategory
-from vouchers.reimbursements import reimbursement_claim_submit
+from vouchers.services.reimbursements import reimbursement_claim_submit
 
 
 class DeskClaimForm(ExpenseRowsMixin, forms.Form):

@@ -11,9 +11,9 @@ from core.admin.toolkit import action_form_page, change_url, changelist_url, eur
 from core.errors import DomainError
 from core.money import ZERO
 from vouchers.admin.scoping import visible_initiatives
-from vouchers.cash import payable_contributions
 from vouchers.models import Initiative, ReimbursementClaim
-from vouchers.reimbursements import beneficiary_payment_batch_prepare, payable_claims
+from vouchers.selectors import payable_cash_grants, payable_claims
+from vouchers.services.beneficiary_payments import beneficiary_payment_batch_prepare
 
 
 class BatchForm(forms.Form):
@@ -90,7 +90,7 @@ class ClaimPaymentsMixin:
                         )
                     return HttpResponseRedirect(change_url(batch))
         payable, excluded = payable_claims(initiative=initiative)
-        cash_payable, cash_excluded = payable_contributions(initiative=initiative)
+        cash_payable, cash_excluded = payable_cash_grants(initiative=initiative)
         rows = [
             [
                 _("Rimborso n. %(number)s") % {"number": item.claim.pk},

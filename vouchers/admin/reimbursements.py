@@ -3,7 +3,7 @@
 (``vouchers.admin.reimbursement_payments``) are pages of the same admin.
 
 Nothing here edits a claim or an expense by hand: every button opens a page that calls one
-service of ``vouchers.reimbursements`` and turns a refusal into a message. Staff of a
+service of ``vouchers.services.reimbursements`` and turns a refusal into a message. Staff of a
 municipality see the claims of their municipality's applications only; payment batches and
 the municipalities' transfers (``vouchers.admin.transfers``) are the agency's matters.
 """
@@ -46,14 +46,19 @@ from vouchers.admin.scoping import (
     ScopedRelatedDropdownFilter,
     visible_applications,
 )
-from vouchers.models import Expense, ReimbursementClaim
-from vouchers.reimbursements import (
+from vouchers.models import (
+    Expense,
+    ReimbursementClaim,
+)
+from vouchers.selectors import (
     approved_total,
+    initiative_budget_available,
+)
+from vouchers.services.reimbursements import (
     claim_cap_remaining,
     claim_decide,
     expense_review,
 )
-from vouchers.services import initiative_budget_available
 
 CLAIM_STATUS_VARIANTS = {
     ReimbursementClaim.Status.SUBMITTED: "warning",

@@ -1,7 +1,7 @@
 """The municipalities' transfers in the admin: recording each one and matching, per call,
 what each municipality transferred with what was paid for its residents.
 
-Both pages call one service of ``vouchers.reimbursements``; they are the agency's matters.
+Both pages call one service of ``vouchers.services.beneficiary_payments``; they are the agency's matters.
 """
 
 from django import forms
@@ -35,7 +35,10 @@ from vouchers.admin.scoping import (
     visible_municipalities,
 )
 from vouchers.models import IncomingTransfer, Initiative
-from vouchers.reimbursements import incoming_transfer_record, initiative_transfer_matching
+from vouchers.services.beneficiary_payments import (
+    incoming_transfer_record,
+    initiative_transfer_matching,
+)
 
 
 class TransferForm(forms.Form):
@@ -208,7 +211,7 @@ class IncomingTransferAdmin(ScopedAdminMixin, ModelAdmin):
                         euro(row.received),
                         euro(row.paid_to_shops),
                         euro(row.paid_reimbursements),
-                        euro(row.paid_contributions),
+                        euro(row.paid_cash_grants),
                         euro(row.paid_out),
                         euro(row.difference),
                     ]

@@ -8,7 +8,7 @@ form becomes the ``ApplicantData`` of ``application_submit`` are written here on
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from vouchers.programme import ApplicantData, MemberData
+from vouchers.services.applications import ApplicantData, MemberData
 
 MEMBER_ROWS = 6
 MEMBER_FIELDS = ["fiscal_code", "first_name", "last_name", "birth_date", "is_child"]

@@ -8,7 +8,7 @@ the ``ExpenseData`` of ``reimbursement_claim_submit`` are written here only.
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from vouchers.reimbursements import ExpenseData
+from vouchers.services.reimbursements import ExpenseData
 
 EXPENSE_FIELDS = ["amount", "spent_on", "category", "receipt", "description"]
 # An expense counts once these are all filled in; a row with only some of them is an error.

@@ -13,12 +13,12 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError
 from core.models import Organization
 from core.money import InvalidAmount, format_euro, parse_euro
+from vouchers.errors import ProgrammeError
 from vouchers.models import Application, Initiative
-from vouchers.programme import (
+from vouchers.services.applications import (
     ISEE_CEILING,
     ApplicantData,
     MemberData,
-    ProgrammeError,
     application_submit,
 )
 

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from vouchers.models import Application
-from vouchers.programme import application_answer, application_document_add
+from vouchers.services.applications import application_answer, application_document_add
 
 
 def information_request_answer(

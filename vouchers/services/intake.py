@@ -3,7 +3,11 @@
 from django.db import transaction
 
 from vouchers.models import Application, Initiative
-from vouchers.programme import ApplicantData, application_document_add, application_submit
+from vouchers.services.applications import (
+    ApplicantData,
+    application_document_add,
+    application_submit,
+)
 
 
 def application_submit_with_documents(

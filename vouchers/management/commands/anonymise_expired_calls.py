@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from vouchers.models import Application
-from vouchers.retention import initiative_anonymise, initiatives_due_for_anonymisation
+from vouchers.selectors import initiatives_due_for_anonymisation
+from vouchers.services.retention import initiative_anonymise
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from vouchers.services import vouchers_expire_due
+from vouchers.services.expiry import vouchers_expire_due
 
 
 class Command(BaseCommand):

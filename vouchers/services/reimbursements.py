@@ -1,57 +1,43 @@
-"""Reimbursement claims: receipts, their review line by line, payment and the town's transfer.
+"""Reimbursement claims: receipts, their review line by line, the decision, and their payment.
 
 A beneficiary (in the app) or the desk (in the admin) submits a claim with its receipts.
 Staff review each expense (approve, reduce or refuse with a reason), then close the review:
 the call's cap cuts what exceeds the amount granted to the application, and the approved total
 moves in the ledger from the call's budget to what the agency owes the person
 (``beneficiary:<id>:payable``). Approved claims go out in a beneficiary payment batch, with
-the cash contributions granted by cash calls (``vouchers.cash``); when the bank pays, the
-claim (or the contribution) is paid and the payable becomes paid.
-
-The municipality's transfer to the agency is recorded per call and matched against what the
-agency paid out for that call to shops and to the municipality's beneficiaries.
+the cash grants of cash calls (``vouchers.services.beneficiary_payments``); when the bank
+pays, the claim is paid and the payable becomes paid.
 """
 
 import logging
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
-from core.models import Account, Journal, Organization, PaymentBatch, PaymentLine
+from core.models import Account, Journal, PaymentBatch, PaymentLine
 from core.money import ZERO, InvalidAmount, format_euro, positive_euro
 from core.selectors import money_sum
 from core.services.ledger import Line, journal_post
 from core.services.payment_ledger import beneficiary_payable_key, payment_lines_paid_handler
-from core.services.payments import PaymentOrder, payment_batch_prepare, street_and_number
 from core.uploads import checked_upload
-from vouchers.cash import (
-    PayableContribution,
-    contribution_remittance,
-    contributions_awaiting_payment,
-    iban_for_payment,
-    payable_contributions,
-)
 from vouchers.models import (
     Application,
     Expense,
-    IncomingTransfer,
     Initiative,
     ReimbursementClaim,
     ReimbursementReview,
     SpendingCategory,
-    Voucher,
 )
-from vouchers.reports import beneficiary_transfers_paid
-from vouchers.services import budget_line, initiative_budget_available
+from vouchers.selectors import initiative_budget_available
+from vouchers.services.budget import budget_line
+from vouchers.services.ranking import application_amount
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +143,13 @@ def reimbursement_claim_submit(
     return claim
 
 
-# --- Review ----------------------------------------------------------------------------------
-
 DECIDED = (
     ReimbursementClaim.Status.APPROVED,
     ReimbursementClaim.Status.PARTLY_APPROVED,
     ReimbursementClaim.Status.PAID,
 )
+
+
 REVIEW_ACTIONS = {
     Expense.Status.APPROVED: ReimbursementReview.Action.APPROVE,
     Expense.Status.REDUCED: ReimbursementReview.Action.REDUCE,
@@ -235,20 +221,12 @@ def expense_review(
     return expense
 
 
-def approved_total(claim: ReimbursementClaim) -> Decimal:
-    """What a claim's lines were approved for (refused and pending lines count nothing)."""
-    amounts = claim.expenses.exclude(approved_amount=None).values_list("approved_amount", flat=True)
-    return sum(amounts, ZERO)
-
-
 def _granted(application: Application) -> Decimal:
     """The most a beneficiary can be paid back under the call: the amount granted to him.
 
     That is the amount the ranking computed from the call's amount rules and cap; before a
     ranking, the same rules computed today.
     """
-    from vouchers.programme import application_amount
-
     initiative = application.initiative
     granted = application.amount
     if granted is None:
@@ -384,144 +362,6 @@ def claim_decide(*, claim: ReimbursementClaim, decided_by) -> ReimbursementClaim
     return claim
 
 
-# --- Payment ---------------------------------------------------------------------------------
-
-
-def claims_awaiting_payment(*, initiative: Initiative | None = None) -> QuerySet:
-    """Approved claims in no payment batch, or only in a cancelled one."""
-    in_batch = PaymentLine.objects.filter(claim_ref=OuterRef("pk")).exclude(
-        batch__status=PaymentBatch.Status.CANCELLED
-    )
-    claims = ReimbursementClaim.objects.filter(
-        status__in=[ReimbursementClaim.Status.APPROVED, ReimbursementClaim.Status.PARTLY_APPROVED]
-    ).filter(~Exists(in_batch))
-    if initiative is not None:
-        claims = claims.filter(initiative=initiative)
-    return claims.select_related(
-        "initiative", "beneficiary", "application", "application__municipality"
-    ).order_by("pk")
-
-
-@dataclass(frozen=True, slots=True)
-class PayableClaim:
-    claim: ReimbursementClaim
-    amount: Decimal
-    iban: str = ""
-    excluded_reason: str = ""
-
-
-def payable_claims(
-    *, initiative: Initiative | None = None
-) -> tuple[list[PayableClaim], list[PayableClaim]]:
-    """The claims a batch would pay now, and those it leaves out with the reason (the IBAN)."""
-    claims = list(claims_awaiting_payment(initiative=initiative))
-    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for claim_id, amount in Expense.objects.filter(
-        claim__in=[c.pk for c in claims], approved_amount__gt=0
-    ).values_list("claim_id", "approved_amount"):
-        totals[claim_id] += amount
-    payable, excluded = [], []
-    for claim in claims:
-        amount = totals[claim.pk]
-        compact, reason = iban_for_payment(claim.application.iban)
-        if reason:
-            excluded.append(PayableClaim(claim, amount, claim.application.iban.strip(), reason))
-        else:
-            payable.append(PayableClaim(claim, amount, compact))
-    return payable, excluded
-
-
-def claim_remittance(claim: ReimbursementClaim) -> str:
-    """The transfer's reason on the beneficiary's statement (always Italian)."""
-    return f"Rimborso {claim.initiative.title} {claim.application.protocol_number}"
-
-
-@dataclass
-class BeneficiaryBatch:
-    batch: PaymentBatch
-    # Left out for their IBAN: claims (PayableClaim) and cash contributions
-    # (PayableContribution, whose ``application`` is the one to correct).
-    excluded: list[PayableClaim | PayableContribution] = field(default_factory=list)
-
-
-def beneficiary_payment_batch_prepare(
-    *, initiative: Initiative | None = None, prepared_by, execution_date: date | None = None
-) -> BeneficiaryBatch:
-    """Prepare the batch paying every approved, unpaid claim and granted, unpaid cash
-    contribution (of one call, or of all).
-
-    One transfer per claim, of its approved total, and one per cash contribution, of the
-    application's amount, to the application's IBAN; those with a missing or invalid IBAN
-    stay out and are listed with the reason. What is in a batch not cancelled is not paid
-    again.
-    """
-    with transaction.atomic():
-        # Lock the claims and the applications so that two people preparing at once do not
-        # pay one twice (a withdrawal locks the application too).
-        list(
-            ReimbursementClaim.objects.select_for_update()
-            .filter(pk__in=claims_awaiting_payment(initiative=initiative).values("pk"))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        list(
-            Application.objects.select_for_update()
-            .filter(pk__in=contributions_awaiting_payment(initiative=initiative).values("pk"))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        payable, excluded = payable_claims(initiative=initiative)
-        payable = [item for item in payable if item.amount > ZERO]
-        contributions, contributions_excluded = payable_contributions(initiative=initiative)
-        excluded = [*excluded, *contributions_excluded]
-        if not payable and not contributions:
-            raise ClaimError("nothing_to_pay")
-        orders = []
-        for item in payable:
-            claim = item.claim
-            street, number = street_and_number(claim.application.street)
-            orders.append(
-                PaymentOrder(
-                    creditor_name=claim.beneficiary.full_name,
-                    iban=item.iban,
-                    amount=item.amount,
-                    remittance=claim_remittance(claim),
-                    street=street,
-                    building_number=number,
-                    postcode=claim.application.postal_code,
-                    town=claim.application.municipality.name,
-                    country="IT",
-                    beneficiary_ref=claim.beneficiary_id,
-                    claim_ref=claim.pk,
-                )
-            )
-        for item in contributions:
-            application = item.application
-            street, number = street_and_number(application.street)
-            orders.append(
-                PaymentOrder(
-                    creditor_name=application.applicant.full_name,
-                    iban=item.iban,
-                    amount=item.amount,
-                    remittance=contribution_remittance(application),
-                    street=street,
-                    building_number=number,
-                    postcode=application.postal_code,
-                    town=application.municipality.name,
-                    country="IT",
-                    beneficiary_ref=application.applicant_id,
-                    application_ref=application.pk,
-                )
-            )
-        batch = payment_batch_prepare(
-            kind=PaymentBatch.Kind.BENEFICIARY_PAYMENTS,
-            lines=orders,
-            prepared_by=prepared_by,
-            execution_date=execution_date,
-        )
-    return BeneficiaryBatch(batch=batch, excluded=excluded)
-
-
 @payment_lines_paid_handler(PaymentBatch.Kind.BENEFICIARY_PAYMENTS)
 def claims_paid(line_ids: list[int]) -> None:
     """The claims whose transfers the bank paid become paid (core posted the ledger)."""
@@ -536,154 +376,3 @@ def claims_paid(line_ids: list[int]) -> None:
     ).order_by("pk"):
         claim.status = ReimbursementClaim.Status.PAID
         claim.save(update_fields=["status"])
-
-
-# --- The municipality's transfer -------------------------------------------------------------
-
-
-def received_account_key(*, initiative_id: int, municipality_id: int) -> str:
-    return f"initiative:{initiative_id}:received:{municipality_id}"
-
-
-def incoming_transfer_record(
-    *,
-    municipality: Organization,
-    initiative: Initiative,
-    amount: Decimal | str,
-    value_date: date,
-    bank_reference: str = "",
-    note: str = "",
-    recorded_by,
-) -> IncomingTransfer:
-    """Record the transfer a participating municipality made to the agency for a call.
-
-    The call's money entered the ledger already, as the contribution that funded its budget:
-    the transfer is the cash behind it, so it does not add to the budget (that would count
-    the same euro twice). It is kept on its own pair of accounts, what the municipality
-    transferred and what the call received from it, to be matched against what was paid out.
-    """
-    try:
-        amount = positive_euro(amount)
-    except (InvalidAmount, TypeError) as exc:
-        raise ClaimError("transfer_amount_invalid") from exc
-    if (
-        municipality.kind != Organization.Kind.MUNICIPALITY
-        or not initiative.municipalities.filter(pk=municipality.pk).exists()
-    ):
-        raise ClaimError("not_a_municipality")
-    if value_date > timezone.localdate():
-        raise ClaimError("value_date_future")
-    bank_reference = (bank_reference or "").strip()
-    with transaction.atomic():
-        Organization.objects.select_for_update().filter(pk=municipality.pk).first()
-        if (
-            bank_reference
-            and IncomingTransfer.objects.filter(
-                municipality=municipality, bank_reference=bank_reference
-            ).exists()
-        ):
-            raise ClaimError("duplicate_transfer", reference=bank_reference)
-        journal = journal_post(
-            kind=Journal.Kind.INCOMING_TRANSFER,
-            lines=[
-                Line(
-                    f"municipality:{municipality.pk}:transfers",
-                    -amount,
-                    Account.Kind.MUNICIPALITY_TRANSFERS,
-                    f"Trasferimenti del {municipality.name}"[:200],
-                ),
-                Line(
-                    received_account_key(
-                        initiative_id=initiative.pk, municipality_id=municipality.pk
-                    ),
-                    amount,
-                    Account.Kind.TRANSFERS_RECEIVED,
-                    f"Ricevuto da {municipality.name} per {initiative.title}"[:200],
-                ),
-            ],
-            memo=f"{municipality.name} · {bank_reference or value_date.isoformat()}",
-            created_by=recorded_by,
-        )
-        return IncomingTransfer.objects.create(
-            municipality=municipality,
-            initiative=initiative,
-            amount=amount,
-            value_date=value_date,
-            bank_reference=bank_reference[:50],
-            note=(note or "").strip()[:255],
-            journal=journal,
-            recorded_by=recorded_by,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class TransferMatch:
-    """For one municipality of a call: what it transferred and what the agency paid out."""
-
-    municipality: Organization
-    received: Decimal
-    paid_to_shops: Decimal
-    paid_reimbursements: Decimal
-    paid_contributions: Decimal
-
-    @property
-    def paid_to_beneficiaries(self) -> Decimal:
-        return self.paid_reimbursements + self.paid_contributions
-
-    @property
-    def paid_out(self) -> Decimal:
-        return self.paid_to_shops + self.paid_to_beneficiaries
-
-    @property
-    def difference(self) -> Decimal:
-        """Positive: the agency holds money to give back; negative: still to receive."""
-        return self.received - self.paid_out
-
-
-def initiative_transfer_matching(
-    *, initiative: Initiative, municipalities: QuerySet | None = None
-) -> list[TransferMatch]:
-    """Match, per participating municipality, transfers received and payments made.
-
-    Paid to shops: confirmed redemptions of the call's vouchers held by the municipality's
-    residents, in settlements the bank has paid. Reimbursements and cash contributions paid,
-    each on its own: the transfers to the municipality's applicants that the bank paid and
-    whose ledger entry is posted (the reports' figures, ``vouchers.reports``).
-    """
-    towns = initiative.municipalities.order_by("name")
-    if municipalities is not None:
-        towns = towns.filter(pk__in=municipalities.values("pk"))
-    rows = []
-    for town in towns:
-        received = money_sum(
-            IncomingTransfer.objects.filter(initiative=initiative, municipality=town)
-        )
-        # Redemptions belong to the merchants app, which builds on this one: reached through
-        # the voucher's reverse relation, without importing it.
-        shops = money_sum(
-            Voucher.objects.filter(
-                initiative=initiative,
-                beneficiary__municipality=town,
-                redemptions__status="confirmed",
-                redemptions__settlement__payment_line__paid_at__isnull=False,
-            ),
-            "redemptions__amount",
-        )
-        paid = {
-            kind: money_sum(
-                beneficiary_transfers_paid(
-                    initiative_ids=[initiative.pk], benefit_kind=kind, municipality_ids=[town.pk]
-                )
-            )
-            for kind in (Initiative.BenefitKind.REIMBURSEMENT, Initiative.BenefitKind.CASH_TRANSFER)
-        }
-        rows.append(
-            TransferMatch(
-                town,
-                received,
-                shops,
-                paid[Initiative.BenefitKind.REIMBURSEMENT],
-                paid[Initiative.BenefitKind.CASH_TRANSFER],
-            )
-        )
-    return rows

@@ -47,6 +47,7 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
+from vouchers.selectors import initiatives_due_for_anonymisation, retention_expired
 
 logger = logging.getLogger(__name__)
 
@@ -83,19 +84,6 @@ class AnonymisationResult:
 def anonymised_fiscal_code(pk: int) -> str:
     """A unique placeholder of 16 characters, never a valid codice fiscale."""
     return f"ANON{pk:012d}"
-
-
-def retention_expired(initiative: Initiative, *, today: date) -> bool:
-    return today > initiative.retain_until
-
-
-def initiatives_due_for_anonymisation(*, today: date | None = None) -> list[Initiative]:
-    """Archived calls past their term whose personal data is still there."""
-    today = today or timezone.localdate()
-    candidates = Initiative.objects.filter(
-        status=Initiative.Status.ARCHIVED, personal_data_erased_at__isnull=True
-    ).order_by("pk")
-    return [i for i in candidates if retention_expired(i, today=today)]
 
 
 def _beneficiary_ids(initiative: Initiative) -> set[int]:
@@ -184,7 +172,7 @@ def _anonymise_applications(initiative: Initiative, result: AnonymisationResult)
 
     claim_ids = ReimbursementClaim.objects.filter(initiative=initiative).values("pk")
     # The transfers that reimbursed the call's beneficiaries or paid their cash
-    # contributions: amounts and ids stay.
+    # grants: amounts and ids stay.
     PaymentLine.objects.filter(
         Q(claim_ref__in=claim_ids) | Q(application_ref__in=applications.values("pk"))
     ).update(

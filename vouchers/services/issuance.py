@@ -8,45 +8,34 @@ harmless: each application is issued once.
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
-from kombu.exceptions import OperationalError
-from redis.exceptions import RedisError
 
 from vouchers.models import IssuanceRun
+from vouchers.selectors import issuance_stale_before, stale_issuance_runs
+from vouchers.task_queue import BROKER_UNAVAILABLE, ISSUANCE_RUN_EXECUTE, task_enqueue
 
 logger = logging.getLogger(__name__)
-
-# What a broker that is down or unreachable raises from ``delay()``.
-BROKER_UNAVAILABLE = (OperationalError, RedisError, OSError)
-
-
-def _stale_before(now: datetime) -> datetime:
-    return now - timedelta(minutes=settings.ISSUANCE_RUN_STALE_MINUTES)
 
 
 def issuance_run_needs_queue(run: IssuanceRun, *, now: datetime | None = None) -> bool:
     """Whether a queued run was never taken by the queue, or waited too long for a worker."""
     if run.status != IssuanceRun.Status.QUEUED:
         return False
-    return run.queued_at is None or run.queued_at < _stale_before(now or timezone.now())
+    return run.queued_at is None or run.queued_at < issuance_stale_before(now or timezone.now())
 
 
 def issuance_run_enqueue(*, run_id: int) -> bool:
     """Hand a queued run to the task queue; return False, and say why on the run, if it fails."""
-    from vouchers.tasks import issuance_run_execute
-
     # Recorded first: with tasks inline (no Redis) the run is already over when delay() returns.
     queued_at = timezone.now()
     IssuanceRun.objects.filter(pk=run_id, status=IssuanceRun.Status.QUEUED).update(
         queued_at=queued_at, error=""
     )
     try:
-        issuance_run_execute.delay(run_id)
+        task_enqueue(ISSUANCE_RUN_EXECUTE, run_id)
     except BROKER_UNAVAILABLE as error:
         logger.warning("Issuance run %s not queued: %s", run_id, error)
         IssuanceRun.objects.filter(
@@ -61,14 +50,6 @@ def issuance_run_enqueue(*, run_id: int) -> bool:
         )
         return False
     return True
-
-
-def stale_issuance_runs(*, now: datetime | None = None) -> QuerySet[IssuanceRun]:
-    """Queued runs that the queue never took, or that no worker started in time."""
-    return IssuanceRun.objects.filter(
-        Q(queued_at__isnull=True) | Q(queued_at__lt=_stale_before(now or timezone.now())),
-        status=IssuanceRun.Status.QUEUED,
-    ).order_by("pk")
 
 
 def issuance_runs_recover(*, now: datetime | None = None) -> int:

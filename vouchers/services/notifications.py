@@ -12,90 +12,28 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from core.money import format_euro
-from vouchers.cash import iban_ending
 from vouchers.models import Application, Initiative, Notification, OutcomeTemplate
+from vouchers.outcome_texts import (
+    DEFAULT_FUNDED_BEFORE_ISSUE,
+    DEFAULT_FUNDED_BY_KIND,
+    DEFAULT_TEXTS,
+)
+from vouchers.selectors import iban_ending
+from vouchers.services.initiatives import VOUCHER_KINDS
 from vouchers.sms import Delivery, DeliveryReceipt, SmsError, sms_backend
+from vouchers.task_queue import BROKER_UNAVAILABLE, NOTIFICATIONS_SEND, task_enqueue
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TEXTS = {
-    OutcomeTemplate.Outcome.FUNDED: (
-        gettext_lazy("Esito della domanda $protocollo: ammessa"),
-        gettext_lazy(
-            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
-            "ammessa e finanziata per $importo.\nI buoni sono nell'app BuonoComune; chi non "
-            "ha lo smartphone può ritirarli stampati allo sportello del Comune."
-        ),
-    ),
-    OutcomeTemplate.Outcome.WAITING: (
-        gettext_lazy("Esito della domanda $protocollo: lista d'attesa"),
-        gettext_lazy(
-            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
-            "ammessa ed è in lista d'attesa alla posizione $posizione. Se si liberano fondi "
-            "sarà finanziata e riceverà un nuovo avviso."
-        ),
-    ),
-    OutcomeTemplate.Outcome.ISSUED: (
-        gettext_lazy("Domanda $protocollo: i buoni sono disponibili"),
-        gettext_lazy(
-            "Gentile $nome,\ni buoni della sua domanda $protocollo per «$bando» del $comune, "
-            "per $importo, sono stati emessi: li trova nell'app BuonoComune; chi non ha lo "
-            "smartphone può ritirarli stampati allo sportello del Comune."
-        ),
-    ),
-    OutcomeTemplate.Outcome.REJECTED: (
-        gettext_lazy("Esito della domanda $protocollo: non ammessa"),
-        gettext_lazy(
-            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune non è stata "
-            "ammessa per questo motivo: $motivazione\nPuò chiedere chiarimenti allo sportello "
-            "del Comune."
-        ),
-    ),
-}
-
-# A funded applicant of a voucher call told before the vouchers are issued: they are not in
-# the app yet, and a second notice (ISSUED) follows when they are.
-DEFAULT_FUNDED_BEFORE_ISSUE = (
-    gettext_lazy("Esito della domanda $protocollo: ammessa"),
-    gettext_lazy(
-        "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
-        "ammessa e finanziata per $importo.\nI buoni non sono ancora stati emessi: riceverà "
-        "un nuovo avviso quando saranno disponibili nell'app BuonoComune o, per chi non ha "
-        "lo smartphone, da ritirare stampati allo sportello del Comune."
-    ),
-)
-
-# A funded applicant of a call that pays by transfer gets no vouchers: what he gets instead.
-DEFAULT_FUNDED_BY_KIND = {
-    Initiative.BenefitKind.CASH_TRANSFER: (
-        gettext_lazy("Esito della domanda $protocollo: ammessa"),
-        gettext_lazy(
-            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
-            "ammessa e finanziata: riceverà un contributo di $importo, pagato con bonifico "
-            "sul conto con IBAN che termina con $iban. Lo stato del pagamento è nell'app "
-            "BuonoComune o allo sportello del Comune."
-        ),
-    ),
-    Initiative.BenefitKind.REIMBURSEMENT: (
-        gettext_lazy("Esito della domanda $protocollo: ammessa"),
-        gettext_lazy(
-            "Gentile $nome,\nla sua domanda $protocollo per «$bando» del $comune è stata "
-            "ammessa e finanziata fino a $importo: può chiedere il rimborso delle spese "
-            "sostenute, con gli scontrini, nell'app BuonoComune o allo sportello del Comune. "
-            "Il rimborso sarà pagato con bonifico sul conto con IBAN che termina con $iban."
-        ),
-    ),
-}
-
-VOUCHER_KINDS = (Initiative.BenefitKind.VOUCHER_CARD, Initiative.BenefitKind.FIXED_BUONI)
 
 SMS_LENGTH = 459  # three concatenated SMS
 
+
 # The states of a message that went out.
 SENT_STATUSES = (Notification.Status.SENT, Notification.Status.DELIVERED)
+
 
 # A letter that replaces an SMS keeps the phone number it was meant for; other letters have none.
 UNDELIVERED_SMS_LETTERS = Q(channel=Notification.Channel.LETTER) & ~Q(recipient="")
@@ -221,11 +159,8 @@ def initiative_notify_outcomes(
 
 def _enqueue_pending(*, initiative_id: int) -> bool:
     """Hand the call's messages «Da inviare» to the sending queue; False if it is down."""
-    from vouchers.issuance import BROKER_UNAVAILABLE
-    from vouchers.tasks import notifications_send
-
     try:
-        notifications_send.delay(initiative_id)
+        task_enqueue(NOTIFICATIONS_SEND, initiative_id)
     except BROKER_UNAVAILABLE as error:
         # The messages stay «Da inviare»: telling the outcomes again sends them.
         logger.warning("Messages of call %s not queued: %s", initiative_id, error)

@@ -12,9 +12,15 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from core.money import ZERO, format_euro
-from vouchers.models import Application, Initiative, WaitingListFunding
-from vouchers.notifications import initiative_notify_outcomes
-from vouchers.programme import applications_issue, waiting_list_fundable
+from vouchers.models import (
+    Application,
+    Initiative,
+    WaitingListFunding,
+)
+from vouchers.selectors import waiting_list_fundable
+from vouchers.services.initiatives import _locked
+from vouchers.services.issuing import applications_issue
+from vouchers.services.notifications import initiative_notify_outcomes
 
 
 class WaitingListError(DomainError):
@@ -44,6 +50,35 @@ def _locked_running(initiative: Initiative) -> Initiative:
     if initiative.status not in RUNNING:
         raise WaitingListError("invalid_transition", status=initiative.get_status_display())
     return initiative
+
+
+def initiative_fund_waiting_list(*, initiative: Initiative) -> list[Application]:
+    """Fund the next applications on the waiting list while the budget allows (scorrimento)."""
+    with transaction.atomic():
+        initiative = _locked(initiative)
+        if initiative.status not in (Initiative.Status.RANKED, Initiative.Status.ISSUED):
+            return []
+        _free, funded = waiting_list_fundable(initiative=initiative)
+        for application in funded:
+            application.outcome = Application.Outcome.FUNDED
+            application.save(update_fields=["outcome"])
+        return funded
+
+
+def initiative_reassign_budget(*, initiative: Initiative, issued_by=None) -> list[Application]:
+    """Fund the waiting list with money that came back, and issue to them if the call issued.
+
+    The people funded are told their new outcome (after commit, like every outcome).
+    """
+    funded = initiative_fund_waiting_list(initiative=initiative)
+    initiative.refresh_from_db(fields=["status"])
+    if funded and initiative.status == Initiative.Status.ISSUED:
+        applications_issue(
+            initiative=initiative, application_ids=[a.pk for a in funded], issued_by=issued_by
+        )
+    if funded:
+        initiative_notify_outcomes(initiative=initiative, application_ids=[a.pk for a in funded])
+    return funded
 
 
 def waiting_list_funding_propose(*, initiative: Initiative, proposed_by) -> WaitingListFunding:
@@ -107,12 +142,3 @@ def waiting_list_funding_approve(*, funding: WaitingListFunding, approved_by) ->
         funding.save(update_fields=["status", "approved_by", "approved_at"])
         initiative_notify_outcomes(initiative=initiative, application_ids=proposed)
     return list(Application.objects.filter(pk__in=proposed).order_by("rank"))
-
-
-def waiting_list_pending(*, initiative: Initiative) -> WaitingListFunding | None:
-    """The scorrimento of this call waiting for approval, if any."""
-    return (
-        initiative.waiting_list_fundings.filter(status=WaitingListFunding.Status.PROPOSED)
-        .select_related("proposed_by")
-        .first()
-    )

@@ -17,6 +17,7 @@ from core.mail import PlainTextEmail
 from core.rate_limits import Counter, attempt_count, attempts_forget, counter_key, limit_reached
 from vouchers.codes import ALPHABET, group_code
 from vouchers.models import Beneficiary, LoginLink
+from vouchers.task_queue import LOGIN_LINK_SEND, task_enqueue
 
 LINK_LIFETIME = timedelta(minutes=30)
 ACCESS_CODE_LENGTH = 12  # 60 bits, typed from paper; attempts are limited below
@@ -88,10 +89,10 @@ def login_link_request(*, email: str, link_template: str, client_ip: str | None)
     language = get_language()
 
     def enqueue() -> None:
-        from vouchers.tasks import login_link_send as task
-
         try:
-            task.delay(email=email, link_template=link_template, language=language)
+            task_enqueue(
+                LOGIN_LINK_SEND, email=email, link_template=link_template, language=language
+            )
         except Exception:
             # The queue (or, with tasks run inline, the mail server) is down: the person
             # reads the same page and may ask again; the operators read the log.
