@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from core import otp
 from core.health import health, health_deep
 from pwa import transparency
-from vouchers.admin.reports import report_page
+from reports.admin.rendicontazione import report_page
 
 otp.register_admin(admin.site)
 

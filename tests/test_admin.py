@@ -28,11 +28,11 @@ from merchants.services import (
     voucher_redeem,
 )
 from merchants.settlements import merchant_payment_batch_prepare
+from reports.attribution import attribution_refresh
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
 from tests.vouchers.test_reimbursement_review import add_claim_and_transfer
 from vouchers import programme
-from vouchers.funding import attribution_refresh
 from vouchers.models import Application, ArchiveExport, Initiative, Voucher
 from vouchers.notifications import initiative_notify_outcomes
 from vouchers.selectors import voucher_ledger_balance

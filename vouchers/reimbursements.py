@@ -55,7 +55,7 @@ from vouchers.models import (
     SpendingCategory,
     Voucher,
 )
-from vouchers.reports import beneficiary_transfers_paid
+from vouchers.selectors import beneficiary_transfers_paid
 from vouchers.services import budget_line, initiative_budget_available
 
 logger = logging.getLogger(__name__)

@@ -1,14 +1,32 @@
 """Read queries about calls, beneficiaries and vouchers."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from django.db.models import Q, QuerySet
 
-from core.models import Account, Contribution, Membership, Organization, Posting, Role
+from core.models import (
+    Account,
+    Contribution,
+    Membership,
+    Organization,
+    PaymentLine,
+    Posting,
+    Role,
+)
 from core.roles import user_memberships
 from core.selectors import money_sum
-from vouchers.models import Application, Beneficiary, Initiative, InitiativeFunding, Voucher
+from vouchers.models import (
+    Application,
+    Beneficiary,
+    Initiative,
+    InitiativeFunding,
+    ReimbursementClaim,
+    Voucher,
+)
 
 
 def voucher_visible_to(*, user, voucher_id: int) -> Voucher | None:
@@ -192,3 +210,39 @@ def vouchers_for(*, user, scope: StaffScope | None = None) -> QuerySet[Voucher]:
     if scope.everything:
         return vouchers
     return vouchers.filter(beneficiary__in=beneficiaries_for(user=user, scope=scope))
+
+
+class DateRange(Protocol):
+    """A period that filters rows by a date-time (``reports.figures.Period``)."""
+
+    def lookups(self, path: str) -> dict[str, datetime]: ...
+
+
+def beneficiary_transfers_paid(
+    *,
+    initiative_ids: Iterable[int],
+    benefit_kind: str,
+    municipality_ids: Iterable[int] | None = None,
+    period: DateRange | None = None,
+) -> QuerySet[PaymentLine]:
+    """The transfers paying the calls' reimbursement claims (or, for ``CASH_TRANSFER``, their
+    cash contributions) that the bank paid and whose ledger entry (payable to paid) is posted;
+    of the applicants of ``municipality_ids`` only, when given; paid in ``period`` when given
+    (``reports.figures.Period``)."""
+    lines = PaymentLine.objects.filter(
+        paid_at__isnull=False,
+        journal__isnull=False,
+        **(period.lookups("paid_at") if period is not None else {}),
+    )
+    if benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+        claims = ReimbursementClaim.objects.filter(initiative_id__in=initiative_ids)
+        if municipality_ids is not None:
+            claims = claims.filter(application__municipality_id__in=municipality_ids)
+        return lines.filter(claim_ref__in=claims.values("pk"))
+    applications = Application.objects.filter(
+        initiative_id__in=initiative_ids,
+        initiative__benefit_kind=Initiative.BenefitKind.CASH_TRANSFER,
+    )
+    if municipality_ids is not None:
+        applications = applications.filter(municipality_id__in=municipality_ids)
+    return lines.filter(application_ref__in=applications.values("pk"))

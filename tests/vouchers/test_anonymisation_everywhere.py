@@ -23,7 +23,7 @@ from core.payments import payment_batch_export, payment_batch_mark_paid, payment
 from merchants.services import Till, voucher_redeem
 from merchants.settlements import merchant_payment_batch_prepare, settlements_run
 from tests import factories
-from tests.vouchers.test_archive import _media  # noqa: F401
+from tests.reports.test_archive import _media  # noqa: F401
 from tests.vouchers.test_programme import fiscal_code, open_call
 from tests.vouchers.test_reimbursement_review import claim_of
 from vouchers import programme

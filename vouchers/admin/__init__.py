@@ -54,7 +54,6 @@ from core.paginator import CappedCountPaginator
 from core.selectors import fund_balance
 from vouchers.access import access_code_issue
 from vouchers.admin.amendments import InitiativeAmendmentsMixin
-from vouchers.admin.archive import InitiativeArchiveMixin
 from vouchers.admin.exports import BeneficiaryResource, ExportAdminMixin, VoucherResource
 from vouchers.admin.imports import InitiativeImportMixin
 from vouchers.admin.issuing import MAX_PRINTED_VOUCHERS, InitiativeIssuingMixin
@@ -173,7 +172,6 @@ class BudgetForm(forms.Form):
 class InitiativeAdmin(
     InitiativeAmendmentsMixin,
     ScopedAdminMixin,
-    InitiativeArchiveMixin,
     InitiativePhasesMixin,
     InitiativeIssuingMixin,
     InitiativeOutcomesMixin,
@@ -299,7 +297,6 @@ class InitiativeAdmin(
         "rank_detail",
         "issue_run_detail",
         "archive_detail",
-        "archive_prepare_detail",
         "amend_detail",
         {"title": _("Domande"), "icon": "inbox", "items": ["import_applications_detail"]},
         {
@@ -997,4 +994,3 @@ class VoucherAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin, ExportAdmi
 from vouchers.admin import applications as _applications  # noqa: E402, F401
 from vouchers.admin import funding as _funding  # noqa: E402, F401
 from vouchers.admin import reimbursements as _reimbursements  # noqa: E402, F401
-from vouchers.admin import reports as _reports  # noqa: E402, F401

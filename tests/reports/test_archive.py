@@ -22,16 +22,16 @@ from core.payments import payment_batch_export, payment_batch_release
 from core.sepa import NAMESPACE, validate_pain001
 from merchants.services import Till, voucher_redeem
 from merchants.settlements import merchant_payment_batch_prepare, settlements_run
-from tests import factories
-from tests.vouchers.test_programme import applicant, open_call
-from vouchers import programme
-from vouchers.archive import ArchiveError, initiative_archive_zip
-from vouchers.archive_exports import (
+from reports.archive.build import initiative_archive_zip
+from reports.archive.exports import (
     archive_export_build,
     archive_export_download,
     archive_export_request,
-    archive_exports_purge,
 )
+from reports.archive.writer import ArchiveError
+from tests import factories
+from tests.vouchers.test_programme import applicant, open_call
+from vouchers import programme
 from vouchers.models import (
     ArchiveExport,
     Initiative,
@@ -41,6 +41,7 @@ from vouchers.models import (
 )
 from vouchers.notifications import initiative_notify_outcomes
 from vouchers.programme import MemberData
+from vouchers.services.archive_exports import archive_exports_purge
 
 pytestmark = pytest.mark.django_db
 
@@ -433,7 +434,7 @@ def test_an_unexpected_error_leaves_a_failed_export_and_no_file(monkeypatch, tmp
     def broken(**kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("vouchers.archive_exports.initiative_archive_zip", broken)
+    monkeypatch.setattr("reports.archive.exports.initiative_archive_zip", broken)
     export = archive_export_build(export=export)
     assert export.status == ArchiveExport.Status.FAILED
     assert "errore imprevisto" in export.error

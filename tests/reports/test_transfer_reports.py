@@ -10,6 +10,8 @@ import pytest
 from core.models import Journal, Posting
 from core.payments import payment_batch_export, payment_batch_mark_paid, payment_batch_release
 from core.selectors import account_balance, money_sum
+from reports.rendicontazione import funder_report, initiative_report
+from reports.report import Dimension
 from tests import factories
 from tests.vouchers.test_cash_transfer import ranked_cash_call
 from tests.vouchers.test_reimbursement_review import (
@@ -28,7 +30,6 @@ from vouchers.reimbursements import (
     expense_review,
     initiative_transfer_matching,
 )
-from vouchers.reports import Dimension, call_report, funder_report
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -94,7 +95,7 @@ def test_a_reimbursement_call_reports_what_was_approved_and_paid_as_the_ledger_s
     reimbursement_call,
 ):
     initiative, applications = reimbursement_call
-    report = call_report(initiative=initiative)
+    report = initiative_report(initiative=initiative)
     keys = [column.key for column in report.columns]
     assert keys == ["allocated", "reimbursements_approved", "reimbursements_paid"]
     (row,) = report.rows
@@ -108,7 +109,7 @@ def test_a_reimbursement_call_reports_what_was_approved_and_paid_as_the_ledger_s
 
 def test_a_cash_call_reports_what_was_granted_and_paid_as_the_ledger_says(cash_call):
     initiative, applications = cash_call
-    report = call_report(initiative=initiative)
+    report = initiative_report(initiative=initiative)
     keys = [column.key for column in report.columns]
     assert keys == ["allocated", "contributions_granted", "contributions_paid"]
     granted = granted_in_ledger(
@@ -126,7 +127,7 @@ def test_a_cash_call_reports_what_was_granted_and_paid_as_the_ledger_says(cash_c
 @pytest.mark.parametrize("dimension", [Dimension.MUNICIPALITY, Dimension.WEEK])
 def test_the_transfer_figures_add_up_by_municipality_and_by_week(reimbursement_call, dimension):
     initiative, _applications = reimbursement_call
-    report = call_report(initiative=initiative, dimension=dimension)
+    report = initiative_report(initiative=initiative, dimension=dimension)
     for key in ("reimbursements_approved", "reimbursements_paid"):
         assert sum((row.figures[key] for row in report.rows), D(0)) == report.totals[key]
     assert report.totals["reimbursements_paid"] == D("30.00")
@@ -135,10 +136,10 @@ def test_the_transfer_figures_add_up_by_municipality_and_by_week(reimbursement_c
 def test_a_municipal_user_counts_only_his_residents_transfers(reimbursement_call):
     initiative, applications = reimbursement_call
     town = applications[0].municipality
-    report = call_report(initiative=initiative, municipality_ids=frozenset({town.pk}))
+    report = initiative_report(initiative=initiative, municipality_ids=frozenset({town.pk}))
     residents = [a for a in applications if a.municipality_id == town.pk]
     assert report.totals["reimbursements_paid"] == paid_in_ledger(residents)
-    other = call_report(initiative=initiative, municipality_ids=frozenset({-1}))
+    other = initiative_report(initiative=initiative, municipality_ids=frozenset({-1}))
     assert other.totals["reimbursements_approved"] == D("0.00")
     assert other.totals["reimbursements_paid"] == D("0.00")
 
