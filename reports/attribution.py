@@ -26,11 +26,7 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
-from vouchers.services.funding import (
-    adopt_fund_assignments,
-    split_priority,
-    split_pro_rata,
-)
+from vouchers.services.funding import adopt_fund_assignments, split_priority, split_pro_rata
 
 REIMBURSED_CLAIM_STATUSES = (
     ReimbursementClaim.Status.APPROVED,

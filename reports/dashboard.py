@@ -30,12 +30,7 @@ from core.money import ZERO, format_euro
 from merchants.models import Merchant, Redemption, RefusedAttempt
 from reports.shops import category_of_shops_per_initiative
 from vouchers.models import Application, Decision, Initiative, Voucher
-from vouchers.selectors import (
-    StaffScope,
-    applications_for,
-    calls_financed_for,
-    vouchers_for,
-)
+from vouchers.selectors import StaffScope, applications_for, calls_financed_for, vouchers_for
 
 CHART_DAYS = 30
 TABLE_ROWS = 12

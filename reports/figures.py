@@ -48,12 +48,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Concat, TruncWeek
 from django.utils.translation import gettext_lazy as _
 
-from core.models import (
-    Account,
-    Journal,
-    Organization,
-    Posting,
-)
+from core.models import Account, Journal, Organization, Posting
 from core.money import CENT, ZERO
 from merchants.models import Merchant, Redemption
 from reports.report import (
@@ -75,9 +70,7 @@ from vouchers.models import (
     SpendingCategory,
     Voucher,
 )
-from vouchers.selectors import (
-    beneficiary_transfers_paid,
-)
+from vouchers.selectors import beneficiary_transfers_paid
 
 
 def _cents(value) -> Decimal:

@@ -20,15 +20,8 @@ from core.money import CENT, ZERO
 from core.selectors import money_sum
 from reports.attribution import attribution_refresh, reimbursed_expense_amounts
 from reports.shops import category_of_shops, shop_names
-from vouchers.models import (
-    FundingAttribution,
-    Initiative,
-    InitiativeFunding,
-    SpendingCategory,
-)
-from vouchers.services.funding import (
-    FundingError,
-)
+from vouchers.models import FundingAttribution, Initiative, InitiativeFunding, SpendingCategory
+from vouchers.services.funding import FundingError
 
 # --- reports -------------------------------------------------------------------------------
 

@@ -11,9 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from core.money import ZERO
 from reports.figures import Sources, grouped_figures, sorted_rows
 from reports.report import Dimension, Period
-from vouchers.models import (
-    Initiative,
-)
+from vouchers.models import Initiative
 
 # Below this many people a public figure is not shown (nor the amounts that go with it).
 PUBLIC_MIN_PEOPLE = 10

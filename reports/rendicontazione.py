@@ -6,14 +6,10 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import (
-    QuerySet,
-)
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from core.models import (
-    Organization,
-)
+from core.models import Organization
 from core.money import ZERO
 from reports.figures import GRANTED_JOURNALS, PAID_TRANSFERS, Sources, grouped_figures, sorted_rows
 from reports.funder_reach import funder_reach
@@ -27,10 +23,7 @@ from reports.report import (
     report_columns,
 )
 from reports.scope import initiatives_financed_by
-from vouchers.models import (
-    Initiative,
-    InitiativeFunding,
-)
+from vouchers.models import Initiative, InitiativeFunding
 
 
 def initiative_report(

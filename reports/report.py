@@ -13,9 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from vouchers.models import (
-    Initiative,
-)
+from vouchers.models import Initiative
 
 ROME = ZoneInfo("Europe/Rome")
 

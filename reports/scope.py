@@ -4,19 +4,10 @@ residents only), a fund manager his funds' calls, a funder the calls he financed
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import (
-    QuerySet,
-)
+from django.db.models import QuerySet
 
-from core.models import (
-    Contribution,
-    Membership,
-    Organization,
-    Role,
-)
-from vouchers.models import (
-    Initiative,
-)
+from core.models import Contribution, Membership, Organization, Role
+from vouchers.models import Initiative
 from vouchers.selectors import StaffScope, calls_of_managed_funds, initiatives_for
 
 

@@ -4,14 +4,10 @@ reports, the funders' report and the dashboard share, so that their categories a
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import (
-    QuerySet,
-)
+from django.db.models import QuerySet
 
 from merchants.models import Merchant, Redemption
-from vouchers.models import (
-    Initiative,
-)
+from vouchers.models import Initiative
 
 
 def _counted_category(categories: list[tuple[int, str]], allowed: set[int]) -> int | None:

@@ -8,15 +8,7 @@ from typing import Protocol
 
 from django.db.models import Q, QuerySet
 
-from core.models import (
-    Account,
-    Contribution,
-    Membership,
-    Organization,
-    PaymentLine,
-    Posting,
-    Role,
-)
+from core.models import Account, Contribution, Membership, Organization, PaymentLine, Posting, Role
 from core.roles import user_memberships
 from core.selectors import money_sum
 from vouchers.models import (

@@ -22,10 +22,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminSingleDateWidget
 
-from core.admin import (
-    changelist_url,
-    euro,
-)
+from core.admin import changelist_url, euro
 from core.days import day_validators
 from core.models import Contribution, Organization
 from core.money import ZERO

@@ -50,12 +50,7 @@ from reports.archive.writer import (
 from reports.files import report_csv, report_pdf
 from reports.rendicontazione import initiative_report
 from reports.report import Dimension
-from vouchers.models import (
-    ApplicationDocument,
-    Expense,
-    Initiative,
-    Notification,
-)
+from vouchers.models import ApplicationDocument, Expense, Initiative, Notification
 from vouchers.outcome_letters import outcome_letters_pdf
 
 

@@ -16,11 +16,7 @@ from reports.archive.writer import (
     protocol_number,
     safe_name,
 )
-from vouchers.models import (
-    Expense,
-    Initiative,
-    ReimbursementClaim,
-)
+from vouchers.models import Expense, Initiative, ReimbursementClaim
 
 
 def redemptions_rows(initiative: Initiative) -> Iterator[tuple]:

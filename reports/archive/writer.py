@@ -20,9 +20,7 @@ from django.utils.translation import gettext_lazy
 from core.errors import DomainError
 from core.models import PaymentBatch
 from core.money import CENT
-from vouchers.models import (
-    Initiative,
-)
+from vouchers.models import Initiative
 
 # A call is archived once nobody can apply any more.
 ARCHIVABLE_STATUSES = (

@@ -12,12 +12,7 @@ from core.models import Fund, Organization
 from core.roles import membership_grant
 from core.services import contribution_record
 from merchants.models import Merchant, MerchantStaff
-from merchants.services import (
-    Till,
-    device_key_create,
-    merchant_set_status,
-    voucher_redeem,
-)
+from merchants.services import Till, device_key_create, merchant_set_status, voucher_redeem
 from reports.attribution import attribution_refresh_all
 from reports.demo.data import (
     AGENCY_NAME,
@@ -57,11 +52,7 @@ from vouchers.programme import (
     application_submit,
     initiative_publish,
 )
-from vouchers.services import (
-    voucher_expire,
-    voucher_issue_bulk,
-    voucher_revoke,
-)
+from vouchers.services import voucher_expire, voucher_issue_bulk, voucher_revoke
 from vouchers.services.funding import initiative_funding_assign
 
 

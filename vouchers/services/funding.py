@@ -19,11 +19,7 @@ from core.models import Account, Contribution, Fund, Journal, Posting
 from core.money import CENT, ZERO, InvalidAmount, format_euro, positive_euro
 from core.selectors import fund_balance, money_sum
 from core.services import FundError, fund_account_line, journal_post
-from vouchers.models import (
-    FundingAttribution,
-    Initiative,
-    InitiativeFunding,
-)
+from vouchers.models import FundingAttribution, Initiative, InitiativeFunding
 from vouchers.services import budget_line
 
 
