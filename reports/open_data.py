@@ -116,11 +116,11 @@ def transparency_tables(*, initiative: Initiative) -> list[PublicTable]:
     def public_row(label: str, values: dict) -> PublicRow:
         return PublicRow(label, {name: PublicCell(value) for name, value in values.items()})
 
-    call_total = _public_figures(sources, None)[None]
+    initiative_total = _public_figures(sources, None)[None]
     tables = []
     for dimension in PUBLIC_DIMENSIONS:
         figures = _public_figures(sources, dimension)
-        total = dict(call_total)
+        total = dict(initiative_total)
         if dimension == Dimension.CATEGORY:
             total.update(receivers=None, vouchers=None, issued=None)
         table = PublicTable(
