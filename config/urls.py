@@ -6,7 +6,7 @@ from core.health import health, health_deep
 from core.otp import admin as otp_admin
 from core.otp import views as otp_views
 from pwa import transparency
-from vouchers.admin.reports import report_page
+from reports.admin.rendicontazione import report_page
 
 otp_admin.register_admin(admin.site)
 

@@ -11,11 +11,3 @@ def settle_due_merchants(day: str | None = None) -> int:
     from merchants.schedules import due_settlements_run
 
     return len(due_settlements_run(day=date.fromisoformat(day) if day else None))
-
-
-@shared_task
-def refresh_dashboard_figures() -> int:
-    """Compute the admin dashboard's figures of the agency and of each municipality."""
-    from merchants.dashboard import dashboard_figures_refresh
-
-    return dashboard_figures_refresh()

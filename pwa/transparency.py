@@ -9,8 +9,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from core.money import format_euro
+from reports.open_data import PublicRow, PublicTable, transparency_tables
+from reports.report import Dimension
 from vouchers.models import Initiative
-from vouchers.reports import Dimension, PublicRow, PublicTable, transparency_tables
 
 # The figures move slowly and the page is public: read the database at most this often.
 CACHE_SECONDS = 600

@@ -28,10 +28,10 @@ from merchants.services import (
     voucher_redeem,
 )
 from merchants.settlements import merchant_payment_batch_prepare
+from reports.attribution import attribution_refresh
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
 from tests.vouchers.test_reimbursement_review import add_claim_and_transfer
-from vouchers.funding import attribution_refresh
 from vouchers.models import Application, ArchiveExport, Initiative, Voucher
 from vouchers.selectors import initiative_budget_available, voucher_ledger_balance
 from vouchers.services.applications import ApplicantData, application_approve, application_submit

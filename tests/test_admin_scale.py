@@ -287,7 +287,7 @@ def test_periodic_refresh_computes_the_figures_each_municipality_then_reads(clie
     residents = Redemption.objects.filter(voucher__beneficiary__municipality=calls["roma"])
     assert response.context["figures"]["overall"].redemptions == residents.count() - 1
 
-    from merchants.tasks import refresh_dashboard_figures
+    from reports.tasks import refresh_dashboard_figures
 
     assert refresh_dashboard_figures() == 3  # the agency, Roma and Bari
     response = client.get(reverse("admin:index"))
@@ -313,7 +313,7 @@ def test_accounts_list_shows_recent_balances_and_the_page_the_exact_one(admin_cl
 
 def test_periodic_refresh_also_computes_the_calls_list_figures(admin_client, calls):
     from merchants.admin import call_redemption_figures
-    from merchants.dashboard import dashboard_figures_refresh
+    from reports.admin.dashboard import dashboard_figures_refresh
 
     admin_client.get(admin_url(Initiative, "changelist"))  # figures kept
     redeem(voucher=calls["second"], shop=calls["shop"], person=calls["cashier"], amount="0.75")

@@ -243,7 +243,7 @@ class Initiative(models.Model):
     # (``vouchers.services.amendments.initiative_amend``). Title, description, planned budget,
     # retention, documents and outcome texts decide nothing and stay editable until the
     # call is archived, when everything is read-only. How spending is split among the
-    # funding sources has its own service (``vouchers.funding``), locked once money is split.
+    # funding sources has its own service (``vouchers.services.funding``), locked once money is split.
     RULE_FIELDS = (
         "benefit_kind",
         "fund",
@@ -1381,7 +1381,7 @@ class IncomingTransfer(models.Model):
 class InitiativeFunding(models.Model):
     """A tranche of a call's budget and where it comes from: a contribution, or a whole fund.
 
-    Written by ``vouchers.funding.initiative_funding_assign`` with the journal that moved the
+    Written by ``vouchers.services.funding.initiative_funding_assign`` with the journal that moved the
     money from the fund to the call's budget.
     """
 

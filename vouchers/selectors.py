@@ -2,9 +2,11 @@
 what is to be paid to beneficiaries, retention and issuing runs."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -539,3 +541,39 @@ def stale_issuance_runs(*, now: datetime | None = None) -> QuerySet[IssuanceRun]
         Q(queued_at__isnull=True) | Q(queued_at__lt=issuance_stale_before(now or timezone.now())),
         status=IssuanceRun.Status.QUEUED,
     ).order_by("pk")
+
+
+class DateRange(Protocol):
+    """A period that filters rows by a date-time (``reports.figures.Period``)."""
+
+    def lookups(self, path: str) -> dict[str, datetime]: ...
+
+
+def beneficiary_transfers_paid(
+    *,
+    initiative_ids: Iterable[int],
+    benefit_kind: str,
+    municipality_ids: Iterable[int] | None = None,
+    period: DateRange | None = None,
+) -> QuerySet[PaymentLine]:
+    """The transfers paying the calls' reimbursement claims (or, for ``CASH_TRANSFER``, their
+    cash contributions) that the bank paid and whose ledger entry (payable to paid) is posted;
+    of the applicants of ``municipality_ids`` only, when given; paid in ``period`` when given
+    (``reports.figures.Period``)."""
+    lines = PaymentLine.objects.filter(
+        paid_at__isnull=False,
+        journal__isnull=False,
+        **(period.lookups("paid_at") if period is not None else {}),
+    )
+    if benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
+        claims = ReimbursementClaim.objects.filter(initiative_id__in=initiative_ids)
+        if municipality_ids is not None:
+            claims = claims.filter(application__municipality_id__in=municipality_ids)
+        return lines.filter(claim_ref__in=claims.values("pk"))
+    applications = Application.objects.filter(
+        initiative_id__in=initiative_ids,
+        initiative__benefit_kind=Initiative.BenefitKind.CASH_TRANSFER,
+    )
+    if municipality_ids is not None:
+        applications = applications.filter(municipality_id__in=municipality_ids)
+    return lines.filter(application_ref__in=applications.values("pk"))

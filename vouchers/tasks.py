@@ -50,19 +50,10 @@ def expired_initiatives_anonymise(day: str | None = None) -> int:
     )
 
 
-@shared_task(acks_late=True)
-def archive_export_build(export_id: int) -> str:
-    """Write a call's archive ZIP asked for in the admin; return the export's status."""
-    from vouchers.archive_exports import archive_export_build as build
-    from vouchers.models import ArchiveExport
-
-    return build(export=ArchiveExport(pk=export_id)).status
-
-
 @shared_task
 def archive_exports_purge() -> int:
     """Delete the archive ZIPs whose days to be downloaded are over."""
-    from vouchers.archive_exports import archive_exports_purge as purge
+    from vouchers.services.archive_exports import archive_exports_purge as purge
 
     return purge()
 

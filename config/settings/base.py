@@ -224,7 +224,7 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Tasks defined outside the apps' tasks.py modules.
-CELERY_IMPORTS = ["vouchers.funding"]
+CELERY_IMPORTS = ["reports.archive.exports"]
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic schedules live in the database and are edited in the admin (manage.py
 # install_schedules writes the default ones); run exactly one `celery -A config beat -S django`.
@@ -356,7 +356,7 @@ UNFOLD = {
             {"title": _("Verifica in due passaggi"), "link": reverse_lazy("otp-security")},
         ],
     },
-    "DASHBOARD_CALLBACK": "merchants.dashboard.dashboard_callback",
+    "DASHBOARD_CALLBACK": "reports.admin.dashboard.dashboard_callback",
     # Accessibility fixes for markup written by Django's admin scripts and unfold's colours.
     "SCRIPTS": [lambda request: static("js/admin-a11y.js")],
     "STYLES": [lambda request: static("css/admin.css")],
@@ -498,7 +498,7 @@ UNFOLD = {
                         "title": _("Rendicontazione"),
                         "icon": "monitoring",
                         "link": reverse_lazy("admin-reports"),
-                        "permission": "vouchers.admin.reports.sidebar_permission",
+                        "permission": "reports.admin.rendicontazione.sidebar_permission",
                     },
                 ],
             },

@@ -15,9 +15,9 @@ import pytest
 from django.urls import reverse
 
 from merchants.services import Till, voucher_redeem
+from reports.open_data import PublicCell, PublicRow, _suppress, transparency_tables
 from tests import factories
 from vouchers.models import Initiative
-from vouchers.reports import PublicCell, PublicRow, _suppress, transparency_tables
 from vouchers.services.issuing import voucher_issue_bulk
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
+from reports.archive.build import initiative_archive_zip
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers.archive import initiative_archive_zip
 from vouchers.models import Initiative, InitiativeAmendment, Voucher
 from vouchers.services.amendments import AmendmentError, initiative_amend
 from vouchers.services.applications import application_approve, application_submit

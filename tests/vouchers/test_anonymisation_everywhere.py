@@ -27,7 +27,7 @@ from core.services.payments import (
 from merchants.services import Till, voucher_redeem
 from merchants.settlements import merchant_payment_batch_prepare, settlements_run
 from tests import factories
-from tests.vouchers.test_archive import _media  # noqa: F401
+from tests.reports.test_archive import _media  # noqa: F401
 from tests.vouchers.test_programme import fiscal_code, open_call
 from tests.vouchers.test_reimbursement_review import claim_of
 from vouchers.models import Application, Beneficiary, Initiative, Voucher

@@ -127,7 +127,7 @@ def shared_media(tmp_path, monkeypatch, settings):
 def test_a_calls_archive_is_prepared_on_a_real_worker(shared_media, worker, monkeypatch):
     import hashlib
 
-    from vouchers import archive_exports
+    from reports.archive import exports as archive_exports
     from vouchers.models import ArchiveExport
 
     def not_here(**_kwargs):

@@ -6,12 +6,12 @@ import pypdfium2
 import pytest
 from django.urls import reverse
 
+from reports.report import Dimension
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call, run_to_ranking
 from vouchers.letters import today_label
 from vouchers.models import Notification
 from vouchers.outcome_letters import APPEAL_TERMS, outcome_letters_pdf, responsible_officer_line
-from vouchers.reports import Dimension
 from vouchers.services.applications import application_reject, application_submit
 from vouchers.services.notifications import initiative_notify_outcomes
 
@@ -125,7 +125,7 @@ def test_the_reports_pdf_prints_a_long_call_title_whole(admin_client):
     initiative.save(update_fields=["title"])
     response = admin_client.get(
         reverse("admin-reports"),
-        {"initiative": initiative.pk, "dimension": Dimension.CALL, "formato": "pdf"},
+        {"initiative": initiative.pk, "dimension": Dimension.INITIATIVE, "formato": "pdf"},
     )
     assert response.status_code == 200
     flat = " ".join(pdf_text(response.content).split())

@@ -13,7 +13,7 @@ from core.errors import DomainError
 from core.models import Account, Posting
 from core.selectors import money_sum, unbalanced_journals
 from tests import factories
-from tests.vouchers.test_archive import _media, build, closed_programme  # noqa: F401
+from tests.reports.test_archive import _media, build, closed_programme  # noqa: F401
 from vouchers.models import (
     Application,
     ApplicationDocument,
@@ -131,7 +131,7 @@ def test_anonymisation_keeps_every_figure_and_removes_personal_data_everywhere(
 def test_archives_prepared_for_download_are_deleted_with_the_personal_data(
     django_capture_on_commit_callbacks,
 ):
-    from vouchers.archive_exports import archive_export_build, archive_export_download
+    from reports.archive.exports import archive_export_build, archive_export_download
     from vouchers.models import ArchiveExport
 
     data = archived_programme()

@@ -12,9 +12,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from reports.report import Dimension
+from tests.reports.test_reports import call, report_url  # noqa: F401 (the fixture)
 from tests.vouchers.test_reimbursement_review import agency_admin, funded_application, ranked
-from tests.vouchers.test_reports import call, report_url  # noqa: F401 (the fixture)
-from vouchers.reports import Dimension
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -75,7 +75,7 @@ def test_the_report_file_names_are_italian_with_the_call_and_the_day(client, cal
     call["initiative"].save(update_fields=["title"])
     today = timezone.localdate().isoformat()
     by_call = client.get(
-        report_url(initiative=call["initiative"].pk, dimension=Dimension.CALL, formato="xlsx")
+        report_url(initiative=call["initiative"].pk, dimension=Dimension.INITIATIVE, formato="xlsx")
     )
     assert (
         f'"rendicontazione-bando-buoni-spesa-natale-{today}.xlsx"'

@@ -38,7 +38,6 @@ from core.forms import EuroField
 from core.money import ZERO, InvalidAmount
 from core.selectors import fund_balance
 from vouchers.admin.amendments import InitiativeAmendmentsMixin
-from vouchers.admin.archive import InitiativeArchiveMixin
 from vouchers.admin.imports import InitiativeImportMixin
 from vouchers.admin.initiative_inlines import InitiativeDocumentInline, OutcomeTemplateInline
 from vouchers.admin.issuing import InitiativeIssuingMixin
@@ -132,7 +131,6 @@ class BudgetForm(forms.Form):
 class InitiativeAdmin(
     InitiativeAmendmentsMixin,
     ScopedAdminMixin,
-    InitiativeArchiveMixin,
     InitiativePhasesMixin,
     InitiativeIssuingMixin,
     InitiativeOutcomesMixin,
@@ -258,7 +256,6 @@ class InitiativeAdmin(
         "rank_detail",
         "issue_run_detail",
         "archive_detail",
-        "archive_prepare_detail",
         "amend_detail",
         {"title": _("Domande"), "icon": "inbox", "items": ["import_applications_detail"]},
         {
@@ -390,6 +387,5 @@ from vouchers.admin import applications as _applications  # noqa: E402, F401
 from vouchers.admin import beneficiaries as _beneficiaries  # noqa: E402, F401
 from vouchers.admin import funding as _funding  # noqa: E402, F401
 from vouchers.admin import reimbursements as _reimbursements  # noqa: E402, F401
-from vouchers.admin import reports as _reports  # noqa: E402, F401
 from vouchers.admin import transfers as _transfers  # noqa: E402, F401
 from vouchers.admin import vouchers as _vouchers  # noqa: E402, F401

@@ -25,10 +25,10 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
-from vouchers.reports import beneficiary_transfers_paid
 from vouchers.selectors import (
     PayableCashGrant,
     PayableClaim,
+    beneficiary_transfers_paid,
     cash_grant_remittance,
     cash_grants_awaiting_payment,
     claim_remittance,
@@ -232,7 +232,7 @@ def initiative_transfer_matching(
     Paid to shops: confirmed redemptions of the call's vouchers held by the municipality's
     residents, in settlements the bank has paid. Reimbursements and cash grants paid,
     each on its own: the transfers to the municipality's applicants that the bank paid and
-    whose ledger entry is posted (the reports' figures, ``vouchers.reports``).
+    whose ledger entry is posted (the reports' figures, ``reports.figures``).
     """
     towns = initiative.municipalities.order_by("name")
     if municipalities is not None:

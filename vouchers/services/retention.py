@@ -34,7 +34,6 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import DomainError
 from core.models import Account, PaymentLine
 from core.services.payment_ledger import beneficiary_paid_key, beneficiary_payable_key
-from vouchers.archive_exports import initiative_archives_delete
 from vouchers.models import (
     Application,
     ApplicationDocument,
@@ -48,6 +47,7 @@ from vouchers.models import (
     Voucher,
 )
 from vouchers.selectors import initiatives_due_for_anonymisation, retention_expired
+from vouchers.services.archive_exports import initiative_archives_delete
 
 logger = logging.getLogger(__name__)
 

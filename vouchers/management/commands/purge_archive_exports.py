@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from vouchers.archive_exports import archive_exports_purge
+from vouchers.services.archive_exports import archive_exports_purge
 
 
 class Command(BaseCommand):

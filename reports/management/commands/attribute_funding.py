@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from vouchers.funding import attribution_refresh, attribution_refresh_all
+from reports.attribution import attribution_refresh, attribution_refresh_all
 from vouchers.models import Initiative
 
 

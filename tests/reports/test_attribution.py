@@ -16,17 +16,9 @@ from core.selectors import fund_balance
 from core.services.funding import FundError
 from core.services.funding import _contribution_record as contribution_record
 from merchants.services import redemption_void, voucher_redeem
+from reports.attribution import attribution_refresh
+from reports.funder_reach import attribution_totals, funder_reach
 from tests import factories
-from vouchers.funding import (
-    FundingError,
-    attribution_refresh,
-    attribution_totals,
-    funder_reach,
-    initiative_funding_assign,
-    initiative_set_attribution_rule,
-    split_priority,
-    split_pro_rata,
-)
 from vouchers.models import (
     Application,
     Expense,
@@ -36,6 +28,13 @@ from vouchers.models import (
     ReimbursementClaim,
 )
 from vouchers.selectors import initiative_budget_available
+from vouchers.services.funding import (
+    FundingError,
+    initiative_funding_assign,
+    initiative_set_attribution_rule,
+    split_priority,
+    split_pro_rata,
+)
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -444,9 +443,10 @@ def shop_in_two_categories_call(*shares: str):
 
 
 def staff_redeemed_by_category(initiative) -> tuple[dict[str, Decimal], Decimal]:
-    from vouchers.reports import Dimension, call_report
+    from reports.rendicontazione import initiative_report
+    from reports.report import Dimension
 
-    report = call_report(initiative=initiative, dimension=Dimension.CATEGORY)
+    report = initiative_report(initiative=initiative, dimension=Dimension.CATEGORY)
     return {row.label: row.figures["redeemed"] for row in report.rows}, report.totals["redeemed"]
 
 
@@ -497,7 +497,8 @@ def test_the_funder_report_follows_a_shop_that_changes_categories_like_the_staff
 
 
 def test_the_funder_report_shows_his_share_of_the_call_and_of_its_spending():
-    from vouchers.reports import Dimension, funder_report
+    from reports.rendicontazione import funder_report
+    from reports.report import Dimension
 
     initiative, (first, second) = funded_call("100.00", "300.00")
     shop = factories.merchant(initiative=initiative)
@@ -665,7 +666,8 @@ def test_admin_adds_a_funding_source_through_the_service(client):
 
 
 def test_demo_calls_have_two_sources_and_their_spending_attributed():
-    from merchants.demo import FUNDERS, seed_demo
+    from reports.demo.build import seed_demo
+    from reports.demo.data import FUNDERS
 
     seed_demo()
     regione = Organization.objects.get(name=FUNDERS["regione"][0])
@@ -700,7 +702,7 @@ def test_funding_sources_list_takes_the_same_few_queries_with_many_rows(
 
 
 def test_the_celery_tasks_attribute_new_spending():
-    from vouchers.funding import attribute_funding, attribute_initiative_funding
+    from reports.tasks import attribute_funding, attribute_initiative_funding
 
     initiative, _sources = funded_call("100.00")
     redeem(

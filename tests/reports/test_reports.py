@@ -30,18 +30,12 @@ from core.services.payments import (
 from merchants.models import Merchant, Redemption
 from merchants.services import Till, redemption_void, settlement_create, voucher_redeem
 from merchants.settlements import merchant_payment_batch_prepare
+from reports.rendicontazione import funder_report, initiative_report
+from reports.report import Dimension, Period, week_start
+from reports.scope import ReportScope, report_scope
+from reports.shops import shop_categories
 from tests import factories
 from vouchers.models import Initiative, Voucher
-from vouchers.reports import (
-    Dimension,
-    Period,
-    ReportScope,
-    call_report,
-    funder_report,
-    report_scope,
-    shop_categories,
-    week_start,
-)
 from vouchers.selectors import staff_scope
 from vouchers.services.expiry import voucher_expire, voucher_revoke
 
@@ -120,7 +114,7 @@ def by_label(report) -> dict[str, dict]:
 
 
 def test_the_call_row_has_the_figures_computed_by_hand(call):
-    report = call_report(initiative=call["initiative"], dimension=Dimension.CALL)
+    report = initiative_report(initiative=call["initiative"], dimension=Dimension.INITIATIVE)
     assert len(report.rows) == 1
     figures = report.rows[0].figures
     assert figures == report.totals
@@ -139,7 +133,9 @@ def test_the_call_row_has_the_figures_computed_by_hand(call):
 
 
 def test_by_municipality_each_town_counts_its_residents(call):
-    rows = by_label(call_report(initiative=call["initiative"], dimension=Dimension.MUNICIPALITY))
+    rows = by_label(
+        initiative_report(initiative=call["initiative"], dimension=Dimension.MUNICIPALITY)
+    )
     assert rows["Comune A"] == {
         "issued": D("200.00"),
         "vouchers": 2,
@@ -165,7 +161,7 @@ def test_by_municipality_each_town_counts_its_residents(call):
 
 
 def test_by_shop_and_by_category(call):
-    shops = by_label(call_report(initiative=call["initiative"], dimension=Dimension.SHOP))
+    shops = by_label(initiative_report(initiative=call["initiative"], dimension=Dimension.SHOP))
     assert shops[call["grocer"].name] == {
         "redeemed": D("70.00"),
         "redemptions": 2,
@@ -182,7 +178,9 @@ def test_by_shop_and_by_category(call):
     assert shop_categories(initiative_ids=[call["initiative"].pk])[call["both"].pk] == (
         call["food"].pk
     )
-    categories = by_label(call_report(initiative=call["initiative"], dimension=Dimension.CATEGORY))
+    categories = by_label(
+        initiative_report(initiative=call["initiative"], dimension=Dimension.CATEGORY)
+    )
     assert categories["Alimentari"]["redeemed"] == D("90.00")
     assert categories["Alimentari"]["shops"] == 2
     assert categories["Farmacia"] == {
@@ -200,8 +198,8 @@ def test_by_shop_and_by_category(call):
     [Dimension.MUNICIPALITY, Dimension.SHOP, Dimension.CATEGORY, Dimension.WEEK],
 )
 def test_every_dimension_adds_up_to_the_call_total(call, dimension):
-    total = call_report(initiative=call["initiative"], dimension=Dimension.CALL).totals
-    report = call_report(initiative=call["initiative"], dimension=dimension)
+    total = initiative_report(initiative=call["initiative"], dimension=Dimension.INITIATIVE).totals
+    report = initiative_report(initiative=call["initiative"], dimension=dimension)
     for column in report.columns:
         if column.key in {"beneficiaries", "spenders", "shops"}:
             continue  # distinct people and shops do not add up
@@ -210,7 +208,7 @@ def test_every_dimension_adds_up_to_the_call_total(call, dimension):
 
 
 def test_issued_is_spent_plus_returned_plus_what_vouchers_still_hold(call):
-    rows = call_report(initiative=call["initiative"], dimension=Dimension.MUNICIPALITY).rows
+    rows = initiative_report(initiative=call["initiative"], dimension=Dimension.MUNICIPALITY).rows
     for row in rows:
         holding = sum(
             voucher.balance
@@ -223,24 +221,28 @@ def test_issued_is_spent_plus_returned_plus_what_vouchers_still_hold(call):
 
 
 def test_weeks_are_iso_weeks_in_rome_and_the_period_filters(call):
-    report = call_report(initiative=call["initiative"], dimension=Dimension.WEEK)
+    report = initiative_report(initiative=call["initiative"], dimension=Dimension.WEEK)
     monday = week_start(timezone.now())
     assert [row.key for row in report.rows] == [monday]
     assert report.rows[0].label.startswith(f"{monday.isocalendar()[0]}-W")
 
     past = Period(start=monday - timedelta(days=14), end=monday - timedelta(days=1))
-    empty = call_report(initiative=call["initiative"], dimension=Dimension.CALL, period=past)
+    empty = initiative_report(
+        initiative=call["initiative"], dimension=Dimension.INITIATIVE, period=past
+    )
     assert empty.rows == []
     assert empty.totals["issued"] == D("0.00")
     assert empty.totals["redemptions"] == 0
 
     today = Period(start=timezone.localdate(), end=timezone.localdate())
-    same = call_report(initiative=call["initiative"], dimension=Dimension.CALL, period=today)
+    same = initiative_report(
+        initiative=call["initiative"], dimension=Dimension.INITIATIVE, period=today
+    )
     assert same.totals["redeemed"] == D("140.00")
 
 
 def test_a_municipal_report_counts_only_the_users_residents(call):
-    report = call_report(
+    report = initiative_report(
         initiative=call["initiative"],
         dimension=Dimension.SHOP,
         municipality_ids=frozenset([call["b"].pk]),
@@ -335,7 +337,7 @@ def test_bad_input_is_a_form_error_not_a_500(agency_client, call):
     assert response.context["report"] is None
 
     response = agency_client.get(
-        report_url(initiative="abc", dimension=Dimension.CALL, formato="pdf")
+        report_url(initiative="abc", dimension=Dimension.INITIATIVE, formato="pdf")
     )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
@@ -405,7 +407,7 @@ def test_a_municipal_user_of_b_cannot_get_the_report_of_a_call_of_a(client, call
 
     for formato in ("", "csv", "xlsx", "pdf"):
         response = client.get(
-            report_url(initiative=only_a.pk, dimension=Dimension.CALL, formato=formato)
+            report_url(initiative=only_a.pk, dimension=Dimension.INITIATIVE, formato=formato)
         )
         assert response.status_code in (200, 403)
         assert response["Content-Type"].startswith("text/html")
@@ -438,7 +440,7 @@ def test_staff_without_a_reporting_role_are_refused(client, call):
 def test_draft_calls_are_reported_too_for_the_agency(agency_client, call):
     Initiative.objects.filter(pk=call["initiative"].pk).update(status=Initiative.Status.DRAFT)
     response = agency_client.get(
-        report_url(initiative=call["initiative"].pk, dimension=Dimension.CALL)
+        report_url(initiative=call["initiative"].pk, dimension=Dimension.INITIATIVE)
     )
     assert response.context["report"].totals["issued"] == D("300.00")
 

@@ -22,15 +22,15 @@ from core.sepa import NAMESPACE, validate_pain001
 from core.services.payments import payment_batch_export, payment_batch_release
 from merchants.services import Till, voucher_redeem
 from merchants.settlements import merchant_payment_batch_prepare, settlements_run
-from tests import factories
-from tests.vouchers.test_programme import applicant, open_call
-from vouchers.archive import ArchiveError, initiative_archive_zip
-from vouchers.archive_exports import (
+from reports.archive.build import initiative_archive_zip
+from reports.archive.exports import (
     archive_export_build,
     archive_export_download,
     archive_export_request,
-    archive_exports_purge,
 )
+from reports.archive.writer import ArchiveError
+from tests import factories
+from tests.vouchers.test_programme import applicant, open_call
 from vouchers.models import (
     ArchiveExport,
     Initiative,
@@ -45,6 +45,7 @@ from vouchers.services.applications import (
     application_reject,
     application_submit,
 )
+from vouchers.services.archive_exports import archive_exports_purge
 from vouchers.services.initiatives import initiative_close
 from vouchers.services.issuing import initiative_issue
 from vouchers.services.notifications import initiative_notify_outcomes
@@ -441,7 +442,7 @@ def test_an_unexpected_error_leaves_a_failed_export_and_no_file(monkeypatch, tmp
     def broken(**kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("vouchers.archive_exports.initiative_archive_zip", broken)
+    monkeypatch.setattr("reports.archive.exports.initiative_archive_zip", broken)
     export = archive_export_build(export=export)
     assert export.status == ArchiveExport.Status.FAILED
     assert "errore imprevisto" in export.error

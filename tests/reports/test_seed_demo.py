@@ -20,7 +20,7 @@ from stdnum.it import codicefiscale
 from core.models import Contribution, Membership, Organization, Role
 from core.selectors import unbalanced_journals
 from core.uploads import checked_upload
-from merchants import demo
+from reports.demo import data as demo
 from vouchers.codes import ALPHABET, normalize_code
 from vouchers.models import (
     Application,

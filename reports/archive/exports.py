@@ -14,20 +14,21 @@ import secrets
 import tempfile
 from datetime import datetime, timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from vouchers.archive import ARCHIVABLE_STATUSES, COPY_BLOCK, ArchiveError, initiative_archive_zip
+from reports.archive.build import initiative_archive_zip
+from reports.archive.writer import ARCHIVABLE_STATUSES, COPY_BLOCK, ArchiveError
 from vouchers.models import ArchiveExport, Initiative, archive_export_path
+from vouchers.services.archive_exports import ACTIVE_STATUSES, archive_exports_expire
 
 logger = logging.getLogger(__name__)
-
-ACTIVE_STATUSES = (ArchiveExport.Status.QUEUED, ArchiveExport.Status.RUNNING)
 
 
 class ArchiveExportError(ArchiveError):
@@ -55,8 +56,6 @@ def _stale_before(now: datetime) -> datetime:
 
 def archive_export_request(*, initiative: Initiative, by) -> ArchiveExport:
     """Queue the preparation of a closed call's archive, or return the one already on its way."""
-    from vouchers.tasks import archive_export_build as build_task
-
     now = timezone.now()
     with transaction.atomic():
         initiative = Initiative.objects.select_for_update().get(pk=initiative.pk)
@@ -76,7 +75,7 @@ def archive_export_request(*, initiative: Initiative, by) -> ArchiveExport:
         export = ArchiveExport.objects.create(
             initiative=initiative, requested_by=by, created_at=now
         )
-        transaction.on_commit(lambda: build_task.delay(export.pk))
+        transaction.on_commit(lambda: archive_export_build_task.delay(export.pk))
     return export
 
 
@@ -162,37 +161,9 @@ def archive_export_download(*, export: ArchiveExport, by) -> ArchiveExport:
     return export
 
 
-def _delete_files_on_commit(names: list[str]) -> None:
-    def delete() -> None:
-        for name in names:
-            try:
-                default_storage.delete(name)
-            except OSError:  # the row no longer points at it: log and go on
-                logger.exception("Could not delete the archive file %s", name)
-
-    if names:
-        transaction.on_commit(delete)
-
-
-def _expire_ready(exports: QuerySet[ArchiveExport]) -> int:
-    """Mark the ready ones of these exports as gone and delete their files once that is
-    committed; return how many."""
-    with transaction.atomic():
-        ready = dict(
-            exports.filter(status=ArchiveExport.Status.DONE)
-            .select_for_update()
-            .values_list("pk", "file")
-        )
-        ArchiveExport.objects.filter(pk__in=list(ready)).update(
-            status=ArchiveExport.Status.EXPIRED, file="", expires_at=timezone.now()
-        )
-        _delete_files_on_commit([name for name in ready.values() if name])
-    return len(ready)
-
-
 def archive_export_discard(*, export: ArchiveExport) -> ArchiveExport:
     """Delete a ready archive's file before its time (staff have what they needed)."""
-    if not _expire_ready(ArchiveExport.objects.filter(pk=export.pk)):
+    if not archive_exports_expire(exports=ArchiveExport.objects.filter(pk=export.pk)):
         export.refresh_from_db()
         if export.status in ACTIVE_STATUSES:
             raise ArchiveExportError("not_ready")
@@ -201,11 +172,11 @@ def archive_export_discard(*, export: ArchiveExport) -> ArchiveExport:
     return export
 
 
-def archive_exports_purge(*, now: datetime | None = None) -> int:
-    """Delete the files of the archives whose days are over; return how many."""
-    return _expire_ready(ArchiveExport.objects.filter(expires_at__lte=now or timezone.now()))
+@shared_task(name="vouchers.tasks.archive_export_build", acks_late=True)
+def archive_export_build_task(export_id: int) -> str:
+    """Write a call's archive ZIP asked for in the admin; return the export's status.
 
-
-def initiative_archives_delete(*, initiative: Initiative) -> int:
-    """Delete the ready archives of a call now (its personal data are being anonymised)."""
-    return _expire_ready(ArchiveExport.objects.filter(initiative=initiative))
+    Beside the service that queues it (``archive_export_request``); the workers import this
+    module through ``CELERY_IMPORTS``.
+    """
+    return archive_export_build(export=ArchiveExport(pk=export_id)).status

@@ -1,4 +1,9 @@
-"""The archive of a call in the admin: its ZIP, prepared in the background, and its retention."""
+"""The archive of a call in the admin: its ZIP, prepared in the background, and its retention.
+
+The call's page gets its archive button and its «Archivio e conservazione» tab here: this
+app registers the call's admin again, as the one ``vouchers`` and ``merchants`` registered
+with the archive mixed in, so that ``vouchers`` never imports the reports.
+"""
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -15,6 +20,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
+import merchants.admin  # noqa: F401 (the call's admin as the shops complete it, registered first)
 from core.admin.toolkit import (
     ConfirmForm,
     LedgerReadOnlyMixin,
@@ -24,20 +30,20 @@ from core.admin.toolkit import (
     is_confirmed,
 )
 from core.errors import DomainError
+from reports.archive.exports import (
+    archive_export_discard,
+    archive_export_download,
+    archive_export_request,
+)
+from reports.archive.writer import ARCHIVABLE_STATUSES
 from vouchers.admin.phases import InitiativeActionsBase
 from vouchers.admin.scoping import (
     ScopedAdminMixin,
     ScopedRelatedDropdownFilter,
     visible_initiatives,
 )
-from vouchers.archive import ARCHIVABLE_STATUSES
-from vouchers.archive_exports import (
-    ACTIVE_STATUSES,
-    archive_export_discard,
-    archive_export_download,
-    archive_export_request,
-)
 from vouchers.models import ArchiveExport, Initiative
+from vouchers.services.archive_exports import ACTIVE_STATUSES
 
 ARCHIVE_ACTION = "archive_prepare_detail"
 RETENTION_FIELDS = [
@@ -122,16 +128,18 @@ class InitiativeArchiveMixin(InitiativeActionsBase):
             return form
         default = Initiative._meta.get_field("retention_years").default
 
-        class RetentionForm(form):
-            def clean_retention_years(self):
-                value = self.cleaned_data.get("retention_years")
-                if value is None:
-                    return self.instance.retention_years or default
-                return value
+        def clean_retention_years(form_self):
+            value = form_self.cleaned_data.get("retention_years")
+            if value is None:
+                return form_self.instance.retention_years or default
+            return value
 
-        # Left empty, the term stays what it is (ten years for a new call).
-        RetentionForm.base_fields["retention_years"].required = False
-        return RetentionForm
+        # The form class is made for this request: changed in place, so that what the other
+        # mixins set on its fields stays. Left empty, the term stays what it is (ten years for
+        # a new call).
+        form.clean_retention_years = clean_retention_years
+        form.base_fields["retention_years"].required = False
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -206,6 +214,26 @@ class InitiativeArchiveMixin(InitiativeActionsBase):
                 messages.INFO,
             )
         return HttpResponseRedirect(change_url(export))
+
+
+def _with_archive_button(actions: list) -> list:
+    """The call's buttons with «Prepara l'archivio (ZIP)» right after «Archivia»."""
+    at = actions.index("archive_detail") + 1 if "archive_detail" in actions else len(actions)
+    return [*actions[:at], ARCHIVE_ACTION, *actions[at:]]
+
+
+# The call's admin as the apps below registered it: vouchers', with the shops' figures.
+RegisteredInitiativeAdmin = type(admin.site.get_model_admin(Initiative))
+
+
+class InitiativeArchiveAdmin(InitiativeArchiveMixin, RegisteredInitiativeAdmin):
+    """The call's admin with its archive: what staff see on the call's page."""
+
+    actions_detail = _with_archive_button(RegisteredInitiativeAdmin.actions_detail)
+
+
+admin.site.unregister(Initiative)
+admin.site.register(Initiative, InitiativeArchiveAdmin)
 
 
 # --- prepared archives ------------------------------------------------------------------

@@ -14,6 +14,8 @@ from core.services.payments import (
     payment_batch_mark_paid,
     payment_batch_release,
 )
+from reports.rendicontazione import funder_report, initiative_report
+from reports.report import Dimension
 from tests import factories
 from tests.vouchers.test_cash_transfer import ranked_cash_call
 from tests.vouchers.test_reimbursement_review import (
@@ -25,7 +27,6 @@ from tests.vouchers.test_reimbursement_review import (
     ranked,
 )
 from vouchers.models import Initiative
-from vouchers.reports import Dimension, call_report, funder_report
 from vouchers.services.beneficiary_payments import (
     beneficiary_payment_batch_prepare,
     initiative_transfer_matching,
@@ -97,7 +98,7 @@ def test_a_reimbursement_call_reports_what_was_approved_and_paid_as_the_ledger_s
     reimbursement_call,
 ):
     initiative, applications = reimbursement_call
-    report = call_report(initiative=initiative)
+    report = initiative_report(initiative=initiative)
     keys = [column.key for column in report.columns]
     assert keys == ["allocated", "reimbursements_approved", "reimbursements_paid"]
     (row,) = report.rows
@@ -111,7 +112,7 @@ def test_a_reimbursement_call_reports_what_was_approved_and_paid_as_the_ledger_s
 
 def test_a_cash_call_reports_what_was_granted_and_paid_as_the_ledger_says(cash_call):
     initiative, applications = cash_call
-    report = call_report(initiative=initiative)
+    report = initiative_report(initiative=initiative)
     keys = [column.key for column in report.columns]
     assert keys == ["allocated", "contributions_granted", "contributions_paid"]
     granted = granted_in_ledger(
@@ -129,7 +130,7 @@ def test_a_cash_call_reports_what_was_granted_and_paid_as_the_ledger_says(cash_c
 @pytest.mark.parametrize("dimension", [Dimension.MUNICIPALITY, Dimension.WEEK])
 def test_the_transfer_figures_add_up_by_municipality_and_by_week(reimbursement_call, dimension):
     initiative, _applications = reimbursement_call
-    report = call_report(initiative=initiative, dimension=dimension)
+    report = initiative_report(initiative=initiative, dimension=dimension)
     for key in ("reimbursements_approved", "reimbursements_paid"):
         assert sum((row.figures[key] for row in report.rows), D(0)) == report.totals[key]
     assert report.totals["reimbursements_paid"] == D("30.00")
@@ -138,10 +139,10 @@ def test_the_transfer_figures_add_up_by_municipality_and_by_week(reimbursement_c
 def test_a_municipal_user_counts_only_his_residents_transfers(reimbursement_call):
     initiative, applications = reimbursement_call
     town = applications[0].municipality
-    report = call_report(initiative=initiative, municipality_ids=frozenset({town.pk}))
+    report = initiative_report(initiative=initiative, municipality_ids=frozenset({town.pk}))
     residents = [a for a in applications if a.municipality_id == town.pk]
     assert report.totals["reimbursements_paid"] == paid_in_ledger(residents)
-    other = call_report(initiative=initiative, municipality_ids=frozenset({-1}))
+    other = initiative_report(initiative=initiative, municipality_ids=frozenset({-1}))
     assert other.totals["reimbursements_approved"] == D("0.00")
     assert other.totals["reimbursements_paid"] == D("0.00")
 

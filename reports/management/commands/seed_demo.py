@@ -11,19 +11,18 @@ from django.utils.translation import gettext as _
 
 from core.models import Role
 from core.money import format_euro
-from merchants.demo import (
+from merchants.models import Merchant, MerchantStaff
+from reports.demo.build import DemoConflict, seed_demo
+from reports.demo.data import (
     BENEFICIARY,
     CASHIER,
     MERCHANT_OWNER,
     STATES,
     SUPERUSER,
-    DemoConflict,
     demo_app_access,
-    demo_report,
-    demo_transfer_calls,
-    seed_demo,
 )
-from merchants.models import Merchant, MerchantStaff
+from reports.demo.summary import demo_report
+from reports.demo.transfers import demo_transfer_calls
 from vouchers.codes import group_code
 
 STATE_LABELS = {

@@ -1,4 +1,4 @@
-"""The admin's home page: the figures staff look at first, scoped to the user.
+"""The figures of the admin's home page, scoped to what a staff user may count.
 
 A fixed handful of aggregate queries, whatever the size of the tables: applications,
 decisions, vouchers and redemptions are each read once, grouped by call and municipality,
@@ -8,8 +8,8 @@ only: no person, no shop.
 
 At the scale of a large city those aggregates take seconds, so their result is kept in the
 cache for a few minutes per scope (the users who see the same rows share it), computed ahead
-by a periodic task for the agency and each municipality: the page says when the figures were
-computed and offers to compute them again.
+by a periodic task for the agency and each municipality: the page (``reports.admin.dashboard``)
+says when the figures were computed and offers to compute them again.
 """
 
 import json
@@ -21,42 +21,28 @@ from decimal import Decimal
 from django.core.cache import cache
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
-from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from core.days import start_of_day
 from core.models import Organization, Role
 from core.money import ZERO, format_euro
 from merchants.models import Merchant, Redemption, RefusedAttempt
-from vouchers.admin.scoping import request_scope, visible_applications, visible_vouchers
+from reports.shops import category_of_shops_per_initiative
 from vouchers.models import Application, Decision, Initiative, Voucher
-from vouchers.reports import category_of_shops_per_call
-from vouchers.selectors import (
-    StaffScope,
-    applications_for,
-    initiatives_financed_for,
-    vouchers_for,
-)
+from vouchers.selectors import StaffScope, applications_for, initiatives_financed_for, vouchers_for
 
 CHART_DAYS = 30
 TABLE_ROWS = 12
 TOP_SHOPS = 5
 # How long a scope's figures are reused before they are computed again; the periodic task
-# (merchants.tasks.refresh_dashboard_figures) computes the common scopes every five minutes.
+# (reports.tasks.refresh_dashboard_figures) computes the common scopes every five minutes.
 FIGURES_SECONDS = 10 * 60
 # The query parameter that asks for the figures computed now.
 REFRESH_PARAMETER = "aggiorna"
 
 
-def _changelist(model, **filters) -> str:
-    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    return f"{url}?{urlencode(filters)}" if filters else url
-
-
-def _euro(amount) -> str:
+def euro_text(amount) -> str:
     return format_euro(amount or ZERO).replace(" ", "\u00a0")
 
 
@@ -76,26 +62,30 @@ class DashboardScope:
         return queryset if scoped is None else queryset.filter(**{f"{lookup}__in": scoped})
 
 
-def dashboard_scope(request) -> DashboardScope:
-    from merchants.admin import visible_merchants
-
-    scope = request_scope(request)
-    if scope.everything:
+def dashboard_scope(*, user, staff: StaffScope) -> DashboardScope:
+    """The rows a staff user's dashboard adds up, from his scope (``staff_scope``)."""
+    if staff.everything:
         return DashboardScope(funder_only=False, applications=None, vouchers=None, merchants=None)
-    if scope.figures_only:
+    if staff.figures_only:
         # A funder or a fund manager: the calls his money finances, as totals only.
-        funded = initiatives_financed_for(scope=scope)
+        funded = initiatives_financed_for(scope=staff)
         return DashboardScope(
             funder_only=True,
             applications=Application.objects.filter(initiative__in=funded),
             vouchers=Voucher.objects.filter(initiative__in=funded),
             merchants=Merchant.objects.none(),
         )
+    # The shops serving his municipalities, as the shops' list shows them.
+    merchants = Merchant.objects.filter(
+        pk__in=Merchant.municipalities.through.objects.filter(
+            organization_id__in=staff.municipality_ids
+        ).values("merchant_id")
+    )
     return DashboardScope(
         funder_only=False,
-        applications=visible_applications(request),
-        vouchers=visible_vouchers(request),
-        merchants=visible_merchants(request),
+        applications=applications_for(user=user, scope=staff),
+        vouchers=vouchers_for(user=user, scope=staff),
+        merchants=merchants,
     )
 
 
@@ -243,7 +233,7 @@ def spending_per_category(redemptions: list[dict]) -> list[dict]:
     by_pair: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
     for row in redemptions:
         by_pair[(row["voucher__initiative_id"], row["merchant_id"])] += row["total"] or ZERO
-    chosen = category_of_shops_per_call(pairs=list(by_pair))
+    chosen = category_of_shops_per_initiative(pairs=list(by_pair))
     # Shops with no category under None, named in the reader's language when shown (the
     # figures are kept in the cache for everybody).
     totals: dict[str | None, Decimal] = defaultdict(lambda: ZERO)
@@ -381,10 +371,10 @@ MONEY_HEADERS = [
 def _money_cells(totals: Totals) -> list:
     return [
         _applications_cell(totals),
-        _euro(totals.allocated),
-        _euro(totals.issued),
-        _euro(totals.redeemed),
-        _euro(totals.expired),
+        euro_text(totals.allocated),
+        euro_text(totals.issued),
+        euro_text(totals.redeemed),
+        euro_text(totals.expired),
         _days(totals),
     ]
 
@@ -398,7 +388,7 @@ def _rows(groups: dict, limit: int = TABLE_ROWS) -> list:
     return ordered[:limit]
 
 
-def call_table(by_call: dict) -> dict:
+def initiative_table(by_call: dict) -> dict:
     statuses = dict(Initiative.Status.choices)
     return {
         "headers": [_("Bando"), _("Stato"), *MONEY_HEADERS],
@@ -416,7 +406,7 @@ def town_table(by_town: dict) -> dict:
     }
 
 
-def _chart(label: str, values: list, labels: list[str], color: str) -> str:
+def chart_data(label: str, values: list, labels: list[str], color: str) -> str:
     return json.dumps(
         {
             "labels": labels,
@@ -432,14 +422,6 @@ def _chart(label: str, values: list, labels: list[str], color: str) -> str:
             ],
         }
     )
-
-
-def _href(request, model, **filters) -> str | None:
-    """A link to a list, only for those who may open it."""
-    opts = model._meta
-    if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
-        return None
-    return _changelist(model, **filters)
 
 
 def compute_figures(scope: DashboardScope) -> dict:
@@ -459,9 +441,9 @@ def compute_figures(scope: DashboardScope) -> dict:
     }
 
 
-def scope_figures(request, scope: DashboardScope, *, refresh: bool = False) -> dict:
+def scope_figures(staff: StaffScope, scope: DashboardScope, *, refresh: bool = False) -> dict:
     """The figures of the user's scope, from the cache unless missing, old or ``refresh``."""
-    key = figures_cache_key(request_scope(request))
+    key = figures_cache_key(staff)
     found = None if refresh else cache.get(key)
     # The chart ends today: figures computed yesterday are computed again.
     if found is None or timezone.localdate(found["computed_at"]) != timezone.localdate():
@@ -470,12 +452,9 @@ def scope_figures(request, scope: DashboardScope, *, refresh: bool = False) -> d
     return found
 
 
-def dashboard_figures_refresh() -> int:
-    """Compute the figures of the agency, of each municipality's staff and of the calls list.
-
-    Run every few minutes, so that the first to open the page after the figures expire does
-    not wait for them. Returns how many scopes were computed.
-    """
+def dashboard_scopes_refresh() -> int:
+    """Compute the figures of the agency and of each municipality's staff; return how many
+    scopes were computed."""
     scopes = [
         StaffScope(user_id=None, everything=True, roles=frozenset(), municipality_ids=frozenset())
     ]
@@ -501,119 +480,4 @@ def dashboard_figures_refresh() -> int:
                 merchants=None,  # the shops' figures are read on each view, not kept
             )
         cache.set(figures_cache_key(staff), compute_figures(scope), FIGURES_SECONDS)
-    # The calls list's figures too.
-    from merchants.admin import call_redemption_figures
-    from vouchers.admin import call_voucher_figures
-
-    call_voucher_figures(refresh=True)
-    call_redemption_figures(refresh=True)
     return len(scopes)
-
-
-def dashboard_callback(request, context):
-    scope = dashboard_scope(request)
-    computed = scope_figures(request, scope, refresh=REFRESH_PARAMETER in request.GET)
-    figures = computed["figures"]
-    overall = figures["overall"]
-    to_decide = overall.applications[Application.Status.SUBMITTED]
-
-    kpis = [
-        {
-            "title": _("Domande da istruire"),
-            "icon": "inbox",
-            "value": to_decide,
-            "footer": ngettext(
-                "%(count)d domanda in tutto",
-                "%(count)d domande in tutto",
-                overall.applications_total,
-            )
-            % {"count": overall.applications_total},
-            "href": _href(request, Application, coda="da-istruire"),
-        },
-        {
-            "title": _("Buoni emessi"),
-            "icon": "qr_code_2",
-            "value": overall.vouchers,
-            "footer": _("%(amount)s in valore nominale") % {"amount": _euro(overall.issued)},
-            "href": _href(request, Voucher),
-        },
-        {
-            "title": _("Buoni attivi"),
-            "icon": "account_balance_wallet",
-            "value": overall.active,
-            "footer": _("%(amount)s ancora da spendere") % {"amount": _euro(overall.outstanding)},
-            "href": _href(request, Voucher, status__exact=Voucher.Status.ACTIVE),
-        },
-        {
-            "title": _("Speso nei negozi"),
-            "icon": "point_of_sale",
-            "value": format_euro(overall.redeemed),
-            "footer": ngettext("%(count)d utilizzo", "%(count)d utilizzi", overall.redemptions)
-            % {"count": overall.redemptions},
-            "href": _href(request, Redemption, status__exact=Redemption.Status.CONFIRMED),
-        },
-    ]
-    if not scope.funder_only:
-        merchants = merchant_figures(scope)
-        today = timezone.localdate()
-        kpis += [
-            {
-                "title": _("Negozi accreditati"),
-                "icon": "storefront",
-                "value": merchants["accredited"],
-                "footer": ngettext(
-                    "%(count)d richiesta da esaminare",
-                    "%(count)d richieste da esaminare",
-                    merchants["requested"],
-                )
-                % {"count": merchants["requested"]},
-                "href": _href(request, Merchant, status__exact=Merchant.Status.ACCREDITED),
-            },
-            {
-                "title": _("Tentativi rifiutati oggi"),
-                "icon": "block",
-                "value": refused_today(scope),
-                "footer": _("codici errati, buoni scaduti o revocati, negozi fuori circuito"),
-                "href": _href(request, RefusedAttempt, created_at_from=today.isoformat()),
-            },
-        ]
-        context["top_shops"] = {
-            "headers": [_("Negozio"), _("Speso"), _("Utilizzi")],
-            "rows": [
-                [row["merchant__name"], _euro(row["total"]), row["count"]]
-                for row in computed["top_shops"]
-            ],
-        }
-    context["kpis"] = kpis
-    context["figures"] = figures
-    context["call_table"] = call_table(figures["by_call"])
-    context["town_table"] = town_table(figures["by_town"])
-    context["more_calls"] = max(len(figures["by_call"]) - TABLE_ROWS, 0)
-    context["more_towns"] = max(len(figures["by_town"]) - TABLE_ROWS, 0)
-    context["category_table"] = {
-        "headers": [_("Categoria"), _("Speso")],
-        "rows": [
-            [row["name"] or _("Senza categoria"), _euro(row["total"])]
-            for row in computed["categories"]
-        ],
-    }
-    context["funder_only"] = scope.funder_only
-    context["figures_computed_at"] = computed["computed_at"]
-    context["figures_refresh_url"] = f"{reverse('admin:index')}?{REFRESH_PARAMETER}=1"
-
-    days = computed["days"]
-    labels = [row["day"].strftime("%d/%m") for row in days]
-    # Floats only for drawing the chart; every sum above stays a Decimal.
-    context["chart_amounts"] = _chart(
-        str(_("Speso (€)")),
-        [float(row["total"]) for row in days],
-        labels,
-        "var(--color-primary-600)",
-    )
-    context["chart_counts"] = _chart(
-        str(_("Utilizzi")), [row["count"] for row in days], labels, "var(--color-primary-400)"
-    )
-    context["chart_days"] = CHART_DAYS
-    # With nothing to draw the chart would span an axis from -1 to 1: say so in words instead.
-    context["chart_has_data"] = any(row["count"] for row in days)
-    return context

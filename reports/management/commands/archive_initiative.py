@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
-from vouchers.archive import initiative_archive_zip
+from reports.archive.build import initiative_archive_zip
 from vouchers.models import Initiative
 
 

@@ -1,0 +1,524 @@
+"""The demo's fixed data: organisations, people, calls, shops and staff, and the codes,
+keys, passwords and fiscal codes derived from them (the same on one installation every time)."""
+
+import base64
+import hashlib
+import hmac
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from schwifty import IBAN
+from stdnum import luhn
+from stdnum.it import codicefiscale
+
+from core.models import Organization, Role
+from merchants.models import Merchant
+from vouchers.codes import ALPHABET, CODE_LENGTH, group_code
+from vouchers.models import Beneficiary
+from vouchers.services.access import ACCESS_CODE_LENGTH
+
+AGENCY_NAME = "Agenzia Welfare Insieme"
+FUND_NAME = "Fondo welfare di comunità Bergamo-Seriate"
+
+# ISTAT codes: Bergamo 016024, Seriate 016198 (ISTAT's list of municipalities).
+MUNICIPALITIES = {
+    "bergamo": ("Comune di Bergamo", "016024", "protocollo@comune.bergamo.example.org"),
+    "seriate": ("Comune di Seriate", "016198", "protocollo@comune.seriate.example.org"),
+}
+
+FUNDERS = {
+    "regione": (
+        "Regione Lombardia",
+        Organization.FunderKind.REGIONAL,
+        "20000.00",
+        "Decreto regionale di riparto (esempio dimostrativo)",
+        90,
+    ),
+    "fondazione": (
+        "Fondazione della Comunità Bergamasca",
+        Organization.FunderKind.FOUNDATION,
+        "10000.00",
+        "Delibera del consiglio di amministrazione (esempio dimostrativo)",
+        60,
+    ),
+}
+
+THIRD_SECTOR_NAME = "Cooperativa sociale Il Sentiero"
+
+CATEGORIES = {
+    "alimentari": "Alimentari",
+    "farmacia": "Farmacia e parafarmacia",
+    "igiene-casa": "Igiene personale e della casa",
+    "cartoleria": "Cartoleria e libri scolastici",
+    "abbigliamento": "Abbigliamento",
+}
+
+# Codici catastali of the birthplaces used below.
+BERGAMO, SERIATE, MILANO, BRESCIA = "A794", "I628", "F205", "B157"
+NAPOLI, PALERMO, TORINO, ROMA = "F839", "G273", "L219", "H501"
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str
+    first_name: str
+    last_name: str
+    female: bool
+    birth_date: date
+    birthplace: str
+    municipality: str
+    email: str
+    phone: str
+
+
+def _person(
+    name: str, sex: str, born: str, birthplace: str, municipality: str, *, email=False, phone=""
+) -> Person:
+    first_name, last_name = name.split(" ", 1)
+    return Person(
+        key=last_name.lower(),
+        first_name=first_name,
+        last_name=last_name,
+        female=sex == "F",
+        birth_date=date.fromisoformat(born),
+        birthplace=birthplace,
+        municipality=municipality,
+        email=f"{first_name}.{last_name}@example.org".lower() if email else "",
+        phone=f"+39 {phone}" if phone else "",
+    )
+
+
+BENEFICIARIES = [
+    _person(
+        "Marco Locatelli", "M", "1979-04-18", BERGAMO, "bergamo", email=True, phone="347 1204581"
+    ),
+    _person("Giulia Rota", "F", "1986-09-03", BERGAMO, "bergamo", email=True),
+    _person("Giuseppe Bonfanti", "M", "1948-02-11", BERGAMO, "bergamo", phone="035 4102233"),
+    _person("Maria Pesenti", "F", "1945-12-24", BERGAMO, "bergamo", phone="035 2719045"),
+    _person(
+        "Francesca Gritti", "F", "1991-06-30", MILANO, "bergamo", email=True, phone="333 8041172"
+    ),
+    _person("Luca Carminati", "M", "1983-01-15", BERGAMO, "bergamo"),
+    _person("Anna Mazzoleni", "F", "1952-07-07", BERGAMO, "bergamo", phone="340 5560198"),
+    _person("Salvatore Esposito", "M", "1975-10-21", NAPOLI, "bergamo", phone="328 7743310"),
+    _person("Elena Ghisleni", "F", "1998-03-09", BERGAMO, "bergamo", email=True),
+    _person("Angelo Cortinovis", "M", "1950-05-28", BERGAMO, "bergamo"),
+    _person("Rosa Belotti", "F", "1968-11-02", BRESCIA, "bergamo", email=True),
+    _person("Alessandro Moretti", "M", "1974-08-29", ROMA, "bergamo", email=True),
+    _person("Paolo Brembilla", "M", "1977-08-14", SERIATE, "seriate", email=True),
+    _person(
+        "Chiara Previtali", "F", "1989-02-27", SERIATE, "seriate", email=True, phone="349 2186604"
+    ),
+    _person("Stefano Zanchi", "M", "1971-12-05", BERGAMO, "seriate", phone="338 6402257"),
+    _person("Laura Signorelli", "F", "1984-04-01", SERIATE, "seriate", email=True),
+    _person("Davide Pellegrini", "M", "1993-09-19", MILANO, "seriate"),
+    _person("Silvia Bonomi", "F", "1980-06-12", SERIATE, "seriate", phone="345 9027713"),
+    _person("Giovanni Lorenzi", "M", "1958-01-30", PALERMO, "seriate", phone="035 2948810"),
+    _person("Martina Facchinetti", "F", "1995-10-08", SERIATE, "seriate", email=True),
+    _person("Roberto Agazzi", "M", "1966-03-22", BERGAMO, "seriate"),
+    _person("Federica Bertocchi", "F", "1987-05-16", TORINO, "seriate", email=True),
+]
+
+# The beneficiary who can log in to the app.
+BENEFICIARY_LOGIN = ("beneficiario", "locatelli")
+
+
+@dataclass(frozen=True)
+class Call:
+    key: str
+    title: str
+    description: str
+    municipalities: tuple[str, ...]
+    categories: tuple[str, ...]
+    face_value: str
+    partial_allowed: bool
+    starts_in: int  # days from today
+    ends_in: int
+    budget: str
+    holders: tuple[str, ...] = ()
+    quantity: int = 1
+    published: bool = False  # a call still open to applications, with no vouchers yet
+
+
+CALLS = [
+    # The joint call of both municipalities: €100 spendable in several purchases.
+    Call(
+        key="spesa",
+        title="Buoni spesa solidali — Ambito Bergamo-Seriate",
+        description=(
+            "Un buono da 100 euro per famiglia, spendibile in più volte nei negozi del circuito "
+            "di Bergamo e Seriate per alimentari, farmacia e prodotti per la casa."
+        ),
+        municipalities=("bergamo", "seriate"),
+        categories=("alimentari", "farmacia", "igiene-casa"),
+        face_value="100.00",
+        partial_allowed=True,
+        starts_in=-30,
+        ends_in=150,
+        budget="2500.00",
+        holders=tuple(
+            "locatelli rota gritti carminati esposito ghisleni moretti "
+            "brembilla previtali zanchi signorelli pellegrini bonomi lorenzi".split()
+        ),
+    ),
+    # Fixed €25 buoni, four each, each spent whole.
+    Call(
+        key="farmacia",
+        title="Buoni farmacia per anziani — Comune di Bergamo",
+        description=(
+            "Quattro buoni da 25 euro a persona, ciascuno da spendere tutto in una volta "
+            "in farmacia."
+        ),
+        municipalities=("bergamo",),
+        categories=("farmacia",),
+        face_value="25.00",
+        partial_allowed=False,
+        starts_in=-15,
+        ends_in=165,
+        budget="800.00",
+        holders=("locatelli", "bonfanti", "pesenti", "mazzoleni", "cortinovis"),
+        quantity=4,
+    ),
+    # Its validity window is over: its vouchers are expired.
+    Call(
+        key="scuola",
+        title="Dote scuola — materiale scolastico",
+        description="Il bando dell'anno scolastico passato: i buoni non spesi sono scaduti.",
+        municipalities=("seriate",),
+        categories=("cartoleria",),
+        face_value="50.00",
+        partial_allowed=True,
+        starts_in=-200,
+        ends_in=-20,
+        budget="300.00",
+        holders=("facchinetti", "agazzi", "bertocchi"),
+    ),
+    # Issued already, spendable only from a future date.
+    Call(
+        key="libri",
+        title="Libri di testo per il nuovo anno scolastico",
+        description=(
+            "Buoni già assegnati, spendibili in cartoleria dall'inizio dell'anno scolastico."
+        ),
+        municipalities=("bergamo", "seriate"),
+        categories=("cartoleria",),
+        face_value="150.00",
+        partial_allowed=True,
+        starts_in=60,
+        ends_in=240,
+        budget="1500.00",
+        holders=("belotti", "moretti", "facchinetti"),
+    ),
+    # Published and open to applications, for the public page.
+    Call(
+        key="inverno",
+        title="Buoni spesa per l'inverno",
+        description="Domande aperte: un buono da 80 euro per famiglia, per la spesa d'inverno.",
+        municipalities=("bergamo", "seriate"),
+        categories=("alimentari", "igiene-casa"),
+        face_value="80.00",
+        partial_allowed=True,
+        starts_in=90,
+        ends_in=270,
+        budget="2000.00",
+        published=True,
+    ),
+]
+
+# (call, holder, which of the holder's vouchers, shop, amount or None for the whole, by device)
+REDEMPTIONS = [
+    ("spesa", "locatelli", 0, "alimentari", "32.40", False),
+    ("spesa", "gritti", 0, "farmacia", "12.50", True),
+    ("spesa", "previtali", 0, "alimentari", "45.00", False),
+    ("spesa", "previtali", 0, "farmacia", "20.30", False),
+    ("spesa", "pellegrini", 0, "minimarket", "20.00", False),
+    ("spesa", "esposito", 0, "alimentari", "60.00", False),
+    ("spesa", "esposito", 0, "farmacia", "40.00", True),
+    ("spesa", "zanchi", 0, "alimentari", "100.00", False),
+    ("spesa", "bonomi", 0, "alimentari", "15.60", False),
+    ("farmacia", "locatelli", 0, "farmacia", None, False),
+    ("farmacia", "bonfanti", 0, "farmacia", None, True),
+    ("farmacia", "bonfanti", 1, "farmacia", None, False),
+    ("farmacia", "mazzoleni", 0, "farmacia", None, False),
+]
+
+REVOCATIONS = [
+    ("spesa", "ghisleni", 0, "Trasferimento della residenza fuori dall'ambito"),
+    ("spesa", "bonomi", 0, "Requisiti ISEE non confermati dai controlli"),
+]
+
+EXPIRED_CALLS = ("scuola",)
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    first_name: str
+    last_name: str
+
+
+@dataclass(frozen=True)
+class Shop:
+    key: str
+    name: str
+    legal_name: str
+    company_number: str  # the first 7 digits of the partita IVA; 016 (Bergamo) and the check follow
+    bank_code: str  # ABI + CAB
+    account: str
+    street: str
+    postal_code: str
+    town: str
+    categories: tuple[str, ...]
+    municipalities: tuple[str, ...]
+    status: str
+    owner: Login
+    cashier: Login | None = None
+    reason: str = ""
+
+
+MERCHANTS = [
+    Shop(
+        key="alimentari",
+        name="Alimentari Da Gino",
+        legal_name="Da Gino di Gino Cattaneo",
+        company_number="0284531",
+        bank_code="0503411101",
+        account="000000004821",
+        street="Corso Roma 18",
+        postal_code="24068",
+        town="Seriate",
+        categories=("alimentari", "igiene-casa"),
+        municipalities=("seriate",),
+        status=Merchant.Status.ACCREDITED,
+        owner=Login("titolare.gino", "Gino", "Cattaneo"),
+        cashier=Login("cassa.gino", "Ilaria", "Cattaneo"),
+    ),
+    Shop(
+        key="farmacia",
+        name="Farmacia del Borgo",
+        legal_name="Farmacia del Borgo S.n.c.",
+        company_number="0319876",
+        bank_code="0306911100",
+        account="000000017733",
+        street="Via Borgo Palazzo 120",
+        postal_code="24125",
+        town="Bergamo",
+        categories=("farmacia", "igiene-casa"),
+        municipalities=("bergamo", "seriate"),
+        status=Merchant.Status.ACCREDITED,
+        owner=Login("titolare.farmacia", "Alberto", "Sonzogni"),
+        cashier=Login("cassa.farmacia", "Valentina", "Arnoldi"),
+    ),
+    # Accredited, but it sells what no call pays for: outside every circuit.
+    Shop(
+        key="boutique",
+        name="Boutique Mariani",
+        legal_name="Mariani Abbigliamento S.r.l.",
+        company_number="0342210",
+        bank_code="0200811100",
+        account="000000052190",
+        street="Via XX Settembre 61",
+        postal_code="24122",
+        town="Bergamo",
+        categories=("abbigliamento",),
+        municipalities=("bergamo",),
+        status=Merchant.Status.ACCREDITED,
+        owner=Login("titolare.mariani", "Carla", "Mariani"),
+        cashier=Login("cassa.mariani", "Simone", "Gamba"),
+    ),
+    # In the circuit until its suspension; it took one voucher before.
+    Shop(
+        key="minimarket",
+        name="Minimarket Stazione",
+        legal_name="Minimarket Stazione di Luigi Testa",
+        company_number="0357764",
+        bank_code="0889911100",
+        account="000000008812",
+        street="Piazzale Marconi 3",
+        postal_code="24122",
+        town="Bergamo",
+        categories=("alimentari",),
+        municipalities=("bergamo",),
+        status=Merchant.Status.SUSPENDED,
+        owner=Login("titolare.minimarket", "Luigi", "Testa"),
+        cashier=Login("cassa.minimarket", "Omar", "Testa"),
+        reason="Verifica in corso: scontrini non corrispondenti agli utilizzi",
+    ),
+    Shop(
+        key="cartoleria",
+        name="Cartoleria Il Quaderno",
+        legal_name="Il Quaderno di Monica Ferrari",
+        company_number="0366120",
+        bank_code="0503411101",
+        account="000000033107",
+        street="Via Italia 24",
+        postal_code="24068",
+        town="Seriate",
+        categories=("cartoleria",),
+        municipalities=("seriate",),
+        status=Merchant.Status.REQUESTED,
+        owner=Login("titolare.quaderno", "Monica", "Ferrari"),
+    ),
+    Shop(
+        key="tabaccheria",
+        name="Bar Tabacchi Centrale",
+        legal_name="Bar Centrale di Fabio Ruggeri",
+        company_number="0371459",
+        bank_code="0306911100",
+        account="000000061324",
+        street="Via Tasso 12",
+        postal_code="24121",
+        town="Bergamo",
+        categories=(),
+        municipalities=("bergamo",),
+        status=Merchant.Status.REJECTED,
+        owner=Login("titolare.tabacchi", "Fabio", "Ruggeri"),
+        reason="Attività prevalente non ammessa dai bandi: tabacchi e giochi",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Staff:
+    username: str
+    first_name: str
+    last_name: str
+    role: str  # a core.models.Role, or SUPERUSER
+    organization: str  # "agency", a municipality, a funder key or "third_sector"
+
+
+SUPERUSER = "superuser"
+BENEFICIARY = "beneficiary"
+MERCHANT_OWNER = "merchant_owner"
+CASHIER = "cashier"
+
+STAFF = [
+    Staff("admin", "Amministratore", "Demo", SUPERUSER, ""),
+    Staff("agenzia", "Roberta", "Colombo", Role.AGENCY_ADMIN, "agency"),
+    Staff("responsabile", "Paola", "Invernizzi", Role.PROGRAMME_MANAGER, "bergamo"),
+    Staff("sportello", "Giorgio", "Valsecchi", Role.DESK_OPERATOR, "bergamo"),
+    Staff("sportello.seriate", "Sara", "Pagnoncelli", Role.DESK_OPERATOR, "seriate"),
+    Staff("convalida", "Enrico", "Ravasio", Role.VALIDATOR, "bergamo"),
+    Staff("tutor", "Lucia", "Vitali", Role.TUTOR, "third_sector"),
+    Staff("fondo", "Andrea", "Bonacina", Role.FUND_MANAGER, "agency"),
+    Staff("finanziatore", "Cristina", "Milesi", Role.FUNDER, "fondazione"),
+]
+
+STATES = ("active", "partly_spent", "exhausted", "expired", "not_yet_valid", "revoked")
+
+
+# Derived values: codes, keys, passwords, fiscal codes ---------------------------------------
+
+
+def _derive(label: str) -> bytes:
+    return hmac.new(settings.SECRET_KEY.encode(), label.encode(), hashlib.sha256).digest()
+
+
+def demo_voucher_code(number: int) -> str:
+    """Return the ``number``-th demo voucher code: 100 bits of HMAC in Crockford base32."""
+    bits = 5 * CODE_LENGTH
+    value = int.from_bytes(_derive(f"demo:voucher:{number}"), "big") >> (256 - bits)
+    return "".join(ALPHABET[(value >> shift) & 31] for shift in range(bits - 5, -1, -5))
+
+
+def demo_device_key(number: int) -> str:
+    """Return the raw device key of the ``number``-th demo shop."""
+    digest = _derive(f"demo:device:{number}")
+    return "bc_" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def demo_access_code() -> str:
+    """Return the printed access code of the beneficiary who logs in to the app."""
+    value = int.from_bytes(_derive("demo:access-code"), "big")
+    code = "".join(ALPHABET[(value >> (5 * i)) & 31] for i in range(ACCESS_CODE_LENGTH))
+    return group_code(code, size=4)
+
+
+def demo_password(username: str) -> str:
+    return f"demo-{username}"
+
+
+def demo_voucher_total() -> int:
+    return sum(len(call.holders) * call.quantity for call in CALLS)
+
+
+def demo_voucher_codes() -> list[str]:
+    """Every demo code, in the order they are issued."""
+    return [demo_voucher_code(n) for n in range(demo_voucher_total())]
+
+
+def _letters(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain.upper() if "A" <= ch <= "Z")
+
+
+def _name_code(text: str, *, first_name: bool) -> str:
+    letters = _letters(text)
+    consonants = [ch for ch in letters if ch not in "AEIOU"]
+    vowels = [ch for ch in letters if ch in "AEIOU"]
+    if first_name and len(consonants) >= 4:
+        return consonants[0] + consonants[2] + consonants[3]
+    return "".join(consonants + vowels + ["X", "X", "X"])[:3]
+
+
+def fiscal_code(
+    *, first_name: str, last_name: str, female: bool, birth_date: date, birthplace: str
+) -> str:
+    """Return the codice fiscale of a person (without omocodia), with its check letter."""
+    body = (
+        _name_code(last_name, first_name=False)
+        + _name_code(first_name, first_name=True)
+        + f"{birth_date.year % 100:02d}"
+        + "ABCDEHLMPRST"[birth_date.month - 1]
+        + f"{birth_date.day + (40 if female else 0):02d}"
+        + birthplace
+    )
+    return body + codicefiscale.calc_check_digit(body)
+
+
+def person_fiscal_code(person: Person) -> str:
+    return fiscal_code(
+        first_name=person.first_name,
+        last_name=person.last_name,
+        female=person.female,
+        birth_date=person.birth_date,
+        birthplace=person.birthplace,
+    )
+
+
+def shop_vat_number(shop: Shop) -> str:
+    body = f"{shop.company_number}016"
+    return body + luhn.calc_check_digit(body)
+
+
+def shop_iban(shop: Shop) -> str:
+    return IBAN.generate("IT", bank_code=shop.bank_code, account_code=shop.account).compact
+
+
+def demo_usernames() -> list[str]:
+    names = [staff.username for staff in STAFF] + [BENEFICIARY_LOGIN[0]]
+    for shop in MERCHANTS:
+        names.append(shop.owner.username)
+        if shop.cashier:
+            names.append(shop.cashier.username)
+    return names
+
+
+def demo_app_access() -> dict | None:
+    """How the demo beneficiary logs in to the app: fiscal code and printed access code."""
+    holder = next(p for p in BENEFICIARIES if p.key == BENEFICIARY_LOGIN[1])
+    fiscal_code = person_fiscal_code(holder)
+    if (
+        not Beneficiary.objects.filter(fiscal_code=fiscal_code)
+        .exclude(access_code_hash="")
+        .exists()
+    ):
+        return None
+    return {
+        "name": f"{holder.first_name} {holder.last_name}",
+        "fiscal_code": fiscal_code,
+        "access_code": demo_access_code(),
+        "email": holder.email,
+    }
