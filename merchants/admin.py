@@ -64,14 +64,11 @@ from merchants.models import (
     RefusedAttempt,
     Settlement,
 )
-from merchants.selectors import merchant_payable
-from merchants.services import device_key_create, device_key_revoke, merchant_set_status
-from merchants.settlements import (
-    merchant_payment_batch_prepare,
-    merchants_to_settle,
-    settlement_statement_pdf,
-    settlements_run,
-)
+from merchants.selectors import merchant_payable, merchants_to_settle
+from merchants.services.accreditation import merchant_set_status
+from merchants.services.devices import device_key_create, device_key_revoke
+from merchants.services.settlements import merchant_payment_batch_prepare, settlements_run
+from merchants.statements import settlement_statement_pdf
 from vouchers import admin as vouchers_admin
 from vouchers.admin.exports import ExportAdminMixin, ListResource
 from vouchers.admin.scoping import (

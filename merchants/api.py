@@ -20,7 +20,7 @@ from core.api import ErrorSerializer, error_response
 from core.client_address import client_ip
 from core.days import OUT_OF_RANGE, day_in_range
 from core.rate_limits import Counter, attempt_count, limit_reached
-from merchants import selectors, services
+from merchants import selectors
 from merchants.authentication import DevicePrincipal
 from merchants.errors import RedemptionError
 from merchants.models import MerchantStaff, Redemption, RefusedAttempt
@@ -34,6 +34,13 @@ from merchants.serializers import (
     VoucherCheckInputSerializer,
     VoucherCheckOutputSerializer,
 )
+from merchants.services.redemption import (
+    idempotency_key_resolve,
+    voucher_redeem,
+    voucher_usability_error,
+)
+from merchants.services.tills import Till, parse_code, refused_attempt_record, till_guard
+from merchants.services.voids import redemption_void
 from vouchers.models import Voucher
 
 logger = logging.getLogger(__name__)
@@ -71,20 +78,20 @@ AUTH_ERRORS = {
 }
 
 
-def till_for(request: Request) -> services.Till:
+def till_for(request: Request) -> Till:
     """Return the till making the request, or refuse a user who is no shop's staff."""
     if isinstance(request.user, DevicePrincipal):
-        return services.Till(merchant=request.user.merchant, device=request.user.device)
+        return Till(merchant=request.user.merchant, device=request.user.device)
     staff = MerchantStaff.objects.select_related("merchant").filter(user_id=request.user.pk).first()
     if staff is None:
         raise RedemptionError(
             "not_a_merchant", message=_("Questo utente non lavora per un negozio del circuito.")
         )
-    return services.Till(merchant=staff.merchant, user=request.user, role=staff.role)
+    return Till(merchant=staff.merchant, user=request.user, role=staff.role)
 
 
 def refuse(request, till, action, error, code="", amount=None) -> Response:
-    services.refused_attempt_record(
+    refused_attempt_record(
         till=till,
         action=action,
         error=error,
@@ -127,7 +134,7 @@ class UnknownCodeWindow:
         return str(max(math.ceil(self.remaining), 1))
 
 
-def unknown_code_window(request: Request, till: services.Till) -> UnknownCodeWindow:
+def unknown_code_window(request: Request, till: Till) -> UnknownCodeWindow:
     seconds = max(settings.VOUCHER_UNKNOWN_CODE_WINDOW_SECONDS, 1)
     now = throttle_clock()
     window = int(now // seconds)
@@ -144,7 +151,7 @@ def unknown_code_window(request: Request, till: services.Till) -> UnknownCodeWin
     return UnknownCodeWindow(limits=limits, seconds=seconds, remaining=(window + 1) * seconds - now)
 
 
-def unknown_code_throttle(request: Request, till: services.Till) -> Response | None:
+def unknown_code_throttle(request: Request, till: Till) -> Response | None:
     """Refuse a till or an address that sent too many unknown codes in this window."""
     current = unknown_code_window(request, till)
     # A cache outage must not stop the tills: without counters nothing is throttled.
@@ -162,7 +169,7 @@ _recently_clean: dict[tuple[str, ...], float] = {}
 RECENTLY_CLEAN_SIZE = 10_000
 
 
-def unknown_code_throttle_recent(request: Request, till: services.Till) -> Response | None:
+def unknown_code_throttle_recent(request: Request, till: Till) -> Response | None:
     """``unknown_code_throttle`` for a till's sale, sparing the cache a read for a till
     found under its limits less than ``VOUCHER_THROTTLE_CLEAN_SECONDS`` ago."""
     seconds = settings.VOUCHER_THROTTLE_CLEAN_SECONDS
@@ -180,7 +187,7 @@ def unknown_code_throttle_recent(request: Request, till: services.Till) -> Respo
     return refusal
 
 
-def unknown_code_count(request: Request, till: services.Till) -> None:
+def unknown_code_count(request: Request, till: Till) -> None:
     """Count one unknown code against the till and against its address."""
     # This process's tills are checked afresh from now on.
     _recently_clean.clear()
@@ -219,8 +226,8 @@ class VoucherCheckApi(APIView):
         serializer.is_valid(raise_exception=True)
         raw_code = serializer.validated_data["code"]
         try:
-            services.till_guard(till=till)
-            code = services.parse_code(raw_code)
+            till_guard(till=till)
+            code = parse_code(raw_code)
             voucher = (
                 Voucher.objects.select_related("beneficiary", "initiative")
                 .filter(code=code)
@@ -230,10 +237,10 @@ class VoucherCheckApi(APIView):
                 raise RedemptionError("voucher_not_found")
         except RedemptionError as error:
             return refuse(request, till, RefusedAttempt.Action.CHECK, error, raw_code)
-        reason = services.voucher_usability_error(voucher=voucher, merchant=till.merchant)
+        reason = voucher_usability_error(voucher=voucher, merchant=till.merchant)
         if reason is not None:
             reason.voucher = voucher
-            services.refused_attempt_record(
+            refused_attempt_record(
                 till=till,
                 action=RefusedAttempt.Action.CHECK,
                 error=reason,
@@ -323,7 +330,7 @@ class RedemptionListCreateApi(APIView):
         code = serializer.validated_data["code"]
         amount = serializer.validated_data.get("amount")
         try:
-            result = services.voucher_redeem(
+            result = voucher_redeem(
                 till=till,
                 code=code,
                 amount=amount,
@@ -434,7 +441,7 @@ class RedemptionVoidApi(APIView):
     def post(self, request: Request, redemption_id: int) -> Response:
         till = till_for(request)
         try:
-            redemption = services.redemption_void(till=till, redemption_id=redemption_id)
+            redemption = redemption_void(till=till, redemption_id=redemption_id)
         except RedemptionError as error:
             return refuse(request, till, RefusedAttempt.Action.VOID, error)
         redemption = Redemption.objects.select_related("voucher__beneficiary").get(pk=redemption.pk)
@@ -481,7 +488,7 @@ class RedemptionLookupApi(APIView):
         )
         if not serializer.is_valid():
             raise RedemptionError("idempotency_key_missing")
-        redemption = services.idempotency_key_resolve(
+        redemption = idempotency_key_resolve(
             till=till, key=serializer.validated_data["idempotency_key"]
         )
         if redemption is None:

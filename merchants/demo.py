@@ -31,12 +31,10 @@ from core.roles import membership_grant
 from core.services import contribution_record
 from merchants.models import DeviceKey, Merchant, MerchantStaff, hash_device_key
 from merchants.selectors import merchant_in_circuit
-from merchants.services import (
-    Till,
-    device_key_create,
-    merchant_set_status,
-    voucher_redeem,
-)
+from merchants.services.accreditation import merchant_set_status
+from merchants.services.devices import device_key_create
+from merchants.services.redemption import voucher_redeem
+from merchants.services.tills import Till
 from vouchers.access import ACCESS_CODE_LENGTH, access_code_issue
 from vouchers.codes import ALPHABET, CODE_LENGTH, group_code
 from vouchers.funding import attribution_refresh_all, initiative_funding_assign

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 from core.client_address import client_ip
 from core.errors import DomainError
 from core.rate_limits import Counter, attempt_count, counter_key, limit_reached
-from merchants.accreditation import AccreditationRequest, merchant_request_accreditation
 from merchants.models import Redemption
 from merchants.selectors import circuit_merchants
+from merchants.services.accreditation import AccreditationRequest, merchant_request_accreditation
 from pwa.forms import (
     MEMBER_ROWS,
     AccessCodeForm,

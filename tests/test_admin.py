@@ -19,15 +19,11 @@ from core.otp import otp_backup_codes_renew
 from core.selectors import fund_balance
 from merchants.errors import RedemptionError
 from merchants.models import DeviceKey, Merchant, Redemption, RefusedAttempt, hash_device_key
-from merchants.schedules import schedules_install
-from merchants.services import (
-    Till,
-    device_key_create,
-    refused_attempt_record,
-    settlement_create,
-    voucher_redeem,
-)
-from merchants.settlements import merchant_payment_batch_prepare
+from merchants.services.devices import device_key_create
+from merchants.services.redemption import voucher_redeem
+from merchants.services.schedules import schedules_install
+from merchants.services.settlements import merchant_payment_batch_prepare, settlement_create
+from merchants.services.tills import Till, refused_attempt_record
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
 from tests.vouchers.test_reimbursement_review import add_claim_and_transfer

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 
 from core.models import Role
 from merchants.models import DeviceKey, IdempotencyRecord, MerchantStaff, Redemption, RefusedAttempt
-from merchants.services import device_key_revoke
+from merchants.services.devices import device_key_revoke
 from tests.matrix_fixtures import (
     BENEFICIARY,
     CASHIER,

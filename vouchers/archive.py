@@ -788,7 +788,7 @@ def _reports(writer: _ArchiveWriter, initiative: Initiative) -> None:
 
 
 def _write_sections(writer: _ArchiveWriter, initiative: Initiative) -> None:
-    from merchants.settlements import settlement_statement_pdf
+    from merchants.statements import settlement_statement_pdf
 
     Settlement = _model("Settlement")
 

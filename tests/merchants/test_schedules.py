@@ -17,15 +17,14 @@ from core.models import Organization, Role
 from core.roles import membership_grant
 from core.selectors import account_balance, money_sum, unbalanced_journals
 from merchants.models import Merchant, Redemption, Settlement
-from merchants.schedules import (
-    DEFAULT_SCHEDULES,
-    due_settlements_run,
+from merchants.selectors import (
     merchant_settlement_is_due,
     merchants_due_for_settlement,
     scheduled_cutoff,
-    schedules_install,
 )
-from merchants.services import Till, voucher_redeem
+from merchants.services.redemption import voucher_redeem
+from merchants.services.schedules import DEFAULT_SCHEDULES, due_settlements_run, schedules_install
+from merchants.services.tills import Till
 from merchants.tasks import settle_due_merchants
 from tests import factories
 from vouchers.models import Voucher

@@ -20,8 +20,9 @@ from lxml import etree
 
 from core.payments import payment_batch_export, payment_batch_release
 from core.sepa import NAMESPACE, validate_pain001
-from merchants.services import Till, voucher_redeem
-from merchants.settlements import merchant_payment_batch_prepare, settlements_run
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import merchant_payment_batch_prepare, settlements_run
+from merchants.services.tills import Till
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
 from vouchers import programme

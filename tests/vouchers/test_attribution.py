@@ -14,7 +14,8 @@ from core.models import Journal, Organization
 from core.money import format_euro
 from core.selectors import fund_balance
 from core.services import FundError, contribution_record
-from merchants.services import redemption_void, voucher_redeem
+from merchants.services.redemption import voucher_redeem
+from merchants.services.voids import redemption_void
 from tests import factories
 from vouchers.funding import (
     FundingError,

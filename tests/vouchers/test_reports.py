@@ -24,8 +24,10 @@ from core.models import Contribution, Organization, Role
 from core.payments import payment_batch_export, payment_batch_mark_paid, payment_batch_release
 from core.roles import membership_grant
 from merchants.models import Merchant, Redemption
-from merchants.services import Till, redemption_void, settlement_create, voucher_redeem
-from merchants.settlements import merchant_payment_batch_prepare
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import merchant_payment_batch_prepare, settlement_create
+from merchants.services.tills import Till
+from merchants.services.voids import redemption_void
 from tests import factories
 from vouchers.models import Initiative, Voucher
 from vouchers.reports import (

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 from django_celery_beat.models import PeriodicTask
 
-from merchants.schedules import DEFAULT_SCHEDULES, schedules_install
+from merchants.services.schedules import DEFAULT_SCHEDULES, schedules_install
 
 
 class Command(BaseCommand):

@@ -7,47 +7,15 @@ nothing more.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from merchants.models import Merchant, Settlement
-from merchants.settlements import settlements_run
-
-# --- Reads -----------------------------------------------------------------------------------
-
-
-def merchant_settlement_is_due(merchant: Merchant, *, day: date) -> bool:
-    """Whether the scheduled run of ``day`` settles this shop."""
-    frequency = merchant.settlement_frequency
-    if frequency == Merchant.SettlementFrequency.DAILY:
-        return True
-    if frequency == Merchant.SettlementFrequency.WEEKLY:
-        return merchant.settlement_weekday == day.weekday()
-    return False
-
-
-def merchants_due_for_settlement(*, day: date) -> QuerySet[Merchant]:
-    """Shops whose frequency makes the scheduled run of ``day`` settle them."""
-    return Merchant.objects.filter(
-        Q(settlement_frequency=Merchant.SettlementFrequency.DAILY)
-        | Q(
-            settlement_frequency=Merchant.SettlementFrequency.WEEKLY,
-            settlement_weekday=day.weekday(),
-        )
-    ).order_by("pk")
-
-
-def scheduled_cutoff(day: date) -> datetime:
-    """The last moment a scheduled run of ``day`` settles: the end of the day before."""
-    start = timezone.make_aware(datetime.combine(day, time.min))
-    return start - timedelta(microseconds=1)
-
-
-# --- Writes ----------------------------------------------------------------------------------
+from merchants.models import Settlement
+from merchants.selectors import merchants_due_for_settlement, scheduled_cutoff
+from merchants.services.settlements import settlements_run
 
 
 def due_settlements_run(
@@ -78,6 +46,7 @@ class DefaultSchedule:
 
 
 ROME = "Europe/Rome"
+
 
 # Names are the keys: install_schedules finds its rows by them and leaves others alone.
 DEFAULT_SCHEDULES = (
