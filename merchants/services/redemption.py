@@ -1,4 +1,35 @@
-"""A voucher spent at a shop, exactly once per Idempotency-Key, and the look-up of a key."""
+"""A voucher spent at a shop, exactly once per Idempotency-Key, and the look-up of a key.
+
+The rules of a redemption, in the order they are applied. Two paths apply them: on SQLite
+``_redeem_with_orm`` and ``_redeem_locked`` through the ORM, on PostgreSQL the database function
+``bc_voucher_redeem`` (``merchants/sql/voucher_redeem.sql``) in one round trip. Both cite these
+numbers; ``tests/merchants/test_redeem_function.py`` holds them to the same answers and rows.
+
+R1. A till's device key revoked since the caller authenticated it (the fast lane keeps keys a
+    few seconds) is refused, ``authentication_failed``. Only the database function needs the
+    step: the ORM path runs in the request that authenticated the key.
+R2. A key this shop already answered gives the first answer again, debiting nothing
+    (``replayed``); with another code or amount it is refused, ``idempotency_key_reused``;
+    a key that a look-up closed (``idempotency_key_resolve``), ``idempotency_key_closed``.
+R3. The till's guard (``till_guard``): a suspended shop, ``merchant_suspended``; a shop not
+    accredited, ``merchant_not_accredited``.
+R4. The voucher is found by its code, ``voucher_not_found`` otherwise, and its row stays
+    locked until the transaction ends.
+R5. Under the lock, in this order (``voucher_usability_error``): ``voucher_revoked``;
+    ``voucher_expired`` (expired, or its last day passed); ``voucher_not_yet_valid``;
+    ``voucher_exhausted`` (exhausted, or no balance left); ``merchant_not_in_circuit`` (the
+    shop is accredited and sells a category the call allows in one of its municipalities).
+R6. The amount: none given spends the whole balance, which a voucher that allows partial
+    spending refuses (``invalid_amount``); a voucher that does not takes only its whole
+    balance (``partial_not_allowed``); never more than the balance (``insufficient_balance``).
+R7. The writes, in one transaction: the balance less the amount (``exhausted`` at zero), a
+    ``redemption`` journal of two postings (the call's outstanding vouchers less, the shop's
+    payable more; either account created if missing), the confirmed redemption and the key's
+    record. A refusal writes nothing.
+R8. A request with the same key that committed while this one waited for the lock makes the
+    key's record fail (its unique constraint), or this one refused: it then answers as that
+    request did (R2).
+"""
 
 import functools
 import hashlib
@@ -27,7 +58,7 @@ class RedemptionResult:
 
 
 def voucher_usability_error(*, voucher: Voucher, merchant: Merchant) -> RedemptionError | None:
-    """Return why this shop cannot take this voucher today, or None."""
+    """Return why this shop cannot take this voucher today, or None (R5, in its order)."""
     today = timezone.localdate()
     if voucher.status == Voucher.Status.REVOKED:
         return RedemptionError("voucher_revoked")
@@ -111,6 +142,7 @@ def voucher_redeem(
     balance, the redemption and its ledger entry are written in one transaction. A retry
     with the same key and body returns the first redemption and debits nothing; a key that a
     look-up closed (``idempotency_key_resolve``) is refused with ``idempotency_key_closed``.
+    The rules are R1-R8 of this module's docstring.
     """
     if not idempotency_key or len(idempotency_key) > 255:
         raise RedemptionError("idempotency_key_missing")
@@ -136,11 +168,12 @@ def _redeem_with_orm(
     idempotency_key: str,
     request_hash: str,
 ) -> RedemptionResult:
+    # The rules R1-R8 of this module's docstring; R1 is the caller's authentication.
     merchant = till.merchant
-    replay = _replay(merchant=merchant, key=idempotency_key, request_hash=request_hash)
+    replay = _replay(merchant=merchant, key=idempotency_key, request_hash=request_hash)  # R2
     if replay is not None:
         return replay
-    till_guard(till=till)
+    till_guard(till=till)  # R3
     try:
         with transaction.atomic():
             return _redeem_locked(
@@ -151,7 +184,7 @@ def _redeem_with_orm(
                 request_hash=request_hash,
             )
     except (RedemptionError, IntegrityError):
-        # Another request with the same key may have committed while this one waited for
+        # R8. Another request with the same key may have committed while this one waited for
         # the voucher's lock: answer as it did instead of refusing or debiting twice. A
         # look-up that closed the key first makes this the refusal idempotency_key_closed.
         replay = _replay(merchant=merchant, key=idempotency_key, request_hash=request_hash)
@@ -160,10 +193,9 @@ def _redeem_with_orm(
         raise
 
 
-# On PostgreSQL a redemption is one statement: ``bc_voucher_redeem`` (merchants migration
-# 0005) does what ``_redeem_with_orm`` does above, in the same order and with the same rules,
-# in one round trip instead of about ten. tests/merchants/test_redeem_function.py holds the
-# two paths to the same answers and the same rows.
+# On PostgreSQL a redemption is one statement: ``bc_voucher_redeem``
+# (merchants/sql/voucher_redeem.sql) applies the rules R1-R8 of this module's docstring, as
+# ``_redeem_with_orm`` does above, in one round trip instead of about ten.
 _VOUCHER_ERRORS = {
     "voucher_revoked",
     "voucher_expired",
@@ -185,11 +217,7 @@ _REDEEM_SQL = (
 
 # from_db takes the fields in the model's order.
 _BENEFICIARY_FIELDS = ["id", "first_name", "last_name"]
-
-
 _VOUCHER_FIELDS = ["id"]
-
-
 _REDEMPTION_FIELDS = [
     "id",
     "voucher_id",
@@ -348,8 +376,9 @@ def _redeem_locked(
     idempotency_key: str,
     request_hash: str,
 ) -> RedemptionResult:
+    """R4 to R7 of this module's docstring, inside the caller's transaction."""
     merchant = till.merchant
-    try:
+    try:  # R4
         voucher = (
             Voucher.objects.select_for_update(of=("self",))
             .select_related("beneficiary")
@@ -357,12 +386,12 @@ def _redeem_locked(
         )
     except Voucher.DoesNotExist:
         raise RedemptionError("voucher_not_found") from None
-    error = voucher_usability_error(voucher=voucher, merchant=merchant)
+    error = voucher_usability_error(voucher=voucher, merchant=merchant)  # R5
     if error is not None:
         error.voucher = voucher
         raise error
     balance = voucher.balance
-    if amount is None:
+    if amount is None:  # R6
         if voucher.partial_allowed:
             raise RedemptionError("invalid_amount")
         amount = balance
@@ -371,7 +400,7 @@ def _redeem_locked(
     if amount > balance:
         raise RedemptionError("insufficient_balance", balance=format_euro(balance))
 
-    voucher.balance = balance - amount
+    voucher.balance = balance - amount  # R7
     if voucher.balance == ZERO:
         voucher.status = Voucher.Status.EXHAUSTED
     voucher.save(update_fields=["balance", "status"])

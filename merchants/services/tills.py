@@ -56,8 +56,6 @@ def parse_code(text: object) -> str:
 # (merchants.serializers.AmountField): euros in ASCII digits, a point and at most two
 # decimals, nothing around them. Not "1e0", "1_0", "١٠", " 1,5 ", which Decimal would read.
 AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
-
-
 _AMOUNT_TEXT = re.compile(AMOUNT_PATTERN)
 
 
