@@ -26,6 +26,7 @@ from vouchers.models import Voucher
 from vouchers.services import voucher_revoke
 
 pytestmark = [
+    pytest.mark.postgresql,
     pytest.mark.django_db,
     pytest.mark.skipif(
         connection.vendor != "postgresql", reason="the database function is PostgreSQL's"

@@ -45,8 +45,8 @@ def test_the_newest_migration_installing_a_file_recorded_its_body(name):
     )
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the functions are PostgreSQL's")
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_the_function_in_the_database_is_the_files_body(name):
     with connection.cursor() as cursor:

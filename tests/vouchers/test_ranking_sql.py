@@ -137,6 +137,7 @@ CALLS = [
 ]
 
 
+@pytest.mark.postgresql
 @pytest.mark.skipif(
     connection.vendor not in programme.RANK_IN_DATABASE_VENDORS,
     reason="the ranking is computed in the database on PostgreSQL only",
