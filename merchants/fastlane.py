@@ -40,11 +40,11 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
 from core.parsers import parse_json
-from merchants.api import unknown_code_throttle_recent
 from merchants.authentication import DevicePrincipal, device_authenticate
 from merchants.models import hash_device_key
 from merchants.services.redemption import RedemptionResult, voucher_redeem
 from merchants.services.tills import Till
+from merchants.throttle import unknown_code_throttle_recent
 
 logger = logging.getLogger(__name__)
 

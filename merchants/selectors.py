@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.models import PaymentBatch
 from core.selectors import account_balance, money_sum
 from merchants.models import Merchant, Redemption, Settlement
-from vouchers.models import Initiative
+from vouchers.models import Initiative, Voucher
 
 
 @cache
@@ -165,3 +165,8 @@ def scheduled_cutoff(day: date) -> datetime:
     """The last moment a scheduled run of ``day`` settles: the end of the day before."""
     start = timezone.make_aware(datetime.combine(day, time.min))
     return start - timedelta(microseconds=1)
+
+
+def voucher_by_code(*, code: str) -> Voucher | None:
+    """The voucher with this (normalised) code, with its holder and its call, or None."""
+    return Voucher.objects.select_related("beneficiary", "initiative").filter(code=code).first()

@@ -55,7 +55,7 @@ def _default_language():
 def _empty_cache():
     """Start every test with an empty cache: the API's rate-limit counters live there (and
     each process remembers a moment which tills were under their limits)."""
-    from merchants.api import _recently_clean
+    from merchants.throttle import _recently_clean
 
     cache.clear()
     _recently_clean.clear()

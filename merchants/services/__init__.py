@@ -8,6 +8,7 @@
 - ``redemption``: a voucher spent at a shop, once per Idempotency-Key (``voucher_redeem``,
   ``idempotency_key_resolve``), with the rules' two paths (``_redeem_locked`` and the
   PostgreSQL function);
+- ``checks``: a till checks a voucher before charging it (``voucher_check``);
 - ``voids``: a mistaken redemption cancelled the same day (``redemption_void``);
 - ``settlements``: settling shops and paying them (``settlement_create``, ``settlements_run``,
   ``merchant_payment_batch_prepare``);

@@ -8,7 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from merchants import api
+from merchants import api, throttle
 from merchants.fastlane import redemption_representation
 from merchants.models import Redemption, RefusedAttempt
 from merchants.serializers import RedemptionOutputSerializer
@@ -348,13 +348,13 @@ def test_the_lane_keeps_a_moment_that_a_till_is_not_throttled(
 
     from django.core.cache import cache
 
-    from merchants.api import unknown_code_window
     from merchants.models import DeviceKey
+    from merchants.throttle import unknown_code_window
     from vouchers.codes import generate_code
 
     moment = [1000.0]
-    monkeypatch.setattr(api.time, "monotonic", lambda: moment[0])
-    monkeypatch.setattr(api, "throttle_clock", lambda: 6000.0)  # one window throughout
+    monkeypatch.setattr(throttle.time, "monotonic", lambda: moment[0])
+    monkeypatch.setattr(throttle, "throttle_clock", lambda: 6000.0)  # one window throughout
     settings.VOUCHER_UNKNOWN_CODE_LIMIT = 1
     settings.VOUCHER_THROTTLE_CLEAN_SECONDS = 1.0
     body = {"code": circuit["voucher"].code, "amount": "1.00"}
