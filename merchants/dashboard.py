@@ -77,7 +77,7 @@ class DashboardScope:
 
 
 def dashboard_scope(request) -> DashboardScope:
-    from merchants.admin import visible_merchants
+    from merchants.admin.base import visible_merchants
 
     scope = request_scope(request)
     if scope.everything:
@@ -502,7 +502,7 @@ def dashboard_figures_refresh() -> int:
             )
         cache.set(figures_cache_key(staff), compute_figures(scope), FIGURES_SECONDS)
     # The calls list's figures too.
-    from merchants.admin import call_redemption_figures
+    from merchants.admin.voucher_pages import call_redemption_figures
     from vouchers.admin import call_voucher_figures
 
     call_voucher_figures(refresh=True)

@@ -64,7 +64,7 @@ def worker():
             "-m",
             "celery",
             "-A",
-            "core",
+            "config",
             "worker",
             "--pool=solo",
             "--concurrency=1",
