@@ -1249,7 +1249,4 @@ class PaymentBatchAdmin(AgencyOnlyMixin, LedgerReadOnlyMixin, ModelAdmin):
             self.message_user(request, _("Il file non contiene addebiti."), messages.WARNING)
 
 
-# --- periodic tasks (Celery beat) --------------------------------------------------------
-
 import core.admin_funding  # noqa: E402, F401  (contributions of every kind)
-from core import admin_beat  # noqa: E402, F401  (registers the schedules' pages)

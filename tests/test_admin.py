@@ -21,7 +21,6 @@ from merchants.errors import RedemptionError
 from merchants.models import DeviceKey, Merchant, Redemption, RefusedAttempt, hash_device_key
 from merchants.services.devices import device_key_create
 from merchants.services.redemption import voucher_redeem
-from merchants.services.schedules import schedules_install
 from merchants.services.settlements import merchant_payment_batch_prepare, settlement_create
 from merchants.services.tills import Till, refused_attempt_record
 from tests import factories
@@ -124,7 +123,6 @@ def add_row_everywhere(*, town: Organization) -> dict:
     otp_backup_codes_renew(user=cashier)
     application = add_ranked_application(town=town)
     add_claim_and_transfer()
-    schedules_install()
     ArchiveExport.objects.create(initiative=application.initiative)
     return {
         "application": application,
@@ -284,8 +282,6 @@ CHANGELIST_QUERY_LIMITS = {
     "merchants.Redemption": 5,
     "merchants.RefusedAttempt": 4,
     "merchants.Settlement": 5,
-    "django_celery_beat.CrontabSchedule": 5,
-    "django_celery_beat.PeriodicTask": 8,
     "otp_static.StaticDevice": 5,
     "otp_totp.TOTPDevice": 5,
     "vouchers.Application": 6,
