@@ -16,7 +16,7 @@ BASE_PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 		command -v $$p; break; fi; done)
 
-.PHONY: run test test-fast lint format typecheck seed bench messages check-migrations clean venv \
+.PHONY: run test test-pg test-fast lint format typecheck seed bench messages check-migrations clean venv \
 	system-packages system-packages-run
 
 $(BIN)/.installed: pyproject.toml
@@ -60,8 +60,26 @@ seed: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 
+# The PostgreSQL of `make test` and `make test-pg` (pytest creates and drops test_<name>).
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/buonocomune
+PG_ANSWERS = $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)', dbname='postgres', \
+	connect_timeout=3).close()" >/dev/null 2>&1
+
+# The suite on SQLite (or on DATABASE_URL), then, when PostgreSQL answers at PG_TEST_URL, the
+# tests marked postgresql (the redemption's database function, real concurrency, dropped
+# connections, the ranking in SQL, a Celery worker) on it. TEST_PG=0 leaves them out.
 test: system-packages venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [[ "$$DATABASE_URL" == postgres* || "$(TEST_PG)" == 0 ]]; then exit 0; \
+	elif $(PG_ANSWERS); then \
+		echo "== tests marked postgresql, on $(PG_TEST_URL)"; \
+		DATABASE_URL="$(PG_TEST_URL)" $(PY) -m pytest -m postgresql $(PYTEST_ARGS); \
+	else echo "PostgreSQL does not answer at $(PG_TEST_URL): the tests marked postgresql" \
+		"were skipped (set PG_TEST_URL, or make test-pg)."; fi
+
+# The whole suite on PostgreSQL at PG_TEST_URL.
+test-pg: system-packages venv
+	DATABASE_URL="$(PG_TEST_URL)" $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -132,7 +132,8 @@ def create_circuit(*, vouchers: int) -> dict:
     from core.models import Fund, Organization
     from core.services.funding import _contribution_record as contribution_record
     from merchants.models import Merchant
-    from merchants.services import device_key_create, merchant_set_status
+    from merchants.services.accreditation import merchant_set_status
+    from merchants.services.devices import device_key_create
     from vouchers.models import Beneficiary, Initiative, SpendingCategory
     from vouchers.services.budget import initiative_assign_budget
     from vouchers.services.issuing import voucher_issue_bulk
@@ -258,7 +259,8 @@ def capture_redemption_sql(circuit: dict, key_prefix: str = "bench") -> list[tup
     """
     from django.db import connection
 
-    from merchants.services import Till, voucher_redeem
+    from merchants.services.redemption import voucher_redeem
+    from merchants.services.tills import Till
 
     till = Till(merchant=circuit["merchant"], device=circuit["device"])
     runs = []
@@ -550,7 +552,7 @@ def direct_client_process(job: dict) -> dict:
         vouchers = job["vouchers"]
         out = _tally()
         # As the app sends it: on PostgreSQL the redemption's one statement goes with
-        # server-side binding, prepared (merchants.services._prepared_cursor).
+        # server-side binding, prepared (merchants.services.redemption._prepared_cursor).
         conn = psycopg.connect(job["dsn"], autocommit=True, prepare_threshold=0)
         while time.time() < job["start"]:
             time.sleep(0.01)

@@ -1,14 +1,11 @@
 """The admin's third-party apps under Italian names.
 
 django-otp's plugins have no ``verbose_name`` (the admin would show "Otp_Totp") and name their
-models in English without gettext ("TOTP device"); django-celery-beat names its task field
-"Task Name" without gettext (the filter reads "Per Task Name"). These configurations take
-their place in ``INSTALLED_APPS`` and give the names through the catalogue. The English
+models in English without gettext ("TOTP device"). These configurations take their place in ``INSTALLED_APPS`` and give the names through the catalogue. The English
 msgids are the packages' own words, so the migrations' state does not change.
 """
 
 from django.utils.translation import gettext_lazy as _
-from django_celery_beat.apps import BeatConfig
 from django_otp.plugins.otp_static.apps import DefaultConfig as StaticConfig
 from django_otp.plugins.otp_totp.apps import DefaultConfig as TotpConfig
 
@@ -34,9 +31,3 @@ class BackupCodesConfig(StaticConfig):
         token = self.get_model("StaticToken")
         token._meta.verbose_name = _("static token")
         token._meta.verbose_name_plural = _("static tokens")
-
-
-class PeriodicTasksConfig(BeatConfig):
-    def ready(self) -> None:
-        super().ready()
-        self.get_model("PeriodicTask")._meta.get_field("task").verbose_name = _("Task Name")

@@ -1,12 +1,8 @@
 """The redemption API: thin views that parse, call one service and render."""
 
 import logging
-import math
-import time
-from dataclasses import dataclass
 from datetime import date
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -19,8 +15,7 @@ from rest_framework.views import APIView
 from core.api import ErrorSerializer, error_response
 from core.client_address import client_ip
 from core.days import OUT_OF_RANGE, day_in_range
-from core.rate_limits import Counter, attempt_count, limit_reached
-from merchants import selectors, services
+from merchants import selectors
 from merchants.authentication import DevicePrincipal
 from merchants.errors import RedemptionError
 from merchants.models import MerchantStaff, Redemption, RefusedAttempt
@@ -34,7 +29,14 @@ from merchants.serializers import (
     VoucherCheckInputSerializer,
     VoucherCheckOutputSerializer,
 )
-from vouchers.models import Voucher
+from merchants.services.checks import voucher_check
+from merchants.services.redemption import (
+    idempotency_key_resolve,
+    voucher_redeem,
+)
+from merchants.services.tills import Till, refused_attempt_record
+from merchants.services.voids import redemption_void
+from merchants.throttle import unknown_code_count, unknown_code_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -71,20 +73,20 @@ AUTH_ERRORS = {
 }
 
 
-def till_for(request: Request) -> services.Till:
+def till_for(request: Request) -> Till:
     """Return the till making the request, or refuse a user who is no shop's staff."""
     if isinstance(request.user, DevicePrincipal):
-        return services.Till(merchant=request.user.merchant, device=request.user.device)
+        return Till(merchant=request.user.merchant, device=request.user.device)
     staff = MerchantStaff.objects.select_related("merchant").filter(user_id=request.user.pk).first()
     if staff is None:
         raise RedemptionError(
             "not_a_merchant", message=_("Questo utente non lavora per un negozio del circuito.")
         )
-    return services.Till(merchant=staff.merchant, user=request.user, role=staff.role)
+    return Till(merchant=staff.merchant, user=request.user, role=staff.role)
 
 
 def refuse(request, till, action, error, code="", amount=None) -> Response:
-    services.refused_attempt_record(
+    refused_attempt_record(
         till=till,
         action=action,
         error=error,
@@ -95,97 +97,6 @@ def refuse(request, till, action, error, code="", amount=None) -> Response:
     if error.code == "voucher_not_found":
         unknown_code_count(request, till)
     return error_response(error.code, error.detail)
-
-
-# Unknown codes are counted in the cache (Redis in production, shared by every app server),
-# per till and per client address, in fixed windows: the limit is read on every check and
-# redemption, so it must not cost a database query. RefusedAttempt stays the audit trail.
-
-
-def throttle_clock() -> float:
-    """The current time in seconds; the tests move it forward instead of sleeping."""
-    return time.time()
-
-
-@dataclass(frozen=True, slots=True)
-class UnknownCodeWindow:
-    """The counters a request's unknown codes go to in the current window, with their limits."""
-
-    limits: dict[str, int]
-    seconds: int
-    remaining: float
-
-    @property
-    def counters(self) -> list[Counter]:
-        return [
-            Counter(key=key, limit=limit, seconds=self.seconds)
-            for key, limit in self.limits.items()
-        ]
-
-    @property
-    def retry_after(self) -> str:
-        return str(max(math.ceil(self.remaining), 1))
-
-
-def unknown_code_window(request: Request, till: services.Till) -> UnknownCodeWindow:
-    seconds = max(settings.VOUCHER_UNKNOWN_CODE_WINDOW_SECONDS, 1)
-    now = throttle_clock()
-    window = int(now // seconds)
-    limits = {}
-    if till.device is not None:
-        limits[f"unknown-codes:device:{till.device.pk}:{window}"] = (
-            settings.VOUCHER_UNKNOWN_CODE_LIMIT
-        )
-    elif getattr(till.user, "pk", None) is not None:
-        limits[f"unknown-codes:user:{till.user.pk}:{window}"] = settings.VOUCHER_UNKNOWN_CODE_LIMIT
-    ip = client_ip(request)
-    if ip is not None:
-        limits[f"unknown-codes:ip:{ip}:{window}"] = settings.VOUCHER_UNKNOWN_CODE_IP_LIMIT
-    return UnknownCodeWindow(limits=limits, seconds=seconds, remaining=(window + 1) * seconds - now)
-
-
-def unknown_code_throttle(request: Request, till: services.Till) -> Response | None:
-    """Refuse a till or an address that sent too many unknown codes in this window."""
-    current = unknown_code_window(request, till)
-    # A cache outage must not stop the tills: without counters nothing is throttled.
-    if limit_reached(current.counters):
-        error = RedemptionError("rate_limited")
-        return error_response(
-            error.code, error.detail, headers={"Retry-After": current.retry_after}
-        )
-    return None
-
-
-# Per process: the counters' keys (till and address, this window) last found under their
-# limits, with when that answer expires (VOUCHER_THROTTLE_CLEAN_SECONDS).
-_recently_clean: dict[tuple[str, ...], float] = {}
-RECENTLY_CLEAN_SIZE = 10_000
-
-
-def unknown_code_throttle_recent(request: Request, till: services.Till) -> Response | None:
-    """``unknown_code_throttle`` for a till's sale, sparing the cache a read for a till
-    found under its limits less than ``VOUCHER_THROTTLE_CLEAN_SECONDS`` ago."""
-    seconds = settings.VOUCHER_THROTTLE_CLEAN_SECONDS
-    if seconds <= 0:
-        return unknown_code_throttle(request, till)
-    keys = tuple(unknown_code_window(request, till).limits)
-    now = time.monotonic()
-    if _recently_clean.get(keys, 0.0) > now:
-        return None
-    refusal = unknown_code_throttle(request, till)
-    if refusal is None:
-        if len(_recently_clean) >= RECENTLY_CLEAN_SIZE:
-            _recently_clean.clear()
-        _recently_clean[keys] = now + seconds
-    return refusal
-
-
-def unknown_code_count(request: Request, till: services.Till) -> None:
-    """Count one unknown code against the till and against its address."""
-    # This process's tills are checked afresh from now on.
-    _recently_clean.clear()
-    current = unknown_code_window(request, till)
-    attempt_count(current.counters)
 
 
 class VoucherCheckApi(APIView):
@@ -219,31 +130,12 @@ class VoucherCheckApi(APIView):
         serializer.is_valid(raise_exception=True)
         raw_code = serializer.validated_data["code"]
         try:
-            services.till_guard(till=till)
-            code = services.parse_code(raw_code)
-            voucher = (
-                Voucher.objects.select_related("beneficiary", "initiative")
-                .filter(code=code)
-                .first()
-            )
-            if voucher is None:
-                raise RedemptionError("voucher_not_found")
+            check = voucher_check(till=till, code=raw_code, ip_address=client_ip(request))
         except RedemptionError as error:
             return refuse(request, till, RefusedAttempt.Action.CHECK, error, raw_code)
-        reason = services.voucher_usability_error(voucher=voucher, merchant=till.merchant)
-        if reason is not None:
-            reason.voucher = voucher
-            services.refused_attempt_record(
-                till=till,
-                action=RefusedAttempt.Action.CHECK,
-                error=reason,
-                code=code,
-                ip_address=client_ip(request),
-            )
-        # A shop outside the voucher's circuit has no one to identify: it learns no name.
-        outside = reason is not None and reason.code == "merchant_not_in_circuit"
+        voucher, reason = check.voucher, check.reason
         data = {
-            "holder_name": "" if outside else voucher.beneficiary.full_name,
+            "holder_name": check.holder_name,
             "balance": voucher.balance,
             "face_value": voucher.face_value,
             "currency": "EUR",
@@ -251,7 +143,7 @@ class VoucherCheckApi(APIView):
             "valid_until": voucher.valid_until,
             "initiative": {"id": voucher.initiative_id, "title": voucher.initiative.title},
             "partial_allowed": voucher.partial_allowed,
-            "redeemable": reason is None,
+            "redeemable": check.redeemable,
             "reason": reason.code if reason else None,
             "reason_detail": reason.detail if reason else None,
         }
@@ -323,7 +215,7 @@ class RedemptionListCreateApi(APIView):
         code = serializer.validated_data["code"]
         amount = serializer.validated_data.get("amount")
         try:
-            result = services.voucher_redeem(
+            result = voucher_redeem(
                 till=till,
                 code=code,
                 amount=amount,
@@ -434,7 +326,7 @@ class RedemptionVoidApi(APIView):
     def post(self, request: Request, redemption_id: int) -> Response:
         till = till_for(request)
         try:
-            redemption = services.redemption_void(till=till, redemption_id=redemption_id)
+            redemption = redemption_void(till=till, redemption_id=redemption_id)
         except RedemptionError as error:
             return refuse(request, till, RefusedAttempt.Action.VOID, error)
         redemption = Redemption.objects.select_related("voucher__beneficiary").get(pk=redemption.pk)
@@ -481,7 +373,7 @@ class RedemptionLookupApi(APIView):
         )
         if not serializer.is_valid():
             raise RedemptionError("idempotency_key_missing")
-        redemption = services.idempotency_key_resolve(
+        redemption = idempotency_key_resolve(
             till=till, key=serializer.validated_data["idempotency_key"]
         )
         if redemption is None:

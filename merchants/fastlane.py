@@ -5,7 +5,7 @@ that comes in bulk (every sale of every shop). Django's stack (the handler, sess
 CSRF, authentication, two-factor, messages, history, axes) and DRF's dispatch cost several
 times what the redemption itself costs on PostgreSQL. ``TillFastLane`` wraps the WSGI
 application (``config/wsgi.py``) and answers the ordinary case, a well-formed request that
-succeeds or replays, by calling the same service, ``merchants.services.voucher_redeem``, with
+succeeds or replays, by calling the same service, ``merchants.services.redemption.voucher_redeem``, with
 the same inputs the view would give it. Its answer goes through the response side of the
 middleware that adds security headers (``HEADER_MIDDLEWARE``, the first of
 ``settings.MIDDLEWARE``), so it carries the headers the view's answer carries.
@@ -40,10 +40,11 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
 from core.parsers import parse_json
-from merchants import services
-from merchants.api import unknown_code_throttle_recent
 from merchants.authentication import DevicePrincipal, device_authenticate
 from merchants.models import hash_device_key
+from merchants.services.redemption import RedemptionResult, voucher_redeem
+from merchants.services.tills import Till
+from merchants.throttle import unknown_code_throttle_recent
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def redeem(request) -> HttpResponse | None:
         if device is None:
             return None
         principal = DevicePrincipal(device)
-        till = services.Till(merchant=principal.merchant, device=device)
+        till = Till(merchant=principal.merchant, device=device)
         request.user = principal
         if unknown_code_throttle_recent(request, till) is not None:
             return None
@@ -254,13 +255,13 @@ def redeem_reconnecting(**arguments):
     otherwise this one is the only one.
     """
     try:
-        return services.voucher_redeem(**arguments)
+        return voucher_redeem(**arguments)
     except (OperationalError, InterfaceError):
         connection = connections[DEFAULT_DB_ALIAS]
         if connection.in_atomic_block or connection.is_usable():
             raise
         connection.close()
-        return services.voucher_redeem(**arguments)
+        return voucher_redeem(**arguments)
 
 
 def authenticate_reconnecting(raw_key: str):
@@ -308,7 +309,7 @@ def _iso(value) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def created_response(result: services.RedemptionResult, language: str) -> HttpResponse:
+def created_response(result: RedemptionResult, language: str) -> HttpResponse:
     response = HttpResponse(
         json.dumps(
             redemption_representation(result.redemption),

@@ -350,7 +350,7 @@ class IdempotencyRecord(models.Model):
 
     A record without a redemption is a closed key: a till asked whether a sale sent with it
     was recorded, none was, and the answer "nothing was charged" must stay true, so a request
-    with this key that arrives later is refused (``merchants.services.idempotency_key_resolve``).
+    with this key that arrives later is refused (``merchants.services.redemption.idempotency_key_resolve``).
     """
 
     # Looked up by (merchant, key): the unique constraint's index serves it and every look-up

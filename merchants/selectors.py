@@ -1,16 +1,19 @@
-"""Read queries about shops, their circuit and their redemptions."""
+"""Read queries about shops, their circuit, their redemptions, their settlements and when
+they are due."""
 
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from core.models import PaymentBatch
 from core.selectors import account_balance, money_sum
-from merchants.models import Merchant, Redemption
-from vouchers.models import Initiative
+from merchants.models import Merchant, Redemption, Settlement
+from vouchers.models import Initiative, Voucher
 
 
 @cache
@@ -100,3 +103,70 @@ def merchant_redemption_by_idempotency_key(*, merchant_id: int, key: str) -> Red
         .select_related("voucher__beneficiary")
         .first()
     )
+
+
+def merchants_to_settle(*, until: datetime) -> QuerySet[Merchant]:
+    """Accredited or suspended shops with confirmed, unsettled redemptions up to ``until``."""
+    pending = Redemption.objects.filter(
+        merchant=OuterRef("pk"),
+        status=Redemption.Status.CONFIRMED,
+        settlement=None,
+        created_at__lte=until,
+    )
+    return Merchant.objects.filter(
+        Exists(pending),
+        status__in=[Merchant.Status.ACCREDITED, Merchant.Status.SUSPENDED],
+    ).order_by("pk")
+
+
+def settlements_awaiting_payment() -> QuerySet[Settlement]:
+    """Settlements in no payment batch, or only in a cancelled one."""
+    return Settlement.objects.filter(
+        Q(payment_line=None) | Q(payment_line__batch__status=PaymentBatch.Status.CANCELLED)
+    ).order_by("pk")
+
+
+def settlement_periods(settlements: Iterable[Settlement]) -> dict[int, tuple[date, date]]:
+    """The first and last day of the redemptions of each settlement, by settlement id."""
+    rows = (
+        Redemption.objects.filter(settlement__in=[s.pk for s in settlements])
+        .values("settlement")
+        .annotate(first=Min("created_at"), last=Max("created_at"))
+        .order_by()
+    )
+    return {
+        row["settlement"]: (timezone.localdate(row["first"]), timezone.localdate(row["last"]))
+        for row in rows
+    }
+
+
+def merchant_settlement_is_due(merchant: Merchant, *, day: date) -> bool:
+    """Whether the scheduled run of ``day`` settles this shop."""
+    frequency = merchant.settlement_frequency
+    if frequency == Merchant.SettlementFrequency.DAILY:
+        return True
+    if frequency == Merchant.SettlementFrequency.WEEKLY:
+        return merchant.settlement_weekday == day.weekday()
+    return False
+
+
+def merchants_due_for_settlement(*, day: date) -> QuerySet[Merchant]:
+    """Shops whose frequency makes the scheduled run of ``day`` settle them."""
+    return Merchant.objects.filter(
+        Q(settlement_frequency=Merchant.SettlementFrequency.DAILY)
+        | Q(
+            settlement_frequency=Merchant.SettlementFrequency.WEEKLY,
+            settlement_weekday=day.weekday(),
+        )
+    ).order_by("pk")
+
+
+def scheduled_cutoff(day: date) -> datetime:
+    """The last moment a scheduled run of ``day`` settles: the end of the day before."""
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start - timedelta(microseconds=1)
+
+
+def voucher_by_code(*, code: str) -> Voucher | None:
+    """The voucher with this (normalised) code, with its holder and its call, or None."""
+    return Voucher.objects.select_related("beneficiary", "initiative").filter(code=code).first()

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from merchants.errors import RedemptionError
 from merchants.models import Redemption
-from merchants.services import AMOUNT_PATTERN
+from merchants.services.tills import AMOUNT_PATTERN
 
 
 @extend_schema_field({"type": "string", "pattern": AMOUNT_PATTERN, "example": "12.50"})

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from core.client_address import client_ip
 from core.rate_limits import Counter, attempt_count, counter_key, limit_reached
-from merchants.accreditation import AccreditationRequest, merchant_request_accreditation
+from merchants.services.accreditation import AccreditationRequest, merchant_request_accreditation
 from pwa.forms import AccreditationForm
 
 # Shops asking to join, from one client address: each request writes a shop and its people

@@ -1,11 +1,29 @@
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test.client import ClientHandler
 from django.utils import translation
 from rest_framework.test import APIClient
 
 from merchants import fastlane
 from tests import factories
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked ``postgresql`` on another database.
+
+    ``make test`` runs them again on PostgreSQL when it answers (``make test-pg``: the whole
+    suite there), so the production path is not left out on a developer's machine.
+    """
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(
+        reason=f"needs PostgreSQL (this run is on {connection.vendor}; make test runs it "
+        "when PostgreSQL answers)"
+    )
+    for item in items:
+        if item.get_closest_marker("postgresql") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +55,7 @@ def _default_language():
 def _empty_cache():
     """Start every test with an empty cache: the API's rate-limit counters live there (and
     each process remembers a moment which tills were under their limits)."""
-    from merchants.api import _recently_clean
+    from merchants.throttle import _recently_clean
 
     cache.clear()
     _recently_clean.clear()

@@ -12,7 +12,8 @@ from stdnum.it import codicefiscale
 from core.models import Fund, Organization
 from core.services.funding import _contribution_record as contribution_record
 from merchants.models import Merchant, MerchantStaff
-from merchants.services import Till, device_key_create
+from merchants.services.devices import device_key_create
+from merchants.services.tills import Till
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
 from vouchers.services.budget import initiative_assign_budget
 from vouchers.services.issuing import voucher_issue_bulk

@@ -19,14 +19,10 @@ from core.models import Account, Contribution, Fund, Organization, Role
 from core.roles import membership_grant
 from merchants.errors import RedemptionError
 from merchants.models import DeviceKey, Merchant, MerchantStaff, RefusedAttempt
-from merchants.services import (
-    Till,
-    device_key_create,
-    refused_attempt_record,
-    settlement_create,
-    voucher_redeem,
-)
-from merchants.settlements import merchant_payment_batch_prepare
+from merchants.services.devices import device_key_create
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import merchant_payment_batch_prepare, settlement_create
+from merchants.services.tills import Till, refused_attempt_record
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
 from vouchers.models import Application, ArchiveExport, Initiative, InitiativeFunding

@@ -19,15 +19,10 @@ from core.otp.services import otp_backup_codes_renew
 from core.selectors import fund_balance
 from merchants.errors import RedemptionError
 from merchants.models import DeviceKey, Merchant, Redemption, RefusedAttempt, hash_device_key
-from merchants.schedules import schedules_install
-from merchants.services import (
-    Till,
-    device_key_create,
-    refused_attempt_record,
-    settlement_create,
-    voucher_redeem,
-)
-from merchants.settlements import merchant_payment_batch_prepare
+from merchants.services.devices import device_key_create
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import merchant_payment_batch_prepare, settlement_create
+from merchants.services.tills import Till, refused_attempt_record
 from reports.attribution import attribution_refresh
 from tests import factories
 from tests.vouchers.test_programme import fiscal_code
@@ -130,7 +125,6 @@ def add_row_everywhere(*, town: Organization) -> dict:
     otp_backup_codes_renew(user=cashier)
     application = add_ranked_application(town=town)
     add_claim_and_transfer()
-    schedules_install()
     ArchiveExport.objects.create(initiative=application.initiative)
     return {
         "application": application,
@@ -290,8 +284,6 @@ CHANGELIST_QUERY_LIMITS = {
     "merchants.Redemption": 5,
     "merchants.RefusedAttempt": 4,
     "merchants.Settlement": 5,
-    "django_celery_beat.CrontabSchedule": 5,
-    "django_celery_beat.PeriodicTask": 8,
     "otp_static.StaticDevice": 5,
     "otp_totp.TOTPDevice": 5,
     "vouchers.Application": 6,

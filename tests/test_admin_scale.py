@@ -312,7 +312,7 @@ def test_accounts_list_shows_recent_balances_and_the_page_the_exact_one(admin_cl
 
 
 def test_periodic_refresh_also_computes_the_calls_list_figures(admin_client, calls):
-    from merchants.admin import call_redemption_figures
+    from merchants.admin.voucher_pages import call_redemption_figures
     from reports.admin.dashboard import dashboard_figures_refresh
 
     admin_client.get(admin_url(Initiative, "changelist"))  # figures kept

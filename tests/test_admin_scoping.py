@@ -18,7 +18,8 @@ from django.urls import reverse
 from core.models import Contribution, Fund, Organization, Role
 from core.roles import membership_grant
 from merchants.models import Merchant, Redemption
-from merchants.services import Till, voucher_redeem
+from merchants.services.redemption import voucher_redeem
+from merchants.services.tills import Till
 from tests import factories
 from tests.test_admin import admin_url, applicant_in, open_call_in
 from vouchers.models import Application, Beneficiary, Initiative, Notification, Voucher

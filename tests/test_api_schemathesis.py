@@ -21,7 +21,8 @@ from schemathesis.checks import (
 )
 
 from config.wsgi import application
-from merchants import services
+from merchants.services.redemption import voucher_redeem
+from merchants.services.tills import Till
 from tests import factories
 
 CHECKS = [
@@ -43,8 +44,8 @@ def till(db, settings):
     initiative = factories.initiative()
     shop = factories.merchant(initiative=initiative)
     vouchers = [factories.voucher(initiative=initiative) for _ in range(3)]
-    redemption = services.voucher_redeem(
-        till=services.Till(merchant=shop),
+    redemption = voucher_redeem(
+        till=Till(merchant=shop),
         code=vouchers[0].code,
         amount="5.00",
         idempotency_key="seed",

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 
 from core.models import Role
 from merchants.models import DeviceKey, IdempotencyRecord, MerchantStaff, Redemption, RefusedAttempt
-from merchants.services import device_key_revoke
+from merchants.services.devices import device_key_revoke
 from tests.matrix_fixtures import (
     BENEFICIARY,
     CASHIER,
@@ -80,9 +80,7 @@ ACCESS: dict[str, dict[str, str]] = {
     "vouchers.IncomingTransfer": {**EVERYTHING, PM: SCOPED},
     # Tutors see every published call, and so where its budget comes from.
     "vouchers.InitiativeFunding": {**EVERYTHING, PM: OWN, DO: OWN, VA: OWN, TU: ALL, FM: OWN},
-    # Periodic tasks and two-factor devices are the agency's and the superuser's.
-    "django_celery_beat.PeriodicTask": EVERYTHING,
-    "django_celery_beat.CrontabSchedule": EVERYTHING,
+    # Two-factor devices are the superuser's.
     "otp_totp.TOTPDevice": {SUPERUSER: ALL},
     "otp_static.StaticDevice": {SUPERUSER: ALL},
 }
@@ -100,8 +98,6 @@ ADD: dict[str, set[str]] = {
     "vouchers.Beneficiary": {SUPERUSER, DO},
     "merchants.Merchant": {SUPERUSER, AG},
     "vouchers.InitiativeFunding": {SUPERUSER, AG, PM},
-    "django_celery_beat.PeriodicTask": {SUPERUSER, AG},
-    "django_celery_beat.CrontabSchedule": {SUPERUSER, AG},
 }
 
 # Arguments of the extra admin pages beyond one object id (that of B's row of the model).

@@ -20,9 +20,11 @@ from core.services.payments import (
     payment_batch_release,
 )
 from merchants.models import Merchant, MerchantStaff, Redemption, Settlement
-from merchants.selectors import merchant_payable
-from merchants.services import Till, redemption_void, settlement_create, voucher_redeem
-from merchants.settlements import merchant_payment_batch_prepare, settlements_awaiting_payment
+from merchants.selectors import merchant_payable, settlements_awaiting_payment
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import merchant_payment_batch_prepare, settlement_create
+from merchants.services.tills import Till
+from merchants.services.voids import redemption_void
 from tests import factories
 from vouchers.models import Initiative, Voucher
 from vouchers.selectors import voucher_ledger_balance

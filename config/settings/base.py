@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
 from django.urls import reverse_lazy
@@ -67,7 +68,6 @@ INSTALLED_APPS = [
     "django_otp",
     "core.vendor_apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, named in Italian
     "core.vendor_apps.BackupCodesConfig",  # django_otp.plugins.otp_static
-    "core.vendor_apps.PeriodicTasksConfig",  # django_celery_beat
     "core",
     "vouchers",
     "merchants",
@@ -226,9 +226,56 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # Tasks defined outside the apps' tasks.py modules.
 CELERY_IMPORTS = ["reports.archive.exports"]
 CELERY_TIMEZONE = TIME_ZONE
-# Periodic schedules live in the database and are edited in the admin (manage.py
-# install_schedules writes the default ones); run exactly one `celery -A config beat -S django`.
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The periodic tasks, run by Celery's own beat (`celery -A config beat`, exactly one process) at
+# these times of CELERY_TIMEZONE. The shops' settlement calendars are not here: they are the
+# shops' own (Merchant.settlement_frequency and settlement_weekday, edited on the shop's page),
+# read from the database by the one nightly settlement run, which settles the shops due.
+CELERY_BEAT_SCHEDULE = {
+    # The active vouchers whose validity ended expire; their balance goes back to the call.
+    "Scadenza dei buoni": {
+        "task": "vouchers.tasks.expire_due_vouchers",
+        "schedule": crontab(minute="30", hour="0"),
+    },
+    # The shops due today (every day, or weekly on their weekday) are settled up to the end of
+    # the day before; a second run the same day settles nothing more.
+    "Liquidazione degli esercenti": {
+        "task": "merchants.tasks.settle_due_merchants",
+        "schedule": crontab(minute="0", hour="2"),
+    },
+    # The new redemptions and reimbursements are attributed to each call's funders.
+    "Attribuzione della spesa alle fonti": {
+        "task": "vouchers.funding.attribute_funding",
+        "schedule": crontab(minute="0", hour="3"),
+    },
+    # The admin dashboard's figures (agency, funders, each municipality), ready to show.
+    "Cifre del cruscotto": {
+        "task": "merchants.tasks.refresh_dashboard_figures",
+        "schedule": crontab(minute="*/5", hour="*"),
+    },
+    # The personal data of archived calls past their retention are anonymised.
+    "Anonimizzazione dei bandi oltre la conservazione": {
+        "task": "vouchers.tasks.expired_initiatives_anonymise",
+        "schedule": crontab(minute="30", hour="3"),
+    },
+    # Issuing runs the queue did not take (Redis unreachable) or no worker started are handed
+    # to the queue again.
+    "Ripresa delle emissioni dei buoni in coda": {
+        "task": "vouchers.tasks.issuance_runs_recover",
+        "schedule": crontab(minute="*/5", hour="*"),
+    },
+    # The SMS provider is asked whether outcomes sent by SMS were delivered; an SMS not
+    # delivered becomes a letter to print.
+    "Ricevute di consegna degli SMS": {
+        "task": "vouchers.tasks.sms_receipts_check",
+        "schedule": crontab(minute="*/10", hour="*"),
+    },
+    # The ZIP files of calls' archives prepared for download are deleted once their days are
+    # over: they hold personal data.
+    "Eliminazione degli archivi scaricabili scaduti": {
+        "task": "vouchers.tasks.archive_exports_purge",
+        "schedule": crontab(minute="45", hour="3"),
+    },
+}
 
 # A call's archive ZIP, prepared in the background, holds personal data: its file is deleted
 # this many days after it is ready; one queued or running for longer than this many minutes
@@ -499,23 +546,6 @@ UNFOLD = {
                         "icon": "monitoring",
                         "link": reverse_lazy("admin-reports"),
                         "permission": "reports.admin.rendicontazione.sidebar_permission",
-                    },
-                ],
-            },
-            {
-                "title": _("Operazioni dell'agenzia"),
-                "items": [
-                    {
-                        "title": _("Attività periodiche"),
-                        "icon": "schedule",
-                        "link": reverse_lazy("admin:django_celery_beat_periodictask_changelist"),
-                        "permission": "core.admin_beat.may_manage_schedules",
-                    },
-                    {
-                        "title": _("Orari (cron)"),
-                        "icon": "calendar_clock",
-                        "link": reverse_lazy("admin:django_celery_beat_crontabschedule_changelist"),
-                        "permission": "core.admin_beat.may_manage_schedules",
                     },
                 ],
             },

@@ -13,5 +13,4 @@ change only through services. The modules:
 Importing this package registers every page (Django's autodiscovery imports only it).
 """
 
-from core import admin_beat  # noqa: F401  (the schedules' pages, until Celery beat replaces them)
 from core.admin import funding, funds, ledger, organisations, payments  # noqa: F401

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.money import format_euro
-from merchants.admin import call_redemption_figures
+from merchants.admin.voucher_pages import call_redemption_figures
 from merchants.models import Merchant, Redemption, RefusedAttempt
 from reports.dashboard import (
     CHART_DAYS,

@@ -14,7 +14,7 @@ from reportlab import rl_config
 
 from core.sepa import payment_batch_xml
 from merchants.models import Settlement
-from merchants.settlements import settlement_statement_pdf
+from merchants.statements import settlement_statement_pdf
 from reports.archive.ledger import (
     claims_rows,
     expenses_rows,

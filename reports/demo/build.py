@@ -12,7 +12,10 @@ from core.models import Fund, Organization
 from core.roles import membership_grant
 from core.services.funding import _contribution_record as contribution_record
 from merchants.models import Merchant, MerchantStaff
-from merchants.services import Till, device_key_create, merchant_set_status, voucher_redeem
+from merchants.services.accreditation import merchant_set_status
+from merchants.services.devices import device_key_create
+from merchants.services.redemption import voucher_redeem
+from merchants.services.tills import Till
 from reports.attribution import attribution_refresh_all
 from reports.demo.data import (
     AGENCY_NAME,

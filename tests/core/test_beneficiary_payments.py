@@ -190,8 +190,9 @@ def test_a_hand_made_beneficiary_line_posts_nothing_to_the_ledger():
 
 
 def test_matching_counts_shop_settlements_paid_for_the_municipality_residents(circuit):
-    from merchants.services import Till, voucher_redeem
-    from merchants.settlements import merchant_payment_batch_prepare, settlements_run
+    from merchants.services.redemption import voucher_redeem
+    from merchants.services.settlements import merchant_payment_batch_prepare, settlements_run
+    from merchants.services.tills import Till
 
     initiative = circuit["initiative"]
     town = initiative.municipalities.get()

@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 
 from merchants.errors import RedemptionError
 from merchants.models import Merchant, Redemption
-from merchants.services import Till, voucher_redeem
+from merchants.services.redemption import voucher_redeem
+from merchants.services.tills import Till
 from tests import factories
 from vouchers.codes import group_code
 from vouchers.models import Initiative, Voucher

@@ -19,7 +19,8 @@ from rest_framework.test import APIClient
 from core.models import Journal
 from core.selectors import unbalanced_journals
 from merchants.models import Merchant, MerchantStaff, Redemption, RefusedAttempt
-from merchants.services import device_key_revoke, settlement_create
+from merchants.services.devices import device_key_revoke
+from merchants.services.settlements import settlement_create
 from tests import factories, zbar
 from tests.zbar import decode
 from vouchers.models import Voucher
@@ -187,7 +188,7 @@ def test_redeem_takes_every_amount_the_schemas_pattern_allows(
 
 
 def test_the_schemas_amount_pattern_is_the_one_the_api_applies(client):
-    from merchants.services import AMOUNT_PATTERN
+    from merchants.services.tills import AMOUNT_PATTERN
 
     schema = client.get("/api/schema/?format=json").json()
     field = schema["components"]["schemas"]["RedemptionInputRequest"]["properties"]["amount"]

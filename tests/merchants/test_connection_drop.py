@@ -25,6 +25,7 @@ from tests import factories
 from vouchers.selectors import voucher_ledger_balance
 
 pytestmark = [
+    pytest.mark.postgresql,
     pytest.mark.concurrency,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(

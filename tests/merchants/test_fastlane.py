@@ -8,11 +8,12 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from merchants import api
+from merchants import api, throttle
 from merchants.fastlane import redemption_representation
 from merchants.models import Redemption, RefusedAttempt
 from merchants.serializers import RedemptionOutputSerializer
-from merchants.services import redemption_void
+from merchants.services.tills import Till
+from merchants.services.voids import redemption_void
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -165,7 +166,8 @@ def test_a_shop_cashier_logged_in_is_served_by_the_view(circuit, view_calls):
 
 
 def test_the_representation_is_the_serializers(circuit):
-    from merchants.services import Till, voucher_redeem
+    from merchants.services.redemption import voucher_redeem
+    from merchants.services.tills import Till
 
     till = Till(merchant=circuit["merchant"])
     result = voucher_redeem(
@@ -182,7 +184,7 @@ def test_the_representation_is_the_serializers(circuit):
 
 def test_a_key_revoked_after_a_sale_is_refused_at_the_next(circuit, view_calls):
     from merchants.models import DeviceKey
-    from merchants.services import device_key_revoke
+    from merchants.services.devices import device_key_revoke
 
     client = APIClient()
     raw = factories.device_key(shop=circuit["merchant"])
@@ -199,7 +201,7 @@ def test_a_key_revoked_after_a_sale_is_refused_at_the_next(circuit, view_calls):
 
 def test_a_shop_suspended_after_a_sale_is_refused_at_the_next(circuit, till_client, view_calls):
     from merchants.models import Merchant
-    from merchants.services import merchant_set_status
+    from merchants.services.accreditation import merchant_set_status
 
     body = {"code": circuit["voucher"].code, "amount": "1.00"}
     assert post(till_client, body).status_code == 201
@@ -346,13 +348,13 @@ def test_the_lane_keeps_a_moment_that_a_till_is_not_throttled(
 
     from django.core.cache import cache
 
-    from merchants.api import unknown_code_window
     from merchants.models import DeviceKey
+    from merchants.throttle import unknown_code_window
     from vouchers.codes import generate_code
 
     moment = [1000.0]
-    monkeypatch.setattr(api.time, "monotonic", lambda: moment[0])
-    monkeypatch.setattr(api, "throttle_clock", lambda: 6000.0)  # one window throughout
+    monkeypatch.setattr(throttle.time, "monotonic", lambda: moment[0])
+    monkeypatch.setattr(throttle, "throttle_clock", lambda: 6000.0)  # one window throughout
     settings.VOUCHER_UNKNOWN_CODE_LIMIT = 1
     settings.VOUCHER_THROTTLE_CLEAN_SECONDS = 1.0
     body = {"code": circuit["voucher"].code, "amount": "1.00"}
@@ -361,7 +363,7 @@ def test_the_lane_keeps_a_moment_that_a_till_is_not_throttled(
     # Another worker counted an unknown code of this till: within the second, this worker's
     # lane still serves a valid sale; an unknown code goes to the view, which reads afresh.
     device = DeviceKey.objects.get(merchant=circuit["merchant"])
-    till = api.services.Till(merchant=circuit["merchant"], device=device)
+    till = Till(merchant=circuit["merchant"], device=device)
     request = SimpleNamespace(META={"REMOTE_ADDR": "127.0.0.1"})
     for key in unknown_code_window(request, till).limits:
         cache.set(key, 1)
@@ -395,7 +397,8 @@ def test_the_service_the_lane_calls_refuses_an_amount_outside_the_pattern_before
     """On PostgreSQL the sale is one call of the database function: the amount is refused
     before it, so the function only ever sees a positive amount in cents."""
     from merchants.errors import RedemptionError
-    from merchants.services import Till, voucher_redeem
+    from merchants.services.redemption import voucher_redeem
+    from merchants.services.tills import Till
 
     till = Till(merchant=circuit["merchant"])
     with django_assert_num_queries(0), pytest.raises(RedemptionError) as refusal:

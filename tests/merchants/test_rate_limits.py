@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from merchants import api
+from merchants import throttle
 from merchants.models import Merchant, RefusedAttempt
 from tests import factories
 from tests.core.test_settings import PROJECT_ROOT, run_production
@@ -57,7 +57,7 @@ def assert_rate_limited(response) -> None:
 def clock(monkeypatch):
     """A fake clock for the throttle, at the start of a window; move it with ``clock[0] += s``."""
     now = [WINDOW * 3_000_000.0]
-    monkeypatch.setattr(api, "throttle_clock", lambda: now[0])
+    monkeypatch.setattr(throttle, "throttle_clock", lambda: now[0])
     return now
 
 

@@ -15,15 +15,18 @@ from django.db import connection
 from django.utils import timezone
 
 from core.models import Account, Journal, Posting
-from merchants import services
 from merchants.errors import RedemptionError
-from merchants.models import IdempotencyRecord, Merchant, Redemption
+from merchants.models import DeviceKey, IdempotencyRecord, Merchant, Redemption, hash_device_key
+from merchants.services import redemption
+from merchants.services.devices import device_key_revoke
+from merchants.services.tills import Till, parse_amount, parse_code
 from tests import factories
 from vouchers.codes import generate_code
 from vouchers.models import Voucher
 from vouchers.services.expiry import voucher_revoke
 
 pytestmark = [
+    pytest.mark.postgresql,
     pytest.mark.django_db,
     pytest.mark.skipif(
         connection.vendor != "postgresql", reason="the database function is PostgreSQL's"
@@ -58,25 +61,25 @@ def world(
         shop.refresh_from_db()
     if device:
         key = factories.device_key(shop=shop)
-        till = services.Till(
+        till = Till(
             merchant=shop,
-            device=services.DeviceKey.objects.get(key_hash=services.hash_device_key(key)),
+            device=DeviceKey.objects.get(key_hash=hash_device_key(key)),
         )
     else:
-        till = services.Till(merchant=shop, user=factories.cashier(shop=shop))
+        till = Till(merchant=shop, user=factories.cashier(shop=shop))
     voucher = factories.voucher(initiative=initiative)
     return {"initiative": initiative, "shop": shop, "till": till, "voucher": voucher}
 
 
 def run(path, *, till, code, amount, key):
-    code = services.parse_code(code)
-    amount = None if amount is None else services.parse_amount(amount)
+    code = parse_code(code)
+    amount = None if amount is None else parse_amount(amount)
     return path(
         till=till,
         code=code,
         amount=amount,
         idempotency_key=key,
-        request_hash=services._request_hash(code, amount),
+        request_hash=redemption._request_hash(code, amount),
     )
 
 
@@ -120,7 +123,8 @@ def written(w, amounts=()):
     postings = Posting.objects.filter(journal__in=journals).select_related("account")
     # Which of the steps' bodies each stored request fingerprint stands for.
     hashes = {
-        services._request_hash(voucher.code, None if a is None else Decimal(a)): a for a in amounts
+        redemption._request_hash(voucher.code, None if a is None else Decimal(a)): a
+        for a in amounts
     }
     return {
         "voucher": (voucher.balance, voucher.status),
@@ -178,12 +182,12 @@ def expire_status(w):
 def suspend(w):
     Merchant.objects.filter(pk=w["shop"].pk).update(status=Merchant.Status.SUSPENDED)
     w["shop"].refresh_from_db()
-    w["till"] = services.Till(merchant=w["shop"], device=w["till"].device, user=w["till"].user)
+    w["till"] = Till(merchant=w["shop"], device=w["till"].device, user=w["till"].user)
 
 
 def look_up_a(w):
     """The till asks for the sale sent with key "a"."""
-    services.idempotency_key_resolve(till=w["till"], key="a")
+    redemption.idempotency_key_resolve(till=w["till"], key="a")
 
 
 TODAY = timezone.localdate()
@@ -233,8 +237,8 @@ def test_both_paths_answer_and_write_the_same(case):
     options, steps = CASES[case]
     outcomes = {}
     for name, path in (
-        ("orm", services._redeem_with_orm),
-        ("database", services._redeem_in_database),
+        ("orm", redemption._redeem_with_orm),
+        ("database", redemption._redeem_in_database),
     ):
         w = world(**options)
         answers = []
@@ -251,7 +255,7 @@ def test_both_paths_answer_and_write_the_same(case):
 def test_an_unknown_code_is_refused_by_both_paths():
     w = world()
     missing = generate_code()
-    for path in (services._redeem_with_orm, services._redeem_in_database):
+    for path in (redemption._redeem_with_orm, redemption._redeem_in_database):
         assert step(path, w, amount="5.00", key="a", code=missing)[:2] == (
             "refused",
             "voucher_not_found",
@@ -262,7 +266,7 @@ def test_an_unknown_code_is_refused_by_both_paths():
 def test_the_database_path_writes_a_balanced_entry_and_a_shop_account_once():
     w = world()
     for n in range(3):
-        step(services._redeem_in_database, w, amount="1.00", key=f"k{n}")
+        step(redemption._redeem_in_database, w, amount="1.00", key=f"k{n}")
     rows = written(w)
     assert rows["voucher"] == (Decimal("97.00"), Voucher.Status.ACTIVE)
     assert rows["accounts"] == [("merchant:shop:payable", Account.Kind.MERCHANT_PAYABLE)]
@@ -274,8 +278,8 @@ def test_the_database_path_writes_a_balanced_entry_and_a_shop_account_once():
 
 def test_a_revoked_device_key_is_refused_by_the_database_before_anything_else():
     w = world()
-    services.device_key_revoke(device_key=w["till"].device)
-    assert step(services._redeem_in_database, w, amount="5.00", key="a")[:2] == (
+    device_key_revoke(device_key=w["till"].device)
+    assert step(redemption._redeem_in_database, w, amount="5.00", key="a")[:2] == (
         "refused",
         "authentication_failed",
     )

@@ -1,31 +1,30 @@
-"""Settlements on a schedule, the expiry task, and the periodic tasks of Celery beat."""
+"""Settlements on the shops' calendars, the expiry task, and Celery beat's schedule."""
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from celery.beat import ScheduleEntry
+from celery.schedules import crontab
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from config.celery import app as celery_app
-from core.models import Organization, Role
-from core.roles import membership_grant
 from core.selectors import account_balance, money_sum, unbalanced_journals
 from merchants.models import Merchant, Redemption, Settlement
-from merchants.schedules import (
-    DEFAULT_SCHEDULES,
-    due_settlements_run,
+from merchants.selectors import (
     merchant_settlement_is_due,
     merchants_due_for_settlement,
     scheduled_cutoff,
-    schedules_install,
 )
-from merchants.services import Till, voucher_redeem
+from merchants.services.redemption import voucher_redeem
+from merchants.services.schedules import due_settlements_run
+from merchants.services.tills import Till
 from merchants.tasks import settle_due_merchants
 from tests import factories
 from vouchers.models import Voucher
@@ -234,135 +233,99 @@ def test_the_expiry_task_expires_past_vouchers_once():
     assert expire_due_vouchers.delay(day=later).get() == 0
 
 
-# --- install_schedules ------------------------------------------------------------------
+# --- Celery beat's schedule -------------------------------------------------------------
+
+ROME = ZoneInfo("Europe/Rome")
+SCHEDULE = settings.CELERY_BEAT_SCHEDULE
 
 
-def test_install_schedules_creates_the_periodic_tasks_and_is_idempotent(capsys):
-    call_command("install_schedules")
-
-    tasks = {task.name: task for task in PeriodicTask.objects.select_related("crontab")}
-    assert set(tasks) == {schedule.name for schedule in DEFAULT_SCHEDULES}
-    expiry = tasks["Scadenza dei buoni"]
-    settlements = tasks["Liquidazione degli esercenti"]
-    assert expiry.task == "vouchers.tasks.expire_due_vouchers"
-    assert (expiry.crontab.hour, expiry.crontab.minute) == ("0", "30")
-    assert settlements.task == "merchants.tasks.settle_due_merchants"
-    assert (settlements.crontab.hour, settlements.crontab.minute) == ("2", "0")
-    for task in tasks.values():
-        assert str(task.crontab.timezone) == "Europe/Rome"
-        assert task.crontab.day_of_week == "*"
-        assert task.enabled
-    assert tasks["Attribuzione della spesa alle fonti"].task == "vouchers.funding.attribute_funding"
-    anonymise = tasks["Anonimizzazione dei bandi oltre la conservazione"]
-    assert anonymise.task == "vouchers.tasks.expired_initiatives_anonymise"
-    assert tasks["Cifre del cruscotto"].task == "merchants.tasks.refresh_dashboard_figures"
-    purge = tasks["Eliminazione degli archivi scaricabili scaduti"]
-    assert purge.task == "vouchers.tasks.archive_exports_purge"
-    recovery = tasks["Ripresa delle emissioni dei buoni in coda"]
-    assert recovery.task == "vouchers.tasks.issuance_runs_recover"
-    assert (recovery.crontab.hour, recovery.crontab.minute) == ("*", "*/5")
-    assert f"{len(DEFAULT_SCHEDULES)} create" in capsys.readouterr().out
-
-    snapshot = list(PeriodicTask.objects.order_by("pk").values())
-    crontabs = CrontabSchedule.objects.count()
-    call_command("install_schedules")
-    assert list(PeriodicTask.objects.order_by("pk").values()) == snapshot
-    assert CrontabSchedule.objects.count() == crontabs
-    assert f"0 create, 0 aggiornate, {len(DEFAULT_SCHEDULES)} già a posto" in (
-        capsys.readouterr().out
-    )
+def test_the_beat_schedule_runs_every_periodic_task_at_its_time():
+    tasks = {name: entry["task"] for name, entry in SCHEDULE.items()}
+    assert tasks == {
+        "Scadenza dei buoni": "vouchers.tasks.expire_due_vouchers",
+        "Liquidazione degli esercenti": "merchants.tasks.settle_due_merchants",
+        "Attribuzione della spesa alle fonti": "vouchers.funding.attribute_funding",
+        "Cifre del cruscotto": "merchants.tasks.refresh_dashboard_figures",
+        "Anonimizzazione dei bandi oltre la conservazione": (
+            "vouchers.tasks.expired_initiatives_anonymise"
+        ),
+        "Ripresa delle emissioni dei buoni in coda": "vouchers.tasks.issuance_runs_recover",
+        "Ricevute di consegna degli SMS": "vouchers.tasks.sms_receipts_check",
+        "Eliminazione degli archivi scaricabili scaduti": "vouchers.tasks.archive_exports_purge",
+    }
+    expiry = SCHEDULE["Scadenza dei buoni"]["schedule"]
+    settlements = SCHEDULE["Liquidazione degli esercenti"]["schedule"]
+    recovery = SCHEDULE["Ripresa delle emissioni dei buoni in coda"]["schedule"]
+    assert (expiry.hour, expiry.minute) == ({0}, {30})
+    assert (settlements.hour, settlements.minute) == ({2}, {0})
+    assert (recovery.hour, recovery.minute) == (set(range(24)), set(range(0, 60, 5)))
+    for entry in SCHEDULE.values():
+        assert isinstance(entry["schedule"], crontab)
+        assert entry["schedule"].day_of_week == set(range(7))  # every day
+    assert celery_app.conf.timezone == "Europe/Rome"
+    assert celery_app.conf.beat_schedule == SCHEDULE  # what `celery -A config beat` reads
 
 
 def test_every_scheduled_task_is_a_registered_celery_task():
     celery_app.loader.import_default_modules()
-    for schedule in DEFAULT_SCHEDULES:
-        assert schedule.task in celery_app.tasks, schedule.task
+    for entry in SCHEDULE.values():
+        assert entry["task"] in celery_app.tasks, entry["task"]
 
 
-def test_install_schedules_keeps_the_agencys_time_and_switch_unless_reset():
-    schedules_install()
-    task = PeriodicTask.objects.get(name="Liquidazione degli esercenti")
-    three_am, _ = CrontabSchedule.objects.get_or_create(
-        minute="0", hour="3", day_of_week="*", day_of_month="*", month_of_year="*"
-    )
-    task.crontab = three_am
-    task.enabled = False
-    task.task = "merchants.tasks.old_name"
-    task.save()
+def beat_entry(name: str) -> ScheduleEntry:
+    entry = SCHEDULE[name]
+    return ScheduleEntry(name=name, task=entry["task"], schedule=entry["schedule"], app=celery_app)
 
-    result = schedules_install()
-    task.refresh_from_db()
-    assert (result.updated, task.task) == (1, "merchants.tasks.settle_due_merchants")
-    assert (task.crontab_id, task.enabled) == (three_am.pk, False)
 
-    schedules_install(reset=True)
-    task.refresh_from_db()
-    assert (task.crontab.hour, task.crontab.minute, task.enabled) == ("2", "0", True)
+def at(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute, second), tzinfo=ROME)
+
+
+def due_now(entry: ScheduleEntry, *, last_run: datetime, now: datetime) -> bool:
+    schedule = entry.schedule
+    schedule.nowfun = lambda: now
+    try:
+        return schedule.is_due(last_run).is_due
+    finally:
+        schedule.nowfun = None
+
+
+def test_beat_starts_the_settlement_run_once_a_day_at_two_in_rome():
+    entry = beat_entry("Liquidazione degli esercenti")
+    yesterday = A_MONDAY - timedelta(days=1)
+    # Run yesterday at 02:00: due again from 02:00 today, not before.
+    assert not due_now(entry, last_run=at(yesterday, 2), now=at(A_MONDAY, 1, 59, 59))
+    assert due_now(entry, last_run=at(yesterday, 2), now=at(A_MONDAY, 2, 0, 1))
+    # Run today at 02:00: not due again the same day.
+    for hour in (2, 3, 12, 23):
+        assert not due_now(entry, last_run=at(A_MONDAY, 2), now=at(A_MONDAY, hour, 30))
+
+
+def test_the_run_beat_starts_settles_each_calendar_when_due_and_not_twice(shops_with_sales):
+    """The one nightly task reads every shop's calendar: over a week of nightly runs a daily
+    shop is settled the first night, a weekly one on its weekday, an on-request one never."""
+    shops = shops_with_sales["shops"]
+    task = celery_app.tasks[beat_entry("Liquidazione degli esercenti").task]
+    tomorrow = shops_with_sales["day"]
+    settled = {}  # shop → the night of its settlement
+    for offset in range(7):
+        night = tomorrow + timedelta(days=offset)
+        for _again in range(2):  # beat restarted: the night's run once more
+            task.delay(day=night.isoformat()).get()
+        for merchant_id in Settlement.objects.values_list("merchant_id", flat=True):
+            settled.setdefault(merchant_id, night)
+
+    assert settled == {
+        shops["daily"].pk: tomorrow,
+        shops["weekly_due"].pk: tomorrow,
+        shops["weekly_not_due"].pk: tomorrow + timedelta(days=3),  # its weekday
+    }
+    assert Settlement.objects.count() == 3
+    assert account_balance(key=shops["on_demand"].payable_account_key) == Decimal("5.55")
+    assert not unbalanced_journals().exists()
 
 
 # --- the admin --------------------------------------------------------------------------
-
-
-def staff(role: str, organization: Organization):
-    person = factories.user(is_staff=True)
-    membership_grant(user=person, organization=organization, role=role)
-    return person
-
-
-def beat_url(model: str, view: str = "changelist", *args) -> str:
-    return reverse(f"admin:django_celery_beat_{model}_{view}", args=args)
-
-
-def test_the_periodic_tasks_admin_loads_for_a_superuser(client):
-    schedules_install()
-    task = PeriodicTask.objects.get(name="Scadenza dei buoni")
-    client.force_login(factories.user(is_staff=True, is_superuser=True))
-
-    page = client.get(beat_url("periodictask"))
-    assert page.status_code == 200
-    assert "Liquidazione degli esercenti" in page.content.decode()
-    assert client.get(beat_url("periodictask", "change", task.pk)).status_code == 200
-    assert client.get(beat_url("periodictask", "add")).status_code == 200
-    assert client.get(beat_url("crontabschedule")).status_code == 200
-
-    index = client.get(reverse("admin:index")).content.decode()
-    assert beat_url("periodictask") in index  # the sidebar's link
-
-
-def test_an_agency_admin_manages_the_periodic_tasks(client):
-    schedules_install()
-    task = PeriodicTask.objects.select_related("crontab").get(name="Liquidazione degli esercenti")
-    agency = Organization.objects.create(kind=Organization.Kind.AGENCY, name="Agenzia")
-    client.force_login(staff(Role.AGENCY_ADMIN, agency))
-    assert client.get(beat_url("periodictask")).status_code == 200
-    assert client.get(beat_url("periodictask", "add")).status_code == 200
-    time_page = client.get(beat_url("crontabschedule", "change", task.crontab_id))
-    assert "Liquidazione degli esercenti" in time_page.content.decode()
-
-    response = client.post(
-        beat_url("periodictask"),
-        {"action": "disable_tasks", ACTION_CHECKBOX_NAME: [task.pk]},
-    )
-    assert response.status_code == 302
-    task.refresh_from_db()
-    assert not task.enabled
-
-
-def test_the_periodic_tasks_admin_is_forbidden_to_a_municipal_operator(client):
-    schedules_install()
-    task = PeriodicTask.objects.get(name="Scadenza dei buoni")
-    operator = staff(Role.DESK_OPERATOR, factories.municipality())
-    client.force_login(operator)
-
-    assert client.get(beat_url("periodictask")).status_code == 403
-    assert client.get(beat_url("periodictask", "change", task.pk)).status_code == 403
-    assert client.get(beat_url("crontabschedule")).status_code == 403
-    response = client.post(beat_url("periodictask", "delete", task.pk), {"post": "yes"})
-    assert response.status_code == 403
-    assert PeriodicTask.objects.filter(pk=task.pk, enabled=True).exists()
-
-    index = client.get(reverse("admin:index")).content.decode()
-    assert beat_url("periodictask") not in index
 
 
 def test_the_merchant_form_offers_the_settlement_frequency(client):
@@ -372,38 +335,3 @@ def test_the_merchant_form_offers_the_settlement_frequency(client):
     content = page.content.decode()
     assert 'name="settlement_frequency"' in content
     assert 'name="settlement_weekday"' in content
-
-
-@pytest.mark.parametrize(
-    ("language", "one", "two"),
-    [
-        ("it", "1 attività avviata.", "2 attività avviate."),
-        ("en", "1 task started.", "2 tasks started."),
-    ],
-)
-def test_running_tasks_by_hand_is_confirmed_in_the_readers_language(
-    client, monkeypatch, language, one, two
-):
-    from celery.app.task import Task
-    from django.contrib.messages import get_messages
-    from django.utils import translation
-
-    schedules_install()
-    started = []
-    monkeypatch.setattr(Task, "apply_async", lambda self, *a, **k: started.append(self.name))
-    tasks = list(PeriodicTask.objects.order_by("pk")[:2])
-    agency = Organization.objects.create(kind=Organization.Kind.AGENCY, name="Agenzia")
-    client.force_login(staff(Role.AGENCY_ADMIN, agency))
-    # The requests switch the thread's language: put back the one before afterwards.
-    with translation.override(None):
-        for chosen in (tasks[:1], tasks):
-            response = client.post(
-                beat_url("periodictask"),
-                {"action": "run_tasks", ACTION_CHECKBOX_NAME: [task.pk for task in chosen]},
-                HTTP_ACCEPT_LANGUAGE=language,
-            )
-            assert response.status_code == 302
-    # Both confirmations wait to be shown on the next page.
-    said = [str(message) for message in get_messages(response.wsgi_request)]
-    assert said == [one, two]
-    assert len(started) == 3

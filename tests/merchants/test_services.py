@@ -15,16 +15,12 @@ from merchants.authentication import DeviceKeyAuthentication
 from merchants.errors import RedemptionError
 from merchants.models import DeviceKey, Merchant, MerchantStaff, Redemption, Settlement
 from merchants.selectors import merchant_payable
-from merchants.services import (
-    Till,
-    device_key_create,
-    device_key_revoke,
-    merchant_set_status,
-    redemption_void,
-    settlement_create,
-    till_guard,
-    voucher_redeem,
-)
+from merchants.services.accreditation import merchant_set_status
+from merchants.services.devices import device_key_create, device_key_revoke
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import settlement_create
+from merchants.services.tills import Till, till_guard
+from merchants.services.voids import redemption_void
 from tests import factories
 from vouchers.models import Voucher
 from vouchers.selectors import voucher_ledger_balance

@@ -27,15 +27,16 @@ from core.services.payments import (
 )
 from core.services.reconciliation import payment_batch_reconcile_camt054
 from merchants.models import Merchant, Redemption, Settlement
-from merchants.selectors import merchant_payable
-from merchants.services import Till, redemption_void, voucher_redeem
-from merchants.settlements import (
+from merchants.selectors import merchant_payable, settlements_awaiting_payment
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import (
     SettlementError,
     merchant_payment_batch_prepare,
-    settlement_statement_pdf,
-    settlements_awaiting_payment,
     settlements_run,
 )
+from merchants.services.tills import Till
+from merchants.services.voids import redemption_void
+from merchants.statements import settlement_statement_pdf
 from tests import factories
 from tests.core.test_sepa import camt054, transfer_entry
 

@@ -14,7 +14,8 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
-from merchants.services import Till, voucher_redeem
+from merchants.services.redemption import voucher_redeem
+from merchants.services.tills import Till
 from reports.open_data import PublicCell, PublicRow, _suppress, transparency_tables
 from tests import factories
 from vouchers.models import Initiative

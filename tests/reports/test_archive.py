@@ -20,8 +20,9 @@ from lxml import etree
 
 from core.sepa import NAMESPACE, validate_pain001
 from core.services.payments import payment_batch_export, payment_batch_release
-from merchants.services import Till, voucher_redeem
-from merchants.settlements import merchant_payment_batch_prepare, settlements_run
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import merchant_payment_batch_prepare, settlements_run
+from merchants.services.tills import Till
 from reports.archive.build import initiative_archive_zip
 from reports.archive.exports import (
     archive_export_build,

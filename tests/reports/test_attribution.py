@@ -15,7 +15,8 @@ from core.money import format_euro
 from core.selectors import fund_balance
 from core.services.funding import FundError
 from core.services.funding import _contribution_record as contribution_record
-from merchants.services import redemption_void, voucher_redeem
+from merchants.services.redemption import voucher_redeem
+from merchants.services.voids import redemption_void
 from reports.attribution import attribution_refresh
 from reports.funder_reach import attribution_totals, funder_reach
 from tests import factories

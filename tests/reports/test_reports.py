@@ -28,8 +28,10 @@ from core.services.payments import (
     payment_batch_release,
 )
 from merchants.models import Merchant, Redemption
-from merchants.services import Till, redemption_void, settlement_create, voucher_redeem
-from merchants.settlements import merchant_payment_batch_prepare
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import merchant_payment_batch_prepare, settlement_create
+from merchants.services.tills import Till
+from merchants.services.voids import redemption_void
 from reports.rendicontazione import funder_report, initiative_report
 from reports.report import Dimension, Period, week_start
 from reports.scope import ReportScope, report_scope

@@ -24,8 +24,9 @@ from core.services.payments import (
     payment_batch_mark_paid,
     payment_batch_release,
 )
-from merchants.services import Till, voucher_redeem
-from merchants.settlements import merchant_payment_batch_prepare, settlements_run
+from merchants.services.redemption import voucher_redeem
+from merchants.services.settlements import merchant_payment_batch_prepare, settlements_run
+from merchants.services.tills import Till
 from tests import factories
 from tests.reports.test_archive import _media  # noqa: F401
 from tests.vouchers.test_programme import fiscal_code, open_call

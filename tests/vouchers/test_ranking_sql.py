@@ -139,6 +139,7 @@ CALLS = [
 ]
 
 
+@pytest.mark.postgresql
 @pytest.mark.skipif(
     connection.vendor not in RANK_IN_DATABASE_VENDORS,
     reason="the ranking is computed in the database on PostgreSQL only",

@@ -9,7 +9,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from core.models import Journal, Posting
 from core.selectors import account_balance, fund_balance, unbalanced_journals
-from merchants.services import voucher_redeem
+from merchants.services.redemption import voucher_redeem
 from tests import factories
 from vouchers.codes import ALPHABET
 from vouchers.errors import VoucherError

@@ -7,8 +7,8 @@ from django.utils.translation import gettext as _
 
 from core.days import OUT_OF_RANGE, day_in_range
 from core.money import ZERO, format_euro
-from merchants.schedules import due_settlements_run
-from merchants.settlements import settlements_run
+from merchants.services.schedules import due_settlements_run
+from merchants.services.settlements import settlements_run
 
 
 def _cutoff(text: str) -> datetime:

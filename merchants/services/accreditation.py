@@ -1,4 +1,5 @@
-"""A shop's request to join the circuit, made from the public page."""
+"""A shop joins the circuit: its request from the public page, then the agency's decision
+(accredited, suspended, reinstated, rejected)."""
 
 from dataclasses import dataclass
 
@@ -7,6 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.models import Organization
+from merchants.errors import RedemptionError
 from merchants.models import Merchant
 from vouchers.models import SpendingCategory
 
@@ -52,4 +54,38 @@ def merchant_request_accreditation(*, request: AccreditationRequest) -> Merchant
         merchant.save()
         merchant.categories.set(request.categories)
         merchant.municipalities.set(request.municipalities)
+    return merchant
+
+
+MERCHANT_TRANSITIONS = {
+    Merchant.Status.REQUESTED: {Merchant.Status.ACCREDITED, Merchant.Status.REJECTED},
+    Merchant.Status.ACCREDITED: {Merchant.Status.SUSPENDED},
+    Merchant.Status.SUSPENDED: {Merchant.Status.ACCREDITED, Merchant.Status.REJECTED},
+    Merchant.Status.REJECTED: {Merchant.Status.REQUESTED},
+}
+
+
+def merchant_set_status(*, merchant: Merchant, status: str, reason: str = "") -> Merchant:
+    """Accredit, suspend, reinstate or reject a shop, keeping the reason.
+
+    Setting the status it already has changes nothing; other moves follow
+    ``MERCHANT_TRANSITIONS`` (a rejected shop must apply again before accreditation).
+    """
+    with transaction.atomic():
+        current = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        if current.status == status:
+            return merchant
+        if status not in MERCHANT_TRANSITIONS.get(current.status, set()):
+            raise RedemptionError(
+                "invalid_merchant_transition",
+                from_status=current.get_status_display(),
+                to_status=Merchant.Status(status).label
+                if status in Merchant.Status.values
+                else status,
+            )
+        if status in (Merchant.Status.SUSPENDED, Merchant.Status.REJECTED) and not reason.strip():
+            raise RedemptionError("reason_required")
+        merchant.status = status
+        merchant.status_reason = reason.strip()[:255]
+        merchant.save(update_fields=["status", "status_reason"])
     return merchant

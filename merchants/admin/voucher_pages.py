@@ -1,0 +1,101 @@
+"""The shop side of the voucher and call pages of ``vouchers.admin`` (their redemptions),
+since vouchers must not know about shops."""
+
+from decimal import Decimal
+
+from django.contrib import admin
+from django.core.cache import cache
+from django.db.models import Count, Sum
+from django.utils.translation import gettext_lazy as _
+from unfold.decorators import display
+
+from core.admin.toolkit import (
+    LabelledTabularInline,
+    euro,
+)
+from core.money import CENT, ZERO
+from merchants.admin.base import (
+    RedemptionDisplayMixin,
+)
+from merchants.models import (
+    Redemption,
+)
+from vouchers import admin as vouchers_admin
+from vouchers.admin import vouchers as voucher_admins
+from vouchers.models import Initiative, Voucher
+
+
+class VoucherRedemptionInline(RedemptionDisplayMixin, LabelledTabularInline):
+    model = Redemption
+    fk_name = "voucher"
+    extra = 0
+    can_delete = False
+    per_page = 20
+    show_change_link = True
+    fields = [
+        "receipt_display",
+        "created_at",
+        "merchant",
+        "amount_display",
+        "balance_after_display",
+        "status_badge",
+        "cashier",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("merchant", "cashier")
+
+
+admin.site.unregister(Voucher)
+
+
+@admin.register(Voucher)
+class VoucherAdmin(voucher_admins.VoucherAdmin):
+    inlines = [*voucher_admins.VoucherAdmin.inlines, VoucherRedemptionInline]
+
+
+def call_redemption_figures(*, refresh: bool = False) -> dict[int, dict]:
+    """Vouchers used and money spent per call, for the calls list (kept a few minutes)."""
+    figures = None if refresh else cache.get("admin:calls:redemptions")
+    if figures is None:
+        figures = {
+            row["voucher__initiative_id"]: {
+                "used": row["used"],
+                # SQLite adds decimals as floats: back to cents.
+                "spent": Decimal(str(row["spent"] or 0)).quantize(CENT),
+            }
+            for row in Redemption.objects.filter(status=Redemption.Status.CONFIRMED)
+            .order_by()
+            .values("voucher__initiative_id")
+            .annotate(used=Count("voucher", distinct=True), spent=Sum("amount"))
+        }
+        cache.set("admin:calls:redemptions", figures, vouchers_admin.CALL_FIGURES_SECONDS)
+    return figures
+
+
+admin.site.unregister(Initiative)
+
+
+@admin.register(Initiative)
+class InitiativeAdmin(vouchers_admin.InitiativeAdmin):
+    list_display = [
+        *vouchers_admin.InitiativeAdmin.list_display[:6],
+        "redeemed_count",
+        "spent_display",
+        *vouchers_admin.InitiativeAdmin.list_display[6:],
+    ]
+
+    @display(description=_("buoni usati"))
+    def redeemed_count(self, obj):
+        return call_redemption_figures().get(obj.pk, {}).get("used", 0)
+
+    @display(description=_("speso nei negozi"))
+    def spent_display(self, obj):
+        return euro(call_redemption_figures().get(obj.pk, {}).get("spent", ZERO))
