@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "merchants",
     "reports",
     "pwa.apps.PwaConfig",
+    "config.apps.SiteConfig",  # last: config/admin.py completes the apps' pages
 ]
 
 MIDDLEWARE = [

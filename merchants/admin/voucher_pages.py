@@ -3,7 +3,6 @@ since vouchers must not know about shops."""
 
 from decimal import Decimal
 
-from django.contrib import admin
 from django.core.cache import cache
 from django.db.models import Count, Sum
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +21,6 @@ from merchants.models import (
 )
 from vouchers import admin as vouchers_admin
 from vouchers.admin import vouchers as voucher_admins
-from vouchers.models import Initiative, Voucher
 
 
 class VoucherRedemptionInline(RedemptionDisplayMixin, LabelledTabularInline):
@@ -53,10 +51,6 @@ class VoucherRedemptionInline(RedemptionDisplayMixin, LabelledTabularInline):
         return super().get_queryset(request).select_related("merchant", "cashier")
 
 
-admin.site.unregister(Voucher)
-
-
-@admin.register(Voucher)
 class VoucherAdmin(voucher_admins.VoucherAdmin):
     inlines = [*voucher_admins.VoucherAdmin.inlines, VoucherRedemptionInline]
 
@@ -80,10 +74,6 @@ def call_redemption_figures(*, refresh: bool = False) -> dict[int, dict]:
     return figures
 
 
-admin.site.unregister(Initiative)
-
-
-@admin.register(Initiative)
 class InitiativeAdmin(vouchers_admin.InitiativeAdmin):
     list_display = [
         *vouchers_admin.InitiativeAdmin.list_display[:6],

@@ -20,7 +20,6 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
-import merchants.admin  # noqa: F401 (the call's admin as the shops complete it, registered first)
 from core.admin.toolkit import (
     ConfirmForm,
     LedgerReadOnlyMixin,
@@ -216,24 +215,10 @@ class InitiativeArchiveMixin(InitiativeActionsBase):
         return HttpResponseRedirect(change_url(export))
 
 
-def _with_archive_button(actions: list) -> list:
+def with_archive_button(actions: list) -> list:
     """The call's buttons with «Prepara l'archivio (ZIP)» right after «Archivia»."""
     at = actions.index("archive_detail") + 1 if "archive_detail" in actions else len(actions)
     return [*actions[:at], ARCHIVE_ACTION, *actions[at:]]
-
-
-# The call's admin as the apps below registered it: vouchers', with the shops' figures.
-RegisteredInitiativeAdmin = type(admin.site.get_model_admin(Initiative))
-
-
-class InitiativeArchiveAdmin(InitiativeArchiveMixin, RegisteredInitiativeAdmin):
-    """The call's admin with its archive: what staff see on the call's page."""
-
-    actions_detail = _with_archive_button(RegisteredInitiativeAdmin.actions_detail)
-
-
-admin.site.unregister(Initiative)
-admin.site.register(Initiative, InitiativeArchiveAdmin)
 
 
 # --- prepared archives ------------------------------------------------------------------

@@ -9,7 +9,6 @@ page's URL, so that ``vouchers`` never imports the reports.
 import io
 
 from django import forms
-from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -245,7 +244,3 @@ class InitiativeFundingReachAdmin(InitiativeFundingAdmin):
 
     def funder_report_view(self, request):
         return funder_report_page(request, self)
-
-
-admin.site.unregister(InitiativeFunding)
-admin.site.register(InitiativeFunding, InitiativeFundingReachAdmin)

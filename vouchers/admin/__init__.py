@@ -127,7 +127,7 @@ class BudgetForm(forms.Form):
     )
 
 
-@admin.register(Initiative)
+# Registered once, by the composition root (config/admin.py), with what the apps above add.
 class InitiativeAdmin(
     InitiativeAmendmentsMixin,
     ScopedAdminMixin,

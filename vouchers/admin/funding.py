@@ -10,7 +10,7 @@ of them.
 from decimal import Decimal
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
@@ -106,7 +106,7 @@ class AttributionRuleForm(forms.Form):
     )
 
 
-@admin.register(InitiativeFunding)
+# Registered once, by the composition root (config/admin.py), with what the apps above add.
 class InitiativeFundingAdmin(ScopedAdminMixin, ModelAdmin):
     """A call's sources: each a tranche of its budget, from a contribution or a fund."""
 

@@ -4,7 +4,7 @@ Printing, revoking and expiring go through ``vouchers.services``; the shop side 
 (its redemptions) is added by ``merchants.admin``.
 """
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Count, DecimalField, Sum, Value
 from django.db.models.functions import Coalesce
@@ -90,7 +90,7 @@ def voucher_table(vouchers) -> str:
     )
 
 
-@admin.register(Voucher)
+# Registered once, by the composition root (config/admin.py), with what the apps above add.
 class VoucherAdmin(ScopedAdminMixin, LedgerReadOnlyMixin, ModelAdmin, ExportAdminMixin):
     list_display = [
         "code_hint_display",
