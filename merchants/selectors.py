@@ -5,15 +5,19 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
+from django.core.cache import cache as shared_cache
 from django.db import connection
-from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core.models import PaymentBatch
+from core.money import CENT
 from core.selectors import account_balance, money_sum
 from merchants.models import Merchant, Redemption, Settlement
 from vouchers.models import Initiative, Voucher
+from vouchers.selectors import INITIATIVE_FIGURES_SECONDS
 
 
 @cache
@@ -170,3 +174,22 @@ def scheduled_cutoff(day: date) -> datetime:
 def voucher_by_code(*, code: str) -> Voucher | None:
     """The voucher with this (normalised) code, with its holder and its call, or None."""
     return Voucher.objects.select_related("beneficiary", "initiative").filter(code=code).first()
+
+
+def initiative_redemption_figures(*, refresh: bool = False) -> dict[int, dict[str, Any]]:
+    """Vouchers used and money spent per call, for the calls list (kept a few minutes)."""
+    figures = None if refresh else cache.get("admin:calls:redemptions")
+    if figures is None:
+        figures = {
+            row["voucher__initiative_id"]: {
+                "used": row["used"],
+                # SQLite adds decimals as floats: back to cents.
+                "spent": Decimal(str(row["spent"] or 0)).quantize(CENT),
+            }
+            for row in Redemption.objects.filter(status=Redemption.Status.CONFIRMED)
+            .order_by()
+            .values("voucher__initiative_id")
+            .annotate(used=Count("voucher", distinct=True), spent=Sum("amount"))
+        }
+        shared_cache.set("admin:calls:redemptions", figures, INITIATIVE_FIGURES_SECONDS)
+    return figures

@@ -28,9 +28,16 @@ from core.days import start_of_day
 from core.models import Organization, Role
 from core.money import ZERO, format_euro
 from merchants.models import Merchant, Redemption, RefusedAttempt
+from merchants.selectors import initiative_redemption_figures
 from reports.shops import category_of_shops_per_initiative
 from vouchers.models import Application, Decision, Initiative, Voucher
-from vouchers.selectors import StaffScope, applications_for, initiatives_financed_for, vouchers_for
+from vouchers.selectors import (
+    StaffScope,
+    applications_for,
+    initiative_voucher_figures,
+    initiatives_financed_for,
+    vouchers_for,
+)
 
 CHART_DAYS = 30
 TABLE_ROWS = 12
@@ -481,3 +488,16 @@ def dashboard_scopes_refresh() -> int:
             )
         cache.set(figures_cache_key(staff), compute_figures(scope), FIGURES_SECONDS)
     return len(scopes)
+
+
+def dashboard_figures_refresh() -> int:
+    """Compute the figures of the agency, of each municipality's staff and of the calls list.
+
+    Run every few minutes, so that the first to open the page after the figures expire does
+    not wait for them. Returns how many scopes were computed.
+    """
+    computed = dashboard_scopes_refresh()
+    # The calls list's figures too.
+    initiative_voucher_figures(refresh=True)
+    initiative_redemption_figures(refresh=True)
+    return computed

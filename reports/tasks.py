@@ -6,8 +6,8 @@ and any queued message still find them.
 
 from celery import shared_task
 
-from reports.admin.dashboard import dashboard_figures_refresh
 from reports.attribution import attribution_refresh, attribution_refresh_all
+from reports.dashboard import dashboard_figures_refresh
 from vouchers.models import Initiative
 
 

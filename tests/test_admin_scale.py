@@ -312,14 +312,14 @@ def test_accounts_list_shows_recent_balances_and_the_page_the_exact_one(admin_cl
 
 
 def test_periodic_refresh_also_computes_the_calls_list_figures(admin_client, calls):
-    from merchants.admin.voucher_pages import call_redemption_figures
-    from reports.admin.dashboard import dashboard_figures_refresh
+    from merchants.selectors import initiative_redemption_figures
+    from reports.dashboard import dashboard_figures_refresh
 
     admin_client.get(admin_url(Initiative, "changelist"))  # figures kept
     redeem(voucher=calls["second"], shop=calls["shop"], person=calls["cashier"], amount="0.75")
-    assert call_redemption_figures()[calls["joint"].pk]["spent"] == Decimal("19.75")
+    assert initiative_redemption_figures()[calls["joint"].pk]["spent"] == Decimal("19.75")
     dashboard_figures_refresh()
-    figures = call_redemption_figures()[calls["joint"].pk]
+    figures = initiative_redemption_figures()[calls["joint"].pk]
     assert figures["spent"] == direct_call_figures(calls["joint"])["spent"] == Decimal("20.50")
     assert figures["used"] == 2
 

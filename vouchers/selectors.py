@@ -9,7 +9,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 from schwifty import IBAN
@@ -577,3 +578,26 @@ def beneficiary_transfers_paid(
     if municipality_ids is not None:
         applications = applications.filter(municipality_id__in=municipality_ids)
     return lines.filter(application_ref__in=applications.values("pk"))
+
+
+# --- The calls list's figures ------------------------------------------------------------------
+
+# The calls list shows figures that read every voucher: they are computed for all calls at
+# once and kept this long, rather than counted per row on every page.
+INITIATIVE_FIGURES_SECONDS = 5 * 60
+
+
+def initiative_voucher_figures(*, refresh: bool = False) -> dict[int, dict[str, int]]:
+    """Vouchers issued and active per call, for the calls list (kept a few minutes)."""
+    figures = None if refresh else cache.get("admin:calls:vouchers")
+    if figures is None:
+        figures = {}
+        for row in (
+            Voucher.objects.order_by().values("initiative_id", "status").annotate(count=Count("pk"))
+        ):
+            row_figures = figures.setdefault(row["initiative_id"], {"issued": 0, "active": 0})
+            row_figures["issued"] += row["count"]
+            if row["status"] == Voucher.Status.ACTIVE:
+                row_figures["active"] += row["count"]
+        cache.set("admin:calls:vouchers", figures, INITIATIVE_FIGURES_SECONDS)
+    return figures

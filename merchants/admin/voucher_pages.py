@@ -1,10 +1,6 @@
 """The shop side of the voucher and call pages of ``vouchers.admin`` (their redemptions),
 since vouchers must not know about shops."""
 
-from decimal import Decimal
-
-from django.core.cache import cache
-from django.db.models import Count, Sum
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
@@ -12,13 +8,14 @@ from core.admin.toolkit import (
     LabelledTabularInline,
     euro,
 )
-from core.money import CENT, ZERO
+from core.money import ZERO
 from merchants.admin.base import (
     RedemptionDisplayMixin,
 )
 from merchants.models import (
     Redemption,
 )
+from merchants.selectors import initiative_redemption_figures
 from vouchers import admin as vouchers_admin
 from vouchers.admin import vouchers as voucher_admins
 
@@ -55,25 +52,6 @@ class VoucherAdmin(voucher_admins.VoucherAdmin):
     inlines = [*voucher_admins.VoucherAdmin.inlines, VoucherRedemptionInline]
 
 
-def call_redemption_figures(*, refresh: bool = False) -> dict[int, dict]:
-    """Vouchers used and money spent per call, for the calls list (kept a few minutes)."""
-    figures = None if refresh else cache.get("admin:calls:redemptions")
-    if figures is None:
-        figures = {
-            row["voucher__initiative_id"]: {
-                "used": row["used"],
-                # SQLite adds decimals as floats: back to cents.
-                "spent": Decimal(str(row["spent"] or 0)).quantize(CENT),
-            }
-            for row in Redemption.objects.filter(status=Redemption.Status.CONFIRMED)
-            .order_by()
-            .values("voucher__initiative_id")
-            .annotate(used=Count("voucher", distinct=True), spent=Sum("amount"))
-        }
-        cache.set("admin:calls:redemptions", figures, vouchers_admin.CALL_FIGURES_SECONDS)
-    return figures
-
-
 class InitiativeAdmin(vouchers_admin.InitiativeAdmin):
     list_display = [
         *vouchers_admin.InitiativeAdmin.list_display[:6],
@@ -84,8 +62,8 @@ class InitiativeAdmin(vouchers_admin.InitiativeAdmin):
 
     @display(description=_("buoni usati"))
     def redeemed_count(self, obj):
-        return call_redemption_figures().get(obj.pk, {}).get("used", 0)
+        return initiative_redemption_figures().get(obj.pk, {}).get("used", 0)
 
     @display(description=_("speso nei negozi"))
     def spent_display(self, obj):
-        return euro(call_redemption_figures().get(obj.pk, {}).get("spent", ZERO))
+        return euro(initiative_redemption_figures().get(obj.pk, {}).get("spent", ZERO))

@@ -9,7 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.money import format_euro
-from merchants.admin.voucher_pages import call_redemption_figures
 from merchants.models import Merchant, Redemption, RefusedAttempt
 from reports.dashboard import (
     CHART_DAYS,
@@ -17,7 +16,6 @@ from reports.dashboard import (
     TABLE_ROWS,
     chart_data,
     dashboard_scope,
-    dashboard_scopes_refresh,
     euro_text,
     initiative_table,
     merchant_figures,
@@ -25,7 +23,6 @@ from reports.dashboard import (
     scope_figures,
     town_table,
 )
-from vouchers.admin import call_voucher_figures
 from vouchers.admin.scoping import request_scope
 from vouchers.models import Application, Voucher
 
@@ -41,19 +38,6 @@ def _href(request, model, **filters) -> str | None:
     if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
         return None
     return _changelist(model, **filters)
-
-
-def dashboard_figures_refresh() -> int:
-    """Compute the figures of the agency, of each municipality's staff and of the calls list.
-
-    Run every few minutes, so that the first to open the page after the figures expire does
-    not wait for them. Returns how many scopes were computed.
-    """
-    computed = dashboard_scopes_refresh()
-    # The calls list's figures too.
-    call_voucher_figures(refresh=True)
-    call_redemption_figures(refresh=True)
-    return computed
 
 
 def dashboard_callback(request, context):

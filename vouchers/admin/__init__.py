@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.core.cache import cache
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.utils.html import format_html
@@ -50,7 +49,7 @@ from vouchers.admin.scoping import (
 )
 from vouchers.admin.waiting_list import InitiativeWaitingListMixin, suggest_waiting_list
 from vouchers.models import Initiative, SpendingCategory, Voucher
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors import initiative_budget_available, initiative_voucher_figures
 from vouchers.services.budget import initiative_assign_budget
 
 INITIATIVE_STATUS_VARIANTS = {
@@ -61,27 +60,6 @@ INITIATIVE_STATUS_VARIANTS = {
     Initiative.Status.ISSUED: "success",
     Initiative.Status.ARCHIVED: "info",
 }
-
-
-# The calls list shows figures that read every voucher: they are computed for all calls at
-# once and kept this long, rather than counted per row on every page.
-CALL_FIGURES_SECONDS = 5 * 60
-
-
-def call_voucher_figures(*, refresh: bool = False) -> dict[int, dict[str, int]]:
-    """Vouchers issued and active per call, for the calls list (kept a few minutes)."""
-    figures = None if refresh else cache.get("admin:calls:vouchers")
-    if figures is None:
-        figures = {}
-        for row in (
-            Voucher.objects.order_by().values("initiative_id", "status").annotate(count=Count("pk"))
-        ):
-            call = figures.setdefault(row["initiative_id"], {"issued": 0, "active": 0})
-            call["issued"] += row["count"]
-            if row["status"] == Voucher.Status.ACTIVE:
-                call["active"] += row["count"]
-        cache.set("admin:calls:vouchers", figures, CALL_FIGURES_SECONDS)
-    return figures
 
 
 class CallMunicipalityFilter(ScopedRelatedDropdownFilter):
@@ -307,11 +285,11 @@ class InitiativeAdmin(
 
     @display(description=_("buoni emessi"))
     def issued_count(self, obj):
-        return call_voucher_figures().get(obj.pk, {}).get("issued", 0)
+        return initiative_voucher_figures().get(obj.pk, {}).get("issued", 0)
 
     @display(description=_("buoni attivi"))
     def active_count(self, obj):
-        return call_voucher_figures().get(obj.pk, {}).get("active", 0)
+        return initiative_voucher_figures().get(obj.pk, {}).get("active", 0)
 
     @display(description=_("budget disponibile"))
     def budget_detail(self, obj):

@@ -5,7 +5,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from reports.admin.dashboard import dashboard_figures_refresh
+from reports.dashboard import dashboard_figures_refresh
 
 
 class Command(BaseCommand):
