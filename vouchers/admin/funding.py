@@ -23,6 +23,7 @@ from unfold.widgets import UnfoldAdminSelectWidget
 
 from core.admin.toolkit import (
     EURO_AMOUNTS,
+    ServiceSaveMixin,
     action_form_page,
     changelist_url,
     euro,
@@ -107,7 +108,7 @@ class AttributionRuleForm(forms.Form):
 
 
 # Registered once, by the composition root (config/admin.py), with what the apps above add.
-class InitiativeFundingAdmin(ScopedAdminMixin, ModelAdmin):
+class InitiativeFundingAdmin(ServiceSaveMixin, ScopedAdminMixin, ModelAdmin):
     """A call's sources: each a tranche of its budget, from a contribution or a fund."""
 
     form = FundingSourceForm
@@ -191,36 +192,14 @@ class InitiativeFundingAdmin(ScopedAdminMixin, ModelAdmin):
             ).select_related("funder", "fund")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        try:
-            source = initiative_funding_assign(
-                initiative=data["initiative"],
-                contribution=data.get("contribution"),
-                amount=data["amount"],
-                priority=data.get("priority"),
-                assigned_by=request.user,
-            )
-        except DomainError as exc:
-            self.message_user(request, exc.detail, messages.ERROR)
-            return
-        obj.pk = source.pk
-        obj.fund_id = source.fund_id
-        obj.journal_id = source.journal_id
-        obj.priority = source.priority
-        obj.assigned_at = source.assigned_at
-        obj._state.adding = False
-        obj._state.db = source._state.db
-
-    def log_addition(self, request, obj, message):
-        if obj.pk is not None:  # nothing was recorded when the service refused
-            return super().log_addition(request, obj, message)
-        return None
-
-    def response_add(self, request, obj, post_url_continue=None):
-        if obj.pk is None:
-            return HttpResponseRedirect(request.get_full_path())
-        return super().response_add(request, obj, post_url_continue)
+    def save_through_service(self, request, data):
+        return initiative_funding_assign(
+            initiative=data["initiative"],
+            contribution=data.get("contribution"),
+            amount=data["amount"],
+            priority=data.get("priority"),
+            assigned_by=request.user,
+        )
 
     @display(description=_("provenienza"))
     def origin_display(self, obj):
