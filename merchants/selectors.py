@@ -15,7 +15,7 @@ from django.utils import timezone
 from core.models import PaymentBatch
 from core.money import CENT
 from core.selectors import account_balance, money_sum
-from merchants.models import Merchant, Redemption, Settlement
+from merchants.models import Merchant, MerchantStaff, Redemption, Settlement
 from vouchers.models import Initiative, Voucher
 from vouchers.selectors import INITIATIVE_FIGURES_SECONDS
 
@@ -193,3 +193,10 @@ def initiative_redemption_figures(*, refresh: bool = False) -> dict[int, dict[st
         }
         shared_cache.set("admin:calls:redemptions", figures, INITIATIVE_FIGURES_SECONDS)
     return figures
+
+
+def merchant_staff_of(*, user) -> MerchantStaff | None:
+    """Return the shop role of a user, or None for anyone who works for no shop."""
+    if not user.is_authenticated:
+        return None
+    return MerchantStaff.objects.select_related("merchant").filter(user_id=user.pk).first()

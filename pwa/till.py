@@ -22,18 +22,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django.views.i18n import JavaScriptCatalog
 
-from merchants.models import Merchant, MerchantStaff
+from merchants.models import Merchant
+from merchants.selectors import merchant_staff_of
 
 # A till is a shop's phone or tablet: one login keeps it open for months. Every visit to
 # the till page pushes the expiry forward, so a till in daily use never logs out.
 TILL_SESSION_AGE = int(timedelta(days=90).total_seconds())
-
-
-def staff_of(user) -> MerchantStaff | None:
-    """Return the shop role of a user, or None for anyone who works for no shop."""
-    if not user.is_authenticated:
-        return None
-    return MerchantStaff.objects.select_related("merchant").filter(user_id=user.pk).first()
 
 
 class TillLoginForm(AuthenticationForm):
@@ -55,14 +49,14 @@ class TillLoginForm(AuthenticationForm):
 
     def confirm_login_allowed(self, user) -> None:
         super().confirm_login_allowed(user)
-        if not MerchantStaff.objects.filter(user_id=user.pk).exists():
+        if merchant_staff_of(user=user) is None:
             raise forms.ValidationError(
                 self.error_messages["not_shop_staff"], code="not_shop_staff"
             )
 
 
 def till_login(request: HttpRequest) -> HttpResponse:
-    if staff_of(request.user) is not None:
+    if merchant_staff_of(user=request.user) is not None:
         return redirect("webapp:till")
     form = TillLoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -95,7 +89,7 @@ MERCHANT_STATUS_NOTICES = {
 
 
 def till(request: HttpRequest) -> HttpResponse:
-    staff = staff_of(request.user)
+    staff = merchant_staff_of(user=request.user)
     if staff is None:
         return redirect(reverse("webapp:till-login"))
     request.session.set_expiry(TILL_SESSION_AGE)
