@@ -26,14 +26,14 @@ def _in_circuit_sql() -> str:
     shop = quote(Merchant._meta.db_table)
     shop_categories = quote(Merchant.categories.through._meta.db_table)
     shop_municipalities = quote(Merchant.municipalities.through._meta.db_table)
-    call_categories = quote(Initiative.allowed_categories.through._meta.db_table)
-    call_municipalities = quote(Initiative.municipalities.through._meta.db_table)
+    initiative_categories = quote(Initiative.allowed_categories.through._meta.db_table)
+    initiative_municipalities = quote(Initiative.municipalities.through._meta.db_table)
     return (
         f"SELECT 1 FROM {shop} s WHERE s.id = %s AND s.status = %s"
-        f" AND EXISTS (SELECT 1 FROM {shop_categories} sc JOIN {call_categories} cc"
+        f" AND EXISTS (SELECT 1 FROM {shop_categories} sc JOIN {initiative_categories} cc"
         " ON cc.spendingcategory_id = sc.spendingcategory_id"
         " WHERE sc.merchant_id = s.id AND cc.initiative_id = %s)"
-        f" AND EXISTS (SELECT 1 FROM {shop_municipalities} sm JOIN {call_municipalities} cm"
+        f" AND EXISTS (SELECT 1 FROM {shop_municipalities} sm JOIN {initiative_municipalities} cm"
         " ON cm.organization_id = sm.organization_id"
         " WHERE sm.merchant_id = s.id AND cm.initiative_id = %s)"
     )

@@ -308,20 +308,24 @@ class Totals:
 
 def aggregate(applications, decisions, vouchers, redemptions) -> dict:
     """Add the grouped rows up by call, by municipality and overall."""
-    by_call: dict[int, Totals] = defaultdict(Totals)
+    by_initiative: dict[int, Totals] = defaultdict(Totals)
     by_town: dict[int, Totals] = defaultdict(Totals)
     overall = Totals()
     for row in applications:
-        for totals in (by_call[row["initiative_id"]], by_town[row["municipality_id"]], overall):
+        for totals in (
+            by_initiative[row["initiative_id"]],
+            by_town[row["municipality_id"]],
+            overall,
+        ):
             totals.applications[row["status"]] += row["count"]
             totals.allocated += row["allocated"] or ZERO
-        by_call[row["initiative_id"]].title = row["initiative__title"]
-        by_call[row["initiative_id"]].status = row["initiative__status"]
+        by_initiative[row["initiative_id"]].title = row["initiative__title"]
+        by_initiative[row["initiative_id"]].status = row["initiative__status"]
         by_town[row["municipality_id"]].title = row["municipality__name"]
     for row in decisions:
         waited = row["waited"] or timedelta()
         for totals in (
-            by_call[row["application__initiative_id"]],
+            by_initiative[row["application__initiative_id"]],
             by_town[row["application__municipality_id"]],
             overall,
         ):
@@ -329,7 +333,7 @@ def aggregate(applications, decisions, vouchers, redemptions) -> dict:
             totals.waited += waited * row["count"]
     for row in vouchers:
         town = row["beneficiary__municipality_id"]
-        for totals in (by_call[row["initiative_id"]], by_town[town], overall):
+        for totals in (by_initiative[row["initiative_id"]], by_town[town], overall):
             totals.vouchers += row["count"]
             totals.issued += row["issued"] or ZERO
             if row["status"] == Voucher.Status.ACTIVE:
@@ -337,17 +341,17 @@ def aggregate(applications, decisions, vouchers, redemptions) -> dict:
                 totals.outstanding += row["balance"] or ZERO
             if row["status"] == Voucher.Status.EXPIRED:
                 totals.expired_face += row["issued"] or ZERO
-        by_call[row["initiative_id"]].title = row["initiative__title"]
-        by_call[row["initiative_id"]].status = row["initiative__status"]
+        by_initiative[row["initiative_id"]].title = row["initiative__title"]
+        by_initiative[row["initiative_id"]].status = row["initiative__status"]
         by_town[town].title = row["beneficiary__municipality__name"]
     for row in redemptions:
         town = row["voucher__beneficiary__municipality_id"]
-        for totals in (by_call[row["voucher__initiative_id"]], by_town[town], overall):
+        for totals in (by_initiative[row["voucher__initiative_id"]], by_town[town], overall):
             totals.redeemed += row["total"] or ZERO
             totals.redemptions += row["count"]
             if row["voucher__status"] == Voucher.Status.EXPIRED:
                 totals.redeemed_on_expired += row["total"] or ZERO
-    return {"by_call": dict(by_call), "by_town": dict(by_town), "overall": overall}
+    return {"by_initiative": dict(by_initiative), "by_town": dict(by_town), "overall": overall}
 
 
 def _days(totals: Totals) -> str:
@@ -395,13 +399,13 @@ def _rows(groups: dict, limit: int = TABLE_ROWS) -> list:
     return ordered[:limit]
 
 
-def initiative_table(by_call: dict) -> dict:
+def initiative_table(by_initiative: dict) -> dict:
     statuses = dict(Initiative.Status.choices)
     return {
         "headers": [_("Bando"), _("Stato"), *MONEY_HEADERS],
         "rows": [
             [totals.title, statuses.get(totals.status, ""), *_money_cells(totals)]
-            for _pk, totals in _rows(by_call)
+            for _pk, totals in _rows(by_initiative)
         ],
     }
 

@@ -338,7 +338,7 @@ def test_funder_sees_only_the_aggregates_of_what_he_paid_for(client, world):
     response = client.get(reverse("admin:index"))
     assert response.status_code == 200
     figures = response.context["figures"]
-    assert set(figures["by_call"]) == {world["joint"].pk}  # not B's own call
+    assert set(figures["by_initiative"]) == {world["joint"].pk}  # not B's own call
     assert figures["overall"].vouchers == 3
     assert "top_shops" not in response.context
     content = response.content.decode()
@@ -359,8 +359,8 @@ def test_dashboard_figures_follow_the_users_municipality(
     figures = response.context["figures"]
     content = response.content.decode()
     assert world["shop_a"].name in content and world["shop_b"].name not in content
-    assert figures["by_call"][world["joint"].pk].decisions == 1
-    assert figures["by_call"][world["joint"].pk].average_days is not None
+    assert figures["by_initiative"][world["joint"].pk].decisions == 1
+    assert figures["by_initiative"][world["joint"].pk].average_days is not None
     assert set(figures["by_town"]) == {world["a"].pk}
     assert figures["overall"].vouchers == 1
     assert figures["overall"].redemptions == 1
@@ -370,7 +370,7 @@ def test_dashboard_figures_follow_the_users_municipality(
     figures = client.get(reverse("admin:index")).context["figures"]
     assert set(figures["by_town"]) == {world["a"].pk, world["b"].pk}
     assert figures["overall"].applications_total == 4
-    assert figures["by_call"][world["joint"].pk].allocated > 0
+    assert figures["by_initiative"][world["joint"].pk].allocated > 0
 
 
 # --- lists stay cheap for scoped users ---------------------------------------------------

@@ -118,9 +118,9 @@ def dashboard_callback(request, context):
         }
     context["kpis"] = kpis
     context["figures"] = figures
-    context["call_table"] = initiative_table(figures["by_call"])
+    context["initiative_rows_table"] = initiative_table(figures["by_initiative"])
     context["town_table"] = town_table(figures["by_town"])
-    context["more_calls"] = max(len(figures["by_call"]) - TABLE_ROWS, 0)
+    context["more_initiatives"] = max(len(figures["by_initiative"]) - TABLE_ROWS, 0)
     context["more_towns"] = max(len(figures["by_town"]) - TABLE_ROWS, 0)
     context["category_table"] = {
         "headers": [_("Categoria"), _("Speso")],

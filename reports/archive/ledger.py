@@ -96,14 +96,14 @@ def settlements_rows(initiative: Initiative, settlement_ids: list[int]) -> Itera
     for pk, *head, count, total, batch, end_to_end, paid_at in chunked(rows):
         share = shares.get(pk, {})
         # SQLite adds decimals as floats: back to cents, as money_sum does.
-        call_total = Decimal(share.get("total") or ZERO).quantize(CENT)
+        initiative_total = Decimal(share.get("total") or ZERO).quantize(CENT)
         yield (
             pk,
             *head,
             count,
             total,
             share.get("count", 0),
-            call_total,
+            initiative_total,
             batch,
             end_to_end,
             paid_at,
@@ -195,7 +195,7 @@ def ledger_rows(
     accounts = Account.objects.filter(
         key__in=[initiative.budget_account_key, initiative.outstanding_account_key]
     ).values("pk")
-    on_call_accounts = Posting.objects.filter(account__in=accounts).values("journal_id")
+    on_initiative_accounts = Posting.objects.filter(account__in=accounts).values("journal_id")
     settlement_journals = Settlement.objects.filter(pk__in=settlement_ids).values("journal_id")
     payment_journals = PaymentLine.objects.filter(
         batch__in=[b.pk for b in batches], journal__isnull=False
@@ -203,7 +203,7 @@ def ledger_rows(
     kinds = choice_labels(Journal.Kind.choices)
     rows = (
         Posting.objects.filter(
-            Q(journal_id__in=on_call_accounts)
+            Q(journal_id__in=on_initiative_accounts)
             | Q(journal_id__in=settlement_journals)
             | Q(journal_id__in=payment_journals)
         )

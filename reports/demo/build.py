@@ -22,11 +22,11 @@ from reports.demo.data import (
     BENEFICIARIES,
     BENEFICIARY_LOGIN,
     BERGAMO,
-    CALLS,
     CATEGORIES,
-    EXPIRED_CALLS,
+    EXPIRED_INITIATIVES,
     FUND_NAME,
     FUNDERS,
+    INITIATIVES,
     MERCHANTS,
     MUNICIPALITIES,
     REDEMPTIONS,
@@ -44,7 +44,7 @@ from reports.demo.data import (
     shop_iban,
     shop_vat_number,
 )
-from reports.demo.transfers import existing_context, transfer_calls
+from reports.demo.transfers import existing_context, transfer_initiatives
 from vouchers.models import Beneficiary, Initiative, SpendingCategory, Voucher
 from vouchers.services.access import access_code_issue
 from vouchers.services.applications import (
@@ -147,7 +147,7 @@ def _extend(today: date) -> Summary | None:
     context = existing_context()
     if context is None:
         return None
-    calls, applications = transfer_calls(context, today)
+    calls, applications = transfer_initiatives(context, today)
     if not calls:
         return None
     attribution_refresh_all()
@@ -228,7 +228,7 @@ def _build(today: date) -> Summary:
     manager = users["responsabile"]
     vouchers: dict[tuple[str, str], list[Voucher]] = {}
     published: dict[str, Initiative] = {}
-    for call in CALLS:
+    for call in INITIATIVES:
         initiative = Initiative(
             title=call.title,
             description=call.description,
@@ -278,7 +278,7 @@ def _build(today: date) -> Summary:
             for voucher in issued:
                 vouchers.setdefault((call.key, _key_of(beneficiaries, voucher)), []).append(voucher)
             summary.vouchers += len(issued)
-    summary.calls = len(CALLS)
+    summary.calls = len(INITIATIVES)
 
     shops = {}
     tills = {}
@@ -319,7 +319,7 @@ def _build(today: date) -> Summary:
         tills[shop.key] = (cashier, device)
     summary.merchants = len(shops)
 
-    for number, (call_key, holder_key, index, shop_key, amount, by_device) in enumerate(
+    for number, (initiative_key, holder_key, index, shop_key, amount, by_device) in enumerate(
         REDEMPTIONS
     ):
         cashier, device = tills[shop_key]
@@ -330,16 +330,16 @@ def _build(today: date) -> Summary:
         )
         voucher_redeem(
             till=till,
-            code=vouchers[(call_key, holder_key)][index].code,
+            code=vouchers[(initiative_key, holder_key)][index].code,
             amount=amount,
             idempotency_key=f"demo-redemption-{number}",
         )
-    for call_key, holder_key, index, reason in REVOCATIONS:
+    for initiative_key, holder_key, index, reason in REVOCATIONS:
         voucher_revoke(
-            voucher=vouchers[(call_key, holder_key)][index], reason=reason, revoked_by=manager
+            voucher=vouchers[(initiative_key, holder_key)][index], reason=reason, revoked_by=manager
         )
-    for (call_key, _holder_key), issued in vouchers.items():
-        if call_key in EXPIRED_CALLS:
+    for (initiative_key, _holder_key), issued in vouchers.items():
+        if initiative_key in EXPIRED_INITIATIVES:
             for voucher in issued:
                 voucher_expire(voucher=voucher, today=today)
 
@@ -354,7 +354,7 @@ def _build(today: date) -> Summary:
         "users": {**users, login_username: holder.user},
         "categories": categories,
     }
-    calls, applications = transfer_calls(context, today)
+    calls, applications = transfer_initiatives(context, today)
     summary.calls += calls
     summary.applications += applications
     attribution_refresh_all()

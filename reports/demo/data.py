@@ -126,7 +126,7 @@ BENEFICIARY_LOGIN = ("beneficiario", "locatelli")
 
 
 @dataclass(frozen=True)
-class Call:
+class DemoInitiative:
     key: str
     title: str
     description: str
@@ -142,9 +142,9 @@ class Call:
     published: bool = False  # a call still open to applications, with no vouchers yet
 
 
-CALLS = [
+INITIATIVES = [
     # The joint call of both municipalities: €100 spendable in several purchases.
-    Call(
+    DemoInitiative(
         key="spesa",
         title="Buoni spesa solidali — Ambito Bergamo-Seriate",
         description=(
@@ -164,7 +164,7 @@ CALLS = [
         ),
     ),
     # Fixed €25 buoni, four each, each spent whole.
-    Call(
+    DemoInitiative(
         key="farmacia",
         title="Buoni farmacia per anziani — Comune di Bergamo",
         description=(
@@ -182,7 +182,7 @@ CALLS = [
         quantity=4,
     ),
     # Its validity window is over: its vouchers are expired.
-    Call(
+    DemoInitiative(
         key="scuola",
         title="Dote scuola — materiale scolastico",
         description="Il bando dell'anno scolastico passato: i buoni non spesi sono scaduti.",
@@ -196,7 +196,7 @@ CALLS = [
         holders=("facchinetti", "agazzi", "bertocchi"),
     ),
     # Issued already, spendable only from a future date.
-    Call(
+    DemoInitiative(
         key="libri",
         title="Libri di testo per il nuovo anno scolastico",
         description=(
@@ -212,7 +212,7 @@ CALLS = [
         holders=("belotti", "moretti", "facchinetti"),
     ),
     # Published and open to applications, for the public page.
-    Call(
+    DemoInitiative(
         key="inverno",
         title="Buoni spesa per l'inverno",
         description="Domande aperte: un buono da 80 euro per famiglia, per la spesa d'inverno.",
@@ -249,7 +249,7 @@ REVOCATIONS = [
     ("spesa", "bonomi", 0, "Requisiti ISEE non confermati dai controlli"),
 ]
 
-EXPIRED_CALLS = ("scuola",)
+EXPIRED_INITIATIVES = ("scuola",)
 
 
 @dataclass(frozen=True)
@@ -441,7 +441,7 @@ def demo_password(username: str) -> str:
 
 
 def demo_voucher_total() -> int:
-    return sum(len(call.holders) * call.quantity for call in CALLS)
+    return sum(len(call.holders) * call.quantity for call in INITIATIVES)
 
 
 def demo_voucher_codes() -> list[str]:

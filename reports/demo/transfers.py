@@ -40,7 +40,7 @@ from vouchers.services.reimbursements import (
 
 
 @dataclass(frozen=True)
-class TransferCall:
+class TransferInitiative:
     key: str
     title: str
     description: str
@@ -53,9 +53,9 @@ class TransferCall:
     applicants: tuple[tuple[str, str | None], ...]  # (person, desk operator or None if online)
 
 
-TRANSFER_CALLS = [
+TRANSFER_INITIATIVES = [
     # Approved applications, one claim to review and one decided, waiting for the payment.
-    TransferCall(
+    TransferInitiative(
         key="rimborso",
         title="Rimborso spese scolastiche",
         description=(
@@ -71,7 +71,7 @@ TRANSFER_CALLS = [
         applicants=(("locatelli", "sportello"), ("rota", None), ("carminati", "sportello")),
     ),
     # Contributions granted, for the agency's beneficiary payment batch.
-    TransferCall(
+    TransferInitiative(
         key="affitto",
         title="Contributo affitto",
         description=(
@@ -184,7 +184,7 @@ def _receipt(kind: str, name: str, *, shop: str, amount: str, spent_on: date) ->
     return ContentFile(_pdf_receipt(lines), name=f"{name}.pdf")
 
 
-def transfer_calls(context: dict, today: date) -> tuple[int, int]:
+def transfer_initiatives(context: dict, today: date) -> tuple[int, int]:
     """Create the calls paid by transfer that are not there yet; return (calls, applications).
 
     Each goes through its whole life with the services: budget from the two contributions,
@@ -197,7 +197,7 @@ def transfer_calls(context: dict, today: date) -> tuple[int, int]:
     manager, validator = users["responsabile"], users["convalida"]
     people = {person.key: person for person in BENEFICIARIES}
     calls = applications = 0
-    for index, call in enumerate(TRANSFER_CALLS):
+    for index, call in enumerate(TRANSFER_INITIATIVES):
         if Initiative.objects.filter(fund=fund, title=call.title).exists():
             continue
         amount = Decimal(call.amount)
@@ -347,13 +347,13 @@ def existing_context() -> dict | None:
     }
 
 
-def demo_transfer_calls() -> list[str]:
+def demo_transfer_initiatives() -> list[str]:
     """The titles of the demo's calls paid by transfer that exist."""
     return list(
         Initiative.objects.filter(
             fund__name=FUND_NAME,
             fund__manager__name=AGENCY_NAME,
-            title__in=[call.title for call in TRANSFER_CALLS],
+            title__in=[call.title for call in TRANSFER_INITIATIVES],
         )
         .order_by("pk")
         .values_list("title", flat=True)

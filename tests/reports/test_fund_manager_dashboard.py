@@ -40,7 +40,7 @@ def test_the_demo_fund_manager_sees_the_figures_of_the_calls_his_fund_finances(f
     figures = kpis(response)
     assert figures["Buoni emessi"] > 0
     assert figures["Speso nei negozi"] != "€ 0,00"
-    titles = [row[0] for row in response.context["call_table"]["rows"]]
+    titles = [row[0] for row in response.context["initiative_rows_table"]["rows"]]
     assert titles and set(titles) <= set(Initiative.objects.values_list("title", flat=True))
     assert response.context["chart_has_data"]
     # Figures only: no list of shops, no link to people's applications.

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.django_db
 
 CHECK = "/api/v1/vouchers/check/"
 AMOUNT = re.compile(r"^\d+\.\d{2}$")
-JOINT_CALL = demo.CALLS[0].title
+JOINT_INITIATIVE = demo.INITIATIVES[0].title
 
 
 @pytest.fixture(autouse=True)
@@ -136,11 +136,14 @@ def test_json_states_match_the_vouchers(report):
         assert voucher.status == expected_status
     fixed = [v for v in report["vouchers"] if not v["partial_allowed"]]
     assert fixed and {v["face_value"] for v in fixed} == {"25.00"}
-    joint = [v for v in report["vouchers"] if v["initiative"] == JOINT_CALL]
+    joint = [v for v in report["vouchers"] if v["initiative"] == JOINT_INITIATIVE]
     assert {v["face_value"] for v in joint} == {"100.00"} and all(
         v["partial_allowed"] for v in joint
     )
-    assert next(v for v in report["vouchers"] if v["state"] == "active")["initiative"] == JOINT_CALL
+    assert (
+        next(v for v in report["vouchers"] if v["state"] == "active")["initiative"]
+        == JOINT_INITIATIVE
+    )
 
 
 def test_voucher_codes_are_the_hmac_of_the_secret_key_in_crockford_base32(report):
@@ -176,7 +179,7 @@ def test_municipalities_have_their_istat_codes_and_the_joint_call_has_both(repor
             "name", "istat_code"
         )
     )
-    joint = Initiative.objects.get(title=JOINT_CALL)
+    joint = Initiative.objects.get(title=JOINT_INITIATIVE)
 
     assert municipalities == {"Comune di Bergamo": "016024", "Comune di Seriate": "016198"}
     assert joint.municipalities.count() == 2
@@ -256,7 +259,7 @@ def test_device_keys_authenticate_and_each_shop_gets_its_answer(report):
     code = next(
         v["code"]
         for v in report["vouchers"]
-        if v["state"] == "active" and v["initiative"] == JOINT_CALL
+        if v["state"] == "active" and v["initiative"] == JOINT_INITIATIVE
     )
     answers = {}
     for merchant in report["merchants"]:

@@ -74,12 +74,12 @@ def test_the_report_file_names_are_italian_with_the_call_and_the_day(client, cal
     call["initiative"].title = "Buoni spesa Natale"
     call["initiative"].save(update_fields=["title"])
     today = timezone.localdate().isoformat()
-    by_call = client.get(
+    by_initiative = client.get(
         report_url(initiative=call["initiative"].pk, dimension=Dimension.INITIATIVE, formato="xlsx")
     )
     assert (
         f'"rendicontazione-bando-buoni-spesa-natale-{today}.xlsx"'
-        in (by_call["Content-Disposition"])
+        in (by_initiative["Content-Disposition"])
     )
     by_town = client.get(
         report_url(

@@ -62,7 +62,7 @@ INITIATIVE_STATUS_VARIANTS = {
 }
 
 
-class CallMunicipalityFilter(ScopedRelatedDropdownFilter):
+class InitiativeMunicipalityFilter(ScopedRelatedDropdownFilter):
     """The calls of a municipality, read from the calls' municipalities table.
 
     A join would repeat a joint call once per municipality and make the list add
@@ -79,10 +79,10 @@ class CallMunicipalityFilter(ScopedRelatedDropdownFilter):
         return queryset.filter(pk__in=through.values("initiative_id"))
 
 
-class CallChangeList(ChangeList):
+class InitiativeChangeList(ChangeList):
     def get_filters(self, request):
         specs, has_filters, remaining, _duplicates, active = super().get_filters(request)
-        # The only filter across a many-to-many relation is CallMunicipalityFilter, which
+        # The only filter across a many-to-many relation is InitiativeMunicipalityFilter, which
         # never repeats a row.
         return specs, has_filters, remaining, False, active
 
@@ -132,7 +132,7 @@ class InitiativeAdmin(
         ("status", ChoicesDropdownFilter),
         ("benefit_kind", ChoicesDropdownFilter),
         ("fund", ScopedRelatedDropdownFilter),
-        ("municipalities", CallMunicipalityFilter),
+        ("municipalities", InitiativeMunicipalityFilter),
         "partial_allowed",
     ]
     search_fields = ["title"]
@@ -262,7 +262,7 @@ class InitiativeAdmin(
         return visible_initiatives(request)
 
     def get_changelist(self, request, **kwargs):
-        return CallChangeList
+        return InitiativeChangeList
 
     def get_queryset(self, request):
         return (

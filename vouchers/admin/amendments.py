@@ -86,37 +86,37 @@ def _posted_names(data, names) -> list[str]:
     return sent
 
 
-class CallInlineMixin:
+class InitiativeInlineMixin:
     """An inline of the call's page: read-only once the call is archived."""
 
-    def _call_archived(self, obj) -> bool:
+    def _initiative_archived(self, obj) -> bool:
         return isinstance(obj, Initiative) and _status_of(obj) == Initiative.Status.ARCHIVED
 
     def has_add_permission(self, request, obj=None):
-        return not self._call_archived(obj) and super().has_add_permission(request, obj)
+        return not self._initiative_archived(obj) and super().has_add_permission(request, obj)
 
     def has_change_permission(self, request, obj=None):
-        return not self._call_archived(obj) and super().has_change_permission(request, obj)
+        return not self._initiative_archived(obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return not self._call_archived(obj) and super().has_delete_permission(request, obj)
+        return not self._initiative_archived(obj) and super().has_delete_permission(request, obj)
 
 
-class PublishedDocumentsInlineMixin(CallInlineMixin):
+class PublishedDocumentsInlineMixin(InitiativeInlineMixin):
     """The documents of a published call: new ones may be added (an FAQ, the notice of an
     amendment); those people applied under stay as they were published."""
 
-    def _call_published(self, obj) -> bool:
+    def _initiative_published(self, obj) -> bool:
         return isinstance(obj, Initiative) and _status_of(obj) not in (
             None,
             Initiative.Status.DRAFT,
         )
 
     def has_change_permission(self, request, obj=None):
-        return not self._call_published(obj) and super().has_change_permission(request, obj)
+        return not self._initiative_published(obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return not self._call_published(obj) and super().has_delete_permission(request, obj)
+        return not self._initiative_published(obj) and super().has_delete_permission(request, obj)
 
 
 class InitiativeForm(forms.ModelForm):

@@ -8,7 +8,7 @@ from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from core.admin.toolkit import LabelledTabularInline
 from core.uploads import UploadError, checked_upload
-from vouchers.admin.amendments import CallInlineMixin, PublishedDocumentsInlineMixin
+from vouchers.admin.amendments import InitiativeInlineMixin, PublishedDocumentsInlineMixin
 from vouchers.models import InitiativeDocument, OutcomeTemplate
 
 
@@ -72,7 +72,7 @@ class InitiativeDocumentInline(PublishedDocumentsInlineMixin, LabelledTabularInl
     verbose_name_plural = _("documenti del bando (PDF)")
 
 
-class OutcomeTemplateInline(CallInlineMixin, StackedInline):
+class OutcomeTemplateInline(InitiativeInlineMixin, StackedInline):
     model = OutcomeTemplate
     extra = 0
     max_num = len(OutcomeTemplate.Outcome.choices)

@@ -214,7 +214,7 @@ class IntakeForm(HouseholdFormMixin, forms.Form):
 class ApplicationIntakeMixin:
     """The desk's form as the "add" page of ``ApplicationAdmin``."""
 
-    def _intake_calls(self, request):
+    def _intake_initiatives(self, request):
         return (
             visible_initiatives(request)
             .filter(status=Initiative.Status.PUBLISHED)
@@ -242,7 +242,7 @@ class ApplicationIntakeMixin:
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        calls = self._intake_calls(request)
+        calls = self._intake_initiatives(request)
         chosen = request.POST.get("initiative") or request.GET.get("initiative") or ""
         initiative = calls.filter(pk=int(chosen)).first() if chosen.isdigit() else None
         context = {

@@ -22,7 +22,7 @@ from reports.demo.data import (
     demo_app_access,
 )
 from reports.demo.summary import demo_report
-from reports.demo.transfers import demo_transfer_calls
+from reports.demo.transfers import demo_transfer_initiatives
 from vouchers.codes import group_code
 
 STATE_LABELS = {
@@ -147,8 +147,8 @@ class Command(BaseCommand):
                 % access
             )
 
-        transfer_calls = demo_transfer_calls()
-        if transfer_calls:
+        transfer_initiatives = demo_transfer_initiatives()
+        if transfer_initiatives:
             write("")
             write(
                 _(
@@ -156,7 +156,7 @@ class Command(BaseCommand):
                     "distinta dei beneficiari (agenzia) in "
                     "/admin/vouchers/reimbursementclaim/prepara-distinta/."
                 )
-                % {"calls": ", ".join(f"«{title}»" for title in transfer_calls)}
+                % {"calls": ", ".join(f"«{title}»" for title in transfer_initiatives)}
             )
 
         if any(m["owner"] for m in report["merchants"]):
