@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from core.models import Role
-from tests.test_admin_programme import staff
+from tests.vouchers.test_admin_programme import staff
 from tests.vouchers.test_programme import run_to_ranking
 from tests.vouchers.test_redis_outage import broker_down  # noqa: F401 (a fixture)
 from vouchers.models import IssuanceRun, Voucher

@@ -200,7 +200,7 @@ def test_a_click_with_no_new_outcome_says_it_sent_the_messages_left_waiting(
     from kombu.exceptions import OperationalError
 
     from core.models import Role
-    from tests.test_admin_programme import logged_in, messages_of, staff, step
+    from tests.vouchers.test_admin_programme import logged_in, messages_of, staff, step
     from vouchers.tasks import notifications_send
 
     initiative, _applications = run_to_ranking(3)  # three funded

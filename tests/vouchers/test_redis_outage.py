@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from core.models import Role
-from tests.test_admin_programme import logged_in, messages_of, staff, step
+from tests.vouchers.test_admin_programme import logged_in, messages_of, staff, step
 from tests.vouchers.test_celery_worker import forget_broker_connections
 from tests.vouchers.test_programme import run_to_ranking
 from vouchers.models import IssuanceRun, Voucher

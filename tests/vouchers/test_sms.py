@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from core.models import Role
 from tests import factories
-from tests.test_admin_programme import logged_in, staff
+from tests.vouchers.test_admin_programme import logged_in, staff
 from tests.vouchers.test_programme import applicant, open_call
 from vouchers.models import Notification
 from vouchers.services.applications import application_approve, application_submit

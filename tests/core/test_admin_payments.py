@@ -11,8 +11,8 @@ from core.roles import membership_grant
 from core.sepa import validate_pain001
 from merchants.models import Merchant, Settlement
 from tests import factories
+from tests.config.test_admin_pages import add_row_everywhere, admin_url, redeem
 from tests.core.test_sepa import camt054, transfer_entry
-from tests.test_admin import add_row_everywhere, admin_url, redeem
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,12 @@ from django.utils import timezone
 from core.models import Organization, Role
 from core.roles import membership_grant
 from tests import factories
-from tests.test_admin import add_ranked_application, admin_url, applicant_in, open_call_in
+from tests.config.test_admin_pages import (
+    add_ranked_application,
+    admin_url,
+    applicant_in,
+    open_call_in,
+)
 from tests.vouchers.test_programme import fiscal_code
 from vouchers.models import (
     Application,

@@ -21,7 +21,7 @@ from merchants.models import Merchant, Redemption
 from merchants.services.redemption import voucher_redeem
 from merchants.services.tills import Till
 from tests import factories
-from tests.test_admin import admin_url, applicant_in, open_call_in
+from tests.config.test_admin_pages import admin_url, applicant_in, open_call_in
 from vouchers.models import Application, Beneficiary, Initiative, Notification, Voucher
 from vouchers.services.applications import (
     application_approve,

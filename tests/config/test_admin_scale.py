@@ -12,7 +12,7 @@ from core.models import Journal, Posting
 from core.paginator import CappedCount, CappedCountPaginator
 from merchants.models import Redemption
 from tests import factories
-from tests.test_admin import admin_url, redeem
+from tests.config.test_admin_pages import admin_url, redeem
 from vouchers.models import Initiative, Voucher
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +144,7 @@ def test_dashboard_keeps_its_figures_and_computes_them_again_on_request(admin_cl
 
 def test_dashboard_figures_of_two_municipalities_are_kept_apart(client, calls):
     from core.models import Role
-    from tests.test_admin_scoping import staff
+    from tests.vouchers.test_admin_scoping import staff
 
     client.force_login(staff(Role.PROGRAMME_MANAGER, calls["roma"]))
     roma = client.get(reverse("admin:index")).context["figures"]["overall"]
@@ -275,7 +275,7 @@ def test_periodic_refresh_computes_the_figures_each_municipality_then_reads(clie
     from django.core.management import call_command
 
     from core.models import Role
-    from tests.test_admin_scoping import staff
+    from tests.vouchers.test_admin_scoping import staff
 
     call_command("refresh_dashboard", stdout=__import__("io").StringIO())
     redeem(voucher=calls["first"], shop=calls["shop"], person=calls["cashier"], amount="1.00")

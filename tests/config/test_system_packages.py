@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / ".ci" / "system-packages"
+SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "system-packages"
 BASH = shutil.which("bash")
 CHMOD = shutil.which("chmod")
 ZBAR = "\tlibzbar.so.0 (libc6,x86-64) => /lib/x86_64-linux-gnu/libzbar.so.0\n"
