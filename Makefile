@@ -84,6 +84,7 @@ test-pg: system-packages venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # mypy with django-stubs, as configured in pyproject.toml (strict on core).
 typecheck: venv
