@@ -178,7 +178,7 @@ def voucher_by_code(*, code: str) -> Voucher | None:
 
 def initiative_redemption_figures(*, refresh: bool = False) -> dict[int, dict[str, Any]]:
     """Vouchers used and money spent per call, for the calls list (kept a few minutes)."""
-    figures = None if refresh else cache.get("admin:calls:redemptions")
+    figures = None if refresh else shared_cache.get("admin:calls:redemptions")
     if figures is None:
         figures = {
             row["voucher__initiative_id"]: {
