@@ -67,7 +67,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# mypy with django-stubs, as configured in pyproject.toml (strict on core).
+# mypy with django-stubs, as configured in pyproject.toml (strict on core and on the vouchers services and selectors).
 typecheck: venv
 	$(BIN)/mypy
 
