@@ -86,7 +86,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-# mypy with django-stubs, as configured in pyproject.toml (strict on core).
+# mypy with django-stubs, as configured in pyproject.toml (strict on core and on the vouchers services and selectors).
 typecheck: venv
 	$(BIN)/mypy
 

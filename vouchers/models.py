@@ -1,5 +1,6 @@
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -16,6 +17,9 @@ from stdnum.it import codicefiscale
 
 from core.models import Fund, Organization
 from vouchers.codes import group_code
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def validate_fiscal_code(value: str) -> None:
@@ -223,6 +227,10 @@ class Initiative(models.Model):
     )
     created_at = models.DateTimeField(_("creato il"), auto_now_add=True)
     history = HistoricalRecords(m2m_fields=[municipalities, allowed_categories])
+    if TYPE_CHECKING:  # what django-simple-history reads on the instance when it is saved
+        _change_reason: str
+        _history_user: User | None
+        skip_history_when_saving: bool
 
     class Meta:
         verbose_name = _("bando")
@@ -460,7 +468,7 @@ class Beneficiary(models.Model):
     def __str__(self) -> str:
         return self.full_name
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.fiscal_code = self.fiscal_code.strip().upper()
         super().save(*args, **kwargs)
 

@@ -1,8 +1,13 @@
 """The default texts of the outcome messages, for a call without its own (``OutcomeTemplate``)."""
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy
 
 from vouchers.models import Initiative, OutcomeTemplate
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 DEFAULT_TEXTS = {
     OutcomeTemplate.Outcome.FUNDED: (
@@ -54,7 +59,8 @@ DEFAULT_FUNDED_BEFORE_ISSUE = (
 
 
 # A funded applicant of a call that pays by transfer gets no vouchers: what he gets instead.
-DEFAULT_FUNDED_BY_KIND = {
+# Keyed by ``Initiative.benefit_kind``, a plain string on the instance.
+DEFAULT_FUNDED_BY_KIND: "dict[str, tuple[StrPromise, StrPromise]]" = {
     Initiative.BenefitKind.CASH_TRANSFER: (
         gettext_lazy("Esito della domanda $protocollo: ammessa"),
         gettext_lazy(

@@ -27,7 +27,7 @@ from core.models import (
     Role,
 )
 from core.money import ZERO
-from core.roles import user_memberships
+from core.roles import AnyUser, user_memberships
 from core.selectors import account_balance, money_sum
 from vouchers.models import (
     Application,
@@ -43,7 +43,7 @@ from vouchers.models import (
 )
 
 
-def voucher_visible_to(*, user, voucher_id: int) -> Voucher | None:
+def voucher_visible_to(*, user: AnyUser, voucher_id: int) -> Voucher | None:
     """Return the voucher if the user is its holder or staff allowed to see vouchers."""
     voucher = (
         Voucher.objects.select_related("beneficiary", "initiative").filter(pk=voucher_id).first()
@@ -93,7 +93,7 @@ def ranking_initiatives() -> QuerySet[Initiative]:
     return Initiative.objects.filter(status__in=Initiative.RANKING_PUBLIC_STATUSES)
 
 
-def initiative_public_ranking(*, initiative: Initiative) -> list[dict]:
+def initiative_public_ranking(*, initiative: Initiative) -> list[dict[str, object]]:
     """The public ranking of a call: protocol numbers, positions and outcomes only, no names."""
     rows = (
         initiative.applications.filter(rank__isnull=False)
@@ -166,7 +166,7 @@ class StaffScope:
         return not self.everything and self.roles == {Role.TUTOR}
 
 
-def staff_scope(*, user) -> StaffScope:
+def staff_scope(*, user: AnyUser) -> StaffScope:
     """Read a user's roles and municipalities in one query.
 
     The same rules as ``core.roles``: superusers and the agency see everything; the
@@ -194,7 +194,7 @@ def staff_scope(*, user) -> StaffScope:
     )
 
 
-def initiatives_for(*, user, scope: StaffScope | None = None) -> QuerySet[Initiative]:
+def initiatives_for(*, user: AnyUser, scope: StaffScope | None = None) -> QuerySet[Initiative]:
     """Calls this staff user may see: all for the agency, else his municipalities' calls.
 
     Tutors, who follow people of any municipality, also see every call past its draft; a
@@ -219,6 +219,8 @@ def initiatives_for(*, user, scope: StaffScope | None = None) -> QuerySet[Initia
 def initiatives_of_managed_funds(*, user_id: int | None) -> QuerySet[Initiative]:
     """Calls financed by a fund that an organisation the user is fund manager of manages:
     the call's own fund, or a fund one of its funding sources comes from."""
+    if user_id is None:  # nobody signed in: no membership
+        return Initiative.objects.none()
     managed = Membership.objects.filter(user_id=user_id, role=Role.FUND_MANAGER).values(
         "organization_id"
     )
@@ -234,7 +236,7 @@ def initiatives_financed_for(*, scope: StaffScope) -> QuerySet[Initiative]:
     calls = Q(pk__in=[])
     if Role.FUND_MANAGER in scope.roles:
         calls |= Q(pk__in=initiatives_of_managed_funds(user_id=scope.user_id).values("pk"))
-    if Role.FUNDER in scope.roles:
+    if Role.FUNDER in scope.roles and scope.user_id is not None:
         funders = Membership.objects.filter(user_id=scope.user_id, role=Role.FUNDER)
         calls |= Q(
             fund__in=Contribution.objects.filter(
@@ -244,7 +246,7 @@ def initiatives_financed_for(*, scope: StaffScope) -> QuerySet[Initiative]:
     return Initiative.objects.filter(calls)
 
 
-def applications_for(*, user, scope: StaffScope | None = None) -> QuerySet[Application]:
+def applications_for(*, user: AnyUser, scope: StaffScope | None = None) -> QuerySet[Application]:
     """Applications this user may see: his municipalities' citizens, or a tutor's own cases."""
     scope = scope or staff_scope(user=user)
     applications = Application.objects.all()
@@ -262,7 +264,7 @@ def applications_for(*, user, scope: StaffScope | None = None) -> QuerySet[Appli
     return applications.filter(visible)
 
 
-def beneficiaries_for(*, user, scope: StaffScope | None = None) -> QuerySet[Beneficiary]:
+def beneficiaries_for(*, user: AnyUser, scope: StaffScope | None = None) -> QuerySet[Beneficiary]:
     """Citizens this user may see: his municipalities' residents, or a tutor's own cases."""
     scope = scope or staff_scope(user=user)
     beneficiaries = Beneficiary.objects.all()
@@ -282,7 +284,7 @@ def beneficiaries_for(*, user, scope: StaffScope | None = None) -> QuerySet[Bene
     return beneficiaries.filter(visible)
 
 
-def vouchers_for(*, user, scope: StaffScope | None = None) -> QuerySet[Voucher]:
+def vouchers_for(*, user: AnyUser, scope: StaffScope | None = None) -> QuerySet[Voucher]:
     scope = scope or staff_scope(user=user)
     vouchers = Voucher.objects.all()
     if scope.everything:
@@ -360,10 +362,12 @@ def waiting_list_pending(*, initiative: Initiative) -> WaitingListFunding | None
 def approved_total(claim: ReimbursementClaim) -> Decimal:
     """What a claim's lines were approved for (refused and pending lines count nothing)."""
     amounts = claim.expenses.exclude(approved_amount=None).values_list("approved_amount", flat=True)
-    return sum(amounts, ZERO)
+    return sum((amount for amount in amounts if amount is not None), ZERO)
 
 
-def claims_awaiting_payment(*, initiative: Initiative | None = None) -> QuerySet:
+def claims_awaiting_payment(
+    *, initiative: Initiative | None = None
+) -> QuerySet[ReimbursementClaim]:
     """Approved claims in no payment batch, or only in a cancelled one."""
     in_batch = PaymentLine.objects.filter(claim_ref=OuterRef("pk")).exclude(
         batch__status=PaymentBatch.Status.CANCELLED
@@ -395,7 +399,7 @@ def payable_claims(
     for claim_id, amount in Expense.objects.filter(
         claim__in=[c.pk for c in claims], approved_amount__gt=0
     ).values_list("claim_id", "approved_amount"):
-        totals[claim_id] += amount
+        totals[claim_id] += amount or ZERO  # never None (> 0): the stubs cannot tell
     payable, excluded = [], []
     for claim in claims:
         amount = totals[claim.pk]
@@ -424,7 +428,7 @@ def in_live_payment_batch() -> Exists:
     )
 
 
-def cash_grants_awaiting_payment(*, initiative: Initiative | None = None) -> QuerySet:
+def cash_grants_awaiting_payment(*, initiative: Initiative | None = None) -> QuerySet[Application]:
     """Granted, unpaid cash grants in no payment batch, or only in a cancelled one."""
     applications = Application.objects.filter(
         initiative__benefit_kind=Initiative.BenefitKind.CASH_TRANSFER,
@@ -463,13 +467,12 @@ def payable_cash_grants(
     """The cash grants a batch would pay now, and those it leaves out with the reason."""
     payable, excluded = [], []
     for application in cash_grants_awaiting_payment(initiative=initiative):
+        amount = application.amount or ZERO  # never None (amount > 0): the stubs cannot tell
         iban, reason = iban_for_payment(application.iban)
         if reason:
-            excluded.append(
-                PayableCashGrant(application, application.amount, application.iban, reason)
-            )
+            excluded.append(PayableCashGrant(application, amount, application.iban, reason))
         else:
-            payable.append(PayableCashGrant(application, application.amount, iban))
+            payable.append(PayableCashGrant(application, amount, iban))
     return payable, excluded
 
 

@@ -12,6 +12,7 @@ import itertools
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import requests
 from django.conf import settings
@@ -156,5 +157,15 @@ class SkebbySmsBackend:
         return DeliveryReceipt(Delivery.PENDING, status)
 
 
-def sms_backend():
+class SmsBackend(Protocol):
+    """What every backend offers (see above)."""
+
+    reaches_phones: bool
+
+    def send(self, *, to: str, text: str) -> str: ...
+
+    def delivery_status(self, message_id: str) -> DeliveryReceipt: ...
+
+
+def sms_backend() -> SmsBackend:
     return import_string(settings.SMS_BACKEND)()

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -36,9 +37,9 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def beneficiary_user(*, beneficiary: Beneficiary):
+def beneficiary_user(*, beneficiary: Beneficiary) -> User:
     """Return the app account of a beneficiary, creating it on first login."""
-    if beneficiary.user_id:
+    if beneficiary.user is not None:
         return beneficiary.user
     user = get_user_model().objects.create_user(
         username=f"beneficiario-{beneficiary.fiscal_code.lower()}",
@@ -217,7 +218,7 @@ def access_code_login(
         )
         stored = beneficiary.access_code_hash if beneficiary is not None else ""
         matches = check_password(cleaned, stored or _stand_in_hash(get_hasher().algorithm))
-        if matches and stored:
+        if matches and stored and beneficiary is not None:
             beneficiary_user(beneficiary=beneficiary)
             attempts_forget([failures.key])
             return beneficiary

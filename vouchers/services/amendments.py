@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.contrib.auth.models import User
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -61,8 +62,16 @@ class AmendmentError(DomainError):
     }
 
 
+def _rule_field(name: str) -> "models.Field[Any, Any]":
+    """A call's own field: a rule is never a relation that points at the call."""
+    field = Initiative._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise FieldDoesNotExist(name)
+    return field
+
+
 def rule_label(name: str) -> str:
-    return str(capfirst(Initiative._meta.get_field(name).verbose_name))
+    return str(capfirst(_rule_field(name).verbose_name))
 
 
 def _stored(value: Any) -> Any:
@@ -81,14 +90,14 @@ def _stored(value: Any) -> Any:
 
 
 def _current(initiative: Initiative, name: str) -> Any:
-    field = Initiative._meta.get_field(name)
+    field = _rule_field(name)
     if field.many_to_many:
         return list(getattr(initiative, name).values_list("pk", flat=True))
     return getattr(initiative, field.attname)
 
 
 def _parsed(name: str, value: Any) -> Any:
-    field = Initiative._meta.get_field(name)
+    field = _rule_field(name)
     if field.many_to_many:
         return [item.pk if isinstance(item, models.Model) else int(item) for item in value or []]
     try:
@@ -131,7 +140,7 @@ def _check(initiative: Initiative, values: dict[str, Any]) -> None:
 
 
 def initiative_amend(
-    *, initiative: Initiative, actor, changes: dict[str, Any], reason: str
+    *, initiative: Initiative, actor: User, changes: dict[str, Any], reason: str
 ) -> list[InitiativeAmendment]:
     """Change frozen rules of a published call, with the reason, recording each change."""
     reason = (reason or "").strip()
@@ -168,7 +177,7 @@ def initiative_amend(
             raise AmendmentError("vouchers_issued_shorten")
 
         for name, value in values.items():
-            field = Initiative._meta.get_field(name)
+            field = _rule_field(name)
             if not field.many_to_many:
                 setattr(initiative, field.attname, value)
         _check(initiative, values)

@@ -5,8 +5,11 @@ withdrawal.
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -146,8 +149,8 @@ def application_submit(
     initiative: Initiative,
     data: ApplicantData,
     channel: str,
-    entered_by=None,
-    tutor=None,
+    entered_by: User | None = None,
+    tutor: User | None = None,
     now: datetime | None = None,
     register_ineligible: bool = False,
 ) -> Application:
@@ -292,7 +295,7 @@ def _decide(
     application: Application,
     action: str,
     reason: str,
-    by,
+    by: User | None,
     allowed: tuple[str, ...],
     to_status: str,
     four_eyes: bool = True,
@@ -319,7 +322,7 @@ def _decide(
     return application
 
 
-def application_approve(*, application: Application, reason: str, by) -> Application:
+def application_approve(*, application: Application, reason: str, by: User) -> Application:
     """Admit an application (four eyes: never by the person who entered it)."""
     return _decide(
         application=application,
@@ -331,7 +334,7 @@ def application_approve(*, application: Application, reason: str, by) -> Applica
     )
 
 
-def application_reject(*, application: Application, reason: str, by) -> Application:
+def application_reject(*, application: Application, reason: str, by: User) -> Application:
     """Reject an application with its reason (four eyes)."""
     return _decide(
         application=application,
@@ -343,7 +346,7 @@ def application_reject(*, application: Application, reason: str, by) -> Applicat
     )
 
 
-def application_request_info(*, application: Application, reason: str, by) -> Application:
+def application_request_info(*, application: Application, reason: str, by: User) -> Application:
     """Ask the applicant for missing information (soccorso istruttorio)."""
     return _decide(
         application=application,
@@ -355,7 +358,9 @@ def application_request_info(*, application: Application, reason: str, by) -> Ap
     )
 
 
-def application_answer(*, application: Application, note: str, by=None) -> Application:
+def application_answer(
+    *, application: Application, note: str, by: User | None = None
+) -> Application:
     """Record the applicant's answer; the application goes back to the validators' queue."""
     return _decide(
         application=application,
@@ -368,7 +373,9 @@ def application_answer(*, application: Application, note: str, by=None) -> Appli
     )
 
 
-def application_withdraw(*, application: Application, reason: str, by=None) -> Application:
+def application_withdraw(
+    *, application: Application, reason: str, by: User | None = None
+) -> Application:
     """Withdraw an application; its money, if any, goes to the next on the waiting list."""
     reason = (reason or "").strip()
     if not reason:
@@ -399,14 +406,18 @@ def application_withdraw(*, application: Application, reason: str, by=None) -> A
 
 
 def application_document_add(
-    *, application: Application, uploaded, title: str, uploaded_by=None
+    *,
+    application: Application,
+    uploaded: "UploadedFile[Any]",
+    title: str,
+    uploaded_by: User | None = None,
 ) -> ApplicationDocument:
     """Attach a checked file (PDF, JPEG or PNG, at most 10 MB) to an application."""
 
     content_type = checked_upload(uploaded)
     return ApplicationDocument.objects.create(
         application=application,
-        title=(title or uploaded.name)[:200],
+        title=(title or uploaded.name or "")[:200],
         file=uploaded,
         content_type=content_type,
         uploaded_by=uploaded_by,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -48,7 +49,7 @@ class BeneficiaryBatch:
 
 
 def beneficiary_payment_batch_prepare(
-    *, initiative: Initiative | None = None, prepared_by, execution_date: date | None = None
+    *, initiative: Initiative | None = None, prepared_by: User, execution_date: date | None = None
 ) -> BeneficiaryBatch:
     """Prepare the batch paying every approved, unpaid claim and granted, unpaid cash
     grant (of one call, or of all).
@@ -73,10 +74,10 @@ def beneficiary_payment_batch_prepare(
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        payable, excluded = payable_claims(initiative=initiative)
+        payable, claims_excluded = payable_claims(initiative=initiative)
         payable = [item for item in payable if item.amount > ZERO]
         cash_grants, cash_grants_excluded = payable_cash_grants(initiative=initiative)
-        excluded = [*excluded, *cash_grants_excluded]
+        excluded: list[PayableClaim | PayableCashGrant] = [*claims_excluded, *cash_grants_excluded]
         if not payable and not cash_grants:
             raise ClaimError("nothing_to_pay")
         orders = []
@@ -98,14 +99,14 @@ def beneficiary_payment_batch_prepare(
                     claim_ref=claim.pk,
                 )
             )
-        for item in cash_grants:
-            application = item.application
+        for grant in cash_grants:
+            application = grant.application
             street, number = street_and_number(application.street)
             orders.append(
                 PaymentOrder(
                     creditor_name=application.applicant.full_name,
-                    iban=item.iban,
-                    amount=item.amount,
+                    iban=grant.iban,
+                    amount=grant.amount,
                     remittance=cash_grant_remittance(application),
                     street=street,
                     building_number=number,
@@ -137,7 +138,7 @@ def incoming_transfer_record(
     value_date: date,
     bank_reference: str = "",
     note: str = "",
-    recorded_by,
+    recorded_by: User,
 ) -> IncomingTransfer:
     """Record the transfer a participating municipality made to the agency for a call.
 
@@ -225,7 +226,7 @@ class TransferMatch:
 
 
 def initiative_transfer_matching(
-    *, initiative: Initiative, municipalities: QuerySet | None = None
+    *, initiative: Initiative, municipalities: QuerySet[Organization] | None = None
 ) -> list[TransferMatch]:
     """Match, per participating municipality, transfers received and payments made.
 

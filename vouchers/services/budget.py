@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from core.models import Account, Fund, Journal
@@ -32,7 +33,7 @@ def outstanding_line(*, initiative_id: int, voucher_id: int, amount: Decimal) ->
 
 
 def initiative_assign_budget(
-    *, initiative: Initiative, amount: Decimal | str, assigned_by=None
+    *, initiative: Initiative, amount: Decimal | str, assigned_by: User | None = None
 ) -> Journal:
     """Move money from the call's fund to its budget."""
     amount = positive_euro(amount)

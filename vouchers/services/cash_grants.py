@@ -16,6 +16,7 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
@@ -53,7 +54,7 @@ def cash_grants_award(
     *,
     initiative: Initiative,
     applications: list[tuple[int, int, Decimal | None]],
-    granted_by=None,
+    granted_by: User | None = None,
 ) -> int:
     """Grant the cash of funded applications ``(id, applicant id, amount)``.
 
@@ -95,7 +96,9 @@ def cash_grants_award(
     return len(grants)
 
 
-def cash_grant_cancel(*, application: Application, cancelled_by=None) -> Journal | None:
+def cash_grant_cancel(
+    *, application: Application, cancelled_by: User | None = None
+) -> Journal | None:
     """Give a withdrawn application's cash grant back to the call's budget.
 
     Called inside the withdrawal's transaction, with the application locked. A grant
@@ -135,7 +138,8 @@ def cash_grants_paid(line_ids: list[int]) -> None:
             .exclude(paid_at=None)
             .values_list("application_ref", "paid_at")
         ):
-            paid[paid_at].append(application_id)
+            if application_id is not None and paid_at is not None:  # both excluded above
+                paid[paid_at].append(application_id)
     for paid_at, application_ids in paid.items():
         for start in range(0, len(application_ids), CHUNK):
             Application.objects.filter(

@@ -5,6 +5,7 @@ Either way its residual goes back to the call's budget, where it can fund the wa
 
 from datetime import date
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ from vouchers.services.waiting_list import initiative_reassign_budget
 
 
 def _close_voucher(
-    *, voucher: Voucher, status: str, journal_kind: str, reason: str, closed_by
+    *, voucher: Voucher, status: str, journal_kind: str, reason: str, closed_by: User | None
 ) -> Voucher:
     """Close a locked voucher and return its residual to the call's budget."""
     residual = voucher.balance
@@ -90,7 +91,7 @@ def vouchers_expire_due(*, today: date | None = None) -> int:
     return count
 
 
-def voucher_revoke(*, voucher: Voucher, reason: str, revoked_by=None) -> Voucher:
+def voucher_revoke(*, voucher: Voucher, reason: str, revoked_by: User | None = None) -> Voucher:
     """Revoke a voucher (for example, the holder lost the right); the residual goes back.
 
     Revoking a revoked voucher again changes nothing.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -94,7 +95,9 @@ def _isee(text: str) -> Decimal | None:
     return isee
 
 
-def _applicant(row: dict[str, str], initiative: Initiative, towns: dict[str, Organization]):
+def _applicant(
+    row: dict[str, str], initiative: Initiative, towns: dict[str, Organization]
+) -> ApplicantData:
     missing = [column for column in REQUIRED if not row.get(column)]
     if missing:
         raise ValueError(_("mancano: %(columns)s") % {"columns": ", ".join(missing)})
@@ -132,7 +135,7 @@ class ImportAborted(Exception):
 
 
 def applications_import(
-    *, initiative: Initiative, rows: list[dict[str, str]], entered_by=None
+    *, initiative: Initiative, rows: list[dict[str, str]], entered_by: User | None = None
 ) -> ImportResult:
     """Submit every row as a desk application; if any row fails, keep none and list why."""
     towns = {t.istat_code: t for t in initiative.municipalities.all()}

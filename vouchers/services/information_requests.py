@@ -1,5 +1,9 @@
 """Answering a request for information: the applicant's (or the desk's) reply to the validators."""
 
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -8,7 +12,11 @@ from vouchers.services.applications import application_answer, application_docum
 
 
 def information_request_answer(
-    *, application: Application, note: str, document=None, by=None
+    *,
+    application: Application,
+    note: str,
+    document: "UploadedFile[Any] | None" = None,
+    by: User | None = None,
 ) -> Application:
     """Record the answer to a request for information, with the document it brings if any.
 

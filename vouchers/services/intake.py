@@ -1,5 +1,9 @@
 """An application received at the desk (or by a tutor) together with its attachments."""
 
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from vouchers.models import Application, Initiative
@@ -15,9 +19,9 @@ def application_submit_with_documents(
     initiative: Initiative,
     data: ApplicantData,
     channel: str,
-    documents: list,
-    entered_by=None,
-    tutor=None,
+    documents: "list[UploadedFile[Any]]",
+    entered_by: User | None = None,
+    tutor: User | None = None,
     register_ineligible: bool = False,
 ) -> Application:
     """Receive an application and attach its files, all or nothing.
@@ -39,7 +43,7 @@ def application_submit_with_documents(
             application_document_add(
                 application=application,
                 uploaded=uploaded,
-                title=uploaded.name,
+                title=uploaded.name or "",
                 uploaded_by=entered_by,
             )
     return application

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -38,7 +39,7 @@ def voucher_issue_bulk(
     beneficiaries: Iterable[Beneficiary],
     quantity: int = 1,
     medium: str = Voucher.Medium.DIGITAL,
-    issued_by=None,
+    issued_by: User | None = None,
     code_factory: Callable[[], str] = generate_code,
 ) -> list[Voucher]:
     """Issue ``quantity`` vouchers to each beneficiary who holds none of this call yet.
@@ -64,7 +65,7 @@ def voucher_issue_bulk(
             if beneficiary.municipality_id not in municipality_ids:
                 raise VoucherError("beneficiary_not_resident", name=beneficiary.full_name)
         holder_ids = [b.pk for b in beneficiaries]
-        served = set()
+        served: set[int] = set()
         for start in range(0, len(holder_ids), SERVED_LOOKUP_CHUNK):
             served.update(
                 Voucher.objects.filter(
@@ -93,7 +94,7 @@ def vouchers_create(
     initiative: Initiative,
     grants: list[tuple[int, int | None, Decimal]],
     medium: str = Voucher.Medium.DIGITAL,
-    issued_by=None,
+    issued_by: User | None = None,
     code_factory: Callable[[], str] = generate_code,
 ) -> list[Voucher]:
     """Create vouchers ``(holder id, application id or None, value)`` with one journal.
@@ -171,7 +172,9 @@ def _locked_for_issue(initiative: Initiative) -> Initiative:
     return initiative
 
 
-def _funded_to_issue(initiative: Initiative, application_ids: list[int]) -> list[tuple]:
+def _funded_to_issue(
+    initiative: Initiative, application_ids: list[int]
+) -> list[tuple[int, int, Decimal | None]]:
     """Lock the funded applications among these ids: ``(id, applicant id, amount)`` rows."""
     return list(
         Application.objects.select_for_update()
@@ -186,13 +189,15 @@ def _funded_to_issue(initiative: Initiative, application_ids: list[int]) -> list
     )
 
 
-def _mark_issued(applications: list[tuple]) -> None:
+def _mark_issued(applications: list[tuple[int, int, Decimal | None]]) -> None:
     Application.objects.filter(pk__in=[pk for pk, _applicant, _amount in applications]).update(
         outcome=Application.Outcome.ISSUED
     )
 
 
-def _claim_funded(initiative: Initiative, application_ids: list[int]) -> list[tuple]:
+def _claim_funded(
+    initiative: Initiative, application_ids: list[int]
+) -> list[tuple[int, int, Decimal | None]]:
     """Mark the funded applications among these ids issued: their ``(id, applicant id, amount)``.
 
     Called inside the issuing transaction, so that they are funded again if what follows
@@ -224,7 +229,7 @@ def applications_vouchers_issue(
     *,
     initiative: Initiative,
     application_ids: list[int],
-    issued_by=None,
+    issued_by: User | None = None,
     medium: str = Voucher.Medium.DIGITAL,
 ) -> list[Voucher]:
     """Issue the vouchers of funded applications in one transaction and one journal.
@@ -253,7 +258,7 @@ def applications_vouchers_issue(
 
 
 def applications_cash_grants_issue(
-    *, initiative: Initiative, application_ids: list[int], issued_by=None
+    *, initiative: Initiative, application_ids: list[int], issued_by: User | None = None
 ) -> int:
     """Grant the cash of funded applications in one transaction and one journal.
 
@@ -279,7 +284,7 @@ def applications_issue(
     *,
     initiative: Initiative,
     application_ids: list[int],
-    issued_by=None,
+    issued_by: User | None = None,
     medium: str = Voucher.Medium.DIGITAL,
 ) -> int:
     """Issue the benefit of funded applications by the call's kind; return how many.
@@ -303,7 +308,12 @@ def applications_issue(
     )
 
 
-def initiative_issue(*, initiative: Initiative, issued_by=None, progress=None) -> int:
+def initiative_issue(
+    *,
+    initiative: Initiative,
+    issued_by: User | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Issue the benefit of every funded application, chunk by chunk; return how many.
 
     By the call's kind: vouchers (the count is of vouchers), or cash grants moved to
@@ -345,7 +355,7 @@ def initiative_issue(*, initiative: Initiative, issued_by=None, progress=None) -
     return issued
 
 
-def issuance_run_start(*, initiative: Initiative, started_by=None) -> IssuanceRun:
+def issuance_run_start(*, initiative: Initiative, started_by: User | None = None) -> IssuanceRun:
     """Queue the bulk issuing of a ranked call; the work runs as a task after commit.
 
     A run already on its way is returned; one the queue never took, or that waited too long

@@ -3,7 +3,7 @@
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from string import Template
 
 from django.conf import settings
@@ -39,7 +39,7 @@ SENT_STATUSES = (Notification.Status.SENT, Notification.Status.DELIVERED)
 UNDELIVERED_SMS_LETTERS = Q(channel=Notification.Channel.LETTER) & ~Q(recipient="")
 
 
-def application_outcome(application: Application) -> str | None:
+def application_outcome(application: Application) -> OutcomeTemplate.Outcome | None:
     """The outcome to communicate, or None while the application is still open."""
     if application.status == Application.Status.REJECTED:
         return OutcomeTemplate.Outcome.REJECTED
@@ -53,7 +53,10 @@ def application_outcome(application: Application) -> str | None:
 
 
 def render_outcome(
-    *, application: Application, outcome: str, templates: dict[str, OutcomeTemplate]
+    *,
+    application: Application,
+    outcome: OutcomeTemplate.Outcome,
+    templates: dict[str, OutcomeTemplate],
 ) -> tuple[str, str]:
     """Return the subject and body of the message, from the call's template or the default."""
     template = templates.get(outcome)
@@ -253,7 +256,9 @@ def notification_send(*, notification: Notification) -> Notification:
     return notification
 
 
-def notification_sms_delivered(*, notification: Notification, at=None) -> Notification:
+def notification_sms_delivered(
+    *, notification: Notification, at: datetime | None = None
+) -> Notification:
     """Record the provider's receipt that an SMS reached the phone."""
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification.pk)
@@ -292,7 +297,7 @@ def notification_sms_undelivered(*, notification: Notification, detail: str) -> 
     return notification
 
 
-def sms_receipts_check(*, now=None) -> dict[str, int]:
+def sms_receipts_check(*, now: datetime | None = None) -> dict[str, int]:
     """Ask the provider how the SMS waiting for a receipt went, and record each answer.
 
     One still unconfirmed ``SMS_RECEIPT_WAIT_HOURS`` after it was sent gets a letter too.

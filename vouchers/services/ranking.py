@@ -23,7 +23,7 @@ from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from operator import itemgetter
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -45,8 +45,10 @@ RANKING_SQL = Path(__file__).resolve().parent.parent / "sql" / "ranking.sql"
 class HouseholdPerson(Protocol):
     """A household member as typed in an application (``MemberData``) or stored with it."""
 
-    birth_date: date
-    is_child: bool
+    @property
+    def birth_date(self) -> date: ...
+    @property
+    def is_child(self) -> bool: ...
 
 
 def _child_ages(initiative: Initiative) -> tuple[int, int]:
@@ -103,7 +105,7 @@ def _entitled_amount(initiative: Initiative, household: int, children: int) -> D
 _CRITERION_POSITION = {"isee_asc": 0, "household_desc": 1, "children_desc": 2}
 
 
-def _ranking_key(criteria: list[str]) -> Callable[[tuple], tuple]:
+def _ranking_key(criteria: list[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     """Return what picks an application's sort key from its ranking values.
 
     The values are ``(ISEE or 1e12, -household size, -children, submission timestamp, id)``;

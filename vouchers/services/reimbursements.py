@@ -13,7 +13,10 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -85,12 +88,12 @@ class ExpenseData:
     amount: str
     spent_on: date
     category: SpendingCategory
-    receipt: object  # an uploaded file
+    receipt: "UploadedFile[Any]"
     description: str = ""
 
 
 def reimbursement_claim_submit(
-    *, application: Application, expenses: list[ExpenseData], submitted_by=None
+    *, application: Application, expenses: list[ExpenseData], submitted_by: User | None = None
 ) -> ReimbursementClaim:
     """Receive a claim with its receipts; every line is checked before anything is kept."""
     initiative = application.initiative
@@ -150,7 +153,7 @@ DECIDED = (
 )
 
 
-REVIEW_ACTIONS = {
+REVIEW_ACTIONS: dict[str, ReimbursementReview.Action] = {
     Expense.Status.APPROVED: ReimbursementReview.Action.APPROVE,
     Expense.Status.REDUCED: ReimbursementReview.Action.REDUCE,
     Expense.Status.REFUSED: ReimbursementReview.Action.REFUSE,
@@ -165,7 +168,7 @@ def _locked_claim(claim: ReimbursementClaim) -> ReimbursementClaim:
     )
 
 
-def _guard_open(claim: ReimbursementClaim, by) -> None:
+def _guard_open(claim: ReimbursementClaim, by: User | None) -> None:
     if claim.status != ReimbursementClaim.Status.SUBMITTED:
         raise ClaimError("claim_closed", status=claim.get_status_display())
     if by is not None and claim.submitted_by_id is not None and by.pk == claim.submitted_by_id:
@@ -178,7 +181,7 @@ def expense_review(
     decision: str,
     approved_amount: Decimal | str | None = None,
     reason: str = "",
-    reviewed_by,
+    reviewed_by: User,
 ) -> Expense:
     """Approve an expense in full, reduce it, or refuse it; a reduction or refusal has a reason.
 
@@ -199,7 +202,7 @@ def expense_review(
             amount = ZERO
         else:
             try:
-                amount = positive_euro(approved_amount)
+                amount = positive_euro("" if approved_amount is None else approved_amount)
             except (InvalidAmount, TypeError) as exc:
                 raise ClaimError(
                     "approved_amount_invalid", amount=format_euro(expense.amount)
@@ -271,7 +274,7 @@ def _notify_outcome(claim: ReimbursementClaim, total: Decimal) -> None:
     transaction.on_commit(send)
 
 
-def claim_decide(*, claim: ReimbursementClaim, decided_by) -> ReimbursementClaim:
+def claim_decide(*, claim: ReimbursementClaim, decided_by: User) -> ReimbursementClaim:
     """Close the review of a claim whose lines are all reviewed, within the call's cap.
 
     What exceeds the amount still reimbursable to the application (granted by the call,
@@ -365,11 +368,13 @@ def claim_decide(*, claim: ReimbursementClaim, decided_by) -> ReimbursementClaim
 @payment_lines_paid_handler(PaymentBatch.Kind.BENEFICIARY_PAYMENTS)
 def claims_paid(line_ids: list[int]) -> None:
     """The claims whose transfers the bank paid become paid (core posted the ledger)."""
-    claim_ids = list(
-        PaymentLine.objects.filter(pk__in=line_ids)
+    claim_ids = [
+        claim_id
+        for claim_id in PaymentLine.objects.filter(pk__in=line_ids)
         .exclude(claim_ref=None)
         .values_list("claim_ref", flat=True)
-    )
+        if claim_id is not None  # excluded above, which the type checker cannot see
+    ]
     for claim in ReimbursementClaim.objects.filter(
         pk__in=claim_ids,
         status__in=[ReimbursementClaim.Status.APPROVED, ReimbursementClaim.Status.PARTLY_APPROVED],

@@ -16,17 +16,20 @@ by the last of his calls to be anonymised.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import CharField, Q, Value
+from django.db.models import CharField, Model, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -186,7 +189,7 @@ def _anonymise_applications(initiative: Initiative, result: AnonymisationResult)
     )
 
 
-def _bulk_replace(queryset, values) -> int:
+def _bulk_replace[M: Model](queryset: QuerySet[M], values: Callable[[M], dict[str, Any]]) -> int:
     """Set ``values(row)`` on every row, chunk by chunk, without saving one row at a time."""
     count = 0
     rows = []
@@ -199,15 +202,15 @@ def _bulk_replace(queryset, values) -> int:
         rows.append(row)
         if len(rows) == CHUNK:
             count += len(rows)
-            type(row).objects.bulk_update(rows, fields)
+            type(row)._default_manager.bulk_update(rows, fields)
             rows = []
     if rows:
         count += len(rows)
-        type(rows[0]).objects.bulk_update(rows, fields)
+        type(rows[0])._default_manager.bulk_update(rows, fields)
     return count
 
 
-def _beneficiary_placeholder(pk: int) -> dict:
+def _beneficiary_placeholder(pk: int) -> dict[str, Any]:
     return {
         "fiscal_code": anonymised_fiscal_code(pk),
         "first_name": ANONYMOUS_NAME,
@@ -279,15 +282,19 @@ def _forget_logins(beneficiary_ids: list[int], user_ids: list[int]) -> None:
         "fiscal_code", "email"
     ):
         names |= {fiscal_code, email, f"beneficiario-{fiscal_code}"}
-    names = sorted({name.lower() for name in names if name})
+    lowered = sorted({name.lower() for name in names if name})
     for model in (AccessAttempt, AccessFailureLog, AccessLog):
         model.objects.annotate(lower_username=Lower("username")).filter(
-            lower_username__in=names
+            lower_username__in=lowered
         ).delete()
 
 
 def initiative_anonymise(
-    *, initiative: Initiative, by=None, today: date | None = None, now: datetime | None = None
+    *,
+    initiative: Initiative,
+    by: User | None = None,
+    today: date | None = None,
+    now: datetime | None = None,
 ) -> AnonymisationResult:
     """Replace the personal data of an archived call past its term; keep every figure.
 
@@ -333,7 +340,7 @@ def initiative_anonymise(
 
 
 def expired_initiatives_anonymise(
-    *, today: date | None = None, by=None
+    *, today: date | None = None, by: User | None = None
 ) -> list[AnonymisationResult]:
     """Anonymise every archived call past its term, each in its own transaction."""
     return [

@@ -6,6 +6,7 @@ proposes which applications, for how much; another approves (four eyes). Approva
 them, issues their benefit if the call has issued, and tells them.
 """
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -65,7 +66,9 @@ def initiative_fund_waiting_list(*, initiative: Initiative) -> list[Application]
         return funded
 
 
-def initiative_reassign_budget(*, initiative: Initiative, issued_by=None) -> list[Application]:
+def initiative_reassign_budget(
+    *, initiative: Initiative, issued_by: User | None = None
+) -> list[Application]:
     """Fund the waiting list with money that came back, and issue to them if the call issued.
 
     The people funded are told their new outcome (after commit, like every outcome).
@@ -81,7 +84,9 @@ def initiative_reassign_budget(*, initiative: Initiative, issued_by=None) -> lis
     return funded
 
 
-def waiting_list_funding_propose(*, initiative: Initiative, proposed_by) -> WaitingListFunding:
+def waiting_list_funding_propose(
+    *, initiative: Initiative, proposed_by: User
+) -> WaitingListFunding:
     """Propose funding the next waiting applications the free budget covers.
 
     A new proposal replaces one still waiting for approval.
@@ -96,7 +101,7 @@ def waiting_list_funding_propose(*, initiative: Initiative, proposed_by) -> Wait
         )
         funding = WaitingListFunding.objects.create(
             initiative=initiative,
-            total=sum((a.amount for a in fundable), ZERO),
+            total=sum((a.amount or ZERO for a in fundable), ZERO),  # fundable: amount > 0
             proposed_by=proposed_by,
             proposed_at=timezone.now(),
         )
@@ -104,7 +109,9 @@ def waiting_list_funding_propose(*, initiative: Initiative, proposed_by) -> Wait
     return funding
 
 
-def waiting_list_funding_approve(*, funding: WaitingListFunding, approved_by) -> list[Application]:
+def waiting_list_funding_approve(
+    *, funding: WaitingListFunding, approved_by: User
+) -> list[Application]:
     """Approve a proposed scorrimento: fund its applications, issue if the call issued, tell them.
 
     The approver is never the proposer. The proposal must still be the head of the waiting
