@@ -10,6 +10,7 @@ a fund as a whole. What the call spends is attributed to the tranches by the cal
 from collections.abc import Sequence
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext_lazy
 
@@ -60,7 +61,7 @@ def adopt_fund_assignments(*, initiative: Initiative) -> list[InitiativeFunding]
     it keeps single-fund calls attributable, and it is safe to repeat.
     """
     budget_key = initiative.budget_account_key
-    orphans = (
+    orphans: list[tuple[int, Decimal]] = list(
         Posting.objects.filter(
             account__key=budget_key,
             journal__kind=Journal.Kind.BUDGET_ASSIGNED,
@@ -70,8 +71,7 @@ def adopt_fund_assignments(*, initiative: Initiative) -> list[InitiativeFunding]
         .order_by("journal_id")
         .values_list("journal_id", "amount")
     )
-    adopted = []
-    orphans = list(orphans)
+    adopted: list[InitiativeFunding] = []
     if not orphans:
         return adopted
     fund_keys = dict(
@@ -114,7 +114,7 @@ def initiative_funding_assign(
     contribution: Contribution | None = None,
     fund: Fund | None = None,
     priority: int | None = None,
-    assigned_by=None,
+    assigned_by: User | None = None,
 ) -> InitiativeFunding:
     """Move money from a contribution's fund (or a fund) to the call's budget, as a source.
 
@@ -203,7 +203,7 @@ def split_pro_rata(
     base = {key: cents * share // whole for key, share in shares}
     left = cents - sum(base.values())
 
-    def deficit(item):
+    def deficit(item: tuple[int, tuple[int, int]]) -> tuple[int, int]:
         position, (key, share) = item
         # Exact target minus what the source would have, both times ``whole``: integers.
         gap = (before + cents) * share - (_cents(attributed.get(key, ZERO)) + base[key]) * whole
