@@ -17,7 +17,7 @@ from core.money import CENT
 from core.selectors import account_balance, money_sum
 from merchants.models import Merchant, MerchantStaff, Redemption, Settlement
 from vouchers.models import Initiative, Voucher
-from vouchers.selectors import INITIATIVE_FIGURES_SECONDS
+from vouchers.selectors.scope import INITIATIVE_FIGURES_SECONDS
 
 
 @cache

@@ -9,12 +9,12 @@ from core.errors import DomainError
 from pwa.account import beneficiary_required
 from pwa.forms import AnswerForm, ApplicationForm, submitted
 from vouchers.models import Application
-from vouchers.selectors import (
+from vouchers.selectors.holders import (
     application_last_information_request,
     applications_of_applicant,
-    cash_grant_status,
     open_initiatives,
 )
+from vouchers.selectors.payments import cash_grant_status
 from vouchers.services.applications import application_submit
 from vouchers.services.information_requests import information_request_answer
 

@@ -9,7 +9,7 @@ from core.errors import DomainError
 from pwa.account import beneficiary_required
 from pwa.forms import ClaimForm, submitted
 from vouchers.models import Application
-from vouchers.selectors import claims_of_beneficiary
+from vouchers.selectors.holders import claims_of_beneficiary
 from vouchers.services.reimbursements import reimbursement_claim_submit
 
 

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from core.uploads import stored_file_response
 from pwa.account import beneficiary_required
 from vouchers.models import ApplicationDocument, Expense, InitiativeDocument
-from vouchers.selectors import initiatives_for
+from vouchers.selectors.scope import initiatives_for
 
 
 def initiative_document(request: HttpRequest, initiative_id: int, document_id: int):

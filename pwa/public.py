@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from merchants.selectors import circuit_merchants
-from vouchers.selectors import (
+from vouchers.selectors.holders import (
     initiative_public_ranking,
     open_initiatives,
     public_initiatives,

@@ -8,7 +8,7 @@ from django.utils import timezone
 from merchants.models import Redemption
 from merchants.selectors import circuit_merchants
 from pwa.account import beneficiary_required
-from vouchers.selectors import vouchers_of_holder
+from vouchers.selectors.holders import vouchers_of_holder
 
 
 @beneficiary_required

@@ -31,7 +31,7 @@ from merchants.models import Merchant, Redemption, RefusedAttempt
 from merchants.selectors import initiative_redemption_figures
 from reports.shops import category_of_shops_per_initiative
 from vouchers.models import Application, Decision, Initiative, Voucher
-from vouchers.selectors import (
+from vouchers.selectors.scope import (
     StaffScope,
     applications_for,
     initiative_voucher_figures,

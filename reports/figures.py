@@ -70,7 +70,7 @@ from vouchers.models import (
     SpendingCategory,
     Voucher,
 )
-from vouchers.selectors import beneficiary_transfers_paid
+from vouchers.selectors.payments import beneficiary_transfers_paid
 
 
 def _cents(value) -> Decimal:

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from core.models import Contribution, Membership, Organization, Role
 from vouchers.models import Initiative
-from vouchers.selectors import StaffScope, initiatives_for, initiatives_of_managed_funds
+from vouchers.selectors.scope import StaffScope, initiatives_for, initiatives_of_managed_funds
 
 
 @dataclass(frozen=True)

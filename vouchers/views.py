@@ -5,7 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from vouchers.qr import voucher_qr_png, voucher_qr_svg
-from vouchers.selectors import voucher_visible_to
+from vouchers.selectors.scope import voucher_visible_to
 
 
 @login_required

@@ -28,7 +28,8 @@ from tests import factories
 from tests.vouchers.test_programme import fiscal_code
 from tests.vouchers.test_reimbursement_review import add_claim_and_transfer
 from vouchers.models import Application, ArchiveExport, Initiative, Voucher
-from vouchers.selectors import initiative_budget_available, voucher_ledger_balance
+from vouchers.selectors.budget import initiative_budget_available
+from vouchers.selectors.holders import voucher_ledger_balance
 from vouchers.services.applications import ApplicantData, application_approve, application_submit
 from vouchers.services.initiatives import initiative_close, initiative_publish
 from vouchers.services.issuing import issuance_run_start, voucher_issue_bulk

@@ -22,7 +22,7 @@ from tests import factories
 from tests.core.test_sepa import camt054, transfer_entry
 from tests.vouchers.test_reimbursement_review import claim_of, funded_application, ranked
 from vouchers.models import Application, Beneficiary, ReimbursementClaim
-from vouchers.selectors import payable_claims
+from vouchers.selectors.payments import payable_claims
 from vouchers.services.beneficiary_payments import (
     beneficiary_payment_batch_prepare,
     incoming_transfer_record,

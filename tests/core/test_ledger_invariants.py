@@ -27,7 +27,7 @@ from merchants.services.tills import Till
 from merchants.services.voids import redemption_void
 from tests import factories
 from vouchers.models import Initiative, Voucher
-from vouchers.selectors import voucher_ledger_balance
+from vouchers.selectors.holders import voucher_ledger_balance
 from vouchers.services.expiry import voucher_expire, voucher_revoke
 from vouchers.services.issuing import voucher_issue_bulk
 

@@ -22,7 +22,7 @@ from merchants.models import IdempotencyRecord, Redemption, RefusedAttempt
 from merchants.selectors import merchant_payable
 from tests import factories
 from vouchers.models import Voucher
-from vouchers.selectors import voucher_ledger_balance
+from vouchers.selectors.holders import voucher_ledger_balance
 
 pytestmark = [
     pytest.mark.postgresql,

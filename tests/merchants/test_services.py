@@ -23,7 +23,7 @@ from merchants.services.tills import Till, till_guard
 from merchants.services.voids import redemption_void
 from tests import factories
 from vouchers.models import Voucher
-from vouchers.selectors import voucher_ledger_balance
+from vouchers.selectors.holders import voucher_ledger_balance
 from vouchers.services.expiry import voucher_expire, voucher_revoke
 
 pytestmark = pytest.mark.django_db

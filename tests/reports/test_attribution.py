@@ -28,7 +28,7 @@ from vouchers.models import (
     InitiativeFunding,
     ReimbursementClaim,
 )
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
 from vouchers.services.funding import (
     FundingError,
     initiative_funding_assign,

@@ -38,7 +38,7 @@ from reports.scope import ReportScope, report_scope
 from reports.shops import shop_categories
 from tests import factories
 from vouchers.models import Initiative, Voucher
-from vouchers.selectors import staff_scope
+from vouchers.selectors.scope import staff_scope
 from vouchers.services.expiry import voucher_expire, voucher_revoke
 
 pytestmark = pytest.mark.django_db

@@ -30,7 +30,8 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
-from vouchers.selectors import claims_awaiting_payment, payable_cash_grants, voucher_ledger_balance
+from vouchers.selectors.holders import voucher_ledger_balance
+from vouchers.selectors.payments import claims_awaiting_payment, payable_cash_grants
 from vouchers.services.access import access_code_login
 
 pytestmark = pytest.mark.django_db

@@ -27,7 +27,8 @@ from tests.vouchers.test_reimbursement_review import claim_of
 from tests.vouchers.test_reimbursement_review import funded_application as reimbursement_app
 from vouchers.errors import ProgrammeError
 from vouchers.models import Application, Beneficiary, Initiative, IssuanceRun, Voucher
-from vouchers.selectors import cash_grant_status, initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
+from vouchers.selectors.payments import cash_grant_status
 from vouchers.services.access import beneficiary_user
 from vouchers.services.applications import (
     application_approve,

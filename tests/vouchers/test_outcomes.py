@@ -137,7 +137,7 @@ def test_a_revoked_vouchers_residual_funds_the_next_in_the_ranking_once_approved
     from core.selectors import unbalanced_journals
     from tests import factories
     from vouchers.models import Voucher
-    from vouchers.selectors import initiative_budget_available
+    from vouchers.selectors.budget import initiative_budget_available
     from vouchers.services.expiry import voucher_revoke
     from vouchers.services.waiting_list import (
         waiting_list_funding_approve,

@@ -9,7 +9,7 @@ from core.selectors import unbalanced_journals
 from tests import factories
 from vouchers.errors import ProgrammeError
 from vouchers.models import Application, Initiative, Voucher
-from vouchers.selectors import voucher_ledger_balance
+from vouchers.selectors.holders import voucher_ledger_balance
 from vouchers.services.applications import (
     ApplicantData,
     MemberData,
@@ -386,7 +386,7 @@ def test_a_funded_letter_carries_an_access_code_that_logs_in(django_capture_on_c
 
 
 def test_an_expired_residual_funds_the_waiting_list_while_the_call_runs():
-    from vouchers.selectors import initiative_budget_available
+    from vouchers.selectors.budget import initiative_budget_available
     from vouchers.services.expiry import vouchers_expire_due
 
     initiative, _applications = run_to_ranking(4)  # budget 300: three funded, one waiting
@@ -408,7 +408,7 @@ def test_an_expired_residual_funds_the_waiting_list_while_the_call_runs():
 
 
 def test_an_expired_residual_stays_in_the_budget_once_the_call_has_ended():
-    from vouchers.selectors import initiative_budget_available
+    from vouchers.selectors.budget import initiative_budget_available
     from vouchers.services.expiry import vouchers_expire_due
 
     initiative, _applications = run_to_ranking(4)

@@ -10,7 +10,7 @@ from django.db import connection
 from core.services.funding import _contribution_record as contribution_record
 from tests import factories
 from vouchers.models import Application, HouseholdMember, Initiative
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
 from vouchers.services import ranking
 from vouchers.services.budget import initiative_assign_budget
 from vouchers.services.ranking import RANK_IN_DATABASE_VENDORS, initiative_rank

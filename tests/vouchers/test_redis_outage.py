@@ -18,7 +18,7 @@ from tests.vouchers.test_admin_programme import logged_in, messages_of, staff, s
 from tests.vouchers.test_celery_worker import forget_broker_connections
 from tests.vouchers.test_programme import run_to_ranking
 from vouchers.models import IssuanceRun, Voucher
-from vouchers.selectors import stale_issuance_runs
+from vouchers.selectors.runs import stale_issuance_runs
 from vouchers.services.issuance import issuance_run_needs_queue, issuance_runs_recover
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,7 +17,7 @@ from vouchers.models import (
     ReimbursementClaim,
     ReimbursementReview,
 )
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
 from vouchers.services.applications import application_approve, application_submit
 from vouchers.services.beneficiary_payments import (
     incoming_transfer_record,
@@ -456,7 +456,7 @@ def test_a_validator_reviews_the_lines_and_closes_the_review_in_the_admin(client
 
 
 def approved_total_of(claim) -> Decimal:
-    from vouchers.selectors import approved_total
+    from vouchers.selectors.payments import approved_total
 
     return approved_total(claim)
 

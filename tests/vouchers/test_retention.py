@@ -23,7 +23,7 @@ from vouchers.models import (
     LoginLink,
     Notification,
 )
-from vouchers.selectors import initiatives_due_for_anonymisation
+from vouchers.selectors.runs import initiatives_due_for_anonymisation
 from vouchers.services.access import access_code_issue, beneficiary_user
 from vouchers.services.initiatives import initiative_archive
 from vouchers.services.retention import RetentionError, initiative_anonymise

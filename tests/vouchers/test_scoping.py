@@ -4,7 +4,7 @@ from core.models import Organization, Role
 from core.roles import ROLE_PERMISSIONS, membership_grant, roles_sync
 from tests import factories
 from tests.vouchers.test_programme import applicant, open_call
-from vouchers.selectors import (
+from vouchers.selectors.scope import (
     applications_for,
     beneficiaries_for,
     initiatives_for,

@@ -14,7 +14,8 @@ from tests import factories
 from vouchers.codes import ALPHABET
 from vouchers.errors import VoucherError
 from vouchers.models import Initiative, Voucher
-from vouchers.selectors import initiative_budget_available, voucher_ledger_balance
+from vouchers.selectors.budget import initiative_budget_available
+from vouchers.selectors.holders import voucher_ledger_balance
 from vouchers.services.budget import initiative_assign_budget
 from vouchers.services.expiry import voucher_expire, voucher_revoke, vouchers_expire_due
 from vouchers.services.issuing import voucher_issue_bulk

@@ -49,7 +49,8 @@ from vouchers.admin.scoping import (
 )
 from vouchers.admin.waiting_list import InitiativeWaitingListMixin, suggest_waiting_list
 from vouchers.models import Initiative, SpendingCategory, Voucher
-from vouchers.selectors import initiative_budget_available, initiative_voucher_figures
+from vouchers.selectors.budget import initiative_budget_available
+from vouchers.selectors.scope import initiative_voucher_figures
 from vouchers.services.budget import initiative_assign_budget
 
 INITIATIVE_STATUS_VARIANTS = {

@@ -49,7 +49,7 @@ from vouchers.models import (
     Voucher,
 )
 from vouchers.printing import printable_vouchers, vouchers_pdf
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
 from vouchers.services.issuing import issuance_run_start, voucher_issue_bulk
 
 # One PDF of printable vouchers: four per A4 sheet, about 3 ms each.

@@ -36,7 +36,7 @@ from vouchers.models import (
     Initiative,
     Voucher,
 )
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
 from vouchers.services.initiatives import (
     PAID_BY_TRANSFER,
     initiative_archive,

@@ -12,7 +12,7 @@ from core.errors import DomainError
 from core.money import ZERO
 from vouchers.admin.scoping import visible_initiatives
 from vouchers.models import Initiative, ReimbursementClaim
-from vouchers.selectors import payable_cash_grants, payable_claims
+from vouchers.selectors.payments import payable_cash_grants, payable_claims
 from vouchers.services.beneficiary_payments import beneficiary_payment_batch_prepare
 
 

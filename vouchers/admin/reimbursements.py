@@ -50,10 +50,8 @@ from vouchers.models import (
     Expense,
     ReimbursementClaim,
 )
-from vouchers.selectors import (
-    approved_total,
-    initiative_budget_available,
-)
+from vouchers.selectors.budget import initiative_budget_available
+from vouchers.selectors.payments import approved_total
 from vouchers.services.reimbursements import (
     claim_cap_remaining,
     claim_decide,

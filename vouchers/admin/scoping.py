@@ -19,7 +19,7 @@ from core.models import Fund, Organization, Role
 from core.paginator import BigListAdminMixin
 from core.selectors import funds_for
 from vouchers.models import Application, Beneficiary, Initiative
-from vouchers.selectors import (
+from vouchers.selectors.scope import (
     StaffScope,
     applications_for,
     beneficiaries_for,

@@ -49,7 +49,7 @@ from vouchers.admin.scoping import (
 from vouchers.admin.waiting_list import suggest_waiting_list
 from vouchers.models import Voucher
 from vouchers.printing import printable_vouchers, vouchers_pdf
-from vouchers.selectors import voucher_ledger_balance
+from vouchers.selectors.holders import voucher_ledger_balance
 from vouchers.services.expiry import voucher_revoke, vouchers_expire_due
 
 VOUCHER_STATUS_VARIANTS = {

@@ -12,7 +12,7 @@ from core.money import ZERO
 from vouchers.admin.phases import InitiativeActionsBase
 from vouchers.admin.scoping import visible_applications
 from vouchers.models import Application, Initiative
-from vouchers.selectors import waiting_list_fundable, waiting_list_pending
+from vouchers.selectors.budget import waiting_list_fundable, waiting_list_pending
 from vouchers.services.waiting_list import (
     waiting_list_funding_approve,
     waiting_list_funding_propose,

@@ -26,7 +26,7 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
-from vouchers.selectors import (
+from vouchers.selectors.payments import (
     PayableCashGrant,
     PayableClaim,
     beneficiary_transfers_paid,

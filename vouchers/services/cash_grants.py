@@ -25,7 +25,8 @@ from core.money import ZERO, format_euro
 from core.services.ledger import Line, journal_post
 from core.services.payment_ledger import CHUNK, beneficiary_payable_key, payment_lines_paid_handler
 from vouchers.models import Application, Beneficiary, Initiative
-from vouchers.selectors import in_live_payment_batch, initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
+from vouchers.selectors.payments import in_live_payment_batch
 from vouchers.services.budget import budget_line
 
 

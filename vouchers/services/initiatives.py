@@ -5,7 +5,7 @@ from django.db import transaction
 from core.money import ZERO
 from vouchers.errors import ProgrammeError
 from vouchers.models import Initiative
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
 
 # Calls whose benefit is paid by transfer to the IBAN given with the application.
 PAID_BY_TRANSFER = (Initiative.BenefitKind.REIMBURSEMENT, Initiative.BenefitKind.CASH_TRANSFER)

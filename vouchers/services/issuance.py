@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from vouchers.models import IssuanceRun
-from vouchers.selectors import issuance_stale_before, stale_issuance_runs
+from vouchers.selectors.runs import issuance_stale_before, stale_issuance_runs
 from vouchers.task_queue import BROKER_UNAVAILABLE, ISSUANCE_RUN_EXECUTE, task_enqueue
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from vouchers.models import (
     IssuanceRun,
     Voucher,
 )
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
 from vouchers.services.budget import budget_line, outstanding_line
 from vouchers.services.cash_grants import cash_grants_award
 from vouchers.services.initiatives import VOUCHER_KINDS, _guard_status, _locked, _set_status

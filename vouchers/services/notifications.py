@@ -20,7 +20,7 @@ from vouchers.outcome_texts import (
     DEFAULT_FUNDED_BY_KIND,
     DEFAULT_TEXTS,
 )
-from vouchers.selectors import iban_ending
+from vouchers.selectors.payments import iban_ending
 from vouchers.services.initiatives import VOUCHER_KINDS
 from vouchers.sms import Delivery, DeliveryReceipt, SmsError, sms_backend
 from vouchers.task_queue import BROKER_UNAVAILABLE, NOTIFICATIONS_SEND, task_enqueue

@@ -36,7 +36,7 @@ from vouchers.models import (
     HouseholdMember,
     Initiative,
 )
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
 from vouchers.services.initiatives import _guard_status, _locked, _set_status
 
 RANKING_SQL = Path(__file__).resolve().parent.parent / "sql" / "ranking.sql"

@@ -38,7 +38,7 @@ from vouchers.models import (
     ReimbursementReview,
     SpendingCategory,
 )
-from vouchers.selectors import initiative_budget_available
+from vouchers.selectors.budget import initiative_budget_available
 from vouchers.services.budget import budget_line
 from vouchers.services.ranking import application_amount
 

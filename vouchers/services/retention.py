@@ -49,7 +49,7 @@ from vouchers.models import (
     ReimbursementClaim,
     Voucher,
 )
-from vouchers.selectors import initiatives_due_for_anonymisation, retention_expired
+from vouchers.selectors.runs import initiatives_due_for_anonymisation, retention_expired
 from vouchers.services.archive_exports import initiative_archives_delete
 
 logger = logging.getLogger(__name__)

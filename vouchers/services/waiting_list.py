@@ -18,7 +18,7 @@ from vouchers.models import (
     Initiative,
     WaitingListFunding,
 )
-from vouchers.selectors import waiting_list_fundable
+from vouchers.selectors.budget import waiting_list_fundable
 from vouchers.services.initiatives import _locked
 from vouchers.services.issuing import applications_issue
 from vouchers.services.notifications import initiative_notify_outcomes

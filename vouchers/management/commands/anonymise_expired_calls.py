@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from vouchers.models import Application
-from vouchers.selectors import initiatives_due_for_anonymisation
+from vouchers.selectors.runs import initiatives_due_for_anonymisation
 from vouchers.services.retention import initiative_anonymise
 
 
