@@ -86,7 +86,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-# mypy with django-stubs, as configured in pyproject.toml (strict on core and on the vouchers services and selectors).
+# mypy with django-stubs, as configured in pyproject.toml (strict on core, on the vouchers and
+# merchants services and selectors, and on the reports but their admin).
 typecheck: venv
 	$(BIN)/mypy
 

@@ -1,10 +1,19 @@
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
 
 from vouchers.errors import VoucherError
 
+if TYPE_CHECKING:
+    from vouchers.models import Voucher
+
 
 class RedemptionError(VoucherError):
     """Why a shop cannot check, spend or void a voucher."""
+
+    # Set on a refusal about a known voucher, for the audit (``refused_attempt_record`` reads
+    # it with ``getattr``): declared only, no class default.
+    voucher: "Voucher"
 
     messages = {
         **VoucherError.messages,

@@ -1,5 +1,6 @@
 import hashlib
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -115,7 +116,7 @@ class Merchant(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.iban = IBAN(self.iban, allow_invalid=True).compact if self.iban else self.iban
         super().save(*args, **kwargs)
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache as shared_cache
 from django.db import connection
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
@@ -195,7 +196,7 @@ def initiative_redemption_figures(*, refresh: bool = False) -> dict[int, dict[st
     return figures
 
 
-def merchant_staff_of(*, user) -> MerchantStaff | None:
+def merchant_staff_of(*, user: User | AnonymousUser) -> MerchantStaff | None:
     """Return the shop role of a user, or None for anyone who works for no shop."""
     if not user.is_authenticated:
         return None

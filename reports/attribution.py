@@ -11,6 +11,7 @@ reached.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet, Sum
@@ -81,7 +82,7 @@ class AttributionReport:
     events: int
 
 
-def _attributed_by_source(queryset: QuerySet) -> dict[int, Decimal]:
+def _attributed_by_source(queryset: QuerySet[FundingAttribution]) -> dict[int, Decimal]:
     return {
         source_id: (total or ZERO).quantize(CENT)
         for source_id, total in queryset.order_by()
@@ -121,6 +122,12 @@ def attribution_refresh(*, initiative: Initiative) -> AttributionReport:
     return AttributionReport(rows_written=len(rows), events=events)
 
 
+# The redemptions a void may cancel, by (voucher, shop, amount): each (journal, its parts).
+_OpenRedemptions = dict[
+    tuple[int | None, int | None, Decimal], list[tuple[int, dict[int, Decimal]]]
+]
+
+
 def _attribute_redemptions(
     initiative: Initiative, ledger: _Ledger, rows: list[FundingAttribution]
 ) -> int:
@@ -139,20 +146,26 @@ def _attribute_redemptions(
     if not postings:
         return 0
     journal_ids = [journal_id for journal_id, *_rest in postings]
-    shops = dict(
-        Posting.objects.filter(journal_id__in=journal_ids, merchant_ref__isnull=False)
-        .order_by()
-        .values_list("journal_id", "merchant_ref")
+    # merchant_ref__isnull=False: every journal here has its shop.
+    shops = cast(
+        dict[int, int],
+        dict(
+            Posting.objects.filter(journal_id__in=journal_ids, merchant_ref__isnull=False)
+            .order_by()
+            .values_list("journal_id", "merchant_ref")
+        ),
     )
-    towns = dict(
+    towns: dict[int | None, int | None] = dict(
         Voucher.objects.filter(pk__in={voucher for _j, _k, voucher, _a in postings}).values_list(
             "pk", "beneficiary__municipality_id"
         )
     )
     allowed = set(initiative.allowed_categories.values_list("pk", flat=True))
-    categories = category_of_shops(merchant_ids=set(shops.values()), allowed=allowed)
+    categories: dict[Any, int | None] = category_of_shops(  # read with None too
+        merchant_ids=set(shops.values()), allowed=allowed
+    )
     # The redemptions a void may cancel: same voucher, shop and amount, not yet cancelled.
-    open_redemptions: dict[tuple, list[tuple[int, dict[int, Decimal]]]] = defaultdict(list)
+    open_redemptions: _OpenRedemptions = defaultdict(list)
     void_vouchers = {
         voucher for _j, kind, voucher, _a in postings if kind != Journal.Kind.REDEMPTION
     }
@@ -199,17 +212,19 @@ def _attribute_redemptions(
     return len(postings)
 
 
-def _load_open_redemptions(initiative: Initiative, voucher_ids: set, open_redemptions) -> None:
+def _load_open_redemptions(
+    initiative: Initiative, voucher_ids: set[int | None], open_redemptions: _OpenRedemptions
+) -> None:
     cancelled = FundingAttribution.objects.filter(
         initiative=initiative, kind=FundingAttribution.Kind.REDEMPTION_VOID, reverses__isnull=False
     ).values("reverses_id")
     parts_by_journal: dict[int, dict[int, Decimal]] = defaultdict(dict)
-    heads: dict[int, tuple] = {}
+    heads: dict[int, tuple[int, int | None]] = {}
     for journal_id, voucher_id, merchant_id, source_id, amount in (
         FundingAttribution.objects.filter(
             initiative=initiative,
             kind=FundingAttribution.Kind.REDEMPTION,
-            voucher_id__in=voucher_ids,
+            voucher_id__in=voucher_ids,  # type: ignore[misc]  # Django drops None from __in
         )
         .exclude(journal_id__in=cancelled)
         .order_by("journal_id", "source_id")

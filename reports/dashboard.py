@@ -14,12 +14,24 @@ says when the figures were computed and offers to compute them again.
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Model,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.db.models.functions import TruncDate
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +39,7 @@ from django.utils.translation import gettext_lazy as _
 from core.days import start_of_day
 from core.models import Organization, Role
 from core.money import ZERO, format_euro
+from core.roles import AnyUser
 from merchants.models import Merchant, Redemption, RefusedAttempt
 from merchants.selectors import initiative_redemption_figures
 from reports.shops import category_of_shops_per_initiative
@@ -49,7 +62,7 @@ FIGURES_SECONDS = 10 * 60
 REFRESH_PARAMETER = "aggiorna"
 
 
-def euro_text(amount) -> str:
+def euro_text(amount: Decimal | None) -> str:
     return format_euro(amount or ZERO).replace(" ", "\u00a0")
 
 
@@ -61,15 +74,17 @@ class DashboardScope:
     """The rows the dashboard adds up; ``None`` means every row (the agency)."""
 
     funder_only: bool
-    applications: QuerySet | None
-    vouchers: QuerySet | None
-    merchants: QuerySet | None
+    applications: QuerySet[Application] | None
+    vouchers: QuerySet[Voucher] | None
+    merchants: QuerySet[Merchant] | None
 
-    def within(self, queryset: QuerySet, lookup: str, scoped: QuerySet | None) -> QuerySet:
+    def within[M: Model](
+        self, queryset: QuerySet[M], lookup: str, scoped: QuerySet[Any] | None
+    ) -> QuerySet[M]:
         return queryset if scoped is None else queryset.filter(**{f"{lookup}__in": scoped})
 
 
-def dashboard_scope(*, user, staff: StaffScope) -> DashboardScope:
+def dashboard_scope(*, user: AnyUser, staff: StaffScope) -> DashboardScope:
     """The rows a staff user's dashboard adds up, from his scope (``staff_scope``)."""
     if staff.everything:
         return DashboardScope(funder_only=False, applications=None, vouchers=None, merchants=None)
@@ -115,8 +130,11 @@ def figures_cache_key(scope: StaffScope) -> str:
 
 # --- the figures, one query each ---------------------------------------------------------
 
+# A grouped row of the aggregates: field or aggregate name to value.
+Row = Mapping[str, Any]
 
-def application_rows(scope: DashboardScope) -> list[dict]:
+
+def application_rows(scope: DashboardScope) -> list[Row]:
     """Applications by call, municipality and status, with the amounts allocated."""
     applications = scope.applications if scope.applications is not None else Application.objects
     return list(
@@ -139,7 +157,7 @@ def application_rows(scope: DashboardScope) -> list[dict]:
     )
 
 
-def decision_rows(scope: DashboardScope) -> list[dict]:
+def decision_rows(scope: DashboardScope) -> list[Row]:
     """How long applications waited for their decision, by call and municipality."""
     decisions = scope.within(
         Decision.objects.filter(action__in=[Decision.Action.APPROVE, Decision.Action.REJECT]),
@@ -156,7 +174,7 @@ def decision_rows(scope: DashboardScope) -> list[dict]:
     )
 
 
-def voucher_rows(scope: DashboardScope) -> list[dict]:
+def voucher_rows(scope: DashboardScope) -> list[Row]:
     """Vouchers by call, municipality of the holder and status: how many, issued, left."""
     vouchers = scope.vouchers if scope.vouchers is not None else Voucher.objects
     return list(
@@ -173,13 +191,13 @@ def voucher_rows(scope: DashboardScope) -> list[dict]:
     )
 
 
-def _confirmed_redemptions(scope: DashboardScope) -> QuerySet:
+def _confirmed_redemptions(scope: DashboardScope) -> QuerySet[Redemption]:
     return scope.within(
         Redemption.objects.filter(status=Redemption.Status.CONFIRMED), "voucher", scope.vouchers
     )
 
 
-def redemption_rows(scope: DashboardScope) -> list[dict]:
+def redemption_rows(scope: DashboardScope) -> list[Row]:
     """Money spent, by call, municipality of the holder, status of the voucher and shop:
     one scan of the redemptions serves the tables, the top shops and the categories."""
     return list(
@@ -196,7 +214,7 @@ def redemption_rows(scope: DashboardScope) -> list[dict]:
     )
 
 
-def redemptions_per_day(scope: DashboardScope, *, days: int = CHART_DAYS) -> list[dict]:
+def redemptions_per_day(scope: DashboardScope, *, days: int = CHART_DAYS) -> list[Row]:
     """Confirmed redemptions of the last ``days`` days (today included), one row per day."""
     today = timezone.localdate()
     first_day = today - timedelta(days=days - 1)
@@ -209,17 +227,17 @@ def redemptions_per_day(scope: DashboardScope, *, days: int = CHART_DAYS) -> lis
         .annotate(count=Count("id"), total=Sum("amount"))
         .order_by("day")
     }
-    rows = []
+    rows: list[Row] = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
-        row = found.get(day, {})
+        row: Row = found.get(day, {})
         rows.append({"day": day, "count": row.get("count", 0), "total": row.get("total") or ZERO})
     return rows
 
 
-def top_shops(redemptions: list[dict]) -> list[dict]:
+def top_shops(redemptions: list[Row]) -> list[Row]:
     """The shops that took the most, from ``redemption_rows``."""
-    totals: dict[int, list] = defaultdict(lambda: [ZERO, 0])
+    totals: dict[int, list[Any]] = defaultdict(lambda: [ZERO, 0])
     names: dict[int, str] = {}
     for row in redemptions:
         shop = totals[row["merchant_id"]]
@@ -233,7 +251,7 @@ def top_shops(redemptions: list[dict]) -> list[dict]:
     ]
 
 
-def spending_per_category(redemptions: list[dict]) -> list[dict]:
+def spending_per_category(redemptions: list[Row]) -> list[Row]:
     """Spending by category, from ``redemption_rows``, the rows adding up to what was spent:
     in each call a shop counts under one category, by the staff reports' rule
     (``category_of_shops``)."""
@@ -253,7 +271,7 @@ def spending_per_category(redemptions: list[dict]) -> list[dict]:
     ]
 
 
-def merchant_figures(scope: DashboardScope) -> dict:
+def merchant_figures(scope: DashboardScope) -> dict[str, Any]:
     merchants = scope.merchants if scope.merchants is not None else Merchant.objects
     return merchants.aggregate(
         accredited=Count("id", filter=Q(status=Merchant.Status.ACCREDITED)),
@@ -274,7 +292,7 @@ def refused_today(scope: DashboardScope) -> int:
 class Totals:
     """The figures of one call, one municipality or everything."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.title = ""
         self.status = ""
         self.applications: dict[str, int] = defaultdict(int)
@@ -306,7 +324,12 @@ class Totals:
         return self.waited.total_seconds() / self.decisions / 86400
 
 
-def aggregate(applications, decisions, vouchers, redemptions) -> dict:
+def aggregate(
+    applications: list[Row],
+    decisions: list[Row],
+    vouchers: list[Row],
+    redemptions: list[Row],
+) -> dict[str, Any]:
     """Add the grouped rows up by call, by municipality and overall."""
     by_initiative: dict[int, Totals] = defaultdict(Totals)
     by_town: dict[int, Totals] = defaultdict(Totals)
@@ -379,7 +402,7 @@ MONEY_HEADERS = [
 ]
 
 
-def _money_cells(totals: Totals) -> list:
+def _money_cells(totals: Totals) -> list[str]:
     return [
         _applications_cell(totals),
         euro_text(totals.allocated),
@@ -390,7 +413,7 @@ def _money_cells(totals: Totals) -> list:
     ]
 
 
-def _rows(groups: dict, limit: int = TABLE_ROWS) -> list:
+def _rows(groups: dict[Any, Totals], limit: int = TABLE_ROWS) -> list[tuple[Any, Totals]]:
     """The groups with the most money and applications first."""
     ordered = sorted(
         groups.items(),
@@ -399,7 +422,7 @@ def _rows(groups: dict, limit: int = TABLE_ROWS) -> list:
     return ordered[:limit]
 
 
-def initiative_table(by_initiative: dict) -> dict:
+def initiative_table(by_initiative: dict[int, Totals]) -> dict[str, Any]:
     statuses = dict(Initiative.Status.choices)
     return {
         "headers": [_("Bando"), _("Stato"), *MONEY_HEADERS],
@@ -410,14 +433,14 @@ def initiative_table(by_initiative: dict) -> dict:
     }
 
 
-def town_table(by_town: dict) -> dict:
+def town_table(by_town: dict[int, Totals]) -> dict[str, Any]:
     return {
         "headers": [_("Comune"), *MONEY_HEADERS],
         "rows": [[totals.title, *_money_cells(totals)] for _pk, totals in _rows(by_town)],
     }
 
 
-def chart_data(label: str, values: list, labels: list[str], color: str) -> str:
+def chart_data(label: str, values: list[Any], labels: list[str], color: str) -> str:
     return json.dumps(
         {
             "labels": labels,
@@ -435,7 +458,7 @@ def chart_data(label: str, values: list, labels: list[str], color: str) -> str:
     )
 
 
-def compute_figures(scope: DashboardScope) -> dict:
+def compute_figures(scope: DashboardScope) -> dict[str, Any]:
     """Every aggregate of the page that reads the big tables, computed now."""
     redemptions = redemption_rows(scope)
     return {
@@ -452,7 +475,9 @@ def compute_figures(scope: DashboardScope) -> dict:
     }
 
 
-def scope_figures(staff: StaffScope, scope: DashboardScope, *, refresh: bool = False) -> dict:
+def scope_figures(
+    staff: StaffScope, scope: DashboardScope, *, refresh: bool = False
+) -> dict[str, Any]:
     """The figures of the user's scope, from the cache unless missing, old or ``refresh``."""
     key = figures_cache_key(staff)
     found = None if refresh else cache.get(key)
@@ -486,8 +511,9 @@ def dashboard_scopes_refresh() -> int:
         else:
             scope = DashboardScope(
                 funder_only=False,
-                applications=applications_for(user=None, scope=staff),
-                vouchers=vouchers_for(user=None, scope=staff),
+                # With a scope given, neither reads the user: these scopes have none.
+                applications=applications_for(user=None, scope=staff),  # type: ignore[arg-type]
+                vouchers=vouchers_for(user=None, scope=staff),  # type: ignore[arg-type]
                 merchants=None,  # the shops' figures are read on each view, not kept
             )
         cache.set(figures_cache_key(staff), compute_figures(scope), FIGURES_SECONDS)

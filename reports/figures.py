@@ -27,7 +27,7 @@ tables (``reports.open_data``); who may read which call is in ``reports.scope``.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -38,6 +38,7 @@ from django.db.models import (
     Count,
     F,
     IntegerField,
+    Manager,
     OuterRef,
     QuerySet,
     Subquery,
@@ -45,10 +46,11 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import Combinable, Expression
 from django.db.models.functions import Cast, Concat, TruncWeek
 from django.utils.translation import gettext_lazy as _
 
-from core.models import Account, Journal, Organization, Posting
+from core.models import Account, Journal, Organization, PaymentLine, Posting
 from core.money import CENT, ZERO
 from merchants.models import Merchant, Redemption
 from reports.report import (
@@ -73,7 +75,7 @@ from vouchers.models import (
 from vouchers.selectors.payments import beneficiary_transfers_paid
 
 
-def _cents(value) -> Decimal:
+def _cents(value: Decimal | float | int | None) -> Decimal:
     # SQLite adds decimals as floats: round every sum back to whole cents.
     return ZERO if value is None else Decimal(value).quantize(CENT)
 
@@ -84,8 +86,13 @@ def _week(path: str) -> TruncWeek:
 
 # --- the figures --------------------------------------------------------------------------------
 
+# What a source is grouped by: an expression, or None for one total row.
+_GroupKey = Combinable | None
 
-def _grouped(queryset: QuerySet, key, aggregates: dict) -> dict[Any, dict]:
+
+def _grouped(
+    queryset: QuerySet[Any], key: _GroupKey, aggregates: dict[str, Combinable]
+) -> dict[Any, dict[str, Any]]:
     """Aggregate ``queryset`` by ``key`` (an expression; None: one total row, key None)."""
     queryset = queryset.order_by()
     if key is None:
@@ -101,7 +108,7 @@ def _grouped(queryset: QuerySet, key, aggregates: dict) -> dict[Any, dict]:
     return {row.pop("report_key"): row for row in rows if row.pop("report_rows")}
 
 
-def _category_key(categories: dict[int, int | None]):
+def _category_key(categories: dict[int, int | None]) -> Expression:
     by_category: dict[int, list[int]] = defaultdict(list)
     for shop, category in categories.items():
         if category is not None:
@@ -127,7 +134,7 @@ class Sources:
         initiative_ids: list[int],
         period: Period,
         municipality_ids: frozenset[int] | None,
-    ):
+    ) -> None:
         self.initiative_ids = initiative_ids
         self.period = period
         self.municipality_ids = municipality_ids
@@ -139,7 +146,7 @@ class Sources:
             self._categories = shop_categories(initiative_ids=self.initiative_ids)
         return self._categories
 
-    def vouchers(self) -> QuerySet:
+    def vouchers(self) -> QuerySet[Voucher]:
         vouchers = Voucher.objects.filter(
             initiative_id__in=self.initiative_ids, **self.period.lookups("issued_at")
         )
@@ -147,7 +154,7 @@ class Sources:
             vouchers = vouchers.filter(beneficiary__municipality_id__in=self.municipality_ids)
         return vouchers
 
-    def redemptions(self, date_path: str = "created_at") -> QuerySet:
+    def redemptions(self, date_path: str = "created_at") -> QuerySet[Redemption]:
         redemptions = Redemption.objects.filter(
             voucher__initiative_id__in=self.initiative_ids,
             status="confirmed",
@@ -159,7 +166,7 @@ class Sources:
             )
         return redemptions
 
-    def returned(self, journal_kind: str) -> QuerySet:
+    def returned(self, journal_kind: str) -> QuerySet[Posting]:
         """Residuals moved from the vouchers back to the budget, as positive amounts."""
         postings = Posting.objects.filter(
             account__key__in=[f"initiative:{pk}:outstanding" for pk in self.initiative_ids],
@@ -175,7 +182,7 @@ class Sources:
             )
         return postings
 
-    def granted(self, journal_kinds: list[str]) -> QuerySet:
+    def granted(self, journal_kinds: Sequence[str]) -> QuerySet[Posting]:
         """What the ledger moved from the calls' budgets to what the agency owes people, in
         journals of these kinds: the postings on each person's payable account."""
         postings = Posting.objects.filter(
@@ -203,7 +210,7 @@ class Sources:
             )
         return postings
 
-    def transfers_paid(self, benefit_kind: str) -> QuerySet:
+    def transfers_paid(self, benefit_kind: str) -> QuerySet[PaymentLine]:
         return beneficiary_transfers_paid(
             initiative_ids=self.initiative_ids,
             benefit_kind=benefit_kind,
@@ -211,7 +218,7 @@ class Sources:
             period=self.period,
         )
 
-    def allocated(self) -> QuerySet:
+    def allocated(self) -> QuerySet[Posting]:
         return Posting.objects.filter(
             account__key__in=[f"initiative:{pk}:budget" for pk in self.initiative_ids],
             account__kind=Account.Kind.INITIATIVE_BUDGET,
@@ -221,26 +228,28 @@ class Sources:
 
     # The expression each source is grouped by, for a dimension (None: one total).
 
-    def voucher_key(self, dimension: str | None):
-        return {
+    def voucher_key(self, dimension: str | None) -> _GroupKey:
+        keys: dict[str | None, _GroupKey] = {
             None: None,
             Dimension.INITIATIVE: F("initiative_id"),
             Dimension.MUNICIPALITY: F("beneficiary__municipality_id"),
             Dimension.WEEK: _week("issued_at"),
-        }[dimension]
+        }
+        return keys[dimension]
 
-    def redemption_key(self, dimension: str | None, date_path: str):
+    def redemption_key(self, dimension: str | None, date_path: str) -> _GroupKey:
         if dimension == Dimension.CATEGORY:
             return _category_key(self.categories)
-        return {
+        keys: dict[str | None, _GroupKey] = {
             None: None,
             Dimension.INITIATIVE: F("voucher__initiative_id"),
             Dimension.MUNICIPALITY: F("voucher__beneficiary__municipality_id"),
             Dimension.SHOP: F("merchant_id"),
             Dimension.WEEK: _week(date_path),
-        }[dimension]
+        }
+        return keys[dimension]
 
-    def posting_key(self, dimension: str | None, *, kind: str):
+    def posting_key(self, dimension: str | None, *, kind: str) -> _GroupKey:
         if dimension == Dimension.INITIATIVE:
             # The call's id is in its account's key: initiative:<id>:<kind>.
             return F("account__key")
@@ -251,14 +260,18 @@ class Sources:
                 )[:1],
                 output_field=IntegerField(),
             )
-        return {None: None, Dimension.WEEK: _week("journal__created_at")}[dimension]
+        keys: dict[str | None, _GroupKey] = {
+            None: None,
+            Dimension.WEEK: _week("journal__created_at"),
+        }
+        return keys[dimension]
 
 
 def _account_initiative(key: str) -> int:
     return int(key.split(":")[1])
 
 
-def _granted_key(dimension: str | None):
+def _granted_key(dimension: str | None) -> _GroupKey:
     if dimension in (Dimension.INITIATIVE, Dimension.FUNDER):
         # The call whose budget the same journal took the money from.
         return Subquery(
@@ -269,17 +282,18 @@ def _granted_key(dimension: str | None):
         )
     if dimension == Dimension.MUNICIPALITY:
         return F("account__key")  # one row per person, added up by town afterwards
-    return {None: None, Dimension.WEEK: _week("journal__created_at")}[dimension]
+    keys: dict[str | None, _GroupKey] = {None: None, Dimension.WEEK: _week("journal__created_at")}
+    return keys[dimension]
 
 
-def _by_town(rows: dict[Any, dict]) -> dict[Any, dict]:
+def _by_town(rows: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
     """Rows of people's payable accounts (``beneficiary:<id>:payable``) added up by town."""
     towns = dict(
         Beneficiary.objects.filter(
             pk__in=[int(key.split(":")[1]) for key in rows if key is not None]
         ).values_list("pk", "municipality_id")
     )
-    added: dict[Any, dict] = defaultdict(dict)
+    added: dict[Any, dict[str, Any]] = defaultdict(dict)
     for key, values in rows.items():
         town = towns.get(int(key.split(":")[1])) if key is not None else None
         for name, value in values.items():
@@ -287,7 +301,8 @@ def _by_town(rows: dict[Any, dict]) -> dict[Any, dict]:
     return added
 
 
-def _paid_key(dimension: str | None, benefit_kind: str):
+def _paid_key(dimension: str | None, benefit_kind: str) -> _GroupKey:
+    row: Manager[ReimbursementClaim] | Manager[Application]
     if benefit_kind == Initiative.BenefitKind.REIMBURSEMENT:
         row, ref = ReimbursementClaim.objects, "claim_ref"
         town = "application__municipality_id"
@@ -300,7 +315,8 @@ def _paid_key(dimension: str | None, benefit_kind: str):
         )
     if dimension == Dimension.MUNICIPALITY:
         return Subquery(row.filter(pk=OuterRef(ref)).values(town)[:1], output_field=IntegerField())
-    return {None: None, Dimension.WEEK: _week("paid_at")}[dimension]
+    keys: dict[str | None, _GroupKey] = {None: None, Dimension.WEEK: _week("paid_at")}
+    return keys[dimension]
 
 
 GRANTED_JOURNALS = {
@@ -323,7 +339,9 @@ def grouped_figures(
     wanted = set(columns)
     figures: dict[Any, dict[str, Any]] = defaultdict(dict)
 
-    def merge(rows: dict, normalise_key=None) -> None:
+    def merge(
+        rows: dict[Any, dict[str, Any]], normalise_key: Callable[[Any], Any] | None = None
+    ) -> None:
         for key, values in rows.items():
             if dimension == Dimension.WEEK and key is not None:
                 key = week_start(key)
@@ -424,7 +442,7 @@ def grouped_figures(
     return figures
 
 
-def _labels(dimension: str, keys: Iterable) -> dict[Any, str]:
+def _labels(dimension: str, keys: Iterable[Any]) -> dict[Any, str]:
     ids = [key for key in keys if key is not None]
     if dimension == Dimension.INITIATIVE:
         names = dict(Initiative.objects.filter(pk__in=ids).values_list("pk", "title"))
@@ -442,7 +460,7 @@ def _labels(dimension: str, keys: Iterable) -> dict[Any, str]:
     return {key: names.get(key, missing) if key is not None else missing for key in keys}
 
 
-def sorted_rows(dimension: str, figures: dict[Any, dict]) -> list[ReportRow]:
+def sorted_rows(dimension: str, figures: dict[Any, dict[str, Any]]) -> list[ReportRow]:
     labels = _labels(dimension, figures)
     rows = [ReportRow(key, labels[key], values) for key, values in figures.items()]
     if dimension == Dimension.WEEK:

@@ -3,6 +3,8 @@ downloads and in a closed call's archive."""
 
 import io
 from datetime import date
+from decimal import Decimal
+from typing import cast
 
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -41,15 +43,15 @@ def generated_label(report: Report) -> str:
     return timezone.localtime(report.generated_at).strftime("%d/%m/%Y %H:%M")
 
 
-def _euro(amount) -> str:
+def _euro(amount: Decimal | None) -> str:
     """An amount as the admin shows it (``core.admin.euro``): a dash when there is none."""
     return format_euro(amount).replace(" ", "\u00a0") if amount is not None else "—"
 
 
-def shown(value, money: bool) -> str:
+def shown(value: Decimal | int | None, money: bool) -> str:
     """A figure for the page and the PDF: euros, or a whole number with separators."""
     if money:
-        return _euro(value)
+        return _euro(cast(Decimal | None, value))  # a money column holds amounts
     return formats.number_format(value or 0, force_grouping=True)
 
 
@@ -61,7 +63,7 @@ def row_label_header(report: Report) -> str:
     )
 
 
-def _table_rows(report: Report) -> list[tuple[str, dict]]:
+def _table_rows(report: Report) -> list[tuple[str, dict[str, Decimal | int | None]]]:
     return [(row.label, row.figures) for row in report.rows] + [(_("Totale"), report.totals)]
 
 
@@ -109,9 +111,9 @@ def report_xlsx(report: Report) -> bytes:
     return out.getvalue()
 
 
-PAGE = landscape(A4)
-MARGIN = 15 * mm
-ROW_HEIGHT = 6 * mm
+PAGE: tuple[float, float] = landscape(A4)
+MARGIN: float = 15 * mm
+ROW_HEIGHT: float = 6 * mm
 
 
 def _pdf_columns(report: Report) -> tuple[float, list[float]]:
@@ -143,11 +145,12 @@ def _pdf_heading_lines(report: Report) -> list[tuple[str, int, str]]:
 
 
 def _pdf_heading_height(lines: list[tuple[str, int, str]]) -> float:
-    return sum(7 * mm if size > 10 else 5 * mm for _font, size, _text in lines)
+    height: float = sum(7 * mm if size > 10 else 5 * mm for _font, size, _text in lines)
+    return height
 
 
 def _pdf_header(canvas: Canvas, report: Report, rights: list[float]) -> float:
-    y = PAGE[1] - MARGIN
+    y: float = PAGE[1] - MARGIN
     for font, size, text in _pdf_heading_lines(report):
         canvas.setFont(font, size)
         canvas.drawString(MARGIN, y, text)

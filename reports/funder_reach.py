@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
@@ -53,8 +54,8 @@ def _funder_attributions(
     *,
     funder: Organization | None,
     contribution: Contribution | None,
-    initiative,
-    within,
+    initiative: Initiative | None,
+    within: QuerySet[Contribution] | None,
     since: date | None = None,
     until: date | None = None,
 ) -> QuerySet[FundingAttribution]:
@@ -191,7 +192,7 @@ def funder_reach(
     return result
 
 
-def _by_shop_category(rows: list[dict]) -> list[dict]:
+def _by_shop_category(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Merge rows grouped by call, category and shop into rows by call and category, each
     shop under the category the reports count it under (an expense keeps its own)."""
     shops: dict[int, set[int]] = defaultdict(set)
@@ -207,7 +208,7 @@ def _by_shop_category(rows: list[dict]) -> list[dict]:
         initiative_id: category_of_shops(merchant_ids=merchant_ids, allowed=allowed[initiative_id])
         for initiative_id, merchant_ids in shops.items()
     }
-    merged: dict[tuple, dict] = {}
+    merged: dict[tuple[int, int | None], dict[str, Any]] = {}
     for row in rows:
         shop = row.pop("merchant_ref")
         if shop is not None:
@@ -222,9 +223,10 @@ def _by_shop_category(rows: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
-def _labels(group_by: str, keys: set, titles: dict[int, str]) -> dict:
+# The keys are the grouped field's values: an id, or None for what has none.
+def _labels(group_by: str, keys: set[Any], titles: dict[int, str]) -> dict[Any, str]:
     if group_by == "merchant":
-        labels = shop_names(keys)
+        labels: dict[Any, str] = shop_names(keys)
         labels[None] = _("Rimborsi ai beneficiari")
         return labels
     if group_by == "category":

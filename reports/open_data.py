@@ -76,7 +76,7 @@ def _public_figures(sources: Sources, dimension: str | None) -> dict[Any, dict[s
     return figures
 
 
-def _small(count: int | None) -> bool:
+def _small(count: Decimal | int | None) -> bool:
     return count is not None and 0 < count < PUBLIC_MIN_PEOPLE
 
 
@@ -86,7 +86,7 @@ def _suppress(rows: list[PublicRow], total: PublicRow) -> None:
     for count, related in (RECEIVED, SPENT):
         group = (count, *related)
 
-        def hide(row: PublicRow, group=group) -> None:
+        def hide(row: PublicRow, group: tuple[str, ...] = group) -> None:
             for name in group:
                 row.cells[name].hidden = True
 
@@ -113,7 +113,7 @@ def transparency_tables(*, initiative: Initiative) -> list[PublicTable]:
     """A call's public aggregates by municipality, category and week, small cells hidden."""
     sources = Sources(initiative_ids=[initiative.pk], period=Period(), municipality_ids=None)
 
-    def public_row(label: str, values: dict) -> PublicRow:
+    def public_row(label: str, values: dict[str, Decimal | int | None]) -> PublicRow:
         return PublicRow(label, {name: PublicCell(value) for name, value in values.items()})
 
     initiative_total = _public_figures(sources, None)[None]

@@ -3,10 +3,12 @@ residents only), a fund manager his funds' calls, a funder the calls he financed
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from django.db.models import QuerySet
 
 from core.models import Contribution, Membership, Organization, Role
+from core.roles import AnyUser
 from vouchers.models import Initiative
 from vouchers.selectors.scope import StaffScope, initiatives_for, initiatives_of_managed_funds
 
@@ -34,14 +36,16 @@ def funders_of(*, user_id: int) -> QuerySet[Organization]:
     )
 
 
-def initiatives_financed_by(*, funder_ids: Iterable[int] | QuerySet) -> QuerySet[Initiative]:
+def initiatives_financed_by(
+    *, funder_ids: Iterable[int] | QuerySet[Organization]
+) -> QuerySet[Initiative]:
     """Calls paid from a fund these funders contributed to."""
     return Initiative.objects.filter(
         fund__in=Contribution.objects.filter(funder__in=funder_ids).values("fund_id")
     )
 
 
-def report_scope(*, user, scope: StaffScope) -> ReportScope:
+def report_scope(*, user: AnyUser, scope: StaffScope) -> ReportScope:
     """What a staff user may report on: the agency everything, a municipality its calls
     (its residents only), a fund manager his funds' calls, a funder the calls he financed
     (totals only: no list of shops)."""
@@ -73,7 +77,8 @@ def report_scope(*, user, scope: StaffScope) -> ReportScope:
             True,
         )
     if Role.FUNDER in scope.roles:
-        funders = funders_of(user_id=scope.user_id)
+        # A funder's role comes from his memberships: he has an id.
+        funders = funders_of(user_id=cast(int, scope.user_id))
         return ReportScope(initiatives_financed_by(funder_ids=funders), funders, None, False)
     return ReportScope(
         Initiative.objects.none(), Organization.objects.none(), frozenset(), False, allowed=False

@@ -20,7 +20,7 @@ def _counted_category(categories: list[tuple[int, str]], allowed: set[int]) -> i
     ]
 
 
-def _categories_of(merchant_ids) -> dict[int, list[tuple[int, str]]]:
+def _categories_of(merchant_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
     through = Merchant.categories.through
     found: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for merchant_id, category_id, name in through.objects.filter(

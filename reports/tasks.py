@@ -11,13 +11,13 @@ from reports.dashboard import dashboard_figures_refresh
 from vouchers.models import Initiative
 
 
-@shared_task(name="vouchers.funding.attribute_funding")
+@shared_task(name="vouchers.funding.attribute_funding")  # type: ignore[untyped-decorator]  # Celery has no types
 def attribute_funding() -> int:
     """Periodic task: attribute the spending of every call to its sources."""
     return attribution_refresh_all()
 
 
-@shared_task(name="vouchers.funding.attribute_initiative_funding")
+@shared_task(name="vouchers.funding.attribute_initiative_funding")  # type: ignore[untyped-decorator]  # Celery has no types
 def attribute_initiative_funding(initiative_id: int) -> int:
     """Attribute one call's new spending, for example after a reimbursement is approved.
 
@@ -26,7 +26,7 @@ def attribute_initiative_funding(initiative_id: int) -> int:
     return attribution_refresh(initiative=Initiative(pk=initiative_id)).rows_written
 
 
-@shared_task(name="merchants.tasks.refresh_dashboard_figures")
+@shared_task(name="merchants.tasks.refresh_dashboard_figures")  # type: ignore[untyped-decorator]  # Celery has no types
 def refresh_dashboard_figures() -> int:
     """Compute the admin dashboard's figures of the agency and of each municipality."""
     return dashboard_figures_refresh()

@@ -57,7 +57,7 @@ def merchant_request_accreditation(*, request: AccreditationRequest) -> Merchant
     return merchant
 
 
-MERCHANT_TRANSITIONS = {
+MERCHANT_TRANSITIONS: dict[str, set[str]] = {
     Merchant.Status.REQUESTED: {Merchant.Status.ACCREDITED, Merchant.Status.REJECTED},
     Merchant.Status.ACCREDITED: {Merchant.Status.SUSPENDED},
     Merchant.Status.SUSPENDED: {Merchant.Status.ACCREDITED, Merchant.Status.REJECTED},

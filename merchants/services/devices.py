@@ -2,13 +2,14 @@
 
 import secrets
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from merchants.models import DeviceKey, Merchant, hash_device_key
 
 
 def device_key_create(
-    *, merchant: Merchant, name: str, created_by=None, raw_key: str | None = None
+    *, merchant: Merchant, name: str, created_by: User | None = None, raw_key: str | None = None
 ) -> tuple[DeviceKey, str]:
     """Create a till's API key; return it with the raw key, which is never shown again.
 
@@ -25,7 +26,7 @@ def device_key_create(
     return device, raw_key
 
 
-def device_key_revoke(*, device_key: DeviceKey, revoked_by=None) -> DeviceKey:
+def device_key_revoke(*, device_key: DeviceKey, revoked_by: User | None = None) -> DeviceKey:
     """Revoke a device key, noting who did; revoking it again changes nothing."""
     if device_key.revoked_at is None:
         device_key.revoked_at = timezone.now()

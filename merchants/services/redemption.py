@@ -36,8 +36,10 @@ import hashlib
 from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from core.models import Journal
@@ -240,17 +242,25 @@ _NEVER_BY_COUNT = 2**31 - 1
 
 
 @functools.cache
-def _preparing_cursor_class():
+def _preparing_cursor_class() -> type[Any]:
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparingCursor(ServerBindingCursor):
-        def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
+        def execute(
+            self,
+            query: Any,
+            params: Any = None,
+            *,
+            prepare: bool | None = None,
+            binary: bool | None = None,
+        ) -> Any:
+            # django-stubs give ServerBindingCursor no psycopg cursor base: no execute to call.
+            return super().execute(query, params, prepare=True, binary=binary)  # type: ignore[misc]
 
     return PreparingCursor
 
 
-def _prepared_cursor():
+def _prepared_cursor() -> CursorWrapper:
     """A Django cursor (execute wrappers, error translation, query log) that prepares."""
     connection.ensure_connection()
     with connection.wrap_database_errors:
@@ -258,7 +268,9 @@ def _prepared_cursor():
         if raw.prepare_threshold is None:
             raw.prepare_threshold = _NEVER_BY_COUNT
         cursor = _preparing_cursor_class()(raw)
-    return connection._prepare_cursor(cursor)
+    # Private to Django's connection, so absent from django-stubs.
+    prepared: CursorWrapper = connection._prepare_cursor(cursor)  # type: ignore[attr-defined]
+    return prepared
 
 
 def _redeem_in_database(
@@ -274,8 +286,8 @@ def _redeem_in_database(
     try:
         till_guard(till=till)
         guard_error = None
-    except RedemptionError as error:
-        guard_error = error.code
+    except RedemptionError as refusal:
+        guard_error = refusal.code
     user_id = getattr(till.user, "pk", None)
     params = [
         merchant.pk,

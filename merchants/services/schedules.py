@@ -11,6 +11,7 @@ nothing more.
 
 from datetime import date, datetime
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from merchants.models import Settlement
@@ -19,7 +20,7 @@ from merchants.services.settlements import settlements_run
 
 
 def due_settlements_run(
-    *, day: date | None = None, until: datetime | None = None, prepared_by=None
+    *, day: date | None = None, until: datetime | None = None, prepared_by: User | None = None
 ) -> list[Settlement]:
     """Settle the shops due on ``day`` (default today), up to the end of the day before.
 

@@ -4,6 +4,7 @@ every shop, and the batches that pay them."""
 from collections.abc import Iterable
 from datetime import date, datetime
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -29,7 +30,7 @@ class SettlementError(DomainError):
 
 
 def settlement_create(
-    *, merchant: Merchant, created_by=None, until: datetime | None = None
+    *, merchant: Merchant, created_by: User | None = None, until: datetime | None = None
 ) -> Settlement:
     """Settle every confirmed, unsettled redemption of a shop: the exact sum, no fee.
 
@@ -73,7 +74,7 @@ def settlement_create(
 
 def settlements_run(
     *,
-    prepared_by=None,
+    prepared_by: User | None = None,
     merchants: Iterable[Merchant | int] | None = None,
     until: datetime | None = None,
 ) -> list[Settlement]:
@@ -112,7 +113,7 @@ def settlement_remittance(settlement: Settlement, period: tuple[date, date]) -> 
 def merchant_payment_batch_prepare(
     *,
     settlements: Iterable[Settlement],
-    prepared_by,
+    prepared_by: User,
     execution_date: date | None = None,
 ) -> PaymentBatch:
     """Prepare the batch that pays these settlements: one transfer each, its exact total."""

@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth.models import User
+
 from core.models import Account
 from core.money import InvalidAmount, positive_euro
 from core.services.ledger import Line
@@ -20,7 +22,7 @@ class Till:
     """Who operates at a shop: a logged-in cashier or owner, or a device key."""
 
     merchant: Merchant
-    user: object | None = None
+    user: User | None = None
     device: DeviceKey | None = None
     role: str = MerchantStaff.Role.CASHIER
 

@@ -4,10 +4,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import BinaryIO
+from typing import BinaryIO, cast
 from zipfile import ZIP_DEFLATED, ZipFile
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from reportlab import rl_config
@@ -228,7 +229,7 @@ def _write_sections(writer: ArchiveWriter, initiative: Initiative) -> None:
     _reports(writer, initiative)
     for batch in batches:
         with writer.member(f"distinte/{safe_name(batch.message_id)}.xml") as member:
-            payment_batch_xml(batch, member)
+            payment_batch_xml(batch, cast(BinaryIO, member))  # it only writes to it
     for settlement in (
         Settlement.objects.filter(pk__in=settlement_ids).select_related("merchant").order_by("pk")
     ):
@@ -247,22 +248,24 @@ def _write_sections(writer: ArchiveWriter, initiative: Initiative) -> None:
     for part, start in enumerate(range(0, len(letter_ids), LETTERS_PER_PDF), start=1):
         chunk = list(letters.filter(pk__in=letter_ids[start : start + LETTERS_PER_PDF]))
         writer.write_bytes(f"lettere/lettere-di-esito-{part:04d}.pdf", outcome_letters_pdf(chunk))
+    # Every file copied below is stored (a required field, or empty ones left out): it has
+    # a name.
     for document in initiative.documents.order_by("pk"):
         writer.copy_stored(
-            f"documenti/{document.pk}-{safe_name(document.file.name)}", document.file
+            f"documenti/{document.pk}-{safe_name(cast(str, document.file.name))}", document.file
         )
-    for document in (
+    for attachment in (
         ApplicationDocument.objects.filter(application__initiative=initiative)
         .exclude(file="")
         .select_related("application")
         .order_by("pk")
         .iterator(chunk_size=ROWS_PER_CHUNK)
     ):
-        application = document.application
+        application = attachment.application
         writer.copy_stored(
-            f"allegati/domande/{application.protocol_year}-"
-            f"{application.protocol_sequence:06d}/{document.pk}-{safe_name(document.file.name)}",
-            document.file,
+            f"allegati/domande/{application.protocol_year}-{application.protocol_sequence:06d}/"
+            f"{attachment.pk}-{safe_name(cast(str, attachment.file.name))}",
+            attachment.file,
         )
     for expense in (
         Expense.objects.filter(claim__initiative=initiative)
@@ -271,7 +274,8 @@ def _write_sections(writer: ArchiveWriter, initiative: Initiative) -> None:
         .iterator(chunk_size=ROWS_PER_CHUNK)
     ):
         writer.copy_stored(
-            receipt_path(expense.claim_id, expense.pk, expense.receipt.name), expense.receipt
+            receipt_path(expense.claim_id, expense.pk, cast(str, expense.receipt.name)),
+            expense.receipt,
         )
 
 
@@ -290,7 +294,7 @@ def initiative_archive_zip(
     *,
     initiative: Initiative,
     out: BinaryIO,
-    by=None,
+    by: User | None = None,
     now: datetime | None = None,
     language: str | None = None,
 ) -> ArchiveResult:

@@ -13,9 +13,11 @@ import logging
 import secrets
 import tempfile
 from datetime import datetime, timedelta
+from typing import IO, Any
 
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -54,7 +56,7 @@ def _stale_before(now: datetime) -> datetime:
     return now - timedelta(minutes=settings.ARCHIVE_EXPORT_STALE_MINUTES)
 
 
-def archive_export_request(*, initiative: Initiative, by) -> ArchiveExport:
+def archive_export_request(*, initiative: Initiative, by: User | None) -> ArchiveExport:
     """Queue the preparation of a closed call's archive, or return the one already on its way."""
     now = timezone.now()
     with transaction.atomic():
@@ -79,7 +81,7 @@ def archive_export_request(*, initiative: Initiative, by) -> ArchiveExport:
     return export
 
 
-def _sha256(stream) -> str:
+def _sha256(stream: IO[bytes]) -> str:
     digest = hashlib.sha256()
     stream.seek(0)
     while block := stream.read(COPY_BLOCK):
@@ -88,7 +90,7 @@ def _sha256(stream) -> str:
     return digest.hexdigest()
 
 
-def _finish(export: ArchiveExport, **fields) -> ArchiveExport:
+def _finish(export: ArchiveExport, **fields: Any) -> ArchiveExport:
     ArchiveExport.objects.filter(pk=export.pk).update(finished_at=timezone.now(), **fields)
     export.refresh_from_db()
     return export
@@ -141,7 +143,7 @@ def archive_export_build(*, export: ArchiveExport) -> ArchiveExport:
     )
 
 
-def archive_export_download(*, export: ArchiveExport, by) -> ArchiveExport:
+def archive_export_download(*, export: ArchiveExport, by: User | None) -> ArchiveExport:
     """Count a download of a ready archive (who and when); refuse one not ready or gone."""
     now = timezone.now()
     with transaction.atomic():
@@ -172,7 +174,7 @@ def archive_export_discard(*, export: ArchiveExport) -> ArchiveExport:
     return export
 
 
-@shared_task(name="vouchers.tasks.archive_export_build", acks_late=True)
+@shared_task(name="vouchers.tasks.archive_export_build", acks_late=True)  # type: ignore[untyped-decorator]  # Celery has no types
 def archive_export_build_task(export_id: int) -> str:
     """Write a call's archive ZIP asked for in the admin; return the export's status.
 

@@ -3,8 +3,9 @@ claims, the payment batches and the ledger."""
 
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from core.models import Account, Journal, PaymentBatch, PaymentLine, Posting
 from core.money import CENT, ZERO
@@ -19,7 +20,7 @@ from reports.archive.writer import (
 from vouchers.models import Expense, Initiative, ReimbursementClaim
 
 
-def redemptions_rows(initiative: Initiative) -> Iterator[tuple]:
+def redemptions_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     statuses = choice_labels(Redemption.Status.choices)
     rows = (
         Redemption.objects.filter(voucher__initiative=initiative)
@@ -66,9 +67,11 @@ def initiative_settlement_ids(initiative: Initiative) -> list[int]:
     )
 
 
-def settlements_rows(initiative: Initiative, settlement_ids: list[int]) -> Iterator[tuple]:
+def settlements_rows(
+    initiative: Initiative, settlement_ids: list[int]
+) -> Iterator[tuple[Any, ...]]:
     """Each settlement that paid redemptions of the call, and how much of it is the call's."""
-    shares = {
+    shares: dict[int, Any] = {
         row["settlement_id"]: row
         for row in Redemption.objects.filter(
             voucher__initiative=initiative, settlement_id__in=settlement_ids
@@ -110,11 +113,11 @@ def settlements_rows(initiative: Initiative, settlement_ids: list[int]) -> Itera
         )
 
 
-def initiative_claims(initiative: Initiative):
+def initiative_claims(initiative: Initiative) -> QuerySet[ReimbursementClaim]:
     return ReimbursementClaim.objects.filter(initiative=initiative)
 
 
-def claims_rows(initiative: Initiative) -> Iterator[tuple]:
+def claims_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     statuses = choice_labels(ReimbursementClaim.Status.choices)
     rows = (
         initiative_claims(initiative)
@@ -133,7 +136,7 @@ def claims_rows(initiative: Initiative) -> Iterator[tuple]:
         yield (pk, protocol_number(year, sequence), holder, statuses.get(status, status), *rest)
 
 
-def expenses_rows(initiative: Initiative) -> Iterator[tuple]:
+def expenses_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     statuses = choice_labels(Expense.Status.choices)
     rows = (
         Expense.objects.filter(claim__initiative=initiative)
@@ -190,7 +193,7 @@ def payment_batches(initiative: Initiative, settlement_ids: list[int]) -> list[P
 
 def ledger_rows(
     initiative: Initiative, settlement_ids: list[int], batches: list[PaymentBatch]
-) -> Iterator[tuple]:
+) -> Iterator[tuple[Any, ...]]:
     """Every journal that touched the call's accounts, settled or paid its money, line by line."""
     accounts = Account.objects.filter(
         key__in=[initiative.budget_account_key, initiative.outstanding_account_key]

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from typing import Any, cast
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
@@ -66,7 +67,7 @@ def initiative_json(initiative: Initiative) -> bytes:
     ).encode()
 
 
-def summary_rows(initiative: Initiative) -> Iterator[tuple]:
+def summary_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     """The call's figures: counts and totals, the same before and after anonymisation."""
     applications = Application.objects.filter(initiative=initiative)
     for status, label in Application.Status.choices:
@@ -104,7 +105,7 @@ def summary_rows(initiative: Initiative) -> Iterator[tuple]:
     yield from redemption_summary_rows(initiative)
 
 
-def redemption_summary_rows(initiative: Initiative) -> Iterator[tuple]:
+def redemption_summary_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     confirmed = Redemption.objects.filter(
         voucher__initiative=initiative, status=Redemption.Status.CONFIRMED
     )
@@ -116,7 +117,7 @@ def redemption_summary_rows(initiative: Initiative) -> Iterator[tuple]:
     )
 
 
-def applications_rows(initiative: Initiative) -> Iterator[tuple]:
+def applications_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     members = (
         HouseholdMember.objects.filter(application=OuterRef("pk"))
         .order_by()
@@ -220,7 +221,7 @@ APPLICATIONS_HEADER = [
 ]
 
 
-def members_rows(initiative: Initiative) -> Iterator[tuple]:
+def members_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     rows = (
         HouseholdMember.objects.filter(application__initiative=initiative)
         .order_by("application_id", "pk")
@@ -238,7 +239,7 @@ def members_rows(initiative: Initiative) -> Iterator[tuple]:
         yield (protocol_number(year, sequence), *rest)
 
 
-def decisions_rows(initiative: Initiative) -> Iterator[tuple]:
+def decisions_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     actions = choice_labels(Decision.Action.choices)
     statuses = choice_labels(Application.Status.choices)
     rows = (
@@ -267,7 +268,7 @@ def decisions_rows(initiative: Initiative) -> Iterator[tuple]:
         )
 
 
-def ranking_rows(initiative: Initiative) -> Iterator[tuple]:
+def ranking_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     """The ranking as published: protocol numbers, positions and outcomes, no names."""
     rows = (
         Application.objects.filter(initiative=initiative, rank__isnull=False)
@@ -294,7 +295,7 @@ def ranking_rows(initiative: Initiative) -> Iterator[tuple]:
         )
 
 
-def vouchers_rows(initiative: Initiative) -> Iterator[tuple]:
+def vouchers_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     statuses, media = choice_labels(Voucher.Status.choices), choice_labels(Voucher.Medium.choices)
     rows = (
         Voucher.objects.filter(initiative=initiative)
@@ -331,12 +332,14 @@ def vouchers_rows(initiative: Initiative) -> Iterator[tuple]:
         )
 
 
-def notifications_rows(initiative: Initiative) -> Iterator[tuple]:
+def notifications_rows(initiative: Initiative) -> Iterator[tuple[Any, ...]]:
     channels, statuses = (
         choice_labels(Notification.Channel.choices),
         choice_labels(Notification.Status.choices),
     )
-    outcomes = choice_labels(Notification._meta.get_field("outcome").choices)
+    # A field with choices: not None.
+    outcome_choices = cast(list[tuple[str, str]], Notification._meta.get_field("outcome").choices)
+    outcomes = choice_labels(outcome_choices)
     rows = (
         Notification.objects.filter(application__initiative=initiative)
         .order_by("pk")

@@ -10,10 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import BinaryIO
+from typing import IO, Any
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -71,7 +73,7 @@ class ArchiveResult:
 class _Member:
     """A ZIP member being written: counts and hashes what goes through."""
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
         self.digest = hashlib.sha256()
         self.size = 0
@@ -108,7 +110,9 @@ class ArchiveWriter:
         with self.member(path) as member:
             member.write(data)
 
-    def write_csv(self, path: str, header: list, rows: Iterable[Iterable]) -> None:
+    def write_csv(
+        self, path: str, header: Iterable[object], rows: Iterable[Iterable[object]]
+    ) -> None:
         with self.member(path) as member:
             buffer = io.StringIO()
             writer = csv.writer(buffer)
@@ -121,7 +125,7 @@ class ArchiveWriter:
                     buffer.truncate()
             member.write(buffer.getvalue().encode())
 
-    def copy_stored(self, path: str, field_file) -> None:
+    def copy_stored(self, path: str, field_file: FieldFile) -> None:
         """Copy a stored upload into the archive; note it as missing if it cannot be read."""
         try:
             field_file.open("rb")
@@ -136,7 +140,7 @@ class ArchiveWriter:
             field_file.close()
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -158,13 +162,13 @@ def safe_name(name: str) -> str:
     return _UNSAFE.sub("_", base).strip("._") or "file"
 
 
-def protocol_number(year, sequence) -> str:
+def protocol_number(year: int | None, sequence: int | None) -> str:
     return f"{year}/{sequence:06d}"
 
 
-def chunked(queryset) -> Iterator:
+def chunked(queryset: QuerySet[Any, Any]) -> Iterator[Any]:
     return queryset.iterator(chunk_size=ROWS_PER_CHUNK)
 
 
-def choice_labels(choices) -> dict:
+def choice_labels(choices: Iterable[tuple[Any, Any]]) -> dict[Any, str]:
     return {value: str(label) for value, label in choices}

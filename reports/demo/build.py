@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -87,7 +89,7 @@ def _check_conflicts() -> None:
         raise DemoConflict(", ".join(sorted(taken)))
 
 
-def _organization(kind: str, name: str, **fields) -> Organization:
+def _organization(kind: str, name: str, **fields: Any) -> Organization:
     """Reuse an organisation of that kind and name if the installation has one."""
     found = Organization.objects.filter(kind=kind, name=name).order_by("pk").first()
     return found or Organization.objects.create(kind=kind, name=name, **fields)
@@ -106,8 +108,14 @@ def _municipality(name: str, istat_code: str, email: str) -> Organization:
 
 
 def _user(
-    username: str, first_name: str, last_name: str, *, is_staff=False, is_superuser=False, email=""
-):
+    username: str,
+    first_name: str,
+    last_name: str,
+    *,
+    is_staff: bool = False,
+    is_superuser: bool = False,
+    email: str = "",
+) -> User:
     user = get_user_model()(
         username=username,
         first_name=first_name,
@@ -257,11 +265,11 @@ def _build(today: date) -> Summary:
         # Two sources per call, so that the funders' reports show the attribution.
         budget = Decimal(call.budget)
         regional = (budget * 2 / 3).quantize(Decimal("0.01"))
-        for key, amount in (("regione", regional), ("fondazione", budget - regional)):
+        for key, share in (("regione", regional), ("fondazione", budget - regional)):
             initiative_funding_assign(
                 initiative=initiative,
                 contribution=contributions[key],
-                amount=amount,
+                amount=share,
                 assigned_by=manager,
             )
         if call.published:
@@ -319,7 +327,7 @@ def _build(today: date) -> Summary:
         tills[shop.key] = (cashier, device)
     summary.merchants = len(shops)
 
-    for number, (initiative_key, holder_key, index, shop_key, amount, by_device) in enumerate(
+    for number, (initiative_key, holder_key, index, shop_key, spent, by_device) in enumerate(
         REDEMPTIONS
     ):
         cashier, device = tills[shop_key]
@@ -331,7 +339,7 @@ def _build(today: date) -> Summary:
         voucher_redeem(
             till=till,
             code=vouchers[(initiative_key, holder_key)][index].code,
-            amount=amount,
+            amount=spent,
             idempotency_key=f"demo-redemption-{number}",
         )
     for initiative_key, holder_key, index, reason in REVOCATIONS:
@@ -385,7 +393,9 @@ SHARED_MEMBER = Person(
 )
 
 
-def _applications(initiative: Initiative, users: dict, orgs: dict, today: date) -> int:
+def _applications(
+    initiative: Initiative, users: dict[str, User], orgs: dict[str, Organization], today: date
+) -> int:
     people = {person.key: person for person in BENEFICIARIES}
     child = MemberData(
         person_fiscal_code(SHARED_MEMBER),

@@ -74,7 +74,14 @@ class Person:
 
 
 def _person(
-    name: str, sex: str, born: str, birthplace: str, municipality: str, *, email=False, phone=""
+    name: str,
+    sex: str,
+    born: str,
+    birthplace: str,
+    municipality: str,
+    *,
+    email: bool = False,
+    phone: str = "",
 ) -> Person:
     first_name, last_name = name.split(" ", 1)
     return Person(
@@ -506,7 +513,7 @@ def demo_usernames() -> list[str]:
     return names
 
 
-def demo_app_access() -> dict | None:
+def demo_app_access() -> dict[str, str] | None:
     """How the demo beneficiary logs in to the app: fiscal code and printed access code."""
     holder = next(p for p in BENEFICIARIES if p.key == BENEFICIARY_LOGIN[1])
     fiscal_code = person_fiscal_code(holder)

@@ -1,6 +1,7 @@
 """What the demo holds now: logins, shops with their till keys, vouchers with their state."""
 
 from datetime import date
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -63,7 +64,7 @@ def _organization_names() -> dict[str, str]:
     return names
 
 
-def demo_report(*, today: date | None = None) -> dict:
+def demo_report(*, today: date | None = None) -> dict[str, Any]:
     """What the demo holds now: logins, shops with their till keys, vouchers with their state.
 
     Built from the database, so that it is the same whether the data was just created or
@@ -79,7 +80,7 @@ def demo_report(*, today: date | None = None) -> dict:
         .values_list("username", flat=True)
     )
 
-    def login(username: str, role: str, organization: str) -> dict:
+    def login(username: str, role: str, organization: str) -> dict[str, Any]:
         return {
             "username": username,
             "password": demo_password(username),
