@@ -12,7 +12,6 @@ by a periodic task for the agency and each municipality: the page (``reports.adm
 says when the figures were computed and offers to compute them again.
 """
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,17 +32,16 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.functions import TruncDate
-from django.utils import formats, timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils import timezone
 
 from core.days import start_of_day
 from core.models import Organization, Role
-from core.money import ZERO, format_euro
+from core.money import ZERO
 from core.roles import AnyUser
 from merchants.models import Merchant, Redemption, RefusedAttempt
 from merchants.selectors import initiative_redemption_figures
 from reports.shops import category_of_shops_per_initiative
-from vouchers.models import Application, Decision, Initiative, Voucher
+from vouchers.models import Application, Decision, Voucher
 from vouchers.selectors.scope import (
     StaffScope,
     applications_for,
@@ -60,10 +58,6 @@ TOP_SHOPS = 5
 FIGURES_SECONDS = 10 * 60
 # The query parameter that asks for the figures computed now.
 REFRESH_PARAMETER = "aggiorna"
-
-
-def euro_text(amount: Decimal | None) -> str:
-    return format_euro(amount or ZERO).replace(" ", "\u00a0")
 
 
 # --- what the user may count -------------------------------------------------------------
@@ -375,87 +369,6 @@ def aggregate(
             if row["voucher__status"] == Voucher.Status.EXPIRED:
                 totals.redeemed_on_expired += row["total"] or ZERO
     return {"by_initiative": dict(by_initiative), "by_town": dict(by_town), "overall": overall}
-
-
-def _days(totals: Totals) -> str:
-    days = totals.average_days
-    return formats.number_format(days, 1) if days is not None else "—"
-
-
-def _applications_cell(totals: Totals) -> str:
-    counts = totals.applications
-    return _("%(total)d · %(open)d da istruire · %(approved)d ammesse · %(rejected)d respinte") % {
-        "total": totals.applications_total,
-        "open": counts[Application.Status.SUBMITTED] + counts[Application.Status.INFO_REQUESTED],
-        "approved": counts[Application.Status.APPROVED],
-        "rejected": counts[Application.Status.REJECTED],
-    }
-
-
-MONEY_HEADERS = [
-    _("Domande"),
-    _("Assegnato"),
-    _("Emesso"),
-    _("Speso"),
-    _("Scaduto"),
-    _("Giorni alla decisione"),
-]
-
-
-def _money_cells(totals: Totals) -> list[str]:
-    return [
-        _applications_cell(totals),
-        euro_text(totals.allocated),
-        euro_text(totals.issued),
-        euro_text(totals.redeemed),
-        euro_text(totals.expired),
-        _days(totals),
-    ]
-
-
-def _rows(groups: dict[Any, Totals], limit: int = TABLE_ROWS) -> list[tuple[Any, Totals]]:
-    """The groups with the most money and applications first."""
-    ordered = sorted(
-        groups.items(),
-        key=lambda item: (-item[1].issued, -item[1].applications_total, str(item[1].title)),
-    )
-    return ordered[:limit]
-
-
-def initiative_table(by_initiative: dict[int, Totals]) -> dict[str, Any]:
-    statuses = dict(Initiative.Status.choices)
-    return {
-        "headers": [_("Bando"), _("Stato"), *MONEY_HEADERS],
-        "rows": [
-            [totals.title, statuses.get(totals.status, ""), *_money_cells(totals)]
-            for _pk, totals in _rows(by_initiative)
-        ],
-    }
-
-
-def town_table(by_town: dict[int, Totals]) -> dict[str, Any]:
-    return {
-        "headers": [_("Comune"), *MONEY_HEADERS],
-        "rows": [[totals.title, *_money_cells(totals)] for _pk, totals in _rows(by_town)],
-    }
-
-
-def chart_data(label: str, values: list[Any], labels: list[str], color: str) -> str:
-    return json.dumps(
-        {
-            "labels": labels,
-            "datasets": [
-                {
-                    "label": label,
-                    "data": values,
-                    "backgroundColor": color,
-                    "borderColor": color,
-                    "maxTicksXLimit": 10,
-                    "displayYAxis": True,
-                }
-            ],
-        }
-    )
 
 
 def compute_figures(scope: DashboardScope) -> dict[str, Any]:

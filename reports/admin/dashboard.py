@@ -10,18 +10,15 @@ from django.utils.translation import ngettext
 
 from core.money import format_euro
 from merchants.models import Merchant, Redemption, RefusedAttempt
+from reports.admin.dashboard_tables import chart_data, euro_text, initiative_table, town_table
 from reports.dashboard import (
     CHART_DAYS,
     REFRESH_PARAMETER,
     TABLE_ROWS,
-    chart_data,
     dashboard_scope,
-    euro_text,
-    initiative_table,
     merchant_figures,
     refused_today,
     scope_figures,
-    town_table,
 )
 from vouchers.admin.scoping import request_scope
 from vouchers.models import Application, Voucher
