@@ -181,17 +181,8 @@ class ContributionAdmin(ServiceSaveMixin, RowScopedAdminMixin, ModelAdmin):
     ]
     list_select_related = ["funder", "fund"]
     show_full_result_count = False
-    add_fields = [
-        "fund",
-        "funder",
-        "amount",
-        "received_on",
-        "document_reference",
-        "purpose",
-        "donor_name",
-        "donor_fiscal_code",
-        "donor_address",
-    ]
+    # The add page asks what the form records.
+    add_fields = ContributionForm.Meta.fields
     detail_fields = [
         "fund",
         "funder",

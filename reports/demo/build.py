@@ -37,6 +37,8 @@ from reports.demo.data import (
     SUPERUSER,
     THIRD_SECTOR_NAME,
     Person,
+)
+from reports.demo.identities import (
     demo_access_code,
     demo_device_key,
     demo_password,

@@ -22,6 +22,8 @@ from reports.demo.data import (
     MUNICIPALITIES,
     STAFF,
     THIRD_SECTOR_NAME,
+)
+from reports.demo.identities import (
     demo_app_access,
     demo_device_key,
     demo_password,

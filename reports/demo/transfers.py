@@ -22,8 +22,8 @@ from reports.demo.data import (
     FUND_NAME,
     FUNDERS,
     MUNICIPALITIES,
-    person_fiscal_code,
 )
+from reports.demo.identities import person_fiscal_code
 from vouchers.models import Application, Expense, Initiative, SpendingCategory
 from vouchers.services.applications import ApplicantData, application_approve, application_submit
 from vouchers.services.funding import initiative_funding_assign

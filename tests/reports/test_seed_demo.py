@@ -21,6 +21,7 @@ from core.models import Contribution, Membership, Organization, Role
 from core.selectors import unbalanced_journals
 from core.uploads import checked_upload
 from reports.demo import data as demo
+from reports.demo import identities
 from vouchers.codes import ALPHABET, normalize_code
 from vouchers.models import (
     Application,
@@ -159,8 +160,8 @@ def test_voucher_codes_are_the_hmac_of_the_secret_key_in_crockford_base32(report
 
     assert codes == [expected(n) for n in range(len(codes))]
     with override_settings(SECRET_KEY="another-installation-" + "x" * 40):
-        assert demo.demo_voucher_code(0) != codes[0]
-        assert demo.demo_device_key(0) != report["merchants"][0]["device_key"]
+        assert identities.demo_voucher_code(0) != codes[0]
+        assert identities.demo_device_key(0) != report["merchants"][0]["device_key"]
 
 
 def test_every_movement_went_through_the_ledger(report):
@@ -188,7 +189,7 @@ def test_municipalities_have_their_istat_codes_and_the_joint_call_has_both(repor
 
 
 def test_beneficiaries_have_valid_fiscal_codes_matching_their_birth(report):
-    people = {demo.person_fiscal_code(person): person for person in demo.BENEFICIARIES}
+    people = {identities.person_fiscal_code(person): person for person in demo.BENEFICIARIES}
     beneficiaries = list(Beneficiary.objects.all())
 
     assert len(beneficiaries) >= 20
@@ -197,7 +198,9 @@ def test_beneficiaries_have_valid_fiscal_codes_matching_their_birth(report):
         assert codicefiscale.is_valid(beneficiary.fiscal_code)
         assert codicefiscale.get_birth_date(beneficiary.fiscal_code) == person.birth_date
         assert codicefiscale.get_gender(beneficiary.fiscal_code) == ("F" if person.female else "M")
-        assert beneficiary.fiscal_code[:3] == demo._name_code(person.last_name, first_name=False)
+        assert beneficiary.fiscal_code[:3] == identities._name_code(
+            person.last_name, first_name=False
+        )
     assert any(b.email for b in beneficiaries) and any(b.phone for b in beneficiaries)
     assert any(not b.email and not b.phone for b in beneficiaries)
     holder = Beneficiary.objects.get(user__username="beneficiario")
@@ -205,7 +208,7 @@ def test_beneficiaries_have_valid_fiscal_codes_matching_their_birth(report):
 
 
 def test_fiscal_code_of_a_textbook_example():
-    code = demo.fiscal_code(
+    code = identities.fiscal_code(
         first_name="Mario",
         last_name="Rossi",
         female=False,
@@ -246,7 +249,7 @@ def test_every_printed_password_logs_in(report):
 
 
 def test_the_demo_beneficiary_logs_in_to_the_app_with_the_printed_access_code(report):
-    access = demo.demo_app_access()
+    access = identities.demo_app_access()
 
     beneficiary = access_code_login(
         fiscal_code=access["fiscal_code"], access_code=access["access_code"].lower()
@@ -305,7 +308,7 @@ def test_logins_prints_users_keys_and_grouped_codes_in_italian(report):
 def test_json_and_logins_seed_an_empty_database_first():
     report = json.loads(seed("--json"))
 
-    assert len(report["vouchers"]) == demo.demo_voucher_total()
+    assert len(report["vouchers"]) == identities.demo_voucher_total()
     assert "già presenti" in seed()
 
 

@@ -13,14 +13,8 @@ from core.models import Role
 from core.money import format_euro
 from merchants.models import Merchant, MerchantStaff
 from reports.demo.build import DemoConflict, seed_demo
-from reports.demo.data import (
-    BENEFICIARY,
-    CASHIER,
-    MERCHANT_OWNER,
-    STATES,
-    SUPERUSER,
-    demo_app_access,
-)
+from reports.demo.data import BENEFICIARY, CASHIER, MERCHANT_OWNER, STATES, SUPERUSER
+from reports.demo.identities import demo_app_access
 from reports.demo.summary import demo_report
 from reports.demo.transfers import demo_transfer_initiatives
 from vouchers.codes import group_code
